@@ -1,0 +1,56 @@
+"""Every developer task: `nox -l` lists them."""
+
+import os
+from pathlib import Path
+
+import nox
+
+nox.options.sessions = ["lint", "typecheck", "tests", "conformance"]
+nox.options.reuse_existing_virtualenvs = True
+
+ROOT = Path(__file__).parent
+DEFAULT_OPENAPI = ROOT.parent / "shared" / "discord-openapi" / "openapi.json"
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run the test suite (everything but the conformance tests)."""
+    session.install("-e", ".[dev]")
+    session.run("pytest", "-m", "not conformance", *session.posargs)
+
+
+@nox.session
+def conformance(session: nox.Session) -> None:
+    """Validate every JSON body we emit against Discord's OpenAPI description.
+
+    Reads the document from DISCORD_OPENAPI (default: ../shared/discord-openapi/openapi.json).
+    Fails, never skips, when the file is missing.
+    """
+    path = Path(os.environ.get("DISCORD_OPENAPI", DEFAULT_OPENAPI))
+    if not path.is_file():
+        session.error(f"DISCORD_OPENAPI: no file at {path}")
+    session.install("-e", ".[dev]")
+    session.run("pytest", "-m", "conformance", *session.posargs, env={"DISCORD_OPENAPI": str(path)})
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff check and ruff format --check."""
+    session.install("ruff>=0.9")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on the package and the tests."""
+    session.install("-e", ".[dev,redis]", "mypy>=1.13")
+    session.run("mypy", "trio_webhook", "tests", "benchmarks")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Run the benchmarks in benchmarks/ (not tests: they print figures)."""
+    session.install("-e", ".[dev,redis]")
+    for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
+        session.run("python", str(script), *session.posargs)

@@ -1,0 +1,5 @@
+"""``python -m trio_webhook``: the command line (see ``trio-webhook --help``)."""
+
+from trio_webhook._cli import main
+
+main()

@@ -1,0 +1,230 @@
+"""The exceptions trio-webhook raises.
+
+Every exception derives from :class:`WebhookError`::
+
+    WebhookError
+    ├── ValidationError (also ValueError)  a message breaks Discord's limits; nothing was sent
+    ├── InvalidWebhookURL (also ValueError) the URL is not a webhook URL we can use
+    ├── DiscordHTTPError                    Discord answered with an error status
+    │   ├── Unauthorized        401: bad token; the webhook is dead
+    │   ├── Forbidden           403
+    │   ├── WebhookNotFound     404 on the webhook (code 10015); the webhook is dead
+    │   ├── MessageNotFound     404 on a message (code 10008); the webhook is fine
+    │   ├── PayloadTooLarge     413 / code 40005
+    │   └── RateLimited         429 that the retry policy would not wait out
+    ├── TransportError                      no usable answer: connect, TLS, timeout, protocol
+    ├── DeliveryFailed                      a message could not be delivered (after retries)
+    ├── QueueFull                           send_nowait past the hard cap of buffered messages
+    └── SenderClosed                        the sender no longer accepts messages
+
+No message or attribute of these exceptions ever holds a webhook token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import attrs
+
+__all__ = [
+    "DeliveryFailed",
+    "DiscordHTTPError",
+    "Forbidden",
+    "InvalidWebhookURL",
+    "MessageNotFound",
+    "PayloadTooLarge",
+    "QueueFull",
+    "RateLimited",
+    "SenderClosed",
+    "TransportError",
+    "Unauthorized",
+    "ValidationError",
+    "Violation",
+    "WebhookError",
+    "WebhookNotFound",
+]
+
+
+class WebhookError(Exception):
+    """The base of every exception raised by trio-webhook."""
+
+
+@attrs.frozen
+class Violation:
+    """One broken Discord limit.
+
+    Attributes:
+        path: Where in the message, as in ``embeds[3].fields[7].value``.
+        limit: The limit Discord enforces (a count, a length, or a size in bytes).
+        actual: What the message has.
+        detail: A sentence saying what is wrong and how to fix it.
+    """
+
+    path: str
+    limit: int
+    actual: int
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.detail}"
+
+
+class ValidationError(WebhookError, ValueError):
+    """A message breaks one or more of Discord's limits; nothing was sent.
+
+    Attributes:
+        violations: Every broken limit, not just the first.
+    """
+
+    def __init__(self, violations: Sequence[Violation]) -> None:
+        self.violations: tuple[Violation, ...] = tuple(violations)
+        lines = "; ".join(str(v) for v in self.violations)
+        count = len(self.violations)
+        super().__init__(
+            f"message breaks {count} Discord limit{'s' if count != 1 else ''}: {lines}"
+        )
+
+
+class InvalidWebhookURL(WebhookError, ValueError):
+    """The webhook URL is malformed or not allowed (the message never holds the token)."""
+
+
+class DiscordHTTPError(WebhookError):
+    """Discord answered with an error status.
+
+    Attributes:
+        status: The HTTP status.
+        code: Discord's JSON error code (``0`` when the body had none).
+        text: Discord's error message, or a short excerpt of a non-JSON body.
+        errors: The ``errors`` tree of an Invalid Form Body (50035), else ``None``.
+        route: The redacted route, as ``POST /webhooks/123/***``.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        code: int = 0,
+        text: str = "",
+        errors: Mapping[str, Any] | None = None,
+        route: str = "",
+    ) -> None:
+        self.status = status
+        self.code = code
+        self.text = text
+        self.errors = errors
+        self.route = route
+        where = f" on {route}" if route else ""
+        what = f"code {code}: {text}" if code else text or "no error body"
+        super().__init__(f"Discord answered {status}{where} ({what})")
+
+
+class Unauthorized(DiscordHTTPError):
+    """401: the webhook token is invalid (code 50027). The webhook is dead; stop using it."""
+
+
+class Forbidden(DiscordHTTPError):
+    """403: the webhook may not do this (missing permission, or a blocked request)."""
+
+
+class WebhookNotFound(DiscordHTTPError):
+    """404 on the webhook itself (code 10015): it was deleted. Stop using it."""
+
+
+class MessageNotFound(DiscordHTTPError):
+    """404 on a message endpoint (code 10008): the message is gone; the webhook is fine."""
+
+
+class PayloadTooLarge(DiscordHTTPError):
+    """413 or code 40005: the request was too large; send smaller files."""
+
+
+class RateLimited(DiscordHTTPError):
+    """429 that the retry policy did not wait out.
+
+    Attributes:
+        retry_after: Seconds Discord asked to wait.
+        is_global: Whether the limit was the global one.
+        scope: ``user``, ``global`` or ``shared`` (``None`` when not said).
+    """
+
+    def __init__(
+        self,
+        retry_after: float,
+        *,
+        is_global: bool = False,
+        scope: str | None = None,
+        code: int = 0,
+        text: str = "",
+        route: str = "",
+    ) -> None:
+        self.retry_after = retry_after
+        self.is_global = is_global
+        self.scope = scope
+        super().__init__(429, code, text or f"rate limited for {retry_after:.3f} s", None, route)
+
+
+TransportErrorKind = Literal[
+    "connect",  # refused, unreachable, DNS: the request never left
+    "connect_timeout",
+    "tls",  # certificate or handshake failure: permanent, never retried
+    "write_timeout",
+    "read_timeout",
+    "pool_timeout",
+    "protocol",  # the peer broke HTTP, or dropped the connection mid-response
+    "too_large",  # the response body passed the bound we read
+]
+
+
+class TransportError(WebhookError):
+    """No usable HTTP answer arrived.
+
+    Attributes:
+        kind: What failed (``connect``, ``connect_timeout``, ``tls``, ``write_timeout``,
+            ``read_timeout``, ``pool_timeout``, ``protocol``, ``too_large``).
+        ambiguous: ``True`` when Discord may have received and acted on the request
+            (a read timeout after the body was sent); a retry may then post twice.
+        route: The redacted route.
+    """
+
+    def __init__(
+        self, kind: TransportErrorKind, detail: str, *, ambiguous: bool, route: str = ""
+    ) -> None:
+        self.kind: TransportErrorKind = kind
+        self.ambiguous = ambiguous
+        self.route = route
+        self.detail = detail
+        where = f" on {route}" if route else ""
+        super().__init__(f"{kind.replace('_', ' ')}{where}: {detail}")
+
+
+class DeliveryFailed(WebhookError):
+    """A message could not be delivered; it went to the dead-letter sink, if one is set.
+
+    Attributes:
+        reason: ``permanent``, ``exhausted``, ``dead_webhook``, ``ambiguous``, ``shutdown``
+            or ``invalid``.
+        attempts: Requests made for the failing part of the message.
+        status: The last HTTP status, or ``None`` when no answer came.
+        error: A short text of the last error (redacted).
+    """
+
+    def __init__(self, reason: str, *, attempts: int, status: int | None, error: str) -> None:
+        self.reason = reason
+        self.attempts = attempts
+        self.status = status
+        self.error = error
+        got = f"status {status}" if status is not None else "no answer"
+        super().__init__(f"delivery failed ({reason}) after {attempts} attempt(s), {got}: {error}")
+
+
+class QueueFull(WebhookError):
+    """``send_nowait`` was called with the hard cap of buffered messages reached.
+
+    Slow down the producer, use ``await sender.send()`` (which waits for room), or raise
+    ``SenderConfig.max_buffered``.
+    """
+
+
+class SenderClosed(WebhookError):
+    """The sender is closing or closed and accepts no more messages."""

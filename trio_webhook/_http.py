@@ -1,0 +1,65 @@
+"""Plain HTTP values that cross the seam between the sans-IO core and the transport.
+
+The core builds an :class:`HTTPRequest` and reads an :class:`HTTPResponse`; it never sees
+httpx types. Only ``_transport.py`` turns these into real HTTP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import attrs
+
+__all__ = ["HTTPRequest", "HTTPResponse", "MultipartFile"]
+
+
+@attrs.frozen
+class MultipartFile:
+    """One file part of a multipart body: ``files[n]`` with its filename and type."""
+
+    field: str
+    filename: str
+    data: bytes = attrs.field(repr=False)
+    content_type: str
+
+
+def _lower_headers(headers: Mapping[str, str]) -> Mapping[str, str]:
+    return {k.lower(): v for k, v in headers.items()}
+
+
+@attrs.frozen
+class HTTPRequest:
+    """A request to Discord's API, relative to ``/api/v10``.
+
+    Attributes:
+        method: ``GET``, ``POST``, ``PATCH`` or ``DELETE``.
+        path: The path below ``/api/v10`` (``/webhooks/{id}/{token}...``); holds the token,
+            so it is never logged or shown (``route`` is the redacted form).
+        route: The rate-limit route key, redacted: ``POST /webhooks/{id}/***``.
+        query: Query parameters, in order.
+        json: A JSON body (already encoded), or ``None``.
+        payload_json: With ``files``, the ``payload_json`` part (encoded JSON).
+        files: The file parts of a multipart body (empty for a JSON body).
+    """
+
+    method: str
+    path: str = attrs.field(repr=False)
+    route: str
+    query: tuple[tuple[str, str], ...] = ()
+    json: bytes | None = attrs.field(default=None, repr=False)
+    payload_json: bytes | None = attrs.field(default=None, repr=False)
+    files: tuple[MultipartFile, ...] = ()
+
+    @property
+    def is_multipart(self) -> bool:
+        """Whether the body is multipart (files, or a ``payload_json`` part)."""
+        return bool(self.files) or self.payload_json is not None
+
+
+@attrs.frozen
+class HTTPResponse:
+    """Discord's answer: status, headers with lower-case names, and a bounded body."""
+
+    status: int
+    headers: Mapping[str, str] = attrs.field(converter=_lower_headers)
+    body: bytes = attrs.field(default=b"", repr=False)
