@@ -1,0 +1,244 @@
+"""The one place that does HTTP: httpx under trio.
+
+Everything above this module speaks :class:`~trio_webhook._http.HTTPRequest` and
+:class:`~trio_webhook._http.HTTPResponse`; this module turns them into httpx calls and maps
+every httpx failure onto :class:`~trio_webhook._errors.TransportError` with a ``kind`` and
+whether the request may have been acted on (``ambiguous``).
+
+Rules enforced here: TLS verification always on, redirects never followed, response bodies
+read up to a bound, a deadline on the whole request, Discord's User-Agent, and no webhook
+token in any log line httpx or httpcore would write.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from typing import Any, Final, Protocol
+
+import httpx
+import trio
+
+from trio_webhook._errors import TransportError, TransportErrorKind
+from trio_webhook._http import HTTPRequest, HTTPResponse
+from trio_webhook._url import redact
+from trio_webhook._version import __version__
+
+__all__ = ["DEFAULT_USER_AGENT", "HttpxTransport", "Transport", "install_log_redaction"]
+
+PROJECT_URL: Final = "https://github.com/trio-webhook/trio-webhook"
+DEFAULT_USER_AGENT: Final = f"DiscordBot ({PROJECT_URL}, {__version__}) trio-webhook"
+DEFAULT_MAX_RESPONSE_BYTES: Final = 1024 * 1024
+
+
+class Transport(Protocol):
+    """The network seam: send one request, get status, headers and a bounded body back.
+
+    Implementations raise :class:`TransportError` for every failure to get an answer and
+    never follow redirects.
+    """
+
+    async def send(self, request: HTTPRequest) -> HTTPResponse:
+        """Send ``request`` and return the answer (any status)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Close connections."""
+        ...
+
+
+class _RedactTokens(logging.Filter):
+    """Rewrites a record's message so no webhook token reaches any handler."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string is the logger's problem, not ours
+            return True
+        redacted = redact(message)
+        if redacted != message:
+            record.msg = redacted
+            record.args = None
+        return True
+
+
+_FILTER: Final = _RedactTokens()
+
+
+def install_log_redaction() -> None:
+    """Attach the token-redacting filter to httpx's and httpcore's loggers (idempotent).
+
+    httpx logs every request's full URL at INFO on the ``httpx`` logger; a filter on a
+    logger sees only that logger's own records, so every httpcore child gets one too.
+    """
+    names = ["httpx", "httpcore", "httpcore.connection", "httpcore.http11", "httpcore.http2"]
+    names += [n for n in logging.root.manager.loggerDict if n.startswith(("httpx.", "httpcore."))]
+    for name in names:
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)
+
+
+def _find_ssl_error(exc: BaseException) -> ssl.SSLError | None:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLError):
+            return current
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _map_httpx_error(exc: httpx.TransportError, route: str) -> TransportError:
+    """Translate an httpx failure, most specific class first (httpx's own pattern)."""
+    kind: TransportErrorKind
+    ambiguous = False
+    if isinstance(exc, httpx.ConnectTimeout):
+        kind = "connect_timeout"
+    elif isinstance(exc, httpx.PoolTimeout):
+        kind = "pool_timeout"
+    elif isinstance(exc, httpx.WriteTimeout):
+        # The body was not fully sent, so Discord cannot have acted on it.
+        kind = "write_timeout"
+    elif isinstance(exc, httpx.ReadTimeout):
+        kind, ambiguous = "read_timeout", True
+    elif isinstance(exc, httpx.ConnectError):
+        ssl_error = _find_ssl_error(exc)
+        if ssl_error is not None:
+            reason = getattr(ssl_error, "verify_message", None) or ssl_error.reason or "handshake"
+            return TransportError(
+                "tls",
+                f"TLS failure ({reason}); check the server certificate or the trust store",
+                ambiguous=False,
+                route=route,
+            )
+        kind = "connect"
+    elif isinstance(exc, httpx.WriteError):
+        kind = "protocol"
+    else:
+        # ReadError, RemoteProtocolError, ...: the connection broke after the request
+        # may have been read in full.
+        kind, ambiguous = "protocol", True
+    detail = redact(str(exc)) or type(exc).__name__
+    return TransportError(kind, detail, ambiguous=ambiguous, route=route)
+
+
+class HttpxTransport:
+    """:class:`Transport` over one reused ``httpx.AsyncClient``.
+
+    Args:
+        api_base: The API root, as ``https://discord.com/api/v10``.
+        connect_timeout: Deadline on connecting, in seconds.
+        total_timeout: Deadline on the whole request (connect, send, response, body).
+        max_response_bytes: Bodies longer than this raise ``TransportError("too_large")``.
+        user_agent: Sent as ``User-Agent``; Discord's edge blocks unusual ones.
+        ssl_context: Trust to verify the server with (verification is never off).
+        httpx_transport: An httpx transport to use instead of the network, such as
+            ``FakeDiscord.httpx_transport()``.
+
+    Resource handling:
+        Use ``async with`` or call :meth:`aclose`; connections are kept alive between
+        requests.
+    """
+
+    def __init__(
+        self,
+        api_base: str,
+        *,
+        connect_timeout: float = 2.0,
+        total_timeout: float = 10.0,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        user_agent: str = DEFAULT_USER_AGENT,
+        ssl_context: ssl.SSLContext | None = None,
+        httpx_transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        if connect_timeout <= 0 or total_timeout <= 0:
+            raise ValueError(
+                f"timeouts must be positive (connect_timeout={connect_timeout}, "
+                f"total_timeout={total_timeout})"
+            )
+        install_log_redaction()
+        self._api_base = api_base.rstrip("/")
+        self._total_timeout = total_timeout
+        self._max_response_bytes = max_response_bytes
+        timeout = httpx.Timeout(
+            connect=connect_timeout, read=total_timeout, write=total_timeout, pool=total_timeout
+        )
+        kwargs: dict[str, Any] = {
+            "timeout": timeout,
+            "follow_redirects": False,
+            "headers": {"User-Agent": user_agent},
+            "limits": httpx.Limits(max_connections=20, max_keepalive_connections=10),
+        }
+        if httpx_transport is not None:
+            kwargs["transport"] = httpx_transport
+        else:
+            kwargs["verify"] = ssl_context if ssl_context is not None else True
+        self._client = httpx.AsyncClient(**kwargs)
+
+    async def __aenter__(self) -> HttpxTransport:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close every kept-alive connection."""
+        await self._client.aclose()
+
+    def build_request(self, request: HTTPRequest) -> httpx.Request:
+        """The httpx request for ``request`` (multipart through httpx's own encoder)."""
+        url = self._api_base + request.path
+        kwargs: dict[str, Any] = {"params": list(request.query)}
+        if request.is_multipart:
+            files: list[tuple[str, tuple[str | None, bytes, str]]] = []
+            if request.payload_json is not None:
+                files.append(("payload_json", (None, request.payload_json, "application/json")))
+            files.extend((f.field, (f.filename, f.data, f.content_type)) for f in request.files)
+            kwargs["files"] = files
+        elif request.json is not None:
+            kwargs["content"] = request.json
+            kwargs["headers"] = {"Content-Type": "application/json"}
+        return self._client.build_request(request.method, url, **kwargs)
+
+    async def send(self, request: HTTPRequest) -> HTTPResponse:
+        """Send ``request``; raise :class:`TransportError` when no usable answer comes.
+
+        Cancellation closes the connection of the request in flight; nothing is retried
+        here (retrying is the caller's decision).
+        """
+        httpx_request = self.build_request(request)
+        route = request.route
+        with trio.move_on_after(self._total_timeout) as deadline:
+            try:
+                response = await self._client.send(httpx_request, stream=True)
+                try:
+                    body = await self._read_bounded(response, route)
+                finally:
+                    await response.aclose()
+            except httpx.TransportError as exc:
+                raise _map_httpx_error(exc, route) from None
+            return HTTPResponse(status=response.status_code, headers=response.headers, body=body)
+        assert deadline.cancelled_caught
+        raise TransportError(
+            "read_timeout",
+            f"no complete answer within {self._total_timeout:g} s",
+            ambiguous=True,
+            route=route,
+        )
+
+    async def _read_bounded(self, response: httpx.Response, route: str) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > self._max_response_bytes:
+                raise TransportError(
+                    "too_large",
+                    f"response body passed {self._max_response_bytes} bytes; not read further",
+                    ambiguous=True,
+                    route=route,
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
