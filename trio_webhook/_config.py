@@ -1,0 +1,367 @@
+"""SenderConfig: every knob of a sender, validated once, from keywords, the environment or TOML.
+
+A bad value raises one :class:`ConfigError` naming the key (or the environment variable, or
+the file and table), the value, and what is expected, so a typo in a deployment fails at
+start-up and says where to look.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Final, Literal, cast
+
+import attrs
+
+from trio_webhook._deadletter import DeadLetterTarget
+from trio_webhook._errors import WebhookError
+
+__all__ = ["ConfigError", "SenderConfig", "Strategy"]
+
+Strategy = Literal["reactive", "proactive", "adaptive"]
+_STRATEGIES: Final = ("reactive", "proactive", "adaptive")
+
+KiB: Final = 1024
+MiB: Final = 1024 * KiB
+
+
+class ConfigError(WebhookError, ValueError):
+    """A configuration value is missing, malformed or inconsistent.
+
+    Attributes:
+        key: The setting (or environment variable) at fault.
+        value: The offending value, as given.
+        expected: What would have been accepted.
+    """
+
+    def __init__(self, key: str, value: object, expected: str, *, where: str = "") -> None:
+        self.key = key
+        self.value = value
+        self.expected = expected
+        prefix = f"{where}: " if where else ""
+        super().__init__(f"{prefix}{key}={value!r} is invalid: expected {expected}")
+
+
+def _is_int(value: object) -> bool:
+    # bool is an int subclass; ``queue_cap=True`` is a mistake, not 1.
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return (_is_int(value) or isinstance(value, float)) and math.isfinite(cast(float, value))
+
+
+@attrs.frozen(kw_only=True)
+class SenderConfig:
+    """How a sender queues, paces, retries and gives up.
+
+    Every argument is keyword-only and validated; see :meth:`from_env` and
+    :meth:`from_toml` for the other two sources.
+
+    Attributes:
+        queue_cap: Size of the bounded channel between the buffer and the sender task.
+        high_water: Buffered messages past which ``send_nowait`` sheds attachments
+            (oldest first); ``None`` means ``2 * queue_cap``. See :attr:`high_water_mark`.
+        max_buffered: Hard cap of buffered messages; ``send_nowait`` raises ``QueueFull``
+            past it.
+        connect_timeout: Seconds allowed to connect.
+        total_timeout: Seconds allowed for a whole request (connect, send, response, body).
+        max_response_bytes: Response bodies are read up to this many bytes.
+        max_attempts: Requests made for one planned request before it is dead-lettered.
+        backoff_base: Smallest retry delay in seconds (decorrelated jitter).
+        backoff_cap: Largest retry delay in seconds.
+        retry_ambiguous: Retry faults that may have posted the message already (a read
+            timeout, 500, 504); ``False`` dead-letters them instead (at-most-once).
+        strategy: Rate-limit strategy: ``reactive``, ``proactive`` or ``adaptive``.
+        proactive_threshold: With ``proactive``, start spreading requests when
+            ``X-RateLimit-Remaining`` falls to this.
+        drain_timeout: Seconds allowed, on leaving the sender, to deliver what is queued;
+            the rest is dead-lettered as ``shutdown``.
+        dead_letter: Where dead letters go: a JSONL path, a sink, a callable, or ``None``.
+        dead_letter_attachments: Whether dead-letter records keep file bytes (lossless
+            replay) or only their metadata.
+        max_upload_bytes: Largest file accepted for upload (Discord's default is 10 MiB).
+        wait: Execute with ``wait=true`` so receipts carry Discord's message ids.
+        dry_run: Do everything but the final POST; receipts get synthetic ids.
+        seed: Seed of the retry jitter's random generator (``None``: unpredictable).
+
+    Example::
+
+        SenderConfig(queue_cap=50, strategy="proactive", dead_letter="dead.jsonl")
+    """
+
+    queue_cap: int = 100
+    high_water: int | None = None
+    max_buffered: int = 10_000
+    connect_timeout: float = 2.0
+    total_timeout: float = 10.0
+    max_response_bytes: int = 1 * MiB
+    max_attempts: int = 5
+    backoff_base: float = 0.25
+    backoff_cap: float = 10.0
+    retry_ambiguous: bool = True
+    strategy: Strategy = "adaptive"
+    proactive_threshold: int = 1
+    drain_timeout: float = 30.0
+    dead_letter: DeadLetterTarget = None
+    dead_letter_attachments: bool = True
+    max_upload_bytes: int = 10 * MiB
+    wait: bool = True
+    dry_run: bool = False
+    seed: int | None = None
+
+    def __attrs_post_init__(self) -> None:
+        _validate(self)
+
+    @property
+    def high_water_mark(self) -> int:
+        """The effective high-water mark: ``high_water``, or ``2 * queue_cap`` when unset."""
+        return self.high_water if self.high_water is not None else 2 * self.queue_cap
+
+    @classmethod
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        prefix: str = "TRIO_WEBHOOK_",
+        base: SenderConfig | None = None,
+    ) -> SenderConfig:
+        """A config from ``TRIO_WEBHOOK_*`` environment variables over ``base``.
+
+        Each setting reads ``<prefix><KEY>`` (``TRIO_WEBHOOK_QUEUE_CAP=50``). Booleans
+        take ``1/0``, ``true/false``, ``yes/no``, ``on/off``; ``high_water`` and ``seed``
+        take ``none`` (or an empty value) for ``None``; ``dead_letter`` is a JSONL path
+        (empty or ``none`` for no sink). Variables not set keep ``base``'s values.
+
+        Args:
+            environ: The variables to read; ``os.environ`` when ``None``.
+            prefix: The variable prefix.
+            base: The config to start from; ``SenderConfig()`` when ``None``.
+
+        Returns:
+            The new config.
+
+        Raises:
+            ConfigError: A variable does not parse, or the result is inconsistent; the
+                message names the variable and the expected form.
+        """
+        env = os.environ if environ is None else environ
+        base = base if base is not None else cls()
+        changes: dict[str, Any] = {}
+        names: dict[str, str] = {}
+        for key, kind in _KINDS.items():
+            var = prefix + key.upper()
+            if var not in env:
+                continue
+            names[key] = var
+            changes[key] = _parse_env(var, env[var], kind)
+        try:
+            return attrs.evolve(base, **changes)
+        except ConfigError as exc:
+            culprit = names.get(exc.key)
+            if culprit is None:  # a cross-field error about a key left at base's value
+                raise
+            raise ConfigError(culprit, env[culprit], exc.expected) from None
+
+    @classmethod
+    def from_toml(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        table: str = "trio_webhook",
+        base: SenderConfig | None = None,
+    ) -> SenderConfig:
+        """A config from a TOML file's ``[trio_webhook]`` (or ``[tool.trio_webhook]``) table.
+
+        The ``[tool.<table>]`` form is what a ``pyproject.toml`` holds. A relative
+        ``dead_letter`` path is taken relative to the TOML file's directory, so the
+        config means the same whatever the working directory.
+
+        Args:
+            path: The TOML file.
+            table: The table's name (dotted for nesting, as ``app.webhook``).
+            base: The config to start from; ``SenderConfig()`` when ``None``.
+
+        Returns:
+            The new config.
+
+        Raises:
+            ConfigError: The table is missing, holds unknown keys (each named), or a value
+                is invalid (the message names the file, table and key).
+            OSError: The file cannot be read.
+            tomllib.TOMLDecodeError: The file is not valid TOML.
+        """
+        p = Path(path)
+        with p.open("rb") as f:
+            data = tomllib.load(f)
+        found = _lookup(data, table.split("."))
+        where = f"{p} [{table}]"
+        if found is None:
+            found = _lookup(data, ["tool", *table.split(".")])
+            where = f"{p} [tool.{table}]"
+        if found is None:
+            raise ConfigError(
+                "table", table, f"a [{table}] or [tool.{table}] table in {p}", where=str(p)
+            )
+        if not isinstance(found, dict):
+            raise ConfigError(table, found, "a table", where=str(p))
+        unknown = sorted(set(found) - set(_KINDS))
+        if unknown:
+            hints = []
+            for key in unknown:
+                close = difflib.get_close_matches(key, list(_KINDS), n=1)
+                hints.append(f"{key} (did you mean {close[0]}?)" if close else key)
+            raise ConfigError(
+                "unknown keys",
+                ", ".join(hints),
+                "only " + ", ".join(sorted(_KINDS)),
+                where=where,
+            )
+        values = dict(found)
+        target = values.get("dead_letter")
+        if isinstance(target, str) and target and not Path(target).is_absolute():
+            values["dead_letter"] = str(p.parent / target)
+        base = base if base is not None else cls()
+        try:
+            return attrs.evolve(base, **values)
+        except ConfigError as exc:
+            raise ConfigError(exc.key, exc.value, exc.expected, where=where) from None
+
+
+def _lookup(data: Mapping[str, Any], parts: list[str]) -> Any:
+    node: Any = data
+    for part in parts:
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+# How each setting is spelt in an environment variable.
+_Kind = Literal["int", "opt_int", "float", "bool", "strategy", "path"]
+_KINDS: Final[dict[str, _Kind]] = {
+    "queue_cap": "int",
+    "high_water": "opt_int",
+    "max_buffered": "int",
+    "connect_timeout": "float",
+    "total_timeout": "float",
+    "max_response_bytes": "int",
+    "max_attempts": "int",
+    "backoff_base": "float",
+    "backoff_cap": "float",
+    "retry_ambiguous": "bool",
+    "strategy": "strategy",
+    "proactive_threshold": "int",
+    "drain_timeout": "float",
+    "dead_letter": "path",
+    "dead_letter_attachments": "bool",
+    "max_upload_bytes": "int",
+    "wait": "bool",
+    "dry_run": "bool",
+    "seed": "opt_int",
+}
+_TRUE: Final = frozenset({"1", "true", "yes", "on"})
+_FALSE: Final = frozenset({"0", "false", "no", "off"})
+_NONE: Final = frozenset({"", "none", "null"})
+
+
+def _parse_env(var: str, raw: str, kind: _Kind) -> Any:
+    text = raw.strip()
+    low = text.lower()
+    if kind == "bool":
+        if low in _TRUE:
+            return True
+        if low in _FALSE:
+            return False
+        raise ConfigError(var, raw, "a boolean: 1/0, true/false, yes/no or on/off")
+    if kind == "path":
+        return None if low in _NONE else text
+    if kind == "strategy":
+        return low  # the validator names the choices
+    if kind == "opt_int" and low in _NONE:
+        return None
+    if kind in ("int", "opt_int"):
+        try:
+            return int(text.replace("_", ""))
+        except ValueError:
+            none = " or none" if kind == "opt_int" else ""
+            raise ConfigError(var, raw, f"an integer (as 50){none}") from None
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(var, raw, "a number of seconds (as 2.5)") from None
+    return value
+
+
+def _check_int(key: str, value: object, low: int) -> None:
+    if not _is_int(value) or cast(int, value) < low:
+        raise ConfigError(key, value, f"an integer >= {low}")
+
+
+def _check_seconds(key: str, value: object, *, allow_zero: bool = False) -> None:
+    if not _is_number(value) or cast(float, value) < 0 or (not allow_zero and value == 0):
+        what = ">= 0" if allow_zero else "> 0"
+        raise ConfigError(key, value, f"a finite number of seconds {what}")
+
+
+def _validate(c: SenderConfig) -> None:
+    _check_int("queue_cap", c.queue_cap, 1)
+    if c.high_water is not None:
+        _check_int("high_water", c.high_water, 1)
+        if c.high_water < c.queue_cap:
+            raise ConfigError(
+                "high_water", c.high_water, f"an integer >= queue_cap ({c.queue_cap}) or None"
+            )
+    _check_int("max_buffered", c.max_buffered, 1)
+    if c.max_buffered < c.high_water_mark:
+        raise ConfigError(
+            "max_buffered",
+            c.max_buffered,
+            f"an integer >= the high-water mark ({c.high_water_mark})",
+        )
+    _check_seconds("connect_timeout", c.connect_timeout)
+    _check_seconds("total_timeout", c.total_timeout)
+    if c.connect_timeout > c.total_timeout:
+        raise ConfigError(
+            "connect_timeout",
+            c.connect_timeout,
+            f"at most total_timeout ({c.total_timeout}), which bounds the whole request",
+        )
+    _check_int("max_response_bytes", c.max_response_bytes, 1)
+    _check_int("max_attempts", c.max_attempts, 1)
+    _check_seconds("backoff_base", c.backoff_base)
+    _check_seconds("backoff_cap", c.backoff_cap)
+    if c.backoff_base > c.backoff_cap:
+        raise ConfigError("backoff_base", c.backoff_base, f"at most backoff_cap ({c.backoff_cap})")
+    for key in ("retry_ambiguous", "dead_letter_attachments", "wait", "dry_run"):
+        value = getattr(c, key)
+        if not isinstance(value, bool):
+            raise ConfigError(key, value, "True or False")
+    if c.strategy not in _STRATEGIES:
+        raise ConfigError("strategy", c.strategy, "one of " + ", ".join(map(repr, _STRATEGIES)))
+    _check_int("proactive_threshold", c.proactive_threshold, 0)
+    _check_seconds("drain_timeout", c.drain_timeout, allow_zero=True)
+    _check_dead_letter(c.dead_letter)
+    _check_int("max_upload_bytes", c.max_upload_bytes, 1)
+    if c.seed is not None and not _is_int(c.seed):
+        raise ConfigError("seed", c.seed, "an integer or None")
+
+
+def _check_dead_letter(target: object) -> None:
+    if target is None or isinstance(target, os.PathLike):
+        return
+    if isinstance(target, str):
+        if not target.strip():
+            raise ConfigError("dead_letter", target, "a non-empty path, a sink, a callable or None")
+        return
+    if callable(getattr(target, "put", None)) or callable(target):
+        return
+    raise ConfigError(
+        "dead_letter",
+        target,
+        "a JSONL path, an object with async put(record), a callable, or None",
+    )
