@@ -1,0 +1,354 @@
+"""PressureBuffer: the unbounded-looking, bounded-in-fact queue in front of the sender.
+
+Producers append without ever waiting (:meth:`PressureBuffer.push_nowait`); a mover task
+(:meth:`PressureBuffer.run_mover`) feeds a bounded trio memory channel from the left.
+Past the high-water mark each new message strips the attachments of the oldest buffered
+message that still has some, so memory stays bounded while embeds and content are kept
+and the newest messages keep their files. Past ``max_buffered`` a push raises
+:class:`~trio_webhook.QueueFull`.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
+
+import attrs
+import trio
+
+from trio_webhook._errors import QueueFull, SenderClosed
+from trio_webhook._models import Message
+
+if TYPE_CHECKING:
+    from trio_webhook._config import SenderConfig
+
+__all__ = ["BufferEntry", "BufferStatistics", "Entry", "PressureBuffer", "Shed"]
+
+
+class BufferEntry(Protocol):
+    """What the buffer holds: anything with a writable ``message``.
+
+    Shedding replaces ``entry.message`` with a copy without attachments, in place, so
+    the caller's own item (with its receipt and whatever else) stays the same object.
+    """
+
+    message: Message
+
+
+P = TypeVar("P")
+T = TypeVar("T", bound=BufferEntry)
+
+
+@attrs.define
+class Entry(Generic[P]):
+    """A ready-made :class:`BufferEntry`: a message and anything riding along with it."""
+
+    message: Message
+    payload: P
+
+
+@attrs.frozen
+class Shed:
+    """Attachments stripped from buffered messages to stay under the high-water mark.
+
+    Attributes:
+        messages: How many messages lost their attachments.
+        attachments: How many files were dropped.
+        filenames: Their names, oldest message first (never their contents).
+    """
+
+    messages: int
+    attachments: int
+    filenames: tuple[str, ...]
+
+
+@attrs.frozen
+class BufferStatistics:
+    """A snapshot of a :class:`PressureBuffer`.
+
+    Attributes:
+        buffered: Messages waiting in the buffer (not yet handed to the channel).
+        high_water: Buffered messages past which attachments are shed.
+        max_buffered: The hard cap; pushes past it raise ``QueueFull``.
+        shed_attachments: Files dropped so far.
+        shed_messages: Messages that lost their attachments so far.
+    """
+
+    buffered: int
+    high_water: int
+    max_buffered: int
+    shed_attachments: int
+    shed_messages: int
+
+
+def _check_positive(_inst: object, attr: attrs.Attribute[int], value: int) -> None:
+    if value < 1:
+        raise ValueError(f"{attr.name} must be >= 1, got {value}")
+
+
+@attrs.define
+class PressureBuffer(Generic[T]):
+    """A FIFO of messages in front of a bounded channel, shedding attachments under pressure.
+
+    Args:
+        high_water: Buffered messages past which each push sheds the attachments of the
+            oldest buffered message that still has some.
+        max_buffered: Hard cap of buffered messages (``>= high_water``).
+        on_shed: Called with every :class:`Shed`, whichever task shed (see
+            :meth:`push_nowait`); the place to log a warning and count.
+
+    Resource handling:
+        :meth:`run_mover` owns the send channel it is given and closes it when the buffer
+        is closed and empty, or when the mover is cancelled. An entry the mover holds when
+        cancelled is put back at the front, so :meth:`drain_nowait` still returns it.
+
+    Example::
+
+        buffer = PressureBuffer[Entry[None]](high_water=200, max_buffered=10_000)
+        send, receive = trio.open_memory_channel[Entry[None]](100)
+        nursery.start_soon(buffer.run_mover, send)
+        buffer.push_nowait(Entry(Message(content="hi"), None))
+    """
+
+    high_water: int = attrs.field(default=200, validator=_check_positive)
+    max_buffered: int = attrs.field(default=10_000, validator=_check_positive)
+    on_shed: Callable[[Shed], object] | None = attrs.field(default=None, kw_only=True)
+
+    _deque: collections.deque[T] = attrs.field(init=False, factory=collections.deque)
+    # Entries pushed while the lock was held (see push_nowait), folded in by the next holder.
+    _pending: list[T] = attrs.field(init=False, factory=list)
+    # The cursor: (sequence number, entry) of every buffered entry that still has
+    # attachments, oldest first. Shedding pops its left end, the mover drops an entry
+    # from it when it pops that entry, so each entry goes in and out at most once:
+    # O(1) amortised per push, never a scan of the deque.
+    _with_files: collections.deque[tuple[int, T]] = attrs.field(
+        init=False, factory=collections.deque
+    )
+    _pushed: int = attrs.field(init=False, default=0)  # sequence number of the next append
+    _popped: int = attrs.field(init=False, default=0)  # sequence number of the deque's left end
+    _lock: trio.Lock = attrs.field(init=False, factory=trio.Lock)
+    _not_empty: trio.lowlevel.ParkingLot = attrs.field(init=False, factory=trio.lowlevel.ParkingLot)
+    _room: trio.lowlevel.ParkingLot = attrs.field(init=False, factory=trio.lowlevel.ParkingLot)
+    _closed: bool = attrs.field(init=False, default=False)
+    _shed_attachments: int = attrs.field(init=False, default=0)
+    _shed_messages: int = attrs.field(init=False, default=0)
+
+    def __attrs_post_init__(self) -> None:
+        if self.max_buffered < self.high_water:
+            raise ValueError(
+                f"max_buffered ({self.max_buffered}) must be >= high_water ({self.high_water})"
+            )
+
+    @classmethod
+    def from_config(
+        cls, config: SenderConfig, *, on_shed: Callable[[Shed], object] | None = None
+    ) -> PressureBuffer[T]:
+        """A buffer with ``config``'s high-water mark and hard cap."""
+        return cls(config.high_water_mark, config.max_buffered, on_shed=on_shed)
+
+    def __len__(self) -> int:
+        return len(self._deque) + len(self._pending)
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
+    def statistics(self) -> BufferStatistics:
+        """A frozen snapshot of the buffer's state and counters."""
+        return BufferStatistics(
+            buffered=len(self),
+            high_water=self.high_water,
+            max_buffered=self.max_buffered,
+            shed_attachments=self._shed_attachments,
+            shed_messages=self._shed_messages,
+        )
+
+    def push_nowait(self, entry: T) -> Shed | None:
+        """Append ``entry`` without waiting; past the high-water mark, shed attachments.
+
+        Returns:
+            What this push shed (the same :class:`Shed` is passed to ``on_shed``), or
+            ``None`` when nothing was.
+
+        Raises:
+            QueueFull: ``max_buffered`` messages are already buffered; nothing was added.
+            SenderClosed: The buffer is closed.
+        """
+        if self._closed:
+            raise SenderClosed("the sender is closed; it accepts no more messages")
+        if len(self) >= self.max_buffered:
+            raise QueueFull(
+                f"{len(self)} messages are buffered (max_buffered={self.max_buffered}); "
+                "slow down, use `await send()` to wait for room, or raise max_buffered"
+            )
+        try:
+            self._lock.acquire_nowait()
+        except trio.WouldBlock:
+            # The lock is held only by the mover, and only between acquiring it and its
+            # critical section: trio's Lock.acquire ends with a checkpoint *after* taking
+            # the lock, and this task may run right then. No critical section here ever
+            # awaits, so the holder is never half-way through a change. Waiting is not
+            # allowed and dropping is not either: stage the entry, and the holder folds it
+            # in (in order, shedding as needed) before it touches the deque.
+            self._pending.append(entry)
+            self._not_empty.unpark_all()
+            return None
+        try:
+            shed = self._fold_pending()
+            more = self._append(entry)
+        finally:
+            self._lock.release()
+        self._not_empty.unpark_all()
+        shed = _merge(shed, more)
+        if shed is not None and self.on_shed is not None:
+            self.on_shed(shed)
+        return shed
+
+    async def push(self, entry: T) -> None:
+        """Append ``entry`` once the buffer is below the high-water mark; never sheds.
+
+        Cancellation: if cancelled while waiting for room, the entry was not added.
+
+        Raises:
+            SenderClosed: The buffer is (or becomes, while waiting) closed.
+        """
+        await trio.lowlevel.checkpoint()
+        while True:
+            if self._closed:
+                raise SenderClosed("the sender is closed; it accepts no more messages")
+            if len(self) < self.high_water:
+                # Room now, and nothing awaits between this check and the append, so the
+                # push lands at or under the mark and sheds nothing.
+                self.push_nowait(entry)
+                return
+            await self._room.park()
+
+    async def run_mover(
+        self,
+        send_channel: trio.MemorySendChannel[T],
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Move entries, oldest first, into ``send_channel`` until closed and empty.
+
+        Takes the lock around each pop only, never across the channel send, so pushes
+        are never held up by a full channel. Closes ``send_channel`` when done.
+
+        Cancellation: the entry being sent, if any, goes back to the front of the buffer,
+        and the channel is closed; :meth:`drain_nowait` then returns everything not sent.
+        """
+        async with send_channel:
+            task_status.started()
+            while True:
+                async with self._lock:
+                    shed = self._fold_pending()
+                    entry = self._popleft() if self._deque else None
+                if shed is not None and self.on_shed is not None:
+                    self.on_shed(shed)
+                if entry is None:
+                    if self._closed:
+                        return
+                    # Nothing awaits between the emptiness check above and parking, so
+                    # no push can slip in unseen.
+                    await self._not_empty.park()
+                    continue
+                self._room.unpark_all()
+                try:
+                    await send_channel.send(entry)
+                except BaseException:
+                    # A cancelled trio send delivered nothing: put the entry back first
+                    # in line, so shutdown dead-letters it instead of losing it.
+                    self._unpop(entry)
+                    raise
+
+    def close(self) -> None:
+        """Accept no more pushes; the mover ends once the buffer is empty.
+
+        Waiting :meth:`push` calls raise ``SenderClosed``. Idempotent.
+        """
+        self._closed = True
+        self._not_empty.unpark_all()
+        self._room.unpark_all()
+
+    def drain_nowait(self) -> list[T]:
+        """Take every buffered entry, oldest first (for dead-lettering at shutdown).
+
+        Call it once the mover has stopped.
+
+        Raises:
+            trio.WouldBlock: The mover is between taking the lock and its critical
+                section (it is still running); use :meth:`drain` instead.
+        """
+        self._lock.acquire_nowait()
+        try:
+            self._fold_pending()
+            taken = list(self._deque)
+            self._deque.clear()
+            self._with_files.clear()
+            self._popped = self._pushed
+        finally:
+            self._lock.release()
+        self._room.unpark_all()
+        return taken
+
+    async def drain(self) -> list[T]:
+        """Like :meth:`drain_nowait`, but waits for the lock if the mover holds it."""
+        async with self._lock:
+            pass
+        return self.drain_nowait()
+
+    # -- the critical sections: called with the lock held; none of them awaits ------------
+
+    def _append(self, entry: T) -> Shed | None:
+        seq = self._pushed
+        self._pushed += 1
+        self._deque.append(entry)
+        if entry.message.attachments:
+            self._with_files.append((seq, entry))
+        if len(self._deque) > self.high_water:
+            return self._shed_oldest()
+        return None
+
+    def _shed_oldest(self) -> Shed | None:
+        if not self._with_files:
+            return None
+        _, victim = self._with_files.popleft()
+        files = victim.message.attachments
+        victim.message = attrs.evolve(victim.message, attachments=())
+        self._shed_messages += 1
+        self._shed_attachments += len(files)
+        return Shed(1, len(files), tuple(f.filename for f in files))
+
+    def _fold_pending(self) -> Shed | None:
+        if not self._pending:
+            return None
+        staged, self._pending = self._pending, []
+        shed: Shed | None = None
+        for entry in staged:
+            shed = _merge(shed, self._append(entry))
+        return shed
+
+    def _popleft(self) -> T:
+        entry = self._deque.popleft()
+        if self._with_files and self._with_files[0][0] == self._popped:
+            self._with_files.popleft()
+        self._popped += 1
+        return entry
+
+    def _unpop(self, entry: T) -> None:
+        # Runs while unwinding, so it cannot await for the lock; the mover is the only
+        # task that ever holds the lock across a checkpoint, and it is this task.
+        self._popped -= 1
+        self._deque.appendleft(entry)
+        if entry.message.attachments:
+            self._with_files.appendleft((self._popped, entry))
+
+
+def _merge(a: Shed | None, b: Shed | None) -> Shed | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return Shed(a.messages + b.messages, a.attachments + b.attachments, a.filenames + b.filenames)
