@@ -283,8 +283,10 @@ class PressureBuffer(Generic[T]):
         """
         self._lock.acquire_nowait()
         try:
-            self._fold_pending()
-            taken = list(self._deque)
+            # Staged entries are taken as they are: shedding is for messages that will
+            # still be sent, and these are about to be dead-lettered whole.
+            taken = [*self._deque, *self._pending]
+            self._pending = []
             self._deque.clear()
             self._with_files.clear()
             self._popped = self._pushed
