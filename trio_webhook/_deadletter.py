@@ -250,7 +250,8 @@ _converter: Final = _make_converter()
 def encode_record(record: DeadLetter) -> str:
     """One JSON line (without its newline) for ``record``; path-backed files are read."""
     raw = _converter.unstructure(record.materialized())
-    return json.dumps({"v": FORMAT_VERSION, **raw}, ensure_ascii=False, separators=(",", ":"))
+    # ASCII-only: a lone surrogate in user text must not make a record unwritable.
+    return json.dumps({"v": FORMAT_VERSION, **raw}, ensure_ascii=True, separators=(",", ":"))
 
 
 def decode_record(line: str | bytes) -> DeadLetter:
