@@ -163,8 +163,11 @@ class SenderConfig:
             return attrs.evolve(base, **changes)
         except ConfigError as exc:
             culprit = names.get(exc.key)
-            if culprit is None:  # a cross-field error about a key left at base's value
-                raise
+            if culprit is None:
+                # A clash with a value the environment did not set: say which variables
+                # were read, since one of them caused it.
+                where = "with " + ", ".join(names.values()) + " from the environment"
+                raise ConfigError(exc.key, exc.value, exc.expected, where=where) from None
             raise ConfigError(culprit, env[culprit], exc.expected) from None
 
     @classmethod
