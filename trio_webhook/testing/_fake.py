@@ -73,6 +73,18 @@ _TOKEN_IN_PATH = re.compile(r"^(/api(?:/v\d+)?/webhooks/[^/]+/)[^/]+")
 _FILE_FIELD = re.compile(r"^files\[(\d+)\]$")
 _SUPPORTED_VERSIONS: Final = (None, 9, 10)
 
+_BOTH_THREAD_ID_AND_NAME: Final = (
+    "Webhooks posted to forum channels cannot have both a thread_name and thread_id"
+)
+_FORUM_NEEDS_THREAD: Final = (
+    "Webhooks posted to forum channels must have a thread_name or thread_id"
+)
+_BAD_FLAGS: Final = "Only SUPPRESS_EMBEDS (4) and SUPPRESS_NOTIFICATIONS (4096) may be set."
+
+
+def _bad_length(limit: int) -> str:
+    return f"Must be between 1 and {limit} in length."
+
 
 class FaultKind(enum.StrEnum):
     """The failures the fake can inject instead of (or on top of) a normal answer."""
@@ -290,9 +302,7 @@ class _BadRequest(Exception):
         self.response = response
 
 
-def _json_response(
-    status: int, body: Any, headers: Iterable[tuple[str, str]] = ()
-) -> _Response:
+def _json_response(status: int, body: Any, headers: Iterable[tuple[str, str]] = ()) -> _Response:
     return _Response(
         status,
         (("content-type", "application/json"), *headers),
@@ -532,9 +542,7 @@ class FakeDiscord:
 
     def history(self, channel_id: str) -> list[dict[str, Any]]:
         """The messages stored in a channel or thread, oldest first (copies)."""
-        return [
-            json.loads(json.dumps(self._messages[m].data)) for m in self._history[channel_id]
-        ]
+        return [json.loads(json.dumps(self._messages[m].data)) for m in self._history[channel_id]]
 
     def threads(self, channel_id: str) -> list[str]:
         """The ids of the threads (and forum posts) of a channel, oldest first."""
@@ -609,7 +617,9 @@ class FakeDiscord:
         method = str(scope["method"]).upper()
         path = str(scope["path"])
         query = dict(
-            parse_qsl(bytes(scope.get("query_string", b"")).decode("latin-1"), keep_blank_values=True)
+            parse_qsl(
+                bytes(scope.get("query_string", b"")).decode("latin-1"), keep_blank_values=True
+            )
         )
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         match = _ROUTE.match(path)
@@ -827,7 +837,9 @@ class FakeDiscord:
     ) -> _Response:
         if not webhook_id.isdigit():
             tree = _ErrorTree()
-            tree.add(("webhook_id",), "NUMBER_TYPE_COERCE", f'Value "{webhook_id}" is not snowflake.')
+            tree.add(
+                ("webhook_id",), "NUMBER_TYPE_COERCE", f'Value "{webhook_id}" is not snowflake.'
+            )
             tree.raise_if_any()
         allowed = {"execute": ("POST",), "webhook": ("GET",), "message": ("GET", "PATCH", "DELETE")}
         if method not in allowed[route]:
@@ -900,9 +912,7 @@ class FakeDiscord:
         thread_name = payload.get("thread_name")
         channel = self._channels[hook.channel_id]
         if thread_id is not None and thread_name is not None:
-            return _error(
-                400, 220002, "Webhooks posted to forum channels cannot have both a thread_name and thread_id"
-            )  # fmt: skip
+            return _error(400, 220002, _BOTH_THREAD_ID_AND_NAME)
         if thread_id is not None:
             thread = self._channels.get(thread_id)
             if thread is None or thread.parent_id != channel.id:
@@ -910,9 +920,7 @@ class FakeDiscord:
             target = thread.id
         elif channel.forum:
             if thread_name is None:
-                return _error(
-                    400, 220001, "Webhooks posted to forum channels must have a thread_name or thread_id"
-                )  # fmt: skip
+                return _error(400, 220001, _FORUM_NEEDS_THREAD)
             target = channel.id
         elif thread_name is not None:
             return _error(400, 220003, "Webhooks can only create threads in forum channels")
@@ -1065,9 +1073,7 @@ def _parse_json(data: bytes) -> Any:
     try:
         return json.loads(data)
     except (ValueError, UnicodeDecodeError):
-        raise _BadRequest(
-            _error(400, 50109, "The request body contains invalid JSON.")
-        ) from None
+        raise _BadRequest(_error(400, 50109, "The request body contains invalid JSON.")) from None
 
 
 def _parse_multipart(content_type: str, body: bytes) -> tuple[Any, list[_Upload]]:
@@ -1170,7 +1176,7 @@ def _validate_content_and_embeds(payload: Mapping[str, Any], tree: _ErrorTree) -
                 )
     flags = payload.get("flags")
     if flags is not None and (not isinstance(flags, int) or flags & ~_ALLOWED_FLAGS):
-        tree.add(("flags",), "MESSAGE_FLAGS_INVALID", "Only SUPPRESS_EMBEDS (4) and SUPPRESS_NOTIFICATIONS (4096) may be set.")  # fmt: skip
+        tree.add(("flags",), "MESSAGE_FLAGS_INVALID", _BAD_FLAGS)
     mentions = payload.get("allowed_mentions")
     if isinstance(mentions, dict):
         parse = mentions.get("parse") or []
@@ -1220,16 +1226,17 @@ def _validate_execute_only(payload: Mapping[str, Any], tree: _ErrorTree) -> None
     username = payload.get("username")
     if username is not None:
         if not isinstance(username, str) or not 1 <= len(username) <= _MAX_USERNAME:
-            tree.add(("username",), "BASE_TYPE_BAD_LENGTH", f"Must be between 1 and {_MAX_USERNAME} in length.")  # fmt: skip
+            tree.add(("username",), "BASE_TYPE_BAD_LENGTH", _bad_length(_MAX_USERNAME))
         else:
             for word in _FORBIDDEN_NAME_PARTS:
                 if word in username.lower():
-                    tree.add(("username",), "USERNAME_INVALID_CONTAINS", f'Username cannot contain "{word}"')  # fmt: skip
+                    message = f'Username cannot contain "{word}"'
+                    tree.add(("username",), "USERNAME_INVALID_CONTAINS", message)
     thread_name = payload.get("thread_name")
     if thread_name is not None and (
         not isinstance(thread_name, str) or not 1 <= len(thread_name) <= _MAX_THREAD_NAME
     ):
-        tree.add(("thread_name",), "BASE_TYPE_BAD_LENGTH", f"Must be between 1 and {_MAX_THREAD_NAME} in length.")  # fmt: skip
+        tree.add(("thread_name",), "BASE_TYPE_BAD_LENGTH", _bad_length(_MAX_THREAD_NAME))
     tags = payload.get("applied_tags")
     if tags is not None and (not isinstance(tags, list) or len(tags) > _MAX_APPLIED_TAGS):
         tree.max_length(("applied_tags",), _MAX_APPLIED_TAGS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import ExitStack, asynccontextmanager
@@ -15,6 +16,20 @@ if TYPE_CHECKING:
     from trio_webhook.testing._fake import FakeDiscord, FakeWebhook
 
 __all__ = ["FakeDiscordServer", "serve_fake_discord"]
+
+
+class _HideInjectedDrops(logging.Filter):
+    """Keeps hypercorn's error log free of the tracebacks of injected dropped connections."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from trio_webhook.testing._fake import ConnectionDroppedError
+
+        error = record.exc_info[1] if record.exc_info else None
+        return not isinstance(error, ConnectionDroppedError)
+
+
+_error_log = logging.getLogger("trio_webhook.testing.server")
+_error_log.addFilter(_HideInjectedDrops())
 
 
 @attrs.frozen
@@ -81,6 +96,7 @@ async def serve_fake_discord(
     config = hypercorn.config.Config()
     config.bind = [f"{host}:{port}"]
     config.accesslog = None
+    config.errorlog = _error_log
     config.graceful_timeout = 1.0
     ca: Any = None
     client_context: ssl.SSLContext | None = None
