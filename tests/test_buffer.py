@@ -365,3 +365,28 @@ def test_shedding_invariants(ops: list[tuple[str, int]], high_water: int) -> Non
         assert flags == sorted(flags)
 
     trio.run(body)
+
+
+async def test_mover_folds_staged_entries_and_reports_shedding() -> None:
+    sheds: list[Shed] = []
+    b = PressureBuffer[Item](1, 10, on_shed=sheds.append)
+    release = trio.Event()
+
+    async def hold(task_status: trio.TaskStatus[None]) -> None:
+        async with b._lock:
+            task_status.started()
+            await release.wait()
+
+    send, receive = trio.open_memory_channel[Item](10)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(hold)
+        for n in range(3):
+            b.push_nowait(item(n))
+        release.set()
+        await nursery.start(b.run_mover, send)
+        await trio.testing.wait_all_tasks_blocked()
+        b.close()
+    got = [receive.receive_nowait() for _ in range(3)]
+    assert [e.payload for e in got] == [0, 1, 2]
+    assert [bool(e.message.attachments) for e in got] == [False, False, True]
+    assert sheds == [Shed(2, 2, ("f0-0.txt", "f1-0.txt"))]
