@@ -1,0 +1,311 @@
+"""Turn one message into the ordered requests Discord will accept (pure).
+
+A :class:`~trio_webhook.Message` may hold more than one request allows: more than 10
+embeds, more than 6000 embed characters, more than 10 files or more bytes than one
+upload. :func:`plan_requests` splits it, keeping order:
+
+* the content (and ``tts``) goes with the first request;
+* embeds are chunked greedily, in order, by count and characters;
+* each file goes with the request whose embeds refer to it as ``attachment://name``,
+  otherwise with the first request, and is never uploaded twice;
+* files that do not fit (more than 10, or over the upload budget) spill into further
+  requests that carry only files, after the others.
+
+Embeds that refer to the same file must share a request (an upload belongs to one
+message). The chunker only cuts between embeds where no shared file spans the cut; if
+that cannot satisfy the limits a :class:`~trio_webhook.ValidationError` says which
+embeds to change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import attrs
+
+from trio_webhook._encoding import ATTACHMENT_SCHEME, file_names
+from trio_webhook._errors import ValidationError, Violation
+from trio_webhook._limits import (
+    DEFAULT_MAX_UPLOAD_BYTES,
+    EMBED_TOTAL_CHARS,
+    EMBEDS_PER_REQUEST,
+    FILES_PER_REQUEST,
+    check,
+    embed_length,
+)
+from trio_webhook._models import AllowedMentions, Embed, FilePart, Message
+
+__all__ = ["PlannedRequest", "chunk_embeds", "embed_length", "plan_requests"]
+
+
+def _tuple_of_embeds(values: Sequence[Embed]) -> tuple[Embed, ...]:
+    return tuple(values)
+
+
+def _tuple_of_files(values: Sequence[FilePart]) -> tuple[FilePart, ...]:
+    return tuple(values)
+
+
+@attrs.frozen
+class PlannedRequest:
+    """One *Execute Webhook* request of a planned message.
+
+    ``username``, ``avatar_url``, ``allowed_mentions``, ``flags`` and ``thread_id`` are
+    repeated on every request so that the posts look alike and land in the same place;
+    ``content`` and ``tts`` are only on the first.
+
+    Forum posts: ``thread_name`` and ``applied_tags`` are only on the first request,
+    which creates the post. The client must send the remaining requests into the
+    created thread: set ``thread_id`` (``attrs.evolve``) to the ``channel_id`` of the
+    first response, which it therefore executes with ``wait=true``.
+
+    Attributes:
+        index: The position of this request in its plan, from 0.
+        content: The message content (first request only).
+        embeds: This request's chunk of embeds, in message order.
+        files: The files uploaded with this request, in message order.
+        username: The webhook's display name for this post.
+        avatar_url: The webhook's avatar for this post.
+        tts: Text-to-speech (first request only).
+        allowed_mentions: Which mentions may ping.
+        flags: Message flags (SUPPRESS_EMBEDS, SUPPRESS_NOTIFICATIONS).
+        thread_id: The thread to post into (a query parameter, not in the body).
+        thread_name: The forum post to create (first request only).
+        applied_tags: Tags of the forum post (first request only).
+    """
+
+    index: int
+    content: str | None = None
+    embeds: tuple[Embed, ...] = attrs.field(default=(), converter=_tuple_of_embeds)
+    files: tuple[FilePart, ...] = attrs.field(default=(), converter=_tuple_of_files)
+    username: str | None = None
+    avatar_url: str | None = None
+    tts: bool | None = None
+    allowed_mentions: AllowedMentions | None = None
+    flags: int | None = None
+    thread_id: str | None = None
+    thread_name: str | None = None
+    applied_tags: tuple[str, ...] | None = None
+
+
+def _chunk(
+    embeds: Sequence[Embed],
+    *,
+    max_per: int,
+    max_chars: int,
+    can_cut_after: Callable[[int], bool],
+    fits_extra: Callable[[int, int], bool],
+) -> list[tuple[int, int]]:
+    """Greedy contiguous chunks as ``[start, end)`` ranges.
+
+    A chunk grows while it fits; it ends at the last position where a cut is allowed.
+    ``fits_extra(start, end)`` adds the caller's own constraint (the files a chunk
+    needs).
+    """
+    lengths = [embed_length(e) for e in embeds]
+    for i, n in enumerate(lengths):
+        if n > max_chars:
+            raise ValidationError(
+                [
+                    Violation(
+                        f"embeds[{i}]",
+                        max_chars,
+                        n,
+                        f"embed has {n} characters, at most {max_chars} fit in one request; "
+                        "split it into several embeds",
+                    )
+                ]
+            )
+    ranges: list[tuple[int, int]] = []
+    start = 0
+    while start < len(embeds):
+        chars = 0
+        good_end: int | None = None
+        end = start
+        while end < len(embeds):
+            chars += lengths[end]
+            if end - start + 1 > max_per or chars > max_chars or not fits_extra(start, end + 1):
+                break
+            end += 1
+            if end == len(embeds) or can_cut_after(end - 1):
+                good_end = end
+        if good_end is None:
+            raise ValidationError([_no_cut_violation(start, end, max_per, max_chars)])
+        ranges.append((start, good_end))
+        start = good_end
+    return ranges
+
+
+def _no_cut_violation(start: int, end: int, max_per: int, max_chars: int) -> Violation:
+    return Violation(
+        f"embeds[{start}]",
+        max_per,
+        end - start + 1,
+        f"embeds[{start}] to embeds[{end}] refer to the same attachment:// files, so they "
+        f"must go in one request, but more than {max_per} embeds, {max_chars} characters, "
+        f"{FILES_PER_REQUEST} files or the upload budget do not fit in one; refer to each "
+        "file from nearby embeds only, or attach a copy under another name",
+    )
+
+
+def chunk_embeds(
+    embeds: Sequence[Embed],
+    max_per: int = EMBEDS_PER_REQUEST,
+    max_chars: int = EMBED_TOTAL_CHARS,
+) -> list[tuple[Embed, ...]]:
+    """Split embeds into contiguous chunks that each fit one request, keeping order.
+
+    Greedy: each chunk takes as many embeds as fit within ``max_per`` embeds and
+    ``max_chars`` characters (counted by :func:`embed_length`).
+
+    Args:
+        embeds: The embeds, in order.
+        max_per: The most embeds in one chunk.
+        max_chars: The most characters in one chunk.
+
+    Returns:
+        The chunks; ``[]`` for no embeds, otherwise none is empty.
+
+    Raises:
+        ValidationError: An embed alone has more than ``max_chars`` characters.
+
+    Example::
+
+        chunk_embeds([Embed(title="x")] * 25)  # chunks of 10, 10 and 5
+    """
+    ranges = _chunk(
+        embeds,
+        max_per=max_per,
+        max_chars=max_chars,
+        can_cut_after=lambda _: True,
+        fits_extra=lambda _s, _e: True,
+    )
+    return [tuple(embeds[s:e]) for s, e in ranges]
+
+
+def _references(embeds: Sequence[Embed], files: Sequence[FilePart]) -> list[frozenset[int]]:
+    """For each embed, the indices of the files its ``attachment://`` URLs name."""
+    by_name: dict[str, set[int]] = {}
+    for i, part in enumerate(files):
+        for name in file_names(part):
+            by_name.setdefault(name, set()).add(i)
+    refs: list[frozenset[int]] = []
+    for embed in embeds:
+        found: set[int] = set()
+        for url in embed.media_urls():
+            if url.startswith(ATTACHMENT_SCHEME):
+                found |= by_name.get(url[len(ATTACHMENT_SCHEME) :], set())
+        refs.append(frozenset(found))
+    return refs
+
+
+def plan_requests(
+    message: Message, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+) -> tuple[PlannedRequest, ...]:
+    """Plan the requests that deliver ``message``, in the order to send them.
+
+    Args:
+        message: The message to deliver.
+        max_upload_bytes: The most bytes one file and one request may upload.
+
+    Returns:
+        At least one request; every one passes
+        :func:`~trio_webhook._limits.validate_request`.
+
+    Raises:
+        ValidationError: The message breaks a limit (every violation is listed), or
+            embeds that refer to the same file cannot share one request.
+    """
+    check(message, max_upload_bytes=max_upload_bytes)
+    files = message.attachments
+    sizes = [f.size() for f in files]
+    refs = _references(message.embeds, files)
+
+    # A cut between embeds i and i+1 may not separate two embeds that use one file.
+    last_use: dict[int, int] = {}
+    first_use: dict[int, int] = {}
+    for i, used in enumerate(refs):
+        for f in used:
+            first_use.setdefault(f, i)
+            last_use[f] = i
+    blocked: set[int] = set()
+    for f, used_from in first_use.items():
+        blocked.update(range(used_from, last_use[f]))
+
+    def fits_files(start: int, end: int) -> bool:
+        needed: set[int] = set().union(*refs[start:end])
+        return (
+            len(needed) <= FILES_PER_REQUEST and sum(sizes[i] for i in needed) <= max_upload_bytes
+        )
+
+    ranges = _chunk(
+        message.embeds,
+        max_per=EMBEDS_PER_REQUEST,
+        max_chars=EMBED_TOTAL_CHARS,
+        can_cut_after=lambda i: i not in blocked,
+        fits_extra=fits_files,
+    )
+    if not ranges:
+        ranges = [(0, 0)]
+    placed: list[list[int]] = []
+    for start, end in ranges:
+        placed.append(sorted(set().union(*refs[start:end])))
+    referenced = set(first_use)
+
+    # Unreferenced files fill the first request, then spill in order into file-only
+    # requests after the others.
+    spill: list[list[int]] = []
+    first = placed[0]
+    first_bytes = sum(sizes[i] for i in first)
+    overflowed = False
+    for i in range(len(files)):
+        if i in referenced:
+            continue
+        if (
+            not overflowed
+            and len(first) < FILES_PER_REQUEST
+            and first_bytes + sizes[i] <= max_upload_bytes
+        ):
+            first.append(i)
+            first_bytes += sizes[i]
+            continue
+        overflowed = True  # keep file order: nothing after a spilled file goes first
+        if (
+            not spill
+            or len(spill[-1]) >= FILES_PER_REQUEST
+            or sum(sizes[j] for j in spill[-1]) + sizes[i] > max_upload_bytes
+        ):
+            spill.append([])
+        spill[-1].append(i)
+    placed[0] = sorted(first)
+
+    # Every request repeats these so that the posts look alike and land together.
+    template = PlannedRequest(
+        index=0,
+        username=message.username,
+        avatar_url=message.avatar_url,
+        allowed_mentions=message.allowed_mentions,
+        flags=message.flags,
+        thread_id=message.thread_id,
+    )
+    requests = [
+        attrs.evolve(
+            template,
+            index=n,
+            embeds=message.embeds[start:end],
+            files=[files[i] for i in placed[n]],
+        )
+        for n, (start, end) in enumerate(ranges)
+    ]
+    requests[0] = attrs.evolve(
+        requests[0],
+        content=message.content,
+        tts=message.tts,
+        thread_name=message.thread_name,
+        applied_tags=message.applied_tags,
+    )
+    for extra in spill:
+        requests.append(
+            attrs.evolve(template, index=len(requests), files=[files[i] for i in extra])
+        )
+    return tuple(requests)
