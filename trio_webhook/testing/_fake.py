@@ -815,7 +815,7 @@ class FakeDiscord:
         try:
             response = self._route(
                 method, route, webhook_id, token, message_id, query, payload, uploads,
-                parse_error, headers, now,
+                parse_error, now,
             )  # fmt: skip
         except _BadRequest as exc:
             response = exc.response
@@ -832,7 +832,6 @@ class FakeDiscord:
         payload: Any,
         uploads: list[_Upload],
         parse_error: _Response | None,
-        headers: list[tuple[str, str]],
         now: float,
     ) -> _Response:
         if not webhook_id.isdigit():
@@ -854,7 +853,7 @@ class FakeDiscord:
         if parse_error is not None and method in ("POST", "PATCH"):
             return parse_error
         if route == "execute":
-            return self._execute(hook, query, payload, uploads, headers, now)
+            return self._execute(hook, query, payload, uploads, now)
         assert message_id is not None
         stored = self._find_message(hook, message_id, query)
         if method == "GET":
@@ -894,7 +893,6 @@ class FakeDiscord:
         query: Mapping[str, str],
         payload: Any,
         uploads: list[_Upload],
-        headers: list[tuple[str, str]],
         now: float,
     ) -> _Response:
         if not isinstance(payload, dict):
@@ -930,13 +928,13 @@ class FakeDiscord:
         limit = self._channel_window(target, now)
         if limit is not None:
             if now < limit.blocked_until:
-                return self._too_many(limit.blocked_until - now, "shared", headers, code=20028)
+                return self._too_many(limit.blocked_until - now, "shared", [], code=20028)
             if limit.window.full():
                 retry_after = self._rng.uniform(2 / 3, 3 / 4) * self.channel_window
                 limit.blocked_until = now + retry_after
                 limit.window.start = None
                 limit.window.count = 0
-                return self._too_many(retry_after, "shared", headers, code=20028)
+                return self._too_many(retry_after, "shared", [], code=20028)
             limit.window.take(now)
 
         message_id = self._snowflake()
