@@ -40,14 +40,15 @@ class FakeDiscordServer:
         fake: The fake it serves (for setup and assertions).
         url: The server's origin, such as ``https://127.0.0.1:45749``.
         ca: The ``trustme.CA`` that signed its certificate (``None`` without TLS).
-        ssl_context: A client context that trusts only that CA (``None`` without TLS);
-            pass it as ``httpx.AsyncClient(verify=server.ssl_context)``.
+        ssl_context: A client context that trusts that CA; pass it as
+            ``httpx.AsyncClient(verify=server.ssl_context)``. Without TLS it is a default
+            context, unused by ``http://`` URLs but handy to pass the same way.
     """
 
     fake: FakeDiscord
     url: str
     ca: Any
-    ssl_context: ssl.SSLContext | None
+    ssl_context: ssl.SSLContext
 
     def webhook_url(self, hook: FakeWebhook) -> str:
         """The URL of a webhook of the fake on this server, as Discord shows it."""
@@ -99,7 +100,7 @@ async def serve_fake_discord(
     config.errorlog = _error_log
     config.graceful_timeout = 1.0
     ca: Any = None
-    client_context: ssl.SSLContext | None = None
+    client_context = ssl.create_default_context()
     shutdown = trio.Event()
     with ExitStack() as files:
         if tls:
@@ -110,7 +111,6 @@ async def serve_fake_discord(
             pem = files.enter_context(cert.private_key_and_cert_chain_pem.tempfile())
             config.certfile = pem
             config.keyfile = pem
-            client_context = ssl.create_default_context()
             ca.configure_trust(client_context)
         async with trio.open_nursery() as nursery:
             urls = await nursery.start(
