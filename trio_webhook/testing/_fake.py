@@ -19,11 +19,14 @@ import random
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qsl
 
 import attrs
 import trio
+
+if TYPE_CHECKING:
+    from trio_webhook.testing._asgi_transport import FakeDiscordTransport
 
 __all__ = [
     "FakeDiscord",
@@ -561,15 +564,16 @@ class FakeDiscord:
             faults=dict(self._fault_counts),
         )
 
-    def httpx_transport(self) -> Any:
+    def httpx_transport(self) -> FakeDiscordTransport:
         """An ``httpx.AsyncBaseTransport`` that runs this app in-process (no sockets).
 
         It honours the request's read timeout on trio's clock and turns a dropped
         connection into ``httpx.RemoteProtocolError``.
 
         Returns:
-            A :class:`~trio_webhook.testing.FakeDiscordTransport`.
+            A new transport; give it to ``httpx.AsyncClient(transport=...)``.
         """
+        # Imported here because that module imports this one.
         from trio_webhook.testing._asgi_transport import FakeDiscordTransport
 
         return FakeDiscordTransport(self)
