@@ -1,0 +1,97 @@
+"""The protocol every rate-limit store implements."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from trio_webhook._ratelimit import (
+    BucketSnapshot,
+    GlobalPacing,
+    Jitter,
+    RateLimitInfo,
+    Reservation,
+    Strategy,
+)
+
+__all__ = ["RateLimitStore"]
+
+
+class RateLimitStore(Protocol):
+    """Where a :class:`~trio_webhook.RateLimitTracker` keeps its state.
+
+    Two operations change state, and each must be **atomic**: no other reserve or update
+    may interleave with it. That is what keeps two senders from taking the last slot of a
+    bucket twice.
+
+    - :meth:`reserve` reads the global state, the route's bucket and its channel, asks the
+      strategy for a delay and, when it is zero, records the reservation, all at once.
+    - :meth:`update` releases a reservation and folds in an answer's headers.
+
+    The arguments are plain values (strings, floats, frozen attrs records of numbers) and
+    the random draws are made by the tracker beforehand (:class:`Jitter`), so a store
+    never needs randomness or a clock of its own. A Redis store maps each operation onto
+    one ``EVALSHA`` of a Lua script: ``reserve(key, now, ...) -> delay`` with the bucket
+    as a hash (``limit``, ``remaining``, ``reset_at``, ``blocked_until``), reservations and
+    recent grants as sorted sets scored by time, the route-to-bucket map as a hash, and
+    the strategy's numbers (threshold, learned limit and window, margin) as ``ARGV``;
+    keys get a TTL of ``idle_ttl`` so Redis expires idle buckets by itself. Because the
+    Redis client is asynchronous, that store will offer the same methods as coroutines
+    (an ``AsyncRateLimitStore`` with this shape), used by an async twin of the tracker.
+
+    :class:`~trio_webhook.stores.MemoryStore` is the in-process implementation; the pure
+    functions :func:`~trio_webhook._ratelimit.reserve_slot` and
+    :func:`~trio_webhook._ratelimit.apply_observation` define what both operations do.
+    """
+
+    def reserve(
+        self,
+        route: str,
+        now: float,
+        *,
+        strategy: Strategy,
+        pacing: GlobalPacing,
+        reservation_ttl: float,
+    ) -> Reservation:
+        """Atomically check every limit on ``route`` and reserve a slot when none says wait.
+
+        Args:
+            route: The redacted route key.
+            now: The caller's monotonic clock, seconds.
+            strategy: Computes the bucket's delay.
+            pacing: The global requests-per-period limit.
+            reservation_ttl: Seconds after which an unobserved reservation lapses.
+
+        Returns:
+            ``Reservation(0.0)`` when a slot was reserved, else the delay and its reason.
+        """
+        ...
+
+    def update(
+        self,
+        route: str,
+        info: RateLimitInfo | None,
+        now: float,
+        *,
+        strategy: Strategy,
+        channel_id: str | None,
+        jitter: Jitter,
+    ) -> None:
+        """Atomically release one reservation of ``route`` and apply an answer.
+
+        Args:
+            route: The redacted route key.
+            info: The parsed answer, or ``None`` after a transport failure.
+            now: The caller's monotonic clock, seconds.
+            strategy: Learns from unexplained 429s.
+            channel_id: The channel the route posts to, when known.
+            jitter: The random draws for any wait this answer starts.
+        """
+        ...
+
+    def snapshot(self, route: str) -> BucketSnapshot | None:
+        """The state of ``route``'s bucket, or ``None`` when nothing is known."""
+        ...
+
+    def clear(self) -> None:
+        """Forget everything."""
+        ...

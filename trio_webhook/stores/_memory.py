@@ -1,0 +1,175 @@
+"""The in-process rate-limit store."""
+
+from __future__ import annotations
+
+from typing import Final
+
+import attrs
+
+from trio_webhook._ratelimit import (
+    BucketSnapshot,
+    BucketState,
+    GlobalPacing,
+    GlobalState,
+    Jitter,
+    RateLimitInfo,
+    Reservation,
+    Strategy,
+    apply_observation,
+    bucket_key,
+    reserve_slot,
+)
+
+__all__ = ["MemoryStore"]
+
+_CHANNEL_PREFIX: Final = "channel:"
+
+
+@attrs.define
+class _Route:
+    bucket: str
+    channel: str | None = None
+    last_used: float = 0.0
+
+
+@attrs.define
+class MemoryStore:
+    """Rate-limit state in this process's memory (the default store).
+
+    Every operation runs to completion without awaiting, so under trio each one is atomic.
+    Idle buckets and routes are forgotten: at most every ``sweep_interval`` seconds, a
+    reserve or update drops whatever has been unused for ``idle_ttl`` seconds and holds no
+    reservation, block, pending reset or live learned limit. Memory therefore follows the
+    number of *recently used* webhooks, not of all webhooks ever seen.
+
+    Args:
+        idle_ttl: Seconds of disuse after which a bucket may be forgotten.
+        sweep_interval: Seconds between sweeps.
+    """
+
+    idle_ttl: float = 300.0
+    sweep_interval: float = 30.0
+    _routes: dict[str, _Route] = attrs.field(factory=dict, init=False)
+    _buckets: dict[str, BucketState] = attrs.field(factory=dict, init=False)
+    _global: GlobalState = attrs.field(factory=GlobalState, init=False)
+    _last_sweep: float | None = attrs.field(default=None, init=False)
+
+    def __len__(self) -> int:
+        """The number of bucket and channel states held."""
+        return len(self._buckets)
+
+    @property
+    def route_count(self) -> int:
+        """The number of routes mapped to a bucket."""
+        return len(self._routes)
+
+    def _route(self, route: str, now: float) -> _Route:
+        entry = self._routes.get(route)
+        if entry is None:
+            entry = self._routes[route] = _Route(bucket_key(route, None))
+        entry.last_used = now
+        return entry
+
+    def _state(self, key: str) -> BucketState:
+        state = self._buckets.get(key)
+        if state is None:
+            state = self._buckets[key] = BucketState(key)
+        return state
+
+    def _sweep(self, now: float) -> None:
+        if self._last_sweep is not None and now - self._last_sweep < self.sweep_interval:
+            return
+        self._last_sweep = now
+        for key in [k for k, s in self._buckets.items() if s.is_idle(now, self.idle_ttl)]:
+            del self._buckets[key]
+        for route in [
+            r
+            for r, e in self._routes.items()
+            if now - e.last_used >= self.idle_ttl and e.bucket not in self._buckets
+        ]:
+            del self._routes[route]
+
+    def reserve(
+        self,
+        route: str,
+        now: float,
+        *,
+        strategy: Strategy,
+        pacing: GlobalPacing,
+        reservation_ttl: float,
+    ) -> Reservation:
+        """See :meth:`RateLimitStore.reserve`."""
+        self._sweep(now)
+        entry = self._route(route, now)
+        channel = self._state(entry.channel) if entry.channel is not None else None
+        return reserve_slot(
+            self._state(entry.bucket),
+            channel,
+            self._global,
+            now,
+            strategy=strategy,
+            pacing=pacing,
+            reservation_ttl=reservation_ttl,
+        )
+
+    def update(
+        self,
+        route: str,
+        info: RateLimitInfo | None,
+        now: float,
+        *,
+        strategy: Strategy,
+        channel_id: str | None,
+        jitter: Jitter,
+    ) -> None:
+        """See :meth:`RateLimitStore.update`."""
+        self._sweep(now)
+        entry = self._route(route, now)
+        bucket = self._state(entry.bucket)
+        if info is not None and info.bucket is not None:
+            key = bucket_key(route, info.bucket)
+            if key != entry.bucket:
+                bucket = self._remap(entry, key)
+        if channel_id is not None:
+            entry.channel = _CHANNEL_PREFIX + channel_id
+        channel = self._state(entry.channel) if entry.channel is not None else None
+        apply_observation(
+            bucket, channel, self._global, info, now, strategy=strategy, jitter=jitter
+        )
+
+    def _remap(self, entry: _Route, key: str) -> BucketState:
+        # The placeholder (or an outdated bucket) hands its reservations and history to
+        # the real bucket, as hikari does when X-RateLimit-Bucket first arrives.
+        old = self._buckets.pop(entry.bucket, None)
+        entry.bucket = key
+        target = self._buckets.get(key)
+        if target is None:
+            target = old if old is not None else BucketState(key)
+            target.key = key
+            self._buckets[key] = target
+        elif old is not None:
+            target.in_flight.extend(old.in_flight)
+            target.blocked_until = max(target.blocked_until, old.blocked_until)
+            merged = sorted([*target.grants, *old.grants])
+            target.grants.clear()
+            target.grants.extend(merged)
+        return target
+
+    def snapshot(self, route: str) -> BucketSnapshot | None:
+        """See :meth:`RateLimitStore.snapshot`."""
+        entry = self._routes.get(route)
+        if entry is None or entry.bucket not in self._buckets:
+            return None
+        return self._buckets[entry.bucket].snapshot()
+
+    def channel_snapshot(self, channel_id: str) -> BucketSnapshot | None:
+        """The learned state of a channel, or ``None``."""
+        state = self._buckets.get(_CHANNEL_PREFIX + channel_id)
+        return None if state is None else state.snapshot()
+
+    def clear(self) -> None:
+        """See :meth:`RateLimitStore.clear`."""
+        self._routes.clear()
+        self._buckets.clear()
+        self._global = GlobalState()
+        self._last_sweep = None
