@@ -386,6 +386,24 @@ FIELD = {"name": "n", "value": "v"}
             {"content": "x", "flags": 2},
             {"flags": error("MESSAGE_FLAGS_INVALID", BAD_FLAGS)},
         ),
+        (
+            {"content": "x", "allowed_mentions": {"users": ["1"] * 101}},
+            {"allowed_mentions": {"users": max_length(100)}},
+        ),
+        (
+            {"content": "x", "allowed_mentions": {"parse": ["users"], "users": ["1"]}},
+            {
+                "allowed_mentions": error(
+                    "MESSAGE_ALLOWED_MENTIONS_PARSE_EXCLUSIVE",
+                    'parse:["users"] and users: [ids...] are mutually exclusive.',
+                )
+            },
+        ),
+        (
+            {"content": "x", "thread_name": "t" * 101},
+            {"thread_name": error("BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")},
+        ),
+        ({"content": "x", "applied_tags": ["1"] * 6}, {"applied_tags": max_length(5)}),
     ],
 )
 async def test_invalid_form_body(
