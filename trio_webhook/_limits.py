@@ -191,9 +191,11 @@ def _check_embed(c: _Collector, path: str, embed: Embed) -> None:
         c.required_text(f"{fpath}.value", "field value", field.value)
         c.max_len(f"{fpath}.value", "field value", field.value, FIELD_VALUE_MAX)
     if embed.footer is not None:
+        c.required_text(f"{path}.footer.text", "footer text", embed.footer.text)
         c.max_len(f"{path}.footer.text", "footer text", embed.footer.text, FOOTER_TEXT_MAX)
         c.max_len(f"{path}.footer.icon_url", "footer icon_url", embed.footer.icon_url, URL_MAX)
     if embed.author is not None:
+        c.required_text(f"{path}.author.name", "author name", embed.author.name)
         c.max_len(f"{path}.author.name", "author name", embed.author.name, AUTHOR_NAME_MAX)
         c.max_len(f"{path}.author.url", "author url", embed.author.url, URL_MAX)
         c.max_len(f"{path}.author.icon_url", "author icon_url", embed.author.icon_url, URL_MAX)
