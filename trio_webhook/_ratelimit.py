@@ -265,6 +265,8 @@ class BucketState:
         reset_jitter: Jitter added to a wait for ``reset_at`` (drawn when it was set).
         window: The longest announced window seen (seconds).
         blocked_until: A 429's retry_after (plus jitter) ends here.
+        rolled_at: When we last moved to a new window by ourselves (answers from the
+            window before it are stale).
         in_flight: Expiry times of the reservations not yet observed.
         grants: When recent requests were let through (at most ``HISTORY``).
         learned: A limit learned from 429s, if any.
@@ -278,6 +280,7 @@ class BucketState:
     reset_jitter: float = 0.0
     window: float | None = None
     blocked_until: float = 0.0
+    rolled_at: float | None = None
     in_flight: list[float] = attrs.Factory(list)
     grants: deque[float] = attrs.Factory(lambda: deque(maxlen=HISTORY))
     learned: LearnedLimit | None = None
@@ -558,6 +561,7 @@ def _roll(state: BucketState, now: float) -> None:
         else:
             state.remaining = None
         # The next window starts no earlier than now; the next answer says exactly.
+        state.rolled_at = now
         state.reset_at = now + state.window if state.window else None
         state.reset_jitter = 0.0
     if state.learned is not None and state.learned.expires_at <= now:
@@ -651,12 +655,33 @@ def apply_observation(
         return
     if info.limit is not None:
         bucket.limit = info.limit
-    if info.reset_after is not None:
+    stale = (
+        info.reset_after is not None
+        and bucket.rolled_at is not None
+        and bucket.window is not None
+        and now + info.reset_after < bucket.rolled_at + bucket.window / 2
+    )
+    if info.reset_after is not None and not stale:
+        # An answer from the window before our last roll (it was slow to come back) must
+        # not reset the count of the current window.
         bucket.window = max(bucket.window or 0.0, info.reset_after)
         if info.remaining is not None:
             # Our own requests still in flight are not in Discord's count yet.
-            bucket.remaining = max(0, info.remaining - len(bucket.in_flight))
-            bucket.reset_at = now + info.reset_after
+            remaining = max(0, info.remaining - len(bucket.in_flight))
+            reset_at = now + info.reset_after
+            same_window = (
+                bucket.reset_at is not None
+                and bucket.remaining is not None
+                and abs(reset_at - bucket.reset_at) < bucket.window / 2
+            )
+            if same_window and bucket.remaining is not None and bucket.reset_at is not None:
+                # Within one window our own count already holds our reservations, so it is
+                # exact for a lone sender; Discord's lower count reveals other senders.
+                # Answers can come back out of order: the count only ever falls.
+                remaining = min(bucket.remaining, info.remaining)
+                reset_at = max(reset_at, bucket.reset_at)
+            bucket.remaining = remaining
+            bucket.reset_at = reset_at
             bucket.reset_jitter = jitter.reset
     elif info.remaining is not None and bucket.remaining is None:
         bucket.remaining = max(0, info.remaining - len(bucket.in_flight))
