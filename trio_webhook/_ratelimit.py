@@ -652,6 +652,9 @@ def apply_observation(
         bucket.in_flight.sort()
         bucket.in_flight.pop(0)
     if info is None:
+        # The request never reached Discord (or we cannot know): give its slot back.
+        if bucket.remaining is not None and bucket.limit is not None:
+            bucket.remaining = min(bucket.limit, bucket.remaining + 1)
         return
     if info.limit is not None:
         bucket.limit = info.limit

@@ -130,8 +130,13 @@ class MemoryStore:
             key = bucket_key(route, info.bucket)
             if key != entry.bucket:
                 bucket = self._remap(entry, key)
-        if channel_id is not None:
+        if channel_id is not None and entry.channel != _CHANNEL_PREFIX + channel_id:
             entry.channel = _CHANNEL_PREFIX + channel_id
+            fresh = entry.channel not in self._buckets
+            channel_state = self._state(entry.channel)
+            if fresh:
+                # The route's past requests went to this channel too: they count.
+                channel_state.grants.extend(bucket.grants)
         channel = self._state(entry.channel) if entry.channel is not None else None
         apply_observation(
             bucket, channel, self._global, info, now, strategy=strategy, jitter=jitter

@@ -1,0 +1,404 @@
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from trio_webhook._http import HTTPResponse
+from trio_webhook._ratelimit import (
+    AdaptiveStrategy,
+    BucketState,
+    GlobalPacing,
+    ProactiveStrategy,
+    RateLimitTracker,
+    ReactiveStrategy,
+    Strategy,
+    parse_rate_limit,
+    route_key,
+)
+from trio_webhook.stores import MemoryStore
+
+ROUTE = route_key("POST", "123", "s3cret-token", "")
+OTHER = route_key("POST", "456", "other-token", "")
+STRATEGIES: list[Strategy] = [ReactiveStrategy(), ProactiveStrategy(), AdaptiveStrategy()]
+
+
+def ok(remaining: int, reset_after: float, *, limit: int = 5, bucket: str = "h1") -> HTTPResponse:
+    return HTTPResponse(
+        200,
+        {
+            "X-RateLimit-Limit": str(limit),
+            "X-RateLimit-Remaining": str(remaining),
+            "X-RateLimit-Reset-After": str(reset_after),
+            "X-RateLimit-Bucket": bucket,
+        },
+    )
+
+
+def too_many(
+    retry_after: float,
+    *,
+    scope: str = "user",
+    is_global: bool = False,
+    remaining: int = 0,
+    bucket: str = "h1",
+    reset_after: float | None = None,
+) -> HTTPResponse:
+    body = {"message": "You are being rate limited.", "retry_after": retry_after}
+    body["global"] = is_global
+    return HTTPResponse(
+        429,
+        {
+            "X-RateLimit-Limit": "5",
+            "X-RateLimit-Remaining": str(remaining),
+            "X-RateLimit-Reset-After": str(retry_after if reset_after is None else reset_after),
+            "X-RateLimit-Bucket": bucket,
+            "X-RateLimit-Scope": scope,
+            "Retry-After": str(int(retry_after) + 1),
+        },
+        json.dumps(body).encode(),
+    )
+
+
+def tracker(strategy: Strategy | None = None, seed: int = 0, **kw: object) -> RateLimitTracker:
+    return RateLimitTracker(
+        strategy=strategy or AdaptiveStrategy(),
+        store=MemoryStore(),
+        rng=random.Random(seed),
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def go(t: RateLimitTracker, route: str, now: float) -> None:
+    assert t.acquire(route, now) == 0.0
+
+
+# ----------------------------------------------------------------- parsing
+
+header_names = st.sampled_from(
+    [
+        "X-RateLimit-Limit",
+        "X-RateLimit-Remaining",
+        "X-RateLimit-Reset",
+        "X-RateLimit-Reset-After",
+        "X-RateLimit-Bucket",
+        "X-RateLimit-Global",
+        "X-RateLimit-Scope",
+        "Retry-After",
+    ]
+)
+header_values = st.one_of(
+    st.text(max_size=30),
+    st.floats(allow_nan=True, allow_infinity=True).map(str),
+    st.integers(-(10**30), 10**30).map(str),
+)
+bodies = st.one_of(
+    st.binary(max_size=80),
+    st.dictionaries(
+        st.sampled_from(["retry_after", "global", "code", "message"]),
+        st.one_of(st.none(), st.booleans(), st.floats(), st.integers(), st.text(max_size=5)),
+    ).map(lambda d: json.dumps(d).encode()),
+)
+
+
+@given(
+    status=st.sampled_from([200, 204, 400, 429, 500]),
+    headers=st.dictionaries(st.one_of(header_names, st.text(max_size=10)), header_values),
+    body=bodies,
+    epoch_now=st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True)),
+)
+def test_parsing_garbage_never_raises_and_never_gives_negative_waits(
+    status: int, headers: dict[str, str], body: bytes, epoch_now: float | None
+) -> None:
+    info = parse_rate_limit(HTTPResponse(status, headers, body), epoch_now=epoch_now)
+    for value in (info.reset_after, info.retry_after):
+        assert value is None or value >= 0
+    assert info.limit is None or info.limit >= 0
+    assert info.remaining is None or info.remaining >= 0
+
+
+def test_parse_prefers_reset_after_and_falls_back_to_reset() -> None:
+    both = HTTPResponse(200, {"X-RateLimit-Reset": "1000.5", "X-RateLimit-Reset-After": "0.25"})
+    assert parse_rate_limit(both, epoch_now=999.0).reset_after == 0.25
+    reset_only = HTTPResponse(200, {"X-RateLimit-Reset": "1000.5"})
+    assert parse_rate_limit(reset_only, epoch_now=999.0).reset_after == pytest.approx(1.5)
+    assert parse_rate_limit(reset_only).reset_after is None
+
+
+def test_parse_429_body_seconds_milliseconds_and_header_fallback() -> None:
+    assert parse_rate_limit(too_many(1.5)).retry_after == 1.5
+    millis = HTTPResponse(429, {}, b'{"retry_after": 4500, "global": true, "code": 20028}')
+    info = parse_rate_limit(millis)
+    assert info.retry_after == 4.5
+    assert info.is_global
+    assert info.code == 20028
+    assert parse_rate_limit(HTTPResponse(429, {"Retry-After": "7"})).retry_after == 7.0
+    assert parse_rate_limit(HTTPResponse(429, {"X-RateLimit-Scope": "global"})).is_global
+
+
+def test_route_key_never_holds_the_token() -> None:
+    assert ROUTE == "POST /webhooks/123/***"
+    assert "s3cret" not in ROUTE
+    messages = route_key("patch", 123, "s3cret-token", "/messages/{message_id}")
+    assert messages == "PATCH /webhooks/123/***/messages/{message_id}"
+
+
+# ----------------------------------------------------------------- exact timing
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES, ids=lambda s: type(s).__name__)
+def test_429_waits_retry_after_plus_up_to_250_ms(strategy: Strategy) -> None:
+    for seed in range(20):
+        t = tracker(strategy, seed)
+        go(t, ROUTE, 10.0)
+        t.observe(ROUTE, too_many(1.5), 10.0)
+        delay = t.acquire(ROUTE, 10.0)
+        assert 1.5 <= delay <= 1.75
+        assert t.acquire(ROUTE, 10.0 + delay) == 0.0
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES, ids=lambda s: type(s).__name__)
+def test_remaining_zero_waits_for_reset_after(strategy: Strategy) -> None:
+    t = tracker(strategy)
+    go(t, ROUTE, 0.0)
+    t.observe(ROUTE, ok(remaining=0, reset_after=0.75), 0.0)
+    delay = t.acquire(ROUTE, 0.0)
+    assert 0.75 <= delay <= 0.75 + strategy.reset_jitter
+    assert t.acquire(ROUTE, delay / 2) > 0.0
+    assert t.acquire(ROUTE, delay) == 0.0
+
+
+def test_global_429_blocks_every_route_until_it_passes() -> None:
+    t = tracker()
+    go(t, ROUTE, 0.0)
+    go(t, OTHER, 0.0)
+    t.observe(ROUTE, too_many(2.0, scope="global", is_global=True), 0.0)
+    t.observe(OTHER, ok(4, 2.0, bucket="h2"), 0.0)
+    never_seen = route_key("POST", "789", "t", "")
+    for route in (ROUTE, OTHER, never_seen):
+        assert 2.0 <= t.acquire(route, 0.5) + 0.5 <= 2.25
+        assert t.reserve(route, 0.5).reason == "global"
+    assert t.acquire(never_seen, 2.3) == 0.0
+    assert t.metrics().rate_limited == {"global": 1}
+
+
+def test_routes_sharing_a_bucket_hash_gate_each_other() -> None:
+    execute = ROUTE
+    edit = route_key("PATCH", "123", "s3cret-token", "/messages/{message_id}")
+    t = tracker()
+    go(t, execute, 0.0)
+    t.observe(execute, ok(remaining=1, reset_after=1.0, bucket="shared"), 0.0)
+    go(t, edit, 0.1)
+    t.observe(edit, ok(remaining=0, reset_after=0.9, bucket="shared"), 0.1)
+    assert t.bucket(execute) == t.bucket(edit)
+    assert t.acquire(execute, 0.2) >= 0.8
+    assert t.acquire(edit, 0.2) >= 0.8
+
+
+def test_same_hash_on_two_webhooks_is_two_buckets() -> None:
+    # Discord's hash leaves out the top-level resource: webhook 456 is not limited by 123.
+    t = tracker()
+    go(t, ROUTE, 0.0)
+    t.observe(ROUTE, ok(remaining=0, reset_after=2.0, bucket="same"), 0.0)
+    assert t.acquire(OTHER, 0.0) == 0.0
+
+
+def test_reservations_stop_two_acquires_taking_the_last_slot() -> None:
+    t = tracker(ReactiveStrategy())
+    go(t, ROUTE, 0.0)
+    t.observe(ROUTE, ok(remaining=1, reset_after=2.0), 0.0)
+    assert t.acquire(ROUTE, 0.1) == 0.0
+    assert t.acquire(ROUTE, 0.1) > 0.0
+
+
+def test_unknown_bucket_lets_one_probe_through_at_a_time() -> None:
+    t = tracker()
+    go(t, ROUTE, 0.0)
+    assert t.acquire(ROUTE, 0.0) > 0.0
+    t.observe(ROUTE, ok(remaining=4, reset_after=2.0), 0.02)
+    assert t.acquire(ROUTE, 0.02) == 0.0
+
+
+def test_transport_failure_releases_the_slot() -> None:
+    t = tracker(ReactiveStrategy())
+    go(t, ROUTE, 0.0)
+    t.observe(ROUTE, ok(remaining=1, reset_after=100.0), 0.0)
+    go(t, ROUTE, 1.0)
+    assert t.acquire(ROUTE, 1.0) > 0.0
+    t.observe(ROUTE, None, 1.5)  # connection refused: the slot comes back
+    go(t, ROUTE, 1.5)
+
+
+def test_an_unobserved_reservation_lapses_instead_of_leaking() -> None:
+    # A request cancelled between acquire and observe never reports back.
+    t = tracker(reservation_ttl=5.0)
+    go(t, ROUTE, 0.0)
+    assert t.acquire(ROUTE, 4.0) > 0.0
+    assert t.acquire(ROUTE, 5.0) == 0.0
+
+
+def test_proactive_spreads_the_last_requests_over_the_window() -> None:
+    t = tracker(ProactiveStrategy(threshold=2))
+    go(t, ROUTE, 0.0)
+    t.observe(ROUTE, ok(remaining=2, reset_after=3.0), 0.0)
+    # Two left, three seconds to go: one a second, not both at once.
+    assert t.acquire(ROUTE, 0.0) == pytest.approx(1.0)
+    go(t, ROUTE, 1.0)
+    assert t.acquire(ROUTE, 1.0) == pytest.approx(1.0)
+
+
+def test_global_pacing_caps_requests_per_second_across_routes() -> None:
+    t = tracker(pacing=GlobalPacing(limit=50, period=1.0))
+    routes = [route_key("POST", str(i), "t", "") for i in range(60)]
+    granted = [r for r in routes if t.acquire(r, 0.0) == 0.0]
+    assert len(granted) == 50
+    reservation = t.reserve(routes[55], 0.0)
+    assert reservation.reason == "global_pace"
+    assert reservation.delay == pytest.approx(1.0)
+    assert t.acquire(routes[55], 1.0) == 0.0
+
+
+# ----------------------------------------------------------------- adaptive learning
+
+
+def _send_burst(t: RateLimitTracker, route: str, start: float, count: int, gap: float) -> float:
+    now = start
+    for i in range(count):
+        while (delay := t.acquire(route, now)) > 0:
+            now += delay
+        # No bucket headers: only the hidden limit is in play.
+        t.observe(route, HTTPResponse(200, {}), now + 0.01, channel_id="c1")
+        now += gap
+        del i
+    return now
+
+
+def test_adaptive_learns_a_hidden_limit_from_a_shared_429_and_paces_under_it() -> None:
+    t = tracker(AdaptiveStrategy(evidence_ttl=600.0))
+    now = _send_burst(t, ROUTE, 0.0, 30, 0.4)  # 30 messages in 12 s
+    go(t, ROUTE, now)
+    t.observe(ROUTE, too_many(48.0, scope="shared", remaining=3, reset_after=1.0), now)
+    assert t.metrics().rate_limited == {"shared": 1}
+    channel = t.store.channel_snapshot("c1")  # type: ignore[attr-defined]
+    assert channel is not None
+    assert channel.learned is not None
+    assert channel.learned.limit == 30
+    assert channel.learned.window == pytest.approx(60.0, abs=0.5)
+    # After the retry_after, it paces: never more than 30 in any 60 s.
+    sent: list[float] = []
+    now += 48.3
+    while now < 400.0:
+        delay = t.acquire(ROUTE, now)
+        if delay > 0:
+            now += delay
+            continue
+        sent.append(now)
+        t.observe(ROUTE, HTTPResponse(200, {}), now + 0.01, channel_id="c1")
+        now += 0.01
+    assert max(sum(1 for s in sent if a <= s < a + 60) for a in sent) <= 30
+    assert len(sent) >= 150  # and it still uses the limit: about 30 a minute
+
+
+def test_shared_evidence_ages_out_and_pacing_relaxes() -> None:
+    shared_429 = HTTPResponse(
+        429, {"X-RateLimit-Scope": "shared"}, b'{"retry_after": 48.0, "global": false}'
+    )
+    t = tracker(AdaptiveStrategy(evidence_ttl=120.0))
+    now = _send_burst(t, ROUTE, 0.0, 30, 0.4)
+    go(t, ROUTE, now)
+    t.observe(ROUTE, shared_429, now, channel_id="c1")
+    paced = _send_burst(t, ROUTE, now + 48.5, 40, 0.0)
+    assert paced > now + 48.5 + 30  # while the evidence holds, 40 take more than a window
+    later = now + 130.0  # the evidence is older than its ttl
+    assert _send_burst(t, ROUTE, later, 40, 0.0) == pytest.approx(later)  # no pacing left
+    channel = t.store.channel_snapshot("c1")  # type: ignore[attr-defined]
+    assert channel is not None
+    assert channel.learned is None
+
+
+def test_channel_limits_pace_every_webhook_of_the_channel() -> None:
+    t = tracker()
+    now = _send_burst(t, ROUTE, 0.0, 15, 0.4)
+    now = _send_burst(t, OTHER, now, 15, 0.4)
+    go(t, OTHER, now)
+    t.observe(OTHER, too_many(48.0, scope="shared", remaining=3, reset_after=1.0, bucket="h2"), now)
+    assert t.reserve(ROUTE, now + 1.0).reason == "channel"
+
+
+def test_explained_user_429_teaches_nothing() -> None:
+    t = tracker()
+    go(t, ROUTE, 0.0)
+    t.observe(ROUTE, too_many(1.0, scope="user", remaining=0), 0.0)
+    snapshot = t.bucket(ROUTE)
+    assert snapshot is not None
+    assert snapshot.learned is None
+
+
+# ----------------------------------------------------------------- properties
+
+
+@given(
+    status=st.sampled_from([200, 429]),
+    limit=st.one_of(st.none(), st.integers(0, 100).map(str), st.text(max_size=4)),
+    remaining=st.one_of(st.none(), st.integers(-5, 100).map(str), st.text(max_size=4)),
+    reset_after=st.one_of(st.none(), st.floats(-10, 1e4).map(str), st.text(max_size=4)),
+    retry_after=st.one_of(st.none(), st.floats(-10, 1e5), st.text(max_size=4)),
+    scope=st.sampled_from([None, "user", "shared", "global", "??"]),
+    now=st.floats(0, 1e6),
+    seed=st.integers(0, 100),
+    strategy=st.sampled_from(STRATEGIES),
+)
+def test_delays_are_never_negative_and_bounded_by_what_discord_asked(
+    status: int,
+    limit: str | None,
+    remaining: str | None,
+    reset_after: str | None,
+    retry_after: float | str | None,
+    scope: str | None,
+    now: float,
+    seed: int,
+    strategy: Strategy,
+) -> None:
+    headers = {
+        k: v
+        for k, v in {
+            "X-RateLimit-Limit": limit,
+            "X-RateLimit-Remaining": remaining,
+            "X-RateLimit-Reset-After": reset_after,
+            "X-RateLimit-Scope": scope,
+        }.items()
+        if v is not None
+    }
+    body = json.dumps({"retry_after": retry_after}).encode()
+    response = HTTPResponse(status, headers, body)
+    info = parse_rate_limit(response)
+    t = tracker(strategy, seed)
+    go(t, ROUTE, now)
+    t.observe(ROUTE, response, now)
+    delay = t.acquire(ROUTE, now)
+    assert delay >= 0.0
+    # Never longer than the longest wait Discord asked for, plus jitter and the pacing
+    # window of a learned limit (the adaptive strategy's own cap).
+    asked = max(info.retry_after or 0.0, info.reset_after or 0.0, 1.0)
+    assert delay <= asked + 0.25 + 0.05 + 125.0
+
+
+@given(strategy=st.sampled_from(STRATEGIES), now=st.floats(0, 1e6))
+def test_fresh_state_never_waits(strategy: Strategy, now: float) -> None:
+    assert strategy.delay(BucketState("k"), now) == 0.0
+
+
+def test_clear_and_metrics() -> None:
+    t = tracker()
+    go(t, ROUTE, 0.0)
+    t.observe(ROUTE, ok(remaining=0, reset_after=1.0), 0.0)
+    assert t.acquire(ROUTE, 0.0) > 0
+    m = t.metrics()
+    assert (m.granted, m.waits) == (1, 1)
+    assert m.wait_seconds > 0
+    t.clear()
+    assert t.bucket(ROUTE) is None
+    assert t.acquire(ROUTE, 0.0) == 0.0
