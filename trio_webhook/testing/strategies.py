@@ -236,7 +236,8 @@ def messages(
     drawn_embeds = []
     for _ in range(draw(st.integers(0, 3) | st.integers(0, max_embeds))):
         names: list[str] = []
-        if unclaimed and draw(_REFERS):
+        refers: bool = bool(unclaimed) and draw(_REFERS)
+        if refers:
             f = files[unclaimed.pop(draw(st.integers(0, len(unclaimed) - 1)))]
             names.append(draw(st.sampled_from([f.filename, f.upload_name])))
         drawn_embeds.append(draw(embeds(names)))
