@@ -256,11 +256,12 @@ def test_files_of_one_embed_over_the_budget_raise() -> None:
     embed = Embed(
         image=EmbedMedia("attachment://a.png"), thumbnail=EmbedMedia("attachment://b.png")
     )
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match="do not fit in one request") as info:
         plan_requests(
             Message(embeds=[embed], attachments=[png("a.png", 60), png("b.png", 60)]),
             max_upload_bytes=100,
         )
+    assert info.value.violations[0].path == "embeds[0]"
 
 
 def test_invalid_message_raises_before_planning() -> None:

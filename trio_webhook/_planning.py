@@ -137,6 +137,15 @@ def _chunk(
 
 
 def _no_cut_violation(start: int, end: int, max_per: int, max_chars: int) -> Violation:
+    if end == start:
+        return Violation(
+            f"embeds[{start}]",
+            FILES_PER_REQUEST,
+            0,
+            f"the files embeds[{start}] refers to as attachment:// do not fit in one request "
+            f"({FILES_PER_REQUEST} files and the upload budget); refer to fewer or smaller "
+            "files",
+        )
     return Violation(
         f"embeds[{start}]",
         max_per,
