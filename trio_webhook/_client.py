@@ -1,0 +1,478 @@
+"""WebhookClient: one-shot calls to a webhook, through the rate limiter and the retry policy.
+
+The loop here is the I/O shell around the sans-IO core: the tracker says how long to wait,
+the transport sends, ``classify`` says what the answer means, and the policy says whether
+to try again. Nothing in this module decides anything by itself.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import ssl
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+import attrs
+import httpx
+import trio
+
+from trio_webhook._encoding import EncodedBody, encode_edit, encode_execute
+from trio_webhook._errors import (
+    DeliveryFailed,
+    DiscordHTTPError,
+    Forbidden,
+    MessageNotFound,
+    PayloadTooLarge,
+    RateLimited,
+    TransportError,
+    Unauthorized,
+    WebhookNotFound,
+)
+from trio_webhook._http import HTTPRequest, HTTPResponse
+from trio_webhook._limits import DEFAULT_MAX_UPLOAD_BYTES
+from trio_webhook._models import Delivery, Message, SentMessage
+from trio_webhook._planning import PlannedRequest, plan_requests
+from trio_webhook._ratelimit import AdaptiveStrategy, RateLimitTracker, route_key
+from trio_webhook._retry import (
+    GiveUp,
+    Permanent,
+    RateLimitedOutcome,
+    RetryAfter,
+    RetryPolicy,
+    Success,
+    Transient,
+    classify,
+    parse_discord_error,
+)
+from trio_webhook._transport import HttpxTransport, Transport
+from trio_webhook._url import WebhookURL, parse_webhook_url, redact
+
+__all__ = ["ClientCounters", "WebhookClient"]
+
+logger: Final = logging.getLogger("trio_webhook")
+
+_UNKNOWN_WEBHOOK: Final = 10015
+_UNKNOWN_MESSAGE: Final = 10008
+_TOO_LARGE: Final = 40005
+_ERROR_EXCERPT: Final = 300
+
+
+@attrs.define
+class ClientCounters:
+    """What the client did, counted as it happens (read through a sender's ``stats()``)."""
+
+    requests: int = 0
+    retries: int = 0
+    ambiguous_retries: int = 0
+    rate_limited: dict[str, int] = attrs.Factory(dict)
+    waits: int = 0
+    wait_seconds: float = 0.0
+
+
+def error_from_response(response: HTTPResponse, route: str) -> DiscordHTTPError:
+    """The typed exception for an error answer (never holds the token)."""
+    code, text, errors = parse_discord_error(response.body)
+    if not text and response.body:
+        text = redact(response.body[:_ERROR_EXCERPT].decode("utf-8", "replace"))
+    text = redact(text)
+    status = response.status
+    cls: type[DiscordHTTPError] = DiscordHTTPError
+    if status == 401:
+        cls = Unauthorized
+    elif status == 403:
+        cls = Forbidden
+    elif status == 404:
+        on_message = "/messages/" in route
+        if code == _UNKNOWN_WEBHOOK or (code != _UNKNOWN_MESSAGE and not on_message):
+            cls = WebhookNotFound
+        else:
+            cls = MessageNotFound
+    elif status == 413 or code == _TOO_LARGE:
+        cls = PayloadTooLarge
+    elif status == 429:
+        outcome = classify(response)
+        retry_after = outcome.retry_after if isinstance(outcome, RateLimitedOutcome) else 0.0
+        scope = outcome.scope if isinstance(outcome, RateLimitedOutcome) else None
+        is_global = outcome.is_global if isinstance(outcome, RateLimitedOutcome) else False
+        return RateLimited(
+            retry_after, is_global=is_global, scope=scope, code=code, text=text, route=route
+        )
+    return cls(status, code, text, errors, route)
+
+
+def _response_json(response: HTTPResponse, route: str) -> Mapping[str, Any]:
+    try:
+        data = json.loads(response.body)
+    except ValueError:
+        raise TransportError(
+            "protocol", f"answer {response.status} is not JSON", ambiguous=True, route=route
+        ) from None
+    if not isinstance(data, dict):
+        raise TransportError(
+            "protocol",
+            f"answer {response.status} is not a JSON object",
+            ambiguous=True,
+            route=route,
+        )
+    return data
+
+
+class WebhookClient:
+    """One-shot calls to one webhook: execute, get, edit and delete messages.
+
+    Every call waits on the rate limiter, retries what can be retried (decorrelated jitter,
+    at most ``retry.max_attempts`` attempts a request), and raises a typed error for what
+    cannot. A webhook that answers 401 or 404 is dead: later calls raise at once, without
+    touching the network.
+
+    Args:
+        url: The webhook URL (see :func:`parse_webhook_url` for the accepted forms).
+        retry: The retry policy.
+        tracker: The rate-limit tracker. Share one between clients of one process so that
+            the global limit (50 requests a second per IP) is paced across them.
+        rng: Randomness for jitter (seed it for reproducible tests).
+        connect_timeout: Deadline on connecting, seconds.
+        total_timeout: Deadline on one whole request, seconds.
+        max_upload_bytes: The upload budget of one request (10 MiB unless the server is
+            boosted).
+        ssl_context: Trust for the server's certificate (verification is never off).
+        http_transport: An httpx transport to use instead of the network, such as
+            ``FakeDiscord.httpx_transport()``.
+        transport: A complete :class:`Transport` replacing the httpx one.
+
+    Example::
+
+        async with WebhookClient(url) as client:
+            sent = await client.execute(Message(content="hello"))
+            await client.edit_message(sent.id, Message(content="hello, edited"))
+
+    Resource handling:
+        ``async with`` closes the connections on exit.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        retry: RetryPolicy | None = None,
+        tracker: RateLimitTracker | None = None,
+        rng: random.Random | None = None,
+        connect_timeout: float = 2.0,
+        total_timeout: float = 10.0,
+        max_response_bytes: int = 1024 * 1024,
+        max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+        ssl_context: ssl.SSLContext | None = None,
+        http_transport: httpx.AsyncBaseTransport | None = None,
+        transport: Transport | None = None,
+    ) -> None:
+        self._url: WebhookURL = parse_webhook_url(url)
+        self._rng = rng if rng is not None else random.Random()
+        self._retry = retry if retry is not None else RetryPolicy()
+        self._tracker = (
+            tracker
+            if tracker is not None
+            else RateLimitTracker(strategy=AdaptiveStrategy(), rng=self._rng)
+        )
+        self._max_upload_bytes = max_upload_bytes
+        self._transport: Transport = (
+            transport
+            if transport is not None
+            else HttpxTransport(
+                self._url.api_base,
+                connect_timeout=connect_timeout,
+                total_timeout=total_timeout,
+                max_response_bytes=max_response_bytes,
+                ssl_context=ssl_context,
+                httpx_transport=http_transport,
+            )
+        )
+        self._dead: DiscordHTTPError | None = None
+        self.counters = ClientCounters()
+
+    def __repr__(self) -> str:
+        return f"<WebhookClient {self._url.redacted}>"
+
+    @property
+    def url(self) -> WebhookURL:
+        """The parsed webhook URL (its ``str`` and ``repr`` are redacted)."""
+        return self._url
+
+    @property
+    def dead(self) -> DiscordHTTPError | None:
+        """The error that showed this webhook is gone (401 or 404), or ``None``."""
+        return self._dead
+
+    @property
+    def tracker(self) -> RateLimitTracker:
+        """The rate-limit tracker this client paces itself with."""
+        return self._tracker
+
+    async def __aenter__(self) -> WebhookClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the transport's connections."""
+        await self._transport.aclose()
+
+    # -- the public calls --------------------------------------------------------------
+
+    async def execute(
+        self, message: Message, *, wait: bool = True, thread_id: int | str | None = None
+    ) -> Delivery:
+        """Send ``message``, split into as many requests as Discord needs, in order.
+
+        Args:
+            message: What to send.
+            wait: Ask Discord to return each created message (``?wait=true``).
+            thread_id: Post into this thread (overrides ``message.thread_id``).
+
+        Returns:
+            What Discord returned for each request (empty with ``wait=False``).
+
+        Raises:
+            ValidationError: The message breaks a limit that splitting cannot fix.
+            DiscordHTTPError: A permanent error (a subclass says which).
+            DeliveryFailed: Retries ran out, or an ambiguous fault was not retried.
+            TransportError: A TLS failure or an oversized answer.
+
+        Error handling:
+            Requests delivered before a failure stay delivered; the exception says how far
+            it got only through ``DeliveryFailed.attempts``. The sender
+            (:func:`open_webhook_sender`) records partial progress in dead letters.
+        """
+        plan = plan_requests(message, max_upload_bytes=self._max_upload_bytes)
+        sent: list[SentMessage] = []
+        await self.execute_plan(plan, wait=wait, thread_id=thread_id, sent=sent)
+        return Delivery(messages=tuple(sent))
+
+    async def execute_plan(
+        self,
+        plan: Sequence[PlannedRequest],
+        *,
+        wait: bool,
+        thread_id: int | str | None,
+        sent: list[SentMessage],
+        start: int = 0,
+    ) -> None:
+        """Send ``plan[start:]`` in order, appending each answer to ``sent``.
+
+        ``sent`` is the progress record: after an exception it holds what was delivered.
+        A plan that creates a forum post (``thread_name``) sends the rest of its requests
+        into the thread the first one created.
+        """
+        thread = None if thread_id is None else str(thread_id)
+        created_thread: str | None = None
+        for planned in plan[start:]:
+            target = thread or created_thread or planned.thread_id
+            creates_thread = planned.thread_name is not None and len(plan) > 1
+            must_wait = wait or creates_thread
+            query: list[tuple[str, str]] = [("wait", "true" if must_wait else "false")]
+            if target is not None:
+                query.append(("thread_id", target))
+            body = encode_execute(attrs.evolve(planned, thread_id=target))
+            request = self._request("POST", "", body=body, query=query)
+            response = await self.send_with_retry(request)
+            if must_wait:
+                message = SentMessage.from_json(_response_json(response, request.route))
+                if creates_thread:
+                    created_thread = message.channel_id
+                if wait:
+                    sent.append(message)
+
+    async def get_message(
+        self, message_id: int | str, *, thread_id: int | str | None = None
+    ) -> SentMessage:
+        """Fetch a message this webhook sent.
+
+        Raises:
+            MessageNotFound: No such message (the webhook is fine).
+        """
+        request = self._request("GET", "/messages/{message_id}", message_id, thread_id=thread_id)
+        response = await self.send_with_retry(request)
+        return SentMessage.from_json(_response_json(response, request.route))
+
+    async def edit_message(
+        self,
+        message_id: int | str,
+        message: Message,
+        *,
+        keep_attachments: Sequence[int | str] | None = None,
+        thread_id: int | str | None = None,
+    ) -> SentMessage:
+        """Edit a message this webhook sent.
+
+        Args:
+            message_id: The message to edit.
+            message: The new content, embeds, allowed mentions and files to add.
+            keep_attachments: Ids of existing attachments to keep (others are removed);
+                ``None`` keeps them all.
+            thread_id: The thread the message is in.
+        """
+        keep = None if keep_attachments is None else [str(i) for i in keep_attachments]
+        body = encode_edit(message, keep_attachment_ids=keep)
+        request = self._request(
+            "PATCH", "/messages/{message_id}", message_id, body=body, thread_id=thread_id
+        )
+        response = await self.send_with_retry(request)
+        return SentMessage.from_json(_response_json(response, request.route))
+
+    async def delete_message(
+        self, message_id: int | str, *, thread_id: int | str | None = None
+    ) -> None:
+        """Delete a message this webhook sent."""
+        request = self._request("DELETE", "/messages/{message_id}", message_id, thread_id=thread_id)
+        await self.send_with_retry(request)
+
+    async def fetch_webhook(self) -> Mapping[str, Any]:
+        """The webhook object (name, channel, guild); ``token`` and ``url`` are removed."""
+        request = self._request("GET", "")
+        response = await self.send_with_retry(request)
+        data = dict(_response_json(response, request.route))
+        # Both hold the secret; a caller that needs them already has the URL.
+        data.pop("token", None)
+        data.pop("url", None)
+        return data
+
+    # -- the shell around the sans-IO core ---------------------------------------------
+
+    def _request(
+        self,
+        method: str,
+        template: str,
+        message_id: int | str | None = None,
+        *,
+        body: EncodedBody | None = None,
+        query: Sequence[tuple[str, str]] = (),
+        thread_id: int | str | None = None,
+    ) -> HTTPRequest:
+        suffix = template.replace("{message_id}", str(message_id)) if message_id else template
+        params = list(query)
+        if thread_id is not None:
+            params.append(("thread_id", str(thread_id)))
+        return HTTPRequest(
+            method=method,
+            path=self._url.path(suffix),
+            route=route_key(method, self._url.webhook_id, self._url.token, template),
+            query=tuple(params),
+            json=None if body is None else body.json,
+            payload_json=None if body is None else body.payload_json,
+            files=() if body is None else body.files,
+        )
+
+    async def _wait_for_slot(self, route: str) -> None:
+        while (delay := self._tracker.acquire(route, now=trio.current_time())) > 0:
+            self.counters.waits += 1
+            self.counters.wait_seconds += delay
+            logger.debug(
+                "rate limit: waiting %.3f s on %s",
+                delay,
+                route,
+                extra={"webhook_id": self._url.webhook_id, "wait": delay},
+            )
+            await trio.sleep(delay)
+
+    async def send_with_retry(self, request: HTTPRequest) -> HTTPResponse:
+        """Send ``request`` through the limiter, retrying as the policy allows.
+
+        Returns:
+            The successful (2xx) answer.
+
+        Raises:
+            DiscordHTTPError: A permanent error (a dead webhook is remembered).
+            DeliveryFailed: Retries exhausted, or an ambiguous fault not retried.
+            TransportError: A permanent transport failure (TLS, oversized answer).
+        """
+        attempt = 0
+        previous_delay: float | None = None
+        while True:
+            if self._dead is not None:
+                raise self._dead
+            await self._wait_for_slot(request.route)
+            attempt += 1
+            self.counters.requests += 1
+            outcome: HTTPResponse | TransportError
+            try:
+                outcome = await self._transport.send(request)
+            except TransportError as exc:
+                outcome = exc
+                self._tracker.observe(request.route, None, now=trio.current_time())
+            else:
+                self._tracker.observe(
+                    request.route,
+                    outcome,
+                    now=trio.current_time(),
+                    channel_id=_channel_of(outcome),
+                )
+            verdict = classify(outcome)
+            if isinstance(verdict, Success):
+                assert isinstance(outcome, HTTPResponse)
+                return outcome
+            if isinstance(verdict, RateLimitedOutcome):
+                scope = verdict.scope or ("global" if verdict.is_global else "user")
+                self.counters.rate_limited[scope] = self.counters.rate_limited.get(scope, 0) + 1
+            decision = self._retry.decide(verdict, attempt, previous_delay, self._rng)
+            if isinstance(decision, RetryAfter):
+                self.counters.retries += 1
+                if isinstance(verdict, Transient) and verdict.ambiguous:
+                    self.counters.ambiguous_retries += 1
+                logger.info(
+                    "retrying %s in %.3f s (attempt %d): %s",
+                    request.route,
+                    decision.delay,
+                    attempt,
+                    _describe(outcome),
+                    extra={"webhook_id": self._url.webhook_id, "attempt": attempt},
+                )
+                previous_delay = decision.delay
+                await trio.sleep(decision.delay)
+                continue
+            raise self._give_up(decision, verdict, outcome, attempt, request.route)
+
+    def _give_up(
+        self,
+        decision: GiveUp,
+        verdict: object,
+        outcome: HTTPResponse | TransportError,
+        attempt: int,
+        route: str,
+    ) -> Exception:
+        error: Exception = (
+            outcome if isinstance(outcome, TransportError) else error_from_response(outcome, route)
+        )
+        if isinstance(verdict, Permanent):
+            if verdict.dead_webhook and isinstance(error, DiscordHTTPError):
+                self._dead = error
+                logger.warning(
+                    "webhook %s is dead (%s): no more requests will be sent to it",
+                    self._url.webhook_id,
+                    error,
+                    extra={"webhook_id": self._url.webhook_id},
+                )
+            return error
+        status = outcome.status if isinstance(outcome, HTTPResponse) else None
+        failure = DeliveryFailed(decision.reason, attempts=attempt, status=status, error=str(error))
+        failure.__cause__ = error
+        return failure
+
+
+def _channel_of(response: HTTPResponse) -> str | None:
+    # The adaptive strategy learns per-channel limits; only a message answer names one.
+    if response.status != 200 or not response.body.startswith(b"{"):
+        return None
+    try:
+        data = json.loads(response.body)
+    except ValueError:
+        return None
+    channel = data.get("channel_id") if isinstance(data, dict) else None
+    return str(channel) if channel is not None else None
+
+
+def _describe(outcome: HTTPResponse | TransportError) -> str:
+    if isinstance(outcome, TransportError):
+        return str(outcome)
+    return f"status {outcome.status}"
