@@ -17,7 +17,10 @@ TOKEN = "s3cr3t-T0ken_abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUV
         (f"https://canary.discord.com/api/v6/webhooks/123/{TOKEN}/", "https://canary.discord.com"),
         (f"http://127.0.0.1:8443/api/v10/webhooks/123/{TOKEN}", "http://127.0.0.1:8443"),
         (f"http://[::1]:80/api/webhooks/123/{TOKEN}", "http://[::1]:80"),
-        (f"https://proxy.example/discord/api/webhooks/123/{TOKEN}", "https://proxy.example/discord"),
+        (
+            f"https://proxy.example/discord/api/webhooks/123/{TOKEN}",
+            "https://proxy.example/discord",
+        ),
     ],
 )
 def test_accepted_forms_always_go_to_v10(url: str, base: str) -> None:
@@ -57,7 +60,9 @@ def test_repr_and_str_never_show_the_token() -> None:
     assert parsed.route("POST") == "POST /webhooks/123/***"
 
 
-@given(st.text(alphabet=st.characters(codec="ascii", exclude_characters="/?#\"'<> \t\n\r"), min_size=1))
+@given(
+    st.text(alphabet=st.characters(codec="ascii", exclude_characters="/?#\"'<> \t\n\r"), min_size=1)
+)
 def test_redact_removes_any_token(token: str) -> None:
     text = f"POST https://discord.com/api/v10/webhooks/42/{token}?wait=true failed"
     assert token not in redact(text).split("/webhooks/42/", 1)[1].split("?")[0].replace("***", "")
