@@ -8,7 +8,19 @@ Example::
         sender.send_nowait(Message(embeds=[Embed(title="build 42 passed")]))
 """
 
+from trio_webhook._client import WebhookClient
+from trio_webhook._config import SenderConfig
+from trio_webhook._deadletter import (
+    CallbackSink,
+    ChannelSink,
+    DeadLetter,
+    DeadLetterSink,
+    JsonlSink,
+    MemorySink,
+)
 from trio_webhook._errors import (
+    ConfigError,
+    DeadLetterFormatError,
     DeliveryFailed,
     DiscordHTTPError,
     Forbidden,
@@ -25,6 +37,7 @@ from trio_webhook._errors import (
     WebhookError,
     WebhookNotFound,
 )
+from trio_webhook._limits import DEFAULT_MAX_UPLOAD_BYTES, check, validate
 from trio_webhook._models import (
     AllowedMentions,
     Delivery,
@@ -37,10 +50,29 @@ from trio_webhook._models import (
     Message,
     SentMessage,
 )
+from trio_webhook._planning import PlannedRequest, chunk_embeds, embed_length, plan_requests
+from trio_webhook._ratelimit import (
+    AdaptiveStrategy,
+    ProactiveStrategy,
+    RateLimitInfo,
+    RateLimitTracker,
+    ReactiveStrategy,
+    Strategy,
+)
+from trio_webhook._retry import RetryPolicy
+from trio_webhook._sender import Receipt, SenderStats, WebhookSender, open_webhook_sender
 from trio_webhook._version import __version__
 
 __all__ = [
+    "AdaptiveStrategy",
     "AllowedMentions",
+    "CallbackSink",
+    "ChannelSink",
+    "ConfigError",
+    "DEFAULT_MAX_UPLOAD_BYTES",
+    "DeadLetter",
+    "DeadLetterFormatError",
+    "DeadLetterSink",
     "Delivery",
     "DeliveryFailed",
     "DiscordHTTPError",
@@ -52,18 +84,38 @@ __all__ = [
     "FilePart",
     "Forbidden",
     "InvalidWebhookURL",
+    "JsonlSink",
+    "MemorySink",
     "Message",
     "MessageNotFound",
     "PayloadTooLarge",
+    "PlannedRequest",
+    "ProactiveStrategy",
     "QueueFull",
+    "RateLimitInfo",
+    "RateLimitTracker",
     "RateLimited",
+    "ReactiveStrategy",
+    "Receipt",
+    "RetryPolicy",
     "SenderClosed",
+    "SenderConfig",
+    "SenderStats",
     "SentMessage",
+    "Strategy",
     "TransportError",
     "Unauthorized",
     "ValidationError",
     "Violation",
+    "WebhookClient",
     "WebhookError",
     "WebhookNotFound",
+    "WebhookSender",
+    "check",
+    "chunk_embeds",
+    "embed_length",
+    "open_webhook_sender",
+    "plan_requests",
+    "validate",
     "__version__",
 ]

@@ -18,7 +18,7 @@ from typing import Any, Final, Literal, cast
 import attrs
 
 from trio_webhook._deadletter import DeadLetterTarget
-from trio_webhook._errors import WebhookError
+from trio_webhook._errors import ConfigError
 
 __all__ = ["ConfigError", "SenderConfig", "Strategy"]
 
@@ -27,23 +27,6 @@ _STRATEGIES: Final = ("reactive", "proactive", "adaptive")
 
 KiB: Final = 1024
 MiB: Final = 1024 * KiB
-
-
-class ConfigError(WebhookError, ValueError):
-    """A configuration value is missing, malformed or inconsistent.
-
-    Attributes:
-        key: The setting (or environment variable) at fault.
-        value: The offending value, as given.
-        expected: What would have been accepted.
-    """
-
-    def __init__(self, key: str, value: object, expected: str, *, where: str = "") -> None:
-        self.key = key
-        self.value = value
-        self.expected = expected
-        prefix = f"{where}: " if where else ""
-        super().__init__(f"{prefix}{key}={value!r} is invalid: expected {expected}")
 
 
 def _is_int(value: object) -> bool:

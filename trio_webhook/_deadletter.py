@@ -26,7 +26,7 @@ import cattrs
 import trio
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-from trio_webhook._errors import WebhookError
+from trio_webhook._errors import DeadLetterFormatError
 from trio_webhook._models import FilePart, Message
 from trio_webhook._url import redact
 
@@ -62,10 +62,6 @@ REASONS: Final[tuple[Reason, ...]] = (
 MAX_BODY_BYTES: Final = 2048
 MAX_ERROR_CHARS: Final = 1000
 FORMAT_VERSION: Final = 1
-
-
-class DeadLetterFormatError(WebhookError, ValueError):
-    """A dead-letter file holds a line that is not a record (the message names the line)."""
 
 
 def _utf8_prefix(text: str, limit: int) -> str:

@@ -14,6 +14,8 @@ Every exception derives from :class:`WebhookError`::
     │   └── RateLimited         429 that the retry policy would not wait out
     ├── TransportError                      no usable answer: connect, TLS, timeout, protocol
     ├── DeliveryFailed                      a message could not be delivered (after retries)
+    ├── ConfigError (also ValueError)       a setting is missing, malformed or inconsistent
+    ├── DeadLetterFormatError (also ValueError) a dead-letter file holds a bad line
     ├── QueueFull                           send_nowait past the hard cap of buffered messages
     └── SenderClosed                        the sender no longer accepts messages
 
@@ -28,6 +30,8 @@ from typing import Any, Literal
 import attrs
 
 __all__ = [
+    "ConfigError",
+    "DeadLetterFormatError",
     "DeliveryFailed",
     "DiscordHTTPError",
     "Forbidden",
@@ -228,3 +232,24 @@ class QueueFull(WebhookError):
 
 class SenderClosed(WebhookError):
     """The sender is closing or closed and accepts no more messages."""
+
+
+class ConfigError(WebhookError, ValueError):
+    """A configuration value is missing, malformed or inconsistent.
+
+    Attributes:
+        key: The setting (or environment variable) at fault.
+        value: The offending value, as given.
+        expected: What would have been accepted.
+    """
+
+    def __init__(self, key: str, value: object, expected: str, *, where: str = "") -> None:
+        self.key = key
+        self.value = value
+        self.expected = expected
+        prefix = f"{where}: " if where else ""
+        super().__init__(f"{prefix}{key}={value!r} is invalid: expected {expected}")
+
+
+class DeadLetterFormatError(WebhookError, ValueError):
+    """A dead-letter file holds a line that is not a record (the message names the line)."""

@@ -1,0 +1,525 @@
+"""The sender: ``open_webhook_sender`` and the two tasks behind it.
+
+::
+
+    producer ──send_nowait()──▶ PressureBuffer ──mover task──▶ memory channel (queue_cap)
+                                                                  │ sender task
+                                                                  ▼
+                                        plan ─▶ WebhookClient (limiter, retry) ─▶ receipt
+                                                                  │
+                                                                  └─▶ dead letter (sink)
+
+Every message ends in exactly one of two ways: delivered (its receipt resolves with the
+:class:`Delivery`) or dead-lettered (its receipt raises :class:`DeliveryFailed` and the
+record goes to the sink). ``stats()`` counts both, so ``enqueued == delivered + dead +
+in_flight`` always holds.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import random
+import ssl
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Final, final
+
+import attrs
+import httpx
+import trio
+
+from trio_webhook._buffer import PressureBuffer, Shed
+from trio_webhook._client import WebhookClient
+from trio_webhook._config import SenderConfig
+from trio_webhook._deadletter import DeadLetter, DeadLetterSink, Reason, make_sink
+from trio_webhook._errors import (
+    DeliveryFailed,
+    DiscordHTTPError,
+    SenderClosed,
+    TransportError,
+    ValidationError,
+)
+from trio_webhook._http import HTTPRequest, HTTPResponse
+from trio_webhook._limits import check
+from trio_webhook._models import Delivery, Message, SentMessage
+from trio_webhook._planning import plan_requests
+from trio_webhook._ratelimit import (
+    AdaptiveStrategy,
+    ProactiveStrategy,
+    RateLimitTracker,
+    ReactiveStrategy,
+    Strategy,
+)
+from trio_webhook._retry import RetryPolicy
+from trio_webhook._url import redact
+
+__all__ = ["Receipt", "SenderStats", "WebhookSender", "client_from_config", "open_webhook_sender"]
+
+logger: Final = logging.getLogger("trio_webhook")
+
+# How long shutdown may spend handing one record to a sink (a sink that blocks forever,
+# such as a full channel nobody reads, must not hang the exit).
+_SINK_TIMEOUT: Final = 5.0
+
+
+@final
+class Receipt:
+    """The promise of one message's outcome, returned by ``send_nowait`` and ``send``.
+
+    Costs nothing until awaited: the event a waiter parks on is made on first use.
+
+    Example::
+
+        receipt = sender.send_nowait(Message(content="hi"))
+        delivery = await receipt.wait()   # or DeliveryFailed
+        print(delivery.id)
+    """
+
+    __slots__ = ("_delivery", "_error", "_event")
+
+    def __init__(self) -> None:
+        self._delivery: Delivery | None = None
+        self._error: DeliveryFailed | None = None
+        self._event: trio.Event | None = None
+
+    def __repr__(self) -> str:
+        state = "pending"
+        if self._delivery is not None:
+            state = f"delivered id={self._delivery.id}"
+        elif self._error is not None:
+            state = f"failed ({self._error.reason})"
+        return f"<Receipt {state}>"
+
+    @property
+    def done(self) -> bool:
+        """Whether the message was delivered or dead-lettered."""
+        return self._delivery is not None or self._error is not None
+
+    async def wait(self) -> Delivery:
+        """Wait until the message is delivered and return what Discord answered.
+
+        Raises:
+            DeliveryFailed: The message was dead-lettered; ``reason`` says why.
+
+        Cancellation: cancelling the wait leaves the message queued; only the waiter
+        stops waiting.
+        """
+        if not self.done:
+            if self._event is None:
+                self._event = trio.Event()
+            await self._event.wait()
+        if self._error is not None:
+            raise self._error
+        assert self._delivery is not None
+        return self._delivery
+
+    def _resolve(self, delivery: Delivery) -> None:
+        self._delivery = delivery
+        if self._event is not None:
+            self._event.set()
+
+    def _fail(self, error: DeliveryFailed) -> None:
+        self._error = error
+        if self._event is not None:
+            self._event.set()
+
+
+@attrs.define(slots=True)
+class _Item:
+    message: Message
+    receipt: Receipt
+
+
+@attrs.frozen
+class SenderStats:
+    """A snapshot of a sender's counters (``sender.stats()``).
+
+    ``enqueued == delivered + dead + in_flight`` holds in every snapshot.
+
+    Attributes:
+        enqueued: Messages accepted by ``send_nowait``/``send``.
+        delivered: Messages whose every request Discord accepted.
+        dead: Messages dead-lettered.
+        in_flight: Messages buffered, queued or being sent.
+        requests: HTTP requests made (retries included).
+        retries: Requests repeated after a fault or a 429.
+        ambiguous_retries: Retries after a fault that may have posted the message already
+            (a read timeout, 500, 504): each may have made a duplicate.
+        rate_limited: 429s received, by scope (``user``, ``shared``, ``global``).
+        waits: Times the limiter made a request wait.
+        wait_seconds: Total time spent waiting on the limiter.
+        shed_attachments: Files dropped from buffered messages above the high-water mark.
+        shed_messages: Messages that lost their files so.
+        buffered: Messages in the buffer (not yet in the bounded channel).
+    """
+
+    enqueued: int
+    delivered: int
+    dead: int
+    in_flight: int
+    requests: int
+    retries: int
+    ambiguous_retries: int
+    rate_limited: Mapping[str, int]
+    waits: int
+    wait_seconds: float
+    shed_attachments: int
+    shed_messages: int
+    buffered: int
+
+
+class _DryRunTransport:
+    """Answers every request as Discord would, without sending anything (``dry_run``)."""
+
+    def __init__(self) -> None:
+        self._ids = itertools.count(1)
+
+    async def send(self, request: HTTPRequest) -> HTTPResponse:
+        await trio.lowlevel.checkpoint()
+        if request.method == "DELETE" or ("wait", "false") in request.query:
+            return HTTPResponse(204, {})
+        message_id = str(next(self._ids))
+        body = {"id": message_id, "channel_id": "0", "content": "", "dry_run": True}
+        return HTTPResponse(200, {"content-type": "application/json"}, json.dumps(body).encode())
+
+    async def aclose(self) -> None:
+        await trio.lowlevel.checkpoint()
+
+
+def _strategy(config: SenderConfig) -> Strategy:
+    if config.strategy == "reactive":
+        return ReactiveStrategy()
+    if config.strategy == "proactive":
+        return ProactiveStrategy(threshold=config.proactive_threshold)
+    return AdaptiveStrategy()
+
+
+def client_from_config(
+    url: str,
+    config: SenderConfig,
+    *,
+    tracker: RateLimitTracker | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+    http_transport: httpx.AsyncBaseTransport | None = None,
+) -> WebhookClient:
+    """A :class:`WebhookClient` with ``config``'s timeouts, retry policy and strategy."""
+    rng = random.Random(config.seed)
+    return WebhookClient(
+        url,
+        retry=RetryPolicy(
+            base=config.backoff_base,
+            cap=config.backoff_cap,
+            max_attempts=config.max_attempts,
+            retry_ambiguous=config.retry_ambiguous,
+        ),
+        tracker=tracker or RateLimitTracker(strategy=_strategy(config), rng=rng),
+        rng=rng,
+        connect_timeout=config.connect_timeout,
+        total_timeout=config.total_timeout,
+        max_response_bytes=config.max_response_bytes,
+        max_upload_bytes=config.max_upload_bytes,
+        ssl_context=ssl_context,
+        http_transport=http_transport,
+        transport=_DryRunTransport() if config.dry_run else None,
+    )
+
+
+class WebhookSender:
+    """Queues messages for one webhook and delivers them in order.
+
+    Made by :func:`open_webhook_sender`; see there for the lifecycle.
+    """
+
+    def __init__(self, client: WebhookClient, config: SenderConfig) -> None:
+        self._client = client
+        self._config = config
+        self._sink: DeadLetterSink | None = make_sink(
+            config.dead_letter, include_attachments=config.dead_letter_attachments
+        )
+        self._buffer: PressureBuffer[_Item] = PressureBuffer.from_config(
+            config, on_shed=self._on_shed
+        )
+        self._send_channel, self._receive_channel = trio.open_memory_channel[_Item](
+            config.queue_cap
+        )
+        self._enqueued = 0
+        self._delivered = 0
+        self._dead = 0
+        # The message the sender task is working on, and what of it was delivered.
+        self._current: _Item | None = None
+        self._current_sent: list[SentMessage] = []
+        self._mover_scope = trio.CancelScope(shield=True)
+        self._sender_scope = trio.CancelScope(shield=True)
+        self._mover_done = trio.Event()
+        self._sender_done = trio.Event()
+
+    def __repr__(self) -> str:
+        return f"<WebhookSender {self._client.url.redacted}>"
+
+    @property
+    def client(self) -> WebhookClient:
+        """The client the sender delivers through."""
+        return self._client
+
+    # -- the producer's side -----------------------------------------------------------
+
+    def send_nowait(self, message: Message) -> Receipt:
+        """Queue ``message`` and return at once; never waits on the network.
+
+        Past the high-water mark the attachments of the oldest buffered message are shed
+        (with a warning and a count); embeds and content never are.
+
+        Raises:
+            ValidationError: The message breaks a Discord limit that splitting cannot fix.
+            QueueFull: ``max_buffered`` messages are already buffered.
+            SenderClosed: The sender is shutting down.
+        """
+        check(message, max_upload_bytes=self._config.max_upload_bytes)
+        item = _Item(message, Receipt())
+        self._buffer.push_nowait(item)
+        self._enqueued += 1
+        return item.receipt
+
+    async def send(self, message: Message) -> Receipt:
+        """Queue ``message``, waiting for room below the high-water mark instead of shedding.
+
+        Cancellation: a cancelled ``send`` queued nothing.
+
+        Raises:
+            ValidationError: The message breaks a Discord limit that splitting cannot fix.
+            SenderClosed: The sender is shutting down.
+        """
+        check(message, max_upload_bytes=self._config.max_upload_bytes)
+        item = _Item(message, Receipt())
+        await self._buffer.push(item)
+        self._enqueued += 1
+        return item.receipt
+
+    def stats(self) -> SenderStats:
+        """A frozen snapshot of the counters."""
+        counters = self._client.counters
+        buffer = self._buffer.statistics()
+        return SenderStats(
+            enqueued=self._enqueued,
+            delivered=self._delivered,
+            dead=self._dead,
+            in_flight=self._enqueued - self._delivered - self._dead,
+            requests=counters.requests,
+            retries=counters.retries,
+            ambiguous_retries=counters.ambiguous_retries,
+            rate_limited=dict(counters.rate_limited),
+            waits=counters.waits,
+            wait_seconds=counters.wait_seconds,
+            shed_attachments=buffer.shed_attachments,
+            shed_messages=buffer.shed_messages,
+            buffered=buffer.buffered,
+        )
+
+    def _on_shed(self, shed: Shed) -> None:
+        logger.warning(
+            "queue above its high-water mark (%d): dropped %d attachment(s) of %d queued "
+            "message(s): %s",
+            self._buffer.high_water,
+            shed.attachments,
+            shed.messages,
+            ", ".join(shed.filenames),
+            extra={
+                "webhook_id": self._client.url.webhook_id,
+                "shed_attachments": shed.attachments,
+                "filenames": shed.filenames,
+            },
+        )
+
+    # -- the tasks ---------------------------------------------------------------------
+
+    async def _run_mover(self, *, task_status: trio.TaskStatus[None]) -> None:
+        # Shielded: an outer cancellation must not stop the drain; shutdown cancels
+        # this scope itself when the drain deadline passes.
+        try:
+            with self._mover_scope:
+                await self._buffer.run_mover(self._send_channel, task_status=task_status)
+        finally:
+            self._mover_done.set()
+
+    async def _run_sender(self, *, task_status: trio.TaskStatus[None]) -> None:
+        try:
+            with self._sender_scope:
+                task_status.started()
+                while True:
+                    try:
+                        item = await self._receive_channel.receive()
+                    except trio.EndOfChannel:
+                        return
+                    self._current, self._current_sent = item, []
+                    await self._deliver(item)
+                    self._current = None
+        finally:
+            self._sender_done.set()
+
+    async def _deliver(self, item: _Item) -> None:
+        client = self._client
+        if client.dead is not None:
+            await self._dead_letter(item, "dead_webhook", client.dead, attempts=0)
+            return
+        try:
+            plan = plan_requests(item.message, max_upload_bytes=self._config.max_upload_bytes)
+            await client.execute_plan(
+                plan, wait=self._config.wait, thread_id=None, sent=self._current_sent
+            )
+        except ValidationError as exc:
+            await self._dead_letter(item, "invalid", exc, attempts=0)
+        except DeliveryFailed as exc:
+            reason: Reason = "ambiguous" if exc.reason == "ambiguous" else "exhausted"
+            await self._dead_letter(item, reason, exc, attempts=exc.attempts, status=exc.status)
+        except DiscordHTTPError as exc:
+            reason = "dead_webhook" if client.dead is not None else "permanent"
+            await self._dead_letter(item, reason, exc, attempts=1, status=exc.status)
+        except TransportError as exc:
+            await self._dead_letter(item, "permanent", exc, attempts=1)
+        else:
+            self._delivered += 1
+            item.receipt._resolve(Delivery(messages=tuple(self._current_sent)))
+
+    async def _dead_letter(
+        self,
+        item: _Item,
+        reason: Reason,
+        error: Exception,
+        *,
+        attempts: int,
+        status: int | None = None,
+    ) -> None:
+        if item.receipt.done:
+            return
+        text = redact(str(error))
+        body = ""
+        cause = error.__cause__ if isinstance(error, DeliveryFailed) else error
+        if isinstance(cause, DiscordHTTPError):
+            body = json.dumps({"code": cause.code, "message": cause.text, "errors": cause.errors})
+        delivered = len(self._current_sent) if item is self._current else 0
+        self._dead += 1
+        failure = DeliveryFailed(reason, attempts=attempts, status=status, error=text)
+        item.receipt._fail(failure)
+        logger.warning(
+            "dead-lettered a message for webhook %s (%s): %s",
+            self._client.url.webhook_id,
+            reason,
+            text,
+            extra={"webhook_id": self._client.url.webhook_id, "reason": reason},
+        )
+        if self._sink is None:
+            return
+        record = DeadLetter(
+            reason=reason,
+            message=item.message,
+            status=status,
+            attempts=attempts,
+            error=text,
+            body=body,
+            webhook_id=self._client.url.webhook_id,
+            delivered_requests=delivered,
+        )
+        try:
+            with trio.move_on_after(_SINK_TIMEOUT) as scope:
+                await self._sink.put(record)
+            if scope.cancelled_caught:
+                logger.error("dead-letter sink took over %s s; record dropped", _SINK_TIMEOUT)
+        except Exception:
+            # A broken sink must not stop the sender; the receipt already carries the failure.
+            logger.exception("dead-letter sink failed for webhook %s", self._client.url.webhook_id)
+
+    # -- shutdown ----------------------------------------------------------------------
+
+    async def _shutdown(self) -> None:
+        """Drain within ``drain_timeout``, then dead-letter what is left as ``shutdown``.
+
+        Runs shielded (bounded by the drain deadline), so an outer cancellation still
+        gets every queued message delivered or recorded.
+        """
+        self._buffer.close()
+        deadline = trio.current_time() + self._config.drain_timeout
+        with trio.CancelScope(deadline=deadline, shield=True):
+            await self._sender_done.wait()
+        self._mover_scope.cancel()
+        self._sender_scope.cancel()
+        with trio.CancelScope(shield=True):
+            await self._mover_done.wait()
+            await self._sender_done.wait()
+            left: list[_Item] = []
+            if self._current is not None:
+                left.append(self._current)
+            while True:
+                try:
+                    left.append(self._receive_channel.receive_nowait())
+                except (trio.WouldBlock, trio.EndOfChannel):
+                    break
+            left.extend(self._buffer.drain_nowait())
+            if left:
+                logger.warning(
+                    "drain deadline (%.1f s) passed with %d message(s) undelivered",
+                    self._config.drain_timeout,
+                    len(left),
+                    extra={"webhook_id": self._client.url.webhook_id},
+                )
+            shutdown = SenderClosed(
+                f"still queued when the drain deadline ({self._config.drain_timeout:g} s) passed"
+            )
+            for item in left:
+                await self._dead_letter(item, "shutdown", shutdown, attempts=0)
+            self._current = None
+            self._receive_channel.close()
+
+
+@asynccontextmanager
+async def open_webhook_sender(
+    url: str,
+    *,
+    config: SenderConfig | None = None,
+    client: WebhookClient | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+    http_transport: httpx.AsyncBaseTransport | None = None,
+) -> AsyncIterator[WebhookSender]:
+    """Open a sender for one webhook: queue without blocking, deliver in order.
+
+    Args:
+        url: The webhook URL.
+        config: Queue sizes, timeouts, retry, strategy, dead-letter target, dry run.
+        client: A client to deliver through (its own retry policy and timeouts then
+            apply, not ``config``'s); by default one is made from ``config`` and closed
+            on exit.
+        ssl_context: Trust for the server's certificate, for the client made here.
+        http_transport: An httpx transport for the client made here, such as
+            ``FakeDiscord.httpx_transport()``.
+
+    Example::
+
+        async with open_webhook_sender(url, config=SenderConfig(dead_letter="dead.jsonl")) as s:
+            s.send_nowait(Message(embeds=[Embed(title="build 42 passed")]))
+
+    Resource handling:
+        The mover and sender tasks live exactly as long as the ``async with`` block.
+        Leaving it (normally, by an exception, or by cancellation from outside) drains the
+        queue within ``config.drain_timeout``, in a shielded scope, then dead-letters what
+        is left with reason ``shutdown``. Nothing is lost without a record.
+    """
+    config = config if config is not None else SenderConfig()
+    own_client = client is None
+    if client is None:
+        client = client_from_config(
+            url, config, ssl_context=ssl_context, http_transport=http_transport
+        )
+    sender = WebhookSender(client, config)
+    try:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(sender._run_mover)
+            await nursery.start(sender._run_sender)
+            try:
+                yield sender
+            finally:
+                await sender._shutdown()
+    finally:
+        if own_client:
+            with trio.move_on_after(1.0, shield=True):
+                await client.aclose()
