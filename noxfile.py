@@ -49,8 +49,22 @@ def typecheck(session: nox.Session) -> None:
 
 
 @nox.session
+def docs(session: nox.Session) -> None:
+    """Build the HTML docs with Sphinx; warnings are errors."""
+    session.install("-e", ".[dev]", "sphinx>=7", "myst-parser>=2")
+    session.run("sphinx-build", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html")
+
+
+@nox.session
 def bench(session: nox.Session) -> None:
-    """Run the benchmarks in benchmarks/ (not tests: they print figures)."""
+    """Run the benchmarks in benchmarks/ (not tests: they print figures).
+
+    The peers (discord.py, hikari, discord-webhook) are installed here only, pinned in
+    benchmarks/requirements-peers.txt.
+    """
     session.install("-e", ".[dev,redis]")
+    peers = ROOT / "benchmarks" / "requirements-peers.txt"
+    if peers.is_file():
+        session.install("-r", str(peers))
     for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
         session.run("python", str(script), *session.posargs)
