@@ -28,10 +28,11 @@ from trio_webhook._errors import (
     RateLimited,
     TransportError,
     Unauthorized,
+    ValidationError,
     WebhookNotFound,
 )
 from trio_webhook._http import HTTPRequest, HTTPResponse
-from trio_webhook._limits import DEFAULT_MAX_UPLOAD_BYTES
+from trio_webhook._limits import DEFAULT_MAX_UPLOAD_BYTES, validate_edit
 from trio_webhook._models import Delivery, Message, SentMessage
 from trio_webhook._planning import PlannedRequest, plan_requests
 from trio_webhook._ratelimit import AdaptiveStrategy, RateLimitTracker, route_key
@@ -84,10 +85,12 @@ def error_from_response(response: HTTPResponse, route: str) -> DiscordHTTPError:
     elif status == 403:
         cls = Forbidden
     elif status == 404:
+        # Only Discord's code tells what is missing: 10003 (an unknown thread given as
+        # thread_id) is neither the webhook nor the message. Without a code, the route says.
         on_message = "/messages/" in route
-        if code == _UNKNOWN_WEBHOOK or (code != _UNKNOWN_MESSAGE and not on_message):
+        if code == _UNKNOWN_WEBHOOK or (code == 0 and not on_message):
             cls = WebhookNotFound
-        else:
+        elif code == _UNKNOWN_MESSAGE or (code == 0 and on_message):
             cls = MessageNotFound
     elif status == 413 or code == _TOO_LARGE:
         cls = PayloadTooLarge
@@ -313,6 +316,9 @@ class WebhookClient:
                 ``None`` keeps them all.
             thread_id: The thread the message is in.
         """
+        violations = validate_edit(message, max_upload_bytes=self._max_upload_bytes)
+        if violations:
+            raise ValidationError(violations)
         keep = None if keep_attachments is None else [str(i) for i in keep_attachments]
         body = encode_edit(message, keep_attachment_ids=keep)
         request = self._request(
@@ -350,7 +356,9 @@ class WebhookClient:
         query: Sequence[tuple[str, str]] = (),
         thread_id: int | str | None = None,
     ) -> HTTPRequest:
-        suffix = template.replace("{message_id}", str(message_id)) if message_id else template
+        suffix = (
+            template if message_id is None else template.replace("{message_id}", str(message_id))
+        )
         params = list(query)
         if thread_id is not None:
             params.append(("thread_id", str(thread_id)))
