@@ -1,0 +1,643 @@
+"""trio-webhook side by side with the peers users would otherwise pick (issue 6, item 3).
+
+The same four workloads run through trio-webhook and through discord.py's ``Webhook``,
+hikari's REST client and discord-webhook's ``AsyncDiscordWebhook``, all against the same
+FakeDiscord served over TLS on 127.0.0.1:
+
+- (a) rate-limited: N messages to one webhook under the 5-per-2-s bucket (time-scaled):
+  elapsed over the theoretical minimum, and the 429s the fake answered;
+- (b) the same bucket plus the hidden channel limit (30 a minute, shared by the webhooks of
+  a channel; three webhooks in one channel): the 429s the fake answered;
+- (c) no limits, 100 webhooks in one process: the client's CPU seconds per 1000 messages;
+- (d) ten 8 MiB attachments (one a message): the client's peak RSS growth over the
+  attachment bytes.
+
+Every (workload, client) pair runs in two fresh processes: the fake (a trio script, this
+file with ``_serve``) and the client (this file with ``_client``; asyncio for the peers,
+trio for us). The client's CPU and memory are its own; the fake's counters are read after
+the client has finished.
+
+Run: ``python benchmarks/bench_peers.py [--quick] [--only a,b] [--clients ...]
+[--markdown PATH] [--json PATH]``. The peers come from ``benchmarks/requirements-peers.txt``;
+a peer that is not installed is reported as such.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import io
+import json
+import logging
+import math
+import os
+import resource
+import shutil
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Final
+
+CLIENTS: Final = ("trio-webhook", "discord.py", "hikari", "discord-webhook")
+PEERS: Final = CLIENTS[1:]
+WORKLOADS: Final = ("a", "b", "c", "d")
+MiB: Final = 1024 * 1024
+BUCKET_LIMIT: Final = 5
+BUCKET_WINDOW: Final = 2.0
+CHANNEL_LIMIT: Final = 30
+CHANNEL_WINDOW: Final = 60.0
+UNLIMITED: Final = 10**9
+
+# Sizes: (default, --quick). Each case is a few seconds; the whole default run stays
+# under three minutes on two busy cores.
+SIZES: Final[dict[str, tuple[dict[str, Any], dict[str, Any]]]] = {
+    "a": ({"messages": 60, "time_scale": 0.25}, {"messages": 20, "time_scale": 0.1}),
+    "b": (
+        {"hooks": 3, "per_hook": 40, "time_scale": 0.05},
+        {"hooks": 3, "per_hook": 15, "time_scale": 0.02},
+    ),
+    "c": ({"hooks": 100, "per_hook": 20}, {"hooks": 100, "per_hook": 3}),
+    "d": ({"files": 10, "file_mib": 8}, {"files": 3, "file_mib": 8}),
+}
+
+
+# ============================================================================ the fake ===
+
+
+class _ViaHeader:
+    """Wraps the fake: every response carries ``Via: 1.1 google``, as Discord's do.
+
+    discord.py and discord-webhook treat a 429 without ``Via`` as a Cloudflare ban and
+    raise instead of waiting; Discord's API answers always carry the header.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_via(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message["headers"], (b"via", b"1.1 google")]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_via)
+
+
+def serve(config: dict[str, Any]) -> None:
+    """The fake's process: print one JSON line (URL, CA file, webhooks), answer ``stats``."""
+    import trio
+
+    from trio_webhook.testing import FakeDiscord, serve_fake_discord
+
+    async def main() -> None:
+        # X-RateLimit-Reset in real epoch seconds, as Discord sends it: hikari paces on it
+        # against time.time() (the fake's default epoch is a fixed, reproducible origin).
+        epoch_offset = time.time() - trio.current_time()
+        fake = FakeDiscord(seed=1, epoch_offset=epoch_offset, **config["fake"])
+        channel = fake.create_channel() if config["one_channel"] else None
+        hooks = [fake.create_webhook(channel) for _ in range(config["hooks"])]
+        async with serve_fake_discord(_ViaHeader(fake), tls=True) as server:  # type: ignore[arg-type]
+            server.ca.cert_pem.write_to_path(config["ca_file"])
+            ready = {"url": server.url, "hooks": [[h.id, h.token] for h in hooks]}
+            print(json.dumps(ready), flush=True)
+            stdin = trio.lowlevel.FdStream(os.dup(sys.stdin.fileno()))
+            buffered = b""
+            while True:
+                chunk = await stdin.receive_some()
+                if not chunk:
+                    return
+                buffered += chunk
+                while b"\n" in buffered:
+                    line, buffered = buffered.split(b"\n", 1)
+                    if line.strip() == b"quit":
+                        return
+                    stats = fake.stats()
+                    answer = {
+                        "requests": stats.requests,
+                        "messages": stats.messages,
+                        "rate_limited": dict(stats.rate_limited),
+                    }
+                    print(json.dumps(answer), flush=True)
+
+    logging.disable(logging.WARNING)
+    trio.run(main)
+
+
+# ========================================================================== the clients ===
+
+
+def _content(i: int) -> tuple[str, str, str]:
+    """Content, embed title and embed description of message ``i`` (same for every client)."""
+    return (
+        f"deploy #{i} finished",
+        f"build {i} passed",
+        f"All 1234 tests passed in 56.7 s on runner {i % 7}; artefacts uploaded.",
+    )
+
+
+def _file_data(spec: dict[str, Any]) -> list[bytes]:
+    """The attachments of workload (d), allocated inside the measured region."""
+    size = spec["file_mib"] * MiB
+    return [bytes([65 + i % 26]) * size for i in range(spec["files"])]
+
+
+def _maxrss() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+
+
+class _Tally:
+    """What a client run counts: deliveries, failures, the first failure's text."""
+
+    def __init__(self) -> None:
+        self.delivered = 0
+        self.errors = 0
+        self.first_error: str | None = None
+
+    def fail(self, exc: BaseException | str) -> None:
+        self.errors += 1
+        if self.first_error is None:
+            text = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
+            self.first_error = text[:200]
+
+
+def _plan(spec: dict[str, Any]) -> list[tuple[int, list[int]]]:
+    """Per webhook (by index): the message numbers it sends."""
+    if spec["workload"] == "d":
+        return [(0, list(range(spec["files"])))]
+    per_hook = spec["per_hook"]
+    return [(h, list(range(h * per_hook, (h + 1) * per_hook))) for h in range(len(spec["hooks"]))]
+
+
+async def _run_peer_tasks(
+    spec: dict[str, Any], send_one: Callable[[int, int, bytes | None], Awaitable[bool]]
+) -> dict[str, Any]:
+    """Drive an asyncio peer: each webhook sends its messages in order, webhooks at once."""
+    tally = _Tally()
+    rss_before = _maxrss()
+    files = _file_data(spec) if spec["workload"] == "d" else None
+
+    async def one_hook(hook: int, numbers: list[int]) -> None:
+        for i in numbers:
+            try:
+                if await send_one(hook, i, files[i] if files is not None else None):
+                    tally.delivered += 1
+                else:
+                    tally.fail("answered with an error status")
+            except Exception as exc:
+                tally.fail(exc)
+
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    await asyncio.gather(*(one_hook(h, numbers) for h, numbers in _plan(spec)))
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    return {
+        "delivered": tally.delivered,
+        "errors": tally.errors,
+        "first_error": tally.first_error,
+        "elapsed": elapsed,
+        "cpu": cpu,
+        "rss_growth": _maxrss() - rss_before,
+    }
+
+
+def _ssl_context(spec: dict[str, Any]) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=spec["ca_file"])
+
+
+async def _discord_py(spec: dict[str, Any]) -> dict[str, Any]:
+    import aiohttp
+    import discord
+    from discord.webhook import async_ as discord_webhook_module
+
+    # Webhook.from_url accepts discord.com URLs only; Route.BASE is the API root every
+    # webhook request is built on.
+    discord_webhook_module.Route.BASE = spec["base"] + "/api/v10"
+    connector = aiohttp.TCPConnector(ssl=_ssl_context(spec))
+    async with aiohttp.ClientSession(connector=connector) as session:
+        hooks = [discord.Webhook.partial(int(i), t, session=session) for i, t in spec["hooks"]]
+
+        async def send_one(hook: int, i: int, data: bytes | None) -> bool:
+            content, title, description = _content(i)
+            embed = discord.Embed(title=title, description=description)
+            if data is None:
+                await hooks[hook].send(content, embed=embed, wait=True)
+            else:
+                file = discord.File(io.BytesIO(data), filename=f"file{i}.bin")
+                await hooks[hook].send(content, file=file, wait=True)
+            return True
+
+        return await _run_peer_tasks(spec, send_one)
+
+
+async def _hikari(spec: dict[str, Any]) -> dict[str, Any]:
+    import hikari
+    import hikari.impl
+
+    app = hikari.RESTApp(
+        url=spec["base"] + "/api/v10",
+        http_settings=hikari.impl.HTTPSettings(ssl=_ssl_context(spec)),
+    )
+    await app.start()
+    try:
+        async with app.acquire(None) as rest:
+            hooks = [(int(i), t) for i, t in spec["hooks"]]
+
+            async def send_one(hook: int, i: int, data: bytes | None) -> bool:
+                content, title, description = _content(i)
+                webhook_id, token = hooks[hook]
+                if data is None:
+                    embed = hikari.Embed(title=title, description=description)
+                    await rest.execute_webhook(webhook_id, token, content, embed=embed)
+                else:
+                    file = hikari.Bytes(data, f"file{i}.bin")
+                    await rest.execute_webhook(webhook_id, token, content, attachment=file)
+                return True
+
+            return await _run_peer_tasks(spec, send_one)
+    finally:
+        await app.close()
+
+
+async def _discord_webhook(spec: dict[str, Any]) -> dict[str, Any]:
+    # It opens a fresh httpx.AsyncClient (and TLS connection) per call and has no knob for
+    # the trust store; httpx reads SSL_CERT_FILE (set by the parent process).
+    from discord_webhook import AsyncDiscordWebhook, DiscordEmbed
+
+    urls = [f"{spec['base']}/api/webhooks/{i}/{t}" for i, t in spec["hooks"]]
+
+    async def send_one(hook: int, i: int, data: bytes | None) -> bool:
+        content, title, description = _content(i)
+        webhook = AsyncDiscordWebhook(
+            url=urls[hook], content=content, rate_limit_retry=True, wait=True
+        )
+        if data is None:
+            webhook.add_embed(DiscordEmbed(title=title, description=description))
+        else:
+            webhook.add_file(file=data, filename=f"file{i}.bin")
+        response = await webhook.execute()
+        return int(response.status_code) in (200, 204)
+
+    return await _run_peer_tasks(spec, send_one)
+
+
+def _trio_webhook(spec: dict[str, Any]) -> dict[str, Any]:
+    """Our side: one sender per webhook, everything enqueued at once, receipts awaited."""
+    import trio
+
+    import trio_webhook
+    from trio_webhook import Embed, FilePart, Message
+    from trio_webhook._client import WebhookClient
+    from trio_webhook._ratelimit import GlobalPacing, RateLimitTracker
+
+    api: Any = trio_webhook
+    open_sender = getattr(api, "open_webhook_sender", None)
+    config_class = getattr(api, "SenderConfig", None)
+    context = _ssl_context(spec)
+    # One tracker for the process, as the docs advise. The fake's global limit is off, so
+    # in (c) the proactive global pacing (50/s) is turned off too: we measure CPU, not
+    # Discord's per-IP rate.
+    pacing = GlobalPacing(limit=0) if spec["workload"] == "c" else GlobalPacing()
+    tracker = RateLimitTracker(pacing=pacing)
+    urls = [f"{spec['base']}/api/webhooks/{i}/{t}" for i, t in spec["hooks"]]
+    tally = _Tally()
+    rss_before = _maxrss()
+    files = _file_data(spec) if spec["workload"] == "d" else None
+
+    def message(i: int) -> Message:
+        content, title, description = _content(i)
+        if files is not None:
+            return Message(content=content, attachments=[FilePart(f"file{i}.bin", data=files[i])])
+        return Message(content=content, embeds=[Embed(title=title, description=description)])
+
+    async def one_hook(hook: int, numbers: list[int]) -> None:
+        client = WebhookClient(urls[hook], ssl_context=context, tracker=tracker)
+        if open_sender is None:  # before the sender lands: the one-shot client in order
+            async with client:
+                for i in numbers:
+                    try:
+                        await client.execute(message(i), wait=True)
+                        tally.delivered += 1
+                    except Exception as exc:
+                        tally.fail(exc)
+            return
+        config = config_class(drain_timeout=300.0) if config_class is not None else None
+        async with open_sender(urls[hook], config=config, client=client) as sender:
+            receipts = [sender.send_nowait(message(i)) for i in numbers]
+            for receipt in receipts:
+                try:
+                    await receipt.wait()
+                    tally.delivered += 1
+                except Exception as exc:
+                    tally.fail(exc)
+
+    async def main() -> tuple[float, float]:
+        cpu0, t0 = time.process_time(), time.perf_counter()
+        async with trio.open_nursery() as nursery:
+            for hook, numbers in _plan(spec):
+                nursery.start_soon(one_hook, hook, numbers)
+        return time.perf_counter() - t0, time.process_time() - cpu0
+
+    elapsed, cpu = trio.run(main)
+    return {
+        "delivered": tally.delivered,
+        "errors": tally.errors,
+        "first_error": tally.first_error,
+        "elapsed": elapsed,
+        "cpu": cpu,
+        "rss_growth": _maxrss() - rss_before,
+        "api": "open_webhook_sender" if open_sender is not None else "WebhookClient.execute",
+    }
+
+
+_PEER_RUNNERS: Final[dict[str, Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]]] = {
+    "discord.py": _discord_py,
+    "hikari": _hikari,
+    "discord-webhook": _discord_webhook,
+}
+_MODULES: Final = {
+    "trio-webhook": "trio_webhook",
+    "discord.py": "discord",
+    "hikari": "hikari",
+    "discord-webhook": "discord_webhook",
+}
+
+
+def run_client(spec: dict[str, Any]) -> dict[str, Any]:
+    """The client's process: run one workload through one client, return its figures."""
+    name = spec["client"]
+    try:
+        module = importlib.import_module(_MODULES[name])
+    except ImportError as exc:
+        return {"unavailable": f"not installed ({exc.name})"}
+    # Peers log every 429 at WARNING or ERROR; the figures are what matters here.
+    logging.disable(logging.CRITICAL)
+    if name == "trio-webhook":
+        result = _trio_webhook(spec)
+    else:
+        result = asyncio.run(_PEER_RUNNERS[name](spec))
+    result["version"] = str(getattr(module, "__version__", "?"))
+    return result
+
+
+# ========================================================================= orchestration ===
+
+
+def _fake_config(workload: str, size: dict[str, Any]) -> dict[str, Any]:
+    if workload == "a":
+        fake = {"time_scale": size["time_scale"]}
+        return {"fake": fake, "hooks": 1, "one_channel": False}
+    if workload == "b":
+        fake = {
+            "time_scale": size["time_scale"],
+            "channel_limit": CHANNEL_LIMIT,
+            "channel_window": CHANNEL_WINDOW,
+        }
+        return {"fake": fake, "hooks": size["hooks"], "one_channel": True}
+    hooks = size["hooks"] if workload == "c" else 1
+    return {"fake": {"bucket_limit": UNLIMITED}, "hooks": hooks, "one_channel": False}
+
+
+def run_case(
+    workload: str, client: str, size: dict[str, Any], workdir: str, timeout: float
+) -> dict[str, Any]:
+    """One (workload, client) pair: a fresh fake process, then a fresh client process."""
+    ca_file = os.path.join(workdir, f"ca-{workload}-{client}.pem")
+    config = {**_fake_config(workload, size), "ca_file": ca_file}
+    me = os.path.abspath(__file__)
+    server = subprocess.Popen(
+        [sys.executable, me, "_serve", json.dumps(config)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert server.stdin is not None and server.stdout is not None
+    try:
+        ready = json.loads(server.stdout.readline())
+        spec = {
+            **size,
+            "workload": workload,
+            "client": client,
+            "base": ready["url"],
+            "ca_file": ca_file,
+            "hooks": ready["hooks"],
+        }
+        if workload == "a":
+            spec["per_hook"] = size["messages"]
+        env = {**os.environ, "SSL_CERT_FILE": ca_file}
+        try:
+            done = subprocess.run(
+                [sys.executable, me, "_client", json.dumps(spec)],
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                env=env,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            result: dict[str, Any] = {"unavailable": f"timed out after {timeout:g} s"}
+        else:
+            lines = done.stdout.strip().splitlines()
+            if done.returncode != 0 or not lines:
+                last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+                result = {"unavailable": f"crashed: {last[:160]}"}
+            else:
+                result = json.loads(lines[-1])
+        server.stdin.write("stats\n")
+        server.stdin.flush()
+        result["fake"] = json.loads(server.stdout.readline())
+        server.stdin.write("quit\n")
+        server.stdin.flush()
+        server.wait(timeout=10)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+    return result
+
+
+def _minimum_a(size: dict[str, Any]) -> float:
+    """Theoretical minimum of (a): full windows back to back; the first opens at t=0."""
+    windows = math.ceil(size["messages"] / BUCKET_LIMIT) - 1
+    return windows * BUCKET_WINDOW * size["time_scale"]
+
+
+def _metric(workload: str, row: str, result: dict[str, Any], size: dict[str, Any]) -> float:
+    if row == "429s":
+        return float(sum(result["fake"]["rate_limited"].values()))
+    if workload == "a":
+        return float(result["elapsed"]) / _minimum_a(size)
+    if workload == "c":
+        return float(result["cpu"]) / max(1, result["delivered"]) * 1000
+    if workload == "d":
+        return float(result["rss_growth"]) / (size["files"] * size["file_mib"] * MiB)
+    return float(result["elapsed"])
+
+
+ROWS: Final = (
+    ("a", "ratio", "(a) elapsed / minimum", "≤ 1.02", "{:.3f}"),
+    ("a", "429s", "(a) 429s received", "0", "{:.0f}"),
+    ("b", "429s", "(b) 429s received, hidden channel limit", "< every peer", "{:.0f}"),
+    ("b", "elapsed", "(b) elapsed, s (for context)", "—", "{:.1f}"),
+    ("c", "cpu", "(c) client CPU s / 1000 messages", "≤ best peer", "{:.2f}"),
+    ("d", "mem", "(d) peak RSS growth / attachment bytes", "≤ 1.5", "{:.2f}"),
+)
+
+
+def _cell(result: dict[str, Any], value: float | None, fmt: str, expected: int) -> str:
+    if value is None:
+        return "n/a: " + str(result.get("unavailable", "?"))
+    text = fmt.format(value)
+    if result["delivered"] < expected:
+        text += f" ({expected - result['delivered']} of {expected} failed)"
+    return text
+
+
+def table(results: dict[tuple[str, str], dict[str, Any]], sizes: dict[str, Any]) -> str:
+    """One Markdown table: the clients side by side, ours over the best peer, the targets."""
+    header = ["workload", *CLIENTS, "trio-webhook ÷ best peer", "target", "met"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for workload, row, label, target, fmt in ROWS:
+        if not any(w == workload for w, _ in results):
+            continue
+        size = sizes[workload]
+        expected = _expected(workload, size)
+        values: dict[str, float | None] = {}
+        cells = []
+        for client in CLIENTS:
+            result = results.get((workload, client), {"unavailable": "not run"})
+            ok = "unavailable" not in result and (row == "429s" or result["delivered"] > 0)
+            values[client] = _metric(workload, row, result, size) if ok else None
+            cells.append(_cell(result, values[client], fmt, expected))
+        ours = values["trio-webhook"]
+        full = {
+            c: v
+            for c, v in values.items()
+            if v is not None and results[(workload, c)]["delivered"] == expected
+        }
+        peers = [v for c, v in full.items() if c != "trio-webhook"]
+        best = min(peers) if peers else None
+        if ours is None or best is None:
+            ratio = "—"
+        elif best == 0:
+            ratio = "—" if ours == 0 else f"{ours:.0f} vs 0"
+        else:
+            ratio = f"{ours / best:.2f}"
+        lines.append(
+            "| "
+            + " | ".join([label, *cells, ratio, target, _met(row, workload, ours, best, results)])
+            + " |"
+        )
+    return "\n".join(lines)
+
+
+def _expected(workload: str, size: dict[str, Any]) -> int:
+    if workload == "a":
+        return int(size["messages"])
+    if workload == "d":
+        return int(size["files"])
+    return int(size["hooks"] * size["per_hook"])
+
+
+def _met(
+    row: str,
+    workload: str,
+    ours: float | None,
+    best: float | None,
+    results: dict[tuple[str, str], dict[str, Any]],
+) -> str:
+    if ours is None:
+        return "no (not measured)"
+    if row == "ratio":
+        ok = ours <= 1.02
+    elif row == "429s" and workload == "a":
+        ok = ours == 0
+    elif row == "429s":
+        ok = best is None or ours < best
+    elif row == "cpu":
+        ok = best is None or ours <= best
+    elif row == "mem":
+        ok = ours <= 1.5
+    else:
+        return "—"
+    return "yes" if ok else "**no**"
+
+
+def details(results: dict[tuple[str, str], dict[str, Any]]) -> str:
+    """One line per case: delivered, errors, elapsed, CPU, 429s by scope, first error."""
+    out = []
+    for (workload, client), r in results.items():
+        if "unavailable" in r:
+            out.append(f"({workload}) {client}: {r['unavailable']}")
+            continue
+        scopes = {k: v for k, v in r["fake"]["rate_limited"].items() if v}
+        line = (
+            f"({workload}) {client} {r.get('version', '')}: delivered {r['delivered']}, "
+            f"errors {r['errors']}, elapsed {r['elapsed']:.2f} s, CPU {r['cpu']:.2f} s, "
+            f"RSS growth {r['rss_growth'] / MiB:.0f} MiB, requests {r['fake']['requests']}, "
+            f"429s {scopes or 0}"
+        )
+        if r.get("api"):
+            line += f", via {r['api']}"
+        if r.get("first_error"):
+            line += f"; first error: {r['first_error']}"
+        out.append(line)
+    return "\n".join(out)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the cases, print the detail lines and the table."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="a smoke run (under 30 s)")
+    parser.add_argument("--only", default=",".join(WORKLOADS), help="workloads, as a,b,c,d")
+    parser.add_argument("--clients", default=",".join(CLIENTS), help="clients to run")
+    parser.add_argument("--timeout", type=float, default=None, help="seconds per case")
+    parser.add_argument("--markdown", help="also write the table to this file")
+    parser.add_argument("--json", help="also write every figure to this file")
+    args = parser.parse_args(argv)
+    workloads = [w for w in args.only.split(",") if w]
+    clients = [c for c in args.clients.split(",") if c]
+    for name, allowed in ((workloads, WORKLOADS), (clients, CLIENTS)):
+        unknown = set(name) - set(allowed)
+        if unknown:
+            parser.error(f"unknown: {', '.join(sorted(unknown))} (choose from {allowed})")
+    sizes = {w: SIZES[w][1 if args.quick else 0] for w in WORKLOADS}
+    timeout = args.timeout or (20.0 if args.quick else 60.0)
+    results: dict[tuple[str, str], dict[str, Any]] = {}
+    workdir = tempfile.mkdtemp(prefix="bench-peers-")
+    started = time.perf_counter()
+    try:
+        for workload in workloads:
+            for client in clients:
+                result = run_case(workload, client, sizes[workload], workdir, timeout)
+                results[(workload, client)] = result
+                print(details({(workload, client): result}), flush=True)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    text = table(results, sizes)
+    print()
+    print(text)
+    print(f"\n{len(results)} cases in {time.perf_counter() - started:.0f} s; sizes: {sizes}")
+    if args.markdown:
+        with open(args.markdown, "w", encoding="utf-8") as f:
+            f.write(text + "\n")
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            rows = [{"workload": w, "client": c, **r} for (w, c), r in results.items()]
+            json.dump({"sizes": sizes, "results": rows}, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "_serve":
+        serve(json.loads(sys.argv[2]))
+    elif len(sys.argv) == 3 and sys.argv[1] == "_client":
+        print(json.dumps(run_client(json.loads(sys.argv[2]))))
+    else:
+        sys.exit(main())
