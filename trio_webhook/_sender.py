@@ -20,6 +20,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import os
 import random
 import ssl
 from collections.abc import AsyncIterator, Mapping
@@ -33,7 +34,8 @@ import trio
 from trio_webhook._buffer import PressureBuffer, Shed
 from trio_webhook._client import WebhookClient
 from trio_webhook._config import SenderConfig
-from trio_webhook._deadletter import DeadLetter, DeadLetterSink, Reason, make_sink
+from trio_webhook._deadletter import DeadLetter, DeadLetterSink, Reason, make_sink, read
+from trio_webhook._encoding import ATTACHMENT_SCHEME
 from trio_webhook._errors import (
     DeliveryFailed,
     DiscordHTTPError,
@@ -43,7 +45,7 @@ from trio_webhook._errors import (
 )
 from trio_webhook._http import HTTPRequest, HTTPResponse
 from trio_webhook._limits import check
-from trio_webhook._models import Delivery, Message, SentMessage
+from trio_webhook._models import Delivery, Embed, Message, SentMessage
 from trio_webhook._planning import plan_requests
 from trio_webhook._ratelimit import (
     AdaptiveStrategy,
@@ -55,7 +57,15 @@ from trio_webhook._ratelimit import (
 from trio_webhook._retry import RetryPolicy
 from trio_webhook._url import redact
 
-__all__ = ["Receipt", "SenderStats", "WebhookSender", "client_from_config", "open_webhook_sender"]
+__all__ = [
+    "ReplayResult",
+    "Receipt",
+    "SenderStats",
+    "WebhookSender",
+    "client_from_config",
+    "open_webhook_sender",
+    "replay",
+]
 
 logger: Final = logging.getLogger("trio_webhook")
 
@@ -523,3 +533,148 @@ async def open_webhook_sender(
         if own_client:
             with trio.move_on_after(1.0, shield=True):
                 await client.aclose()
+
+
+# -- replay ----------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class ReplayResult:
+    """What :func:`replay` did with a dead-letter file.
+
+    Attributes:
+        delivered: Records whose remaining requests were all delivered.
+        failed: Each record that failed again, with the error's text (token-free), in
+            file order.
+        skipped: Records with nothing left to send (``delivered_requests`` already
+            covers their whole plan).
+    """
+
+    delivered: int
+    failed: tuple[tuple[DeadLetter, str], ...]
+    skipped: int
+
+
+def _without_attachment_refs(embed: Embed) -> Embed:
+    # An embed may show an upload through attachment://name; with the file gone, that
+    # reference would make Discord (and our validator) refuse the whole message.
+    def gone(url: str | None) -> bool:
+        return url is not None and url.startswith(ATTACHMENT_SCHEME)
+
+    if not any(gone(url) for url in embed.media_urls()):
+        return embed
+    author, footer = embed.author, embed.footer
+    return attrs.evolve(
+        embed,
+        image=None if embed.image is not None and gone(embed.image.url) else embed.image,
+        thumbnail=(
+            None if embed.thumbnail is not None and gone(embed.thumbnail.url) else embed.thumbnail
+        ),
+        author=(
+            attrs.evolve(author, icon_url=None)
+            if author is not None and gone(author.icon_url)
+            else author
+        ),
+        footer=(
+            attrs.evolve(footer, icon_url=None)
+            if footer is not None and gone(footer.icon_url)
+            else footer
+        ),
+    )
+
+
+def _replayable(record: DeadLetter) -> Message:
+    """The message to send again: without references to files the record left out."""
+    message = record.message
+    if not record.omitted_attachments:
+        return message
+    logger.warning(
+        "replaying a dead letter without its %d attachment(s) (the record kept only "
+        "their metadata): %s",
+        len(record.omitted_attachments),
+        ", ".join(info.filename for info in record.omitted_attachments),
+        extra={"webhook_id": record.webhook_id},
+    )
+    return attrs.evolve(message, embeds=tuple(_without_attachment_refs(e) for e in message.embeds))
+
+
+async def replay(
+    path: str | os.PathLike[str],
+    url: str,
+    *,
+    config: SenderConfig | None = None,
+    client: WebhookClient | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+    http_transport: httpx.AsyncBaseTransport | None = None,
+) -> ReplayResult:
+    """Send the messages of a JSONL dead-letter file again, in file order.
+
+    Each record is planned again and its first ``delivered_requests`` requests are
+    skipped: the parts Discord already showed are not posted twice. A record written
+    with ``dead_letter_attachments=False`` holds file metadata only; it is replayed
+    without those files (and without embed images that referred to them) and a warning
+    names them. Failures are collected, never raised, so one bad record does not stop
+    the rest.
+
+    Args:
+        path: The JSONL file written by a sender's dead-letter sink.
+        url: The webhook to deliver to (records never hold tokens, so it is needed).
+        config: Timeouts, retry policy, strategy and ``wait`` for the client made here.
+        client: A client to deliver through instead (not closed here).
+        ssl_context: Trust for the server's certificate, for the client made here.
+        http_transport: An httpx transport for the client made here, such as
+            ``FakeDiscord.httpx_transport()``.
+
+    Returns:
+        How many records were delivered, which failed and why, how many were skipped.
+
+    Raises:
+        DeadLetterFormatError: A line of the file is not a record.
+        OSError: The file cannot be read.
+
+    Limitations:
+        The remaining parts of a forum post whose first request was delivered go to the
+        forum channel without ``thread_id`` (the record does not hold the thread that
+        the first request created), which Discord refuses: such records come back
+        in ``failed``.
+
+    Example::
+
+        result = await replay("dead.jsonl", url)
+        for record, error in result.failed:
+            print(record.reason, error)
+
+    Cancellation: records already replayed stay delivered; the file is not changed.
+    """
+    config = config if config is not None else SenderConfig()
+    records = list(read(path))
+    own_client = client is None
+    if client is None:
+        client = client_from_config(
+            url, config, ssl_context=ssl_context, http_transport=http_transport
+        )
+    delivered = skipped = 0
+    failed: list[tuple[DeadLetter, str]] = []
+    try:
+        for record in records:
+            try:
+                plan = plan_requests(_replayable(record), max_upload_bytes=config.max_upload_bytes)
+                if record.delivered_requests >= len(plan):
+                    skipped += 1
+                    continue
+                await client.execute_plan(
+                    plan,
+                    wait=config.wait,
+                    thread_id=None,
+                    sent=[],
+                    start=record.delivered_requests,
+                )
+            except (ValidationError, DeliveryFailed, DiscordHTTPError, TransportError) as exc:
+                failed.append((record, redact(str(exc))))
+            else:
+                delivered += 1
+    finally:
+        if own_client:
+            with trio.move_on_after(1.0, shield=True):
+                await client.aclose()
+    return ReplayResult(delivered=delivered, failed=tuple(failed), skipped=skipped)

@@ -6,6 +6,8 @@ Example::
 
     for record in deadletter.read("dead.jsonl"):
         print(record.reason, record.status, record.message.content)
+
+    result = await deadletter.replay("dead.jsonl", url)
 """
 
 from trio_webhook._deadletter import (
@@ -20,6 +22,7 @@ from trio_webhook._deadletter import (
     read,
 )
 from trio_webhook._errors import DeadLetterFormatError
+from trio_webhook._sender import ReplayResult, replay
 
 __all__ = [
     "AttachmentInfo",
@@ -30,6 +33,8 @@ __all__ = [
     "DeadLetterSink",
     "JsonlSink",
     "MemorySink",
+    "ReplayResult",
     "make_sink",
     "read",
+    "replay",
 ]
