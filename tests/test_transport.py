@@ -1,0 +1,299 @@
+"""HttpxTransport: what reaches the wire, and how every failure is mapped.
+
+Most answers come from FakeDiscord. A few answers Discord's edge can give but the fake
+does not (redirects, 403 bans, oversized or undecodable bodies) come from ``Edge``: a tiny
+ASGI app in front of the fake that answers what it is told and records the raw headers.
+"""
+
+from __future__ import annotations
+
+import gzip
+import random
+import re
+from collections.abc import AsyncIterator, MutableMapping
+from typing import Any, cast
+
+import attrs
+import httpx
+import pytest
+import trio
+import trio.testing
+
+from trio_webhook import (
+    DiscordHTTPError,
+    FilePart,
+    Forbidden,
+    Message,
+    PayloadTooLarge,
+    TransportError,
+)
+from trio_webhook._client import WebhookClient
+from trio_webhook._http import HTTPRequest, MultipartFile
+from trio_webhook._retry import Permanent, classify
+from trio_webhook._transport import DEFAULT_USER_AGENT, HttpxTransport
+from trio_webhook._version import __version__
+from trio_webhook.testing import FakeDiscord, FakeWebhook, FaultKind
+
+
+@attrs.frozen
+class Answer:
+    status: int
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes = b""
+
+
+@attrs.define
+class Edge:
+    """Answers from ``script`` first, then passes requests on to the fake."""
+
+    fake: FakeDiscord
+    script: list[Answer] = attrs.Factory(list)
+    seen: list[dict[str, str]] = attrs.Factory(list)
+
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+            self.seen.append({**headers, ":path": scope["path"]})
+            if self.script:
+                answer = self.script.pop(0)
+                while (await receive()).get("more_body", False):
+                    pass
+                raw = [(k.encode(), v.encode()) for k, v in answer.headers]
+                await send({"type": "http.response.start", "status": answer.status, "headers": raw})
+                await send({"type": "http.response.body", "body": answer.body})
+                return
+        await self.fake(scope, receive, send)
+
+    def transport(self) -> httpx.AsyncBaseTransport:
+        return httpx.ASGITransport(app=cast(Any, self))
+
+
+@pytest.fixture
+def edge(fake_discord: FakeDiscord) -> Edge:
+    return Edge(fake_discord)
+
+
+def client_for(
+    hook: FakeWebhook, transport: httpx.AsyncBaseTransport, **kwargs: Any
+) -> WebhookClient:
+    return WebhookClient(hook.url, http_transport=transport, rng=random.Random(0), **kwargs)
+
+
+@pytest.fixture
+async def transport(fake_discord: FakeDiscord) -> AsyncIterator[HttpxTransport]:
+    async with HttpxTransport(
+        "https://discord.test/api/v10", httpx_transport=fake_discord.httpx_transport()
+    ) as t:
+        yield t
+
+
+def execute_request(hook: FakeWebhook, body: bytes = b'{"content":"hi"}') -> HTTPRequest:
+    return HTTPRequest(
+        method="POST",
+        path=f"/webhooks/{hook.id}/{hook.token}",
+        route=f"POST /webhooks/{hook.id}/***",
+        query=(("wait", "true"),),
+        json=body,
+    )
+
+
+# --- What goes on the wire ------------------------------------------------------------------
+
+
+async def test_user_agent_has_discords_required_form(edge: Edge, fake_webhook: FakeWebhook) -> None:
+    async with client_for(fake_webhook, edge.transport()) as client:
+        await client.execute(Message(content="ua"))
+    agent = edge.seen[0]["user-agent"]
+    match = re.fullmatch(r"DiscordBot \((https://[^,\s]+), ([^)\s]+)\)( .*)?", agent)
+    assert match is not None, agent
+    assert match[2] == __version__
+    assert agent == DEFAULT_USER_AGENT
+
+
+def test_build_request_targets_v10_with_user_agent_and_multipart_parts(
+    fake_webhook: FakeWebhook,
+) -> None:
+    transport = HttpxTransport("https://discord.test/api/v10/")
+    request = attrs.evolve(
+        execute_request(fake_webhook),
+        json=None,
+        payload_json=b'{"attachments":[{"id":"0","filename":"a.txt"}]}',
+        files=(MultipartFile("files[0]", "a.txt", b"abc", "text/plain"),),
+    )
+    built = transport.build_request(request)
+    assert str(built.url) == (
+        f"https://discord.test/api/v10/webhooks/{fake_webhook.id}/{fake_webhook.token}?wait=true"
+    )
+    assert built.headers["user-agent"] == DEFAULT_USER_AGENT
+    assert built.headers["content-type"].startswith("multipart/form-data; boundary=")
+    body = built.read()
+    assert b'name="payload_json"\r\nContent-Type: application/json' in body
+    assert b'name="files[0]"; filename="a.txt"' in body
+
+
+async def test_json_body_is_sent_as_application_json(
+    transport: HttpxTransport, fake_discord: FakeDiscord, fake_webhook: FakeWebhook
+) -> None:
+    response = await transport.send(execute_request(fake_webhook))
+    assert response.status == 200
+    assert response.headers["x-ratelimit-limit"] == "5"  # header names are lower-cased
+    assert fake_discord.requests[0].json == {"content": "hi"}
+
+
+def test_timeouts_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        HttpxTransport("https://discord.test/api/v10", connect_timeout=0)
+    with pytest.raises(ValueError, match="positive"):
+        HttpxTransport("https://discord.test/api/v10", total_timeout=-1)
+
+
+# --- Answers that are not a plain success ------------------------------------------------------
+
+
+async def test_redirects_are_not_followed_and_are_permanent(
+    edge: Edge, fake_discord: FakeDiscord, fake_webhook: FakeWebhook
+) -> None:
+    location = fake_webhook.url.replace("/api/", "/api/v10/")
+    edge.script.append(Answer(301, (("location", location),), b"moved"))
+    async with client_for(fake_webhook, edge.transport()) as client:
+        with pytest.raises(DiscordHTTPError) as info:
+            await client.execute(Message(content="x"))
+    assert info.value.status == 301
+    assert len(edge.seen) == 1
+    assert fake_discord.requests == []  # the redirect target was never called
+    assert client.dead is None
+
+
+async def test_a_redirect_reaches_the_caller_of_send_as_is(
+    edge: Edge, fake_webhook: FakeWebhook
+) -> None:
+    edge.script.append(Answer(307, (("location", "https://elsewhere.test/"),)))
+    async with HttpxTransport(
+        "https://discord.test/api/v10", httpx_transport=edge.transport()
+    ) as t:
+        response = await t.send(execute_request(fake_webhook))
+    assert response.status == 307
+    assert response.headers["location"] == "https://elsewhere.test/"
+    assert isinstance(classify(response), Permanent)
+
+
+@pytest.mark.parametrize(
+    ("answer", "code"),
+    [
+        (
+            Answer(
+                403,
+                (("content-type", "application/json"),),
+                b'{"message": "Missing Permissions", "code": 50013}',
+            ),
+            50013,
+        ),
+        (Answer(403, (("content-type", "text/html"),), b"<html>error 1015: banned</html>"), 0),
+    ],
+)
+async def test_403_is_forbidden_permanent_and_leaves_the_webhook_alive(
+    edge: Edge, fake_discord: FakeDiscord, fake_webhook: FakeWebhook, answer: Answer, code: int
+) -> None:
+    edge.script.append(answer)
+    async with client_for(fake_webhook, edge.transport()) as client:
+        with pytest.raises(Forbidden) as info:
+            await client.execute(Message(content="x"))
+        assert info.value.code == code
+        assert info.value.text  # Discord's message, or an excerpt of the HTML
+        assert client.dead is None
+        assert len(edge.seen) == 1
+        assert (await client.execute(Message(content="later"))).id is not None
+
+
+async def test_413_from_discord_is_payload_too_large(fake_webhook: FakeWebhook) -> None:
+    fake = FakeDiscord(max_upload_bytes=10)
+    hook = fake.create_webhook()
+    async with client_for(hook, fake.httpx_transport()) as client:
+        with pytest.raises(PayloadTooLarge) as info:
+            await client.execute(Message(attachments=[FilePart("big.bin", data=b"x" * 11)]))
+    assert (info.value.status, info.value.code) == (413, 40005)
+    assert len(fake.requests) == 1
+
+
+async def test_a_body_past_the_bound_is_too_large_and_not_retried(
+    fake_discord: FakeDiscord, fake_webhook: FakeWebhook
+) -> None:
+    async with client_for(
+        fake_webhook, fake_discord.httpx_transport(), max_response_bytes=100
+    ) as client:
+        with pytest.raises(TransportError) as info:
+            await client.execute(Message(content="x"))
+    assert info.value.kind == "too_large"
+    assert "100 bytes" in str(info.value)
+    assert len(fake_discord.requests) == 1
+
+
+async def test_the_default_bound_is_one_mebibyte(edge: Edge, fake_webhook: FakeWebhook) -> None:
+    edge.script.append(Answer(200, (), b"x" * (1024 * 1024)))
+    edge.script.append(Answer(200, (), b"x" * (1024 * 1024 + 1)))
+    async with HttpxTransport(
+        "https://discord.test/api/v10", httpx_transport=edge.transport()
+    ) as t:
+        assert len((await t.send(execute_request(fake_webhook))).body) == 1024 * 1024
+        with pytest.raises(TransportError) as info:
+            await t.send(execute_request(fake_webhook))
+    assert info.value.kind == "too_large"
+
+
+async def test_dropped_connection_is_an_ambiguous_protocol_error(
+    transport: HttpxTransport, fake_discord: FakeDiscord, fake_webhook: FakeWebhook
+) -> None:
+    fake_discord.inject(FaultKind.DROP)
+    with pytest.raises(TransportError) as info:
+        await transport.send(execute_request(fake_webhook))
+    assert info.value.kind == "protocol"
+    assert info.value.ambiguous
+    assert info.value.route == f"POST /webhooks/{fake_webhook.id}/***"
+
+
+async def test_bodies_are_read_raw_so_a_corrupt_encoding_cannot_escape_as_httpx_errors(
+    edge: Edge, fake_webhook: FakeWebhook
+) -> None:
+    # The transport asks for no compression; a server that compresses anyway is not
+    # decoded, and its answer is not JSON: a clear, ambiguous protocol error.
+    edge.script.append(Answer(200, (("content-encoding", "gzip"),), b"not gzip at all"))
+    edge.script.append(Answer(200, (("content-encoding", "gzip"),), gzip.compress(b'{"id":"1"}')))
+    async with client_for(fake_webhook, edge.transport()) as client:
+        for _ in range(2):
+            with pytest.raises(TransportError) as info:
+                await client.execute(Message(content="x"))
+            assert info.value.kind == "protocol"
+            assert info.value.ambiguous
+    assert all(seen["accept-encoding"] == "identity" for seen in edge.seen)
+    assert len(edge.seen) == 2
+
+
+async def test_slow_answer_is_an_ambiguous_read_timeout(
+    autojump_clock: trio.testing.MockClock, fake_discord: FakeDiscord, fake_webhook: FakeWebhook
+) -> None:
+    fake_discord.inject(FaultKind.DELAY, delay=30.0)
+    async with HttpxTransport(
+        "https://discord.test/api/v10",
+        httpx_transport=fake_discord.httpx_transport(),
+        total_timeout=4.0,
+    ) as t:
+        with pytest.raises(TransportError) as info:
+            await t.send(execute_request(fake_webhook))
+    assert info.value.kind == "read_timeout"
+    assert info.value.ambiguous
+    assert trio.current_time() == 4.0
+
+
+async def test_connection_refused_is_a_safe_connect_error() -> None:
+    # A port nothing listens on: bind one, then close it.
+    sock = trio.socket.socket()
+    await sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    async with HttpxTransport(f"http://127.0.0.1:{port}/api/v10") as t:
+        with pytest.raises(TransportError) as info:
+            await t.send(
+                HTTPRequest(method="GET", path="/webhooks/1/tok", route="GET /webhooks/1/***")
+            )
+    assert info.value.kind == "connect"
+    assert not info.value.ambiguous
