@@ -120,7 +120,9 @@ def serve(config: dict[str, Any]) -> None:
                     if line.strip() == b"quit":
                         return
                     stats = fake.stats()
+                    ok = [r.time for r in fake.requests if r.status is not None and r.status < 300]
                     answer = {
+                        "span": max(ok) - min(ok) if ok else None,
                         "requests": stats.requests,
                         "messages": stats.messages,
                         "rate_limited": dict(stats.rate_limited),
