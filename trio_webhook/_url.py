@@ -125,7 +125,11 @@ def parse_webhook_url(url: str) -> WebhookURL:
         )
     webhook_id, token = match["id"], match["token"]
     if not _SNOWFLAKE_RE.match(webhook_id):
-        raise InvalidWebhookURL(f"webhook id must be a numeric snowflake (got {webhook_id!r:.40})")
+        # Not echoed: a token pasted into the id's place must not show.
+        raise InvalidWebhookURL(
+            f"webhook id must be a numeric snowflake (got {len(webhook_id)} characters, "
+            "not all digits)"
+        )
     if not _TOKEN_RE.match(token):
         raise InvalidWebhookURL(
             f"webhook token is malformed ({len(token)} characters; expected letters, digits, "
