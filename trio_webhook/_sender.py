@@ -371,12 +371,19 @@ class WebhookSender:
     async def _deliver(self, item: _Item) -> None:
         client = self._client
         if client.dead is not None:
-            await self._dead_letter(item, "dead_webhook", client.dead, attempts=0)
+            await self._dead_letter(
+                item, "dead_webhook", client.dead, attempts=0, status=client.dead.status
+            )
             return
+        wait = self._config.wait
         try:
             plan = plan_requests(item.message, max_upload_bytes=self._config.max_upload_bytes)
+            # ``sent`` is the progress record a dead letter's ``delivered_requests`` comes
+            # from, and execute_plan fills it only with wait=true: a message of several
+            # requests is sent waited whatever the config says, so a replay skips exactly
+            # the parts Discord already showed.
             await client.execute_plan(
-                plan, wait=self._config.wait, thread_id=None, sent=self._current_sent
+                plan, wait=wait or len(plan) > 1, thread_id=None, sent=self._current_sent
             )
         except ValidationError as exc:
             await self._dead_letter(item, "invalid", exc, attempts=0)
@@ -387,10 +394,14 @@ class WebhookSender:
             reason = "dead_webhook" if client.dead is not None else "permanent"
             await self._dead_letter(item, reason, exc, attempts=1, status=exc.status)
         except TransportError as exc:
-            await self._dead_letter(item, "permanent", exc, attempts=1)
+            # An answer that came but could not be read (a 2xx that is not JSON) may mean
+            # the message was posted: a replay could show it twice, so say so.
+            reason = "ambiguous" if exc.ambiguous else "permanent"
+            await self._dead_letter(item, reason, exc, attempts=1)
         else:
             self._delivered += 1
-            item.receipt._resolve(Delivery(messages=tuple(self._current_sent)))
+            messages = tuple(self._current_sent) if wait else ()
+            item.receipt._resolve(Delivery(messages=messages))
 
     async def _dead_letter(
         self,
