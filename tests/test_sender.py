@@ -162,10 +162,14 @@ async def test_send_nowait_never_waits_and_sheds_oldest_attachments_first(
         assert (stats.shed_attachments, stats.shed_messages) == (16, 16)
         assert stats.enqueued == 20  # the refused one is not counted
         assert_balanced(sender)
+    # The first shed warns at once; the rest (same instant) are summed into one more
+    # warning, at the latest on shutdown, naming the first ten files: a stall does not
+    # flood the log, and the counters stay exact.
     shed = [r for r in caplog.records if "high-water" in r.getMessage()]
-    assert len(shed) == 16
-    assert [r.getMessage().rsplit(": ", 1)[1] for r in shed] == [f"log-{i}.txt" for i in range(16)]
     assert all(r.levelno == logging.WARNING for r in shed)
+    assert [r.shed_attachments for r in shed] == [1, 15]
+    assert [name for r in shed for name in r.filenames] == [f"log-{i}.txt" for i in range(11)]
+    assert shed[1].getMessage().endswith("log-10.txt and 5 more")
 
     assert sender.stats().delivered == 20
     history = fake.history(hook.channel_id)
@@ -177,6 +181,27 @@ async def test_send_nowait_never_waits_and_sheds_oldest_attachments_first(
     assert all(r.done for r in receipts)
     # 20 answers, one at a time, 5 s each.
     assert trio.current_time() == 100.0
+
+
+async def test_shedding_warnings_are_summed_at_most_once_a_second(
+    autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake = FakeDiscord(seed=0)
+    hook = fake.create_webhook()
+    fake.inject("delay", count=100, delay=9.0)  # a crawl: one answer every 9 s
+    caplog.set_level(logging.WARNING, logger="trio_webhook")
+    async with open_sender(fake, hook, queue_cap=1, drain_timeout=0) as sender:
+        for i in range(40):  # one message with a file every 0.1 s, for 4 s
+            sender.send_nowait(with_file(i))
+            await trio.sleep(0.1)
+        shed_total = sender.stats().shed_attachments
+    shed = [r for r in caplog.records if "high-water" in r.getMessage()]
+    # High water 2, three more held by the pipeline (in flight, channel, mover): every
+    # message from the 6th on sheds one file, 35 in all. Warnings at t=0.5 (the first),
+    # 1.5, 2.5, 3.5 and one summary on shutdown.
+    assert shed_total == 35
+    assert len(shed) == 5
+    assert sum(r.shed_attachments for r in shed) == shed_total
 
 
 async def test_send_waits_for_room_instead_of_shedding(

@@ -20,6 +20,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import math
 import os
 import random
 import ssl
@@ -72,6 +73,9 @@ logger: Final = logging.getLogger("trio_webhook")
 # How long shutdown may spend handing one record to a sink (a sink that blocks forever,
 # such as a full channel nobody reads, must not hang the exit).
 _SINK_TIMEOUT: Final = 5.0
+# Shedding warnings: at most one a second (the counters stay exact), naming a few files.
+_SHED_LOG_INTERVAL: Final = 1.0
+_SHED_LOG_NAMES: Final = 10
 
 
 @final
@@ -264,6 +268,11 @@ class WebhookSender:
         self._sender_scope = trio.CancelScope(shield=True)
         self._mover_done = trio.Event()
         self._sender_done = trio.Event()
+        # Shedding is logged in summaries (see _on_shed).
+        self._shed_log_after = -math.inf
+        self._shed_pending_messages = 0
+        self._shed_pending_attachments = 0
+        self._shed_pending_names: list[str] = []
 
     def __repr__(self) -> str:
         return f"<WebhookSender {self._client.url.redacted}>"
@@ -328,19 +337,42 @@ class WebhookSender:
         )
 
     def _on_shed(self, shed: Shed) -> None:
+        # Called on the producer's hot path, once per push past the high-water mark: a
+        # log record each time would cost more than the push itself and flood the log
+        # while a stall lasts. The first shed warns at once; later ones are summed and
+        # warned about at most once per _SHED_LOG_INTERVAL (and at shutdown).
+        self._shed_pending_messages += shed.messages
+        self._shed_pending_attachments += shed.attachments
+        names = self._shed_pending_names
+        if len(names) < _SHED_LOG_NAMES:
+            names.extend(shed.filenames[: _SHED_LOG_NAMES - len(names)])
+        now = trio.current_time()
+        if now >= self._shed_log_after:
+            self._shed_log_after = now + _SHED_LOG_INTERVAL
+            self._flush_shed_log()
+
+    def _flush_shed_log(self) -> None:
+        attachments = self._shed_pending_attachments
+        if not attachments:
+            return
+        names = self._shed_pending_names
+        more = attachments - len(names)
+        listed = ", ".join(names) + (f" and {more} more" if more > 0 else "")
         logger.warning(
             "queue above its high-water mark (%d): dropped %d attachment(s) of %d queued "
             "message(s): %s",
             self._buffer.high_water,
-            shed.attachments,
-            shed.messages,
-            ", ".join(shed.filenames),
+            attachments,
+            self._shed_pending_messages,
+            listed,
             extra={
                 "webhook_id": self._client.url.webhook_id,
-                "shed_attachments": shed.attachments,
-                "filenames": shed.filenames,
+                "shed_attachments": attachments,
+                "filenames": tuple(names),
             },
         )
+        self._shed_pending_messages = self._shed_pending_attachments = 0
+        self._shed_pending_names = []
 
     # -- the tasks ---------------------------------------------------------------------
 
@@ -460,6 +492,7 @@ class WebhookSender:
         gets every queued message delivered or recorded.
         """
         self._buffer.close()
+        self._flush_shed_log()
         deadline = trio.current_time() + self._config.drain_timeout
         with trio.CancelScope(deadline=deadline, shield=True):
             await self._sender_done.wait()
@@ -477,6 +510,7 @@ class WebhookSender:
                 except (trio.WouldBlock, trio.EndOfChannel):
                     break
             left.extend(self._buffer.drain_nowait())
+            self._flush_shed_log()
             if left:
                 logger.warning(
                     "drain deadline (%.1f s) passed with %d message(s) undelivered",
