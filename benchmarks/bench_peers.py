@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import importlib.metadata
 import io
 import json
 import logging
@@ -39,7 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, Final
 
 CLIENTS: Final = ("trio-webhook", "discord.py", "hikari", "discord-webhook")
@@ -55,13 +56,13 @@ UNLIMITED: Final = 10**9
 # Sizes: (default, --quick). Each case is a few seconds; the whole default run stays
 # under three minutes on two busy cores.
 SIZES: Final[dict[str, tuple[dict[str, Any], dict[str, Any]]]] = {
-    "a": ({"messages": 60, "time_scale": 0.25}, {"messages": 20, "time_scale": 0.1}),
+    "a": ({"messages": 60, "time_scale": 0.25}, {"messages": 10, "time_scale": 0.1}),
     "b": (
         {"hooks": 3, "per_hook": 40, "time_scale": 0.05},
-        {"hooks": 3, "per_hook": 15, "time_scale": 0.02},
+        {"hooks": 3, "per_hook": 11, "time_scale": 0.02},
     ),
-    "c": ({"hooks": 100, "per_hook": 20}, {"hooks": 100, "per_hook": 3}),
-    "d": ({"files": 10, "file_mib": 8}, {"files": 3, "file_mib": 8}),
+    "c": ({"hooks": 100, "per_hook": 20}, {"hooks": 20, "per_hook": 5}),
+    "d": ({"files": 10, "file_mib": 8}, {"files": 2, "file_mib": 8}),
 }
 
 
@@ -92,7 +93,12 @@ class _ViaHeader:
 
 
 def serve(config: dict[str, Any]) -> None:
-    """The fake's process: print one JSON line (URL, CA file, webhooks), answer ``stats``."""
+    """The fake's process: print its URL, then answer commands on stdin, one a line.
+
+    ``hooks``: create ``config["hooks"]`` fresh webhooks (in one fresh channel when
+    ``config["one_channel"]``) and print them; ``stats``: print the counters, and the span
+    from the first to the last accepted request since the last ``hooks``; ``quit``.
+    """
     import trio
 
     from trio_webhook.testing import FakeDiscord, serve_fake_discord
@@ -102,12 +108,10 @@ def serve(config: dict[str, Any]) -> None:
         # against time.time() (the fake's default epoch is a fixed, reproducible origin).
         epoch_offset = time.time() - trio.current_time()
         fake = FakeDiscord(seed=1, epoch_offset=epoch_offset, **config["fake"])
-        channel = fake.create_channel() if config["one_channel"] else None
-        hooks = [fake.create_webhook(channel) for _ in range(config["hooks"])]
+        since = 0
         async with serve_fake_discord(_ViaHeader(fake), tls=True) as server:  # type: ignore[arg-type]
             server.ca.cert_pem.write_to_path(config["ca_file"])
-            ready = {"url": server.url, "hooks": [[h.id, h.token] for h in hooks]}
-            print(json.dumps(ready), flush=True)
+            print(json.dumps({"url": server.url}), flush=True)
             stdin = trio.lowlevel.FdStream(os.dup(sys.stdin.fileno()))
             buffered = b""
             while True:
@@ -117,10 +121,21 @@ def serve(config: dict[str, Any]) -> None:
                 buffered += chunk
                 while b"\n" in buffered:
                     line, buffered = buffered.split(b"\n", 1)
-                    if line.strip() == b"quit":
+                    command = line.strip().decode()
+                    if command == "quit":
                         return
+                    if command == "hooks":
+                        channel = fake.create_channel() if config["one_channel"] else None
+                        hooks = [fake.create_webhook(channel) for _ in range(config["hooks"])]
+                        since = len(fake.requests)
+                        print(json.dumps([[h.id, h.token] for h in hooks]), flush=True)
+                        continue
                     stats = fake.stats()
-                    ok = [r.time for r in fake.requests if r.status is not None and r.status < 300]
+                    ok = [
+                        r.time
+                        for r in fake.requests[since:]
+                        if r.status is not None and r.status < 300
+                    ]
                     answer = {
                         "span": max(ok) - min(ok) if ok else None,
                         "requests": stats.requests,
@@ -209,18 +224,22 @@ async def _run_peer_tasks(
     }
 
 
+def _untyped(module: str) -> Any:
+    """A peer's module, typed as ``Any``: the peers are installed by the bench session only."""
+    return importlib.import_module(module)
+
+
 def _ssl_context(spec: dict[str, Any]) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=spec["ca_file"])
 
 
 async def _discord_py(spec: dict[str, Any]) -> dict[str, Any]:
-    import aiohttp
-    import discord
-    from discord.webhook import async_ as discord_webhook_module
+    aiohttp = _untyped("aiohttp")
+    discord = _untyped("discord")
 
-    # Webhook.from_url accepts discord.com URLs only; Route.BASE is the API root every
-    # webhook request is built on.
-    discord_webhook_module.Route.BASE = spec["base"] + "/api/v10"
+    # Webhook.from_url accepts discord.com URLs only; Route.BASE (discord.http) is the API
+    # root every webhook request is built on, so partial webhooks on it reach the fake.
+    discord.http.Route.BASE = spec["base"] + "/api/v10"
     connector = aiohttp.TCPConnector(ssl=_ssl_context(spec))
     async with aiohttp.ClientSession(connector=connector) as session:
         hooks = [discord.Webhook.partial(int(i), t, session=session) for i, t in spec["hooks"]]
@@ -239,8 +258,8 @@ async def _discord_py(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _hikari(spec: dict[str, Any]) -> dict[str, Any]:
-    import hikari
-    import hikari.impl
+    hikari = _untyped("hikari")
+    _untyped("hikari.impl")
 
     app = hikari.RESTApp(
         url=spec["base"] + "/api/v10",
@@ -270,7 +289,9 @@ async def _hikari(spec: dict[str, Any]) -> dict[str, Any]:
 async def _discord_webhook(spec: dict[str, Any]) -> dict[str, Any]:
     # It opens a fresh httpx.AsyncClient (and TLS connection) per call and has no knob for
     # the trust store; httpx reads SSL_CERT_FILE (set by the parent process).
-    from discord_webhook import AsyncDiscordWebhook, DiscordEmbed
+    discord_webhook = _untyped("discord_webhook")
+    AsyncDiscordWebhook = discord_webhook.AsyncDiscordWebhook
+    DiscordEmbed = discord_webhook.DiscordEmbed
 
     urls = [f"{spec['base']}/api/webhooks/{i}/{t}" for i, t in spec["hooks"]]
 
@@ -358,7 +379,7 @@ def _trio_webhook(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-_PEER_RUNNERS: Final[dict[str, Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]]] = {
+_PEER_RUNNERS: Final[dict[str, Callable[[dict[str, Any]], Coroutine[Any, Any, dict[str, Any]]]]] = {
     "discord.py": _discord_py,
     "hikari": _hikari,
     "discord-webhook": _discord_webhook,
@@ -384,7 +405,10 @@ def run_client(spec: dict[str, Any]) -> dict[str, Any]:
         result = _trio_webhook(spec)
     else:
         result = asyncio.run(_PEER_RUNNERS[name](spec))
-    result["version"] = str(getattr(module, "__version__", "?"))
+    try:
+        result["version"] = importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        result["version"] = str(getattr(module, "__version__", "?"))
     return result
 
 
@@ -406,84 +430,139 @@ def _fake_config(workload: str, size: dict[str, Any]) -> dict[str, Any]:
     return {"fake": {"bucket_limit": UNLIMITED}, "hooks": hooks, "one_channel": False}
 
 
-def run_case(
-    workload: str, client: str, size: dict[str, Any], workdir: str, timeout: float
-) -> dict[str, Any]:
-    """One (workload, client) pair: a fresh fake process, then a fresh client process."""
-    ca_file = os.path.join(workdir, f"ca-{workload}-{client}.pem")
-    config = {**_fake_config(workload, size), "ca_file": ca_file}
-    me = os.path.abspath(__file__)
-    server = subprocess.Popen(
-        [sys.executable, me, "_serve", json.dumps(config)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert server.stdin is not None and server.stdout is not None
-    try:
-        ready = json.loads(server.stdout.readline())
-        spec = {
-            **size,
-            "workload": workload,
-            "client": client,
-            "base": ready["url"],
-            "ca_file": ca_file,
-            "hooks": ready["hooks"],
-        }
-        if workload == "a":
-            spec["per_hook"] = size["messages"]
-        env = {**os.environ, "SSL_CERT_FILE": ca_file}
+class _FakeProcess:
+    """A fake Discord in its own process, driven through its stdin and stdout."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.ca_file = config["ca_file"]
+        self._process = subprocess.Popen(
+            [sys.executable, os.path.abspath(__file__), "_serve", json.dumps(config)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.url: str = self._ask(None)["url"]
+
+    def _ask(self, command: str | None) -> Any:
+        process = self._process
+        assert process.stdin is not None
+        assert process.stdout is not None
+        if command is not None:
+            process.stdin.write(command + "\n")
+            process.stdin.flush()
+        line = process.stdout.readline()
+        if not line:
+            raise RuntimeError("the fake's process ended early")
+        return json.loads(line)
+
+    def new_hooks(self) -> list[list[str]]:
+        return list(self._ask("hooks"))
+
+    def stats(self) -> dict[str, Any]:
+        return dict(self._ask("stats"))
+
+    def close(self) -> None:
+        process = self._process
         try:
-            done = subprocess.run(
-                [sys.executable, me, "_client", json.dumps(spec)],
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                env=env,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            result: dict[str, Any] = {"unavailable": f"timed out after {timeout:g} s"}
-        else:
-            lines = done.stdout.strip().splitlines()
-            if done.returncode != 0 or not lines:
-                last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-                result = {"unavailable": f"crashed: {last[:160]}"}
-            else:
-                result = json.loads(lines[-1])
-        server.stdin.write("stats\n")
-        server.stdin.flush()
-        result["fake"] = json.loads(server.stdout.readline())
-        server.stdin.write("quit\n")
-        server.stdin.flush()
-        server.wait(timeout=10)
+            assert process.stdin is not None
+            process.stdin.write("quit\n")
+            process.stdin.close()
+            process.wait(timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            process.kill()
+            process.wait()
+
+
+def _run_client(spec: dict[str, Any], timeout: float) -> dict[str, Any]:
+    """The client's process: its figures, or why there are none."""
+    try:
+        done = subprocess.run(
+            [sys.executable, os.path.abspath(__file__), "_client", json.dumps(spec)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**os.environ, "SSL_CERT_FILE": spec["ca_file"]},
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return {"unavailable": f"timed out after {timeout:g} s"}
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"unavailable": f"crashed: {last[:160]}"}
+    return dict(json.loads(lines[-1]))
+
+
+def run_workload(
+    workload: str, clients: Sequence[str], size: dict[str, Any], workdir: str, timeout: float
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """Every client in turn against one fake process, each on fresh webhooks and channels.
+
+    Workload (d) starts a fresh fake for each client, so that the fake's process never
+    holds more than one client's uploads.
+    """
+    config = {**_fake_config(workload, size), "ca_file": os.path.join(workdir, "ca.pem")}
+    results: dict[tuple[str, str], dict[str, Any]] = {}
+    fake: _FakeProcess | None = None
+    try:
+        for client in clients:
+            if fake is None or workload == "d":
+                if fake is not None:
+                    fake.close()
+                fake = _FakeProcess(config)
+            spec = {
+                **size,
+                "workload": workload,
+                "client": client,
+                "base": fake.url,
+                "ca_file": fake.ca_file,
+                "hooks": fake.new_hooks(),
+            }
+            if workload == "a":
+                spec["per_hook"] = size["messages"]
+            before = fake.stats()
+            result = _run_client(spec, timeout)
+            after = fake.stats()
+            result["fake"] = {
+                "span": after["span"],
+                "requests": after["requests"] - before["requests"],
+                "rate_limited": {
+                    scope: count - before["rate_limited"].get(scope, 0)
+                    for scope, count in after["rate_limited"].items()
+                },
+            }
+            results[(workload, client)] = result
+            print(details({(workload, client): result}), flush=True)
     finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait()
-    return result
+        if fake is not None:
+            fake.close()
+    return results
 
 
 def _minimum_a(size: dict[str, Any]) -> float:
     """Theoretical minimum of (a): full windows back to back; the first opens at t=0."""
-    windows = math.ceil(size["messages"] / BUCKET_LIMIT) - 1
-    return windows * BUCKET_WINDOW * size["time_scale"]
+    windows = math.ceil(int(size["messages"]) / BUCKET_LIMIT) - 1
+    return windows * BUCKET_WINDOW * float(size["time_scale"])
 
 
 def _metric(workload: str, row: str, result: dict[str, Any], size: dict[str, Any]) -> float:
     if row == "429s":
         return float(sum(result["fake"]["rate_limited"].values()))
+    if row == "overshoot":
+        windows = math.ceil(int(size["messages"]) / BUCKET_LIMIT) - 1
+        return (float(result["fake"]["span"]) - _minimum_a(size)) / float(windows) * 1000
     if workload == "a":
         return float(result["elapsed"]) / _minimum_a(size)
     if workload == "c":
-        return float(result["cpu"]) / max(1, result["delivered"]) * 1000
+        return float(result["cpu"]) / max(1, int(result["delivered"])) * 1000
     if workload == "d":
-        return float(result["rss_growth"]) / (size["files"] * size["file_mib"] * MiB)
+        return float(result["rss_growth"]) / float(size["files"] * size["file_mib"] * MiB)
     return float(result["elapsed"])
 
 
 ROWS: Final = (
     ("a", "ratio", "(a) elapsed / minimum", "≤ 1.02", "{:.3f}"),
+    ("a", "overshoot", "(a) overshoot per window at the fake, ms", "—", "{:.1f}"),
     ("a", "429s", "(a) 429s received", "0", "{:.0f}"),
     ("b", "429s", "(b) 429s received, hidden channel limit", "< every peer", "{:.0f}"),
     ("b", "elapsed", "(b) elapsed, s (for context)", "—", "{:.1f}"),
@@ -616,10 +695,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     try:
         for workload in workloads:
-            for client in clients:
-                result = run_case(workload, client, sizes[workload], workdir, timeout)
-                results[(workload, client)] = result
-                print(details({(workload, client): result}), flush=True)
+            results.update(run_workload(workload, clients, sizes[workload], workdir, timeout))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     text = table(results, sizes)
