@@ -13,6 +13,7 @@ directly.
 from __future__ import annotations
 
 import math
+import random
 import struct
 import zlib
 from collections.abc import Callable
@@ -26,9 +27,23 @@ from trio_webhook._deadletter import MemorySink
 from trio_webhook._errors import DeliveryFailed
 from trio_webhook._models import Embed, EmbedField, EmbedFooter, EmbedMedia, FilePart, Message
 from trio_webhook._planning import plan_requests
-from trio_webhook._sender import Receipt, SenderStats, open_webhook_sender
+from trio_webhook._ratelimit import (
+    AdaptiveStrategy,
+    ProactiveStrategy,
+    RateLimitTracker,
+    ReactiveStrategy,
+)
+from trio_webhook._ratelimit import Strategy as StrategyObject
+from trio_webhook._sender import Receipt, SenderStats, client_from_config, open_webhook_sender
 
-__all__ = ["DemoOptions", "DemoResult", "minimum_seconds", "run_demo", "tiny_png"]
+__all__ = [
+    "DemoOptions",
+    "DemoResult",
+    "minimum_seconds",
+    "run_demo",
+    "scaled_strategy",
+    "tiny_png",
+]
 
 # Discord's limits, as the demo's fake enforces them before scaling.
 BUCKET_LIMIT: Final = 5
@@ -167,6 +182,26 @@ def demo_message(n: int, *, with_files: bool) -> Message:
     return Message(embeds=[embed], attachments=files)
 
 
+def scaled_strategy(name: Strategy, time_scale: float) -> StrategyObject:
+    """The strategy ``name`` with its own time constants scaled like the fake's windows.
+
+    The strategies' defaults (the adaptive one's learned windows and how long evidence
+    lasts, the reset jitter) are in real seconds, tuned for Discord's real windows; a demo
+    that shrinks Discord's windows must shrink them too, or one injected 429 would make
+    the sender pace itself for a real minute.
+    """
+    if name == "reactive":
+        return ReactiveStrategy(reset_jitter=0.25 * time_scale)
+    if name == "proactive":
+        return ProactiveStrategy(reset_jitter=0.01 * time_scale)
+    return AdaptiveStrategy(
+        evidence_ttl=600.0 * time_scale,
+        max_window=120.0 * time_scale,
+        default_window=CHANNEL_WINDOW * time_scale,
+        reset_jitter=0.01 * time_scale,
+    )
+
+
 async def run_demo(options: DemoOptions, *, progress: ProgressCallback | None = None) -> DemoResult:
     """Run the demo: serve a fake Discord over TLS, send, and count.
 
@@ -227,8 +262,14 @@ async def run_demo(options: DemoOptions, *, progress: ProgressCallback | None = 
     async with serve_fake_discord(fake, tls=True) as server:
         url = server.webhook_url(hook)
         start = trio.current_time()
+        tracker = RateLimitTracker(
+            strategy=scaled_strategy(options.strategy, options.time_scale),
+            rng=random.Random(options.seed),
+        )
+        client = client_from_config(url, config, tracker=tracker, ssl_context=server.ssl_context)
         async with (
-            open_webhook_sender(url, config=config, ssl_context=server.ssl_context) as sender,
+            client,
+            open_webhook_sender(url, config=config, client=client) as sender,
             trio.open_nursery() as nursery,
         ):
             send_receipts, receive_receipts = trio.open_memory_channel[Receipt](math.inf)
