@@ -16,6 +16,7 @@ import contextlib
 import difflib
 import functools
 import json
+import logging
 import math
 import os
 import ssl
@@ -691,13 +692,22 @@ URL_HELP: Final = f"The webhook URL; defaults to ${ENV_URL} (keeps it out of she
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="trio-webhook")
 @click.option(
+    "-v",
+    "--verbose",
+    count=True,
+    help="Log warnings (-v: retries, dead letters) or everything (-vv).",
+)
+@click.option(
     "--traceback", is_flag=True, hidden=True, help="Show a traceback on errors (debugging)."
 )
-def cli(traceback: bool) -> None:
+def cli(verbose: int, traceback: bool) -> None:
     """Deliver Discord webhook messages from trio: queued, paced, retried, dead-lettered.
 
     Start with `trio-webhook demo`: it needs no Discord and no network.
     """
+    level = {0: logging.ERROR, 1: logging.WARNING}.get(verbose, logging.INFO)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("trio_webhook").setLevel(level)
 
 
 def _url_argument(fn: Callable[..., Any]) -> Callable[..., Any]:

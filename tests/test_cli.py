@@ -1,0 +1,332 @@
+"""The command line: message JSON, one-line errors, and each command end to end."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+from click.testing import CliRunner, Result
+
+from trio_webhook import Embed, Message, SenderConfig
+from trio_webhook._cli import (
+    ENV_URL,
+    InputError,
+    cli,
+    message_from_json,
+    replay_file,
+    send_message,
+    send_messages,
+)
+from trio_webhook.deadletter import read
+from trio_webhook.testing import FakeDiscord, FakeDiscordServer, FakeWebhook, serve_fake_discord
+
+TOKEN = "s3cret-TOKEN_value"
+BAD_URL = f"https://discord.com/api/webhooks/not-an-id/{TOKEN}"
+
+
+def run(*args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> Result:
+    return CliRunner().invoke(cli, list(args), env=env, input=stdin, catch_exceptions=False)
+
+
+def assert_one_line_error(result: Result, *needles: str, progress: bool = False) -> None:
+    assert result.exit_code != 0
+    lines = result.stderr.strip().splitlines()
+    if progress:  # a progress bar's last frame comes first
+        lines = [line for line in lines if not line.startswith("sending")]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: ")
+    assert "Traceback" not in result.output
+    assert TOKEN not in result.output
+    for needle in needles:
+        assert needle in lines[0]
+
+
+def write_json(path: Path, data: Any) -> str:
+    path.write_text(json.dumps(data))
+    return str(path)
+
+
+# --------------------------------------------------------------------------- message JSON
+
+
+def test_message_from_json_reads_discords_shape(tmp_path: Path) -> None:
+    (tmp_path / "log.txt").write_text("hello")
+    message = message_from_json(
+        {
+            "content": "deployed",
+            "username": "ci",
+            "embeds": [
+                {
+                    "title": "v1.2.3",
+                    "color": 0x57F287,
+                    "timestamp": "2024-05-01T12:00:00Z",
+                    "fields": [{"name": "branch", "value": "main", "inline": True}],
+                    "footer": {"text": "ci"},
+                    "image": {"url": "attachment://log.txt"},
+                }
+            ],
+            "attachments": [{"path": "log.txt", "description": "the log"}],
+            "allowed_mentions": {"parse": []},
+            "thread_id": 123,
+        },
+        base_dir=tmp_path,
+    )
+    assert message.content == "deployed"
+    assert message.thread_id == "123"
+    embed = message.embeds[0]
+    assert embed.fields[0].inline is True
+    assert embed.timestamp is not None
+    assert embed.timestamp.year == 2024
+    assert message.attachments[0].read() == b"hello"
+    assert message.allowed_mentions is not None
+    assert message.allowed_mentions.parse == ()
+
+
+@pytest.mark.parametrize(
+    ("data", "needle"),
+    [
+        ({"content": 5}, "content: expected a string, got a number"),
+        ({"embeds": [{"colour": 1}]}, "embeds[0]: unknown field 'colour' (did you mean 'color'?)"),
+        ({"embeds": [{"fields": [{"name": "a"}]}]}, "embeds[0].fields[0]: missing required"),
+        ({"embeds": [{"timestamp": "yesterday"}]}, "embeds[0].timestamp: 'yesterday' is not"),
+        ({"thread_id": "abc"}, "thread_id: expected a snowflake"),
+        ({"tts": "yes"}, "tts: expected true or false"),
+        ({"attachments": [{"path": "missing.bin"}]}, "attachments[0].path: no readable file"),
+        ([1, 2], "message: expected an object, got a list"),
+    ],
+)
+def test_message_from_json_names_the_bad_field(data: Any, needle: str, tmp_path: Path) -> None:
+    with pytest.raises(InputError) as info:
+        message_from_json(data, base_dir=tmp_path)
+    assert needle in str(info.value)
+
+
+# --------------------------------------------------------------------------- validate, dry run
+
+
+def test_validate_ok(tmp_path: Path) -> None:
+    path = write_json(tmp_path / "m.json", {"embeds": [{"title": "t"}] * 12})
+    result = run("validate", path)
+    assert result.exit_code == 0, result.output
+    assert "ok (2 request(s))" in result.stdout
+
+
+def test_validate_prints_every_violation(tmp_path: Path) -> None:
+    path = write_json(
+        tmp_path / "m.json",
+        {"content": "x" * 2001, "embeds": [{"title": "t" * 300, "description": "d" * 5000}]},
+    )
+    result = run("validate", path)
+    assert result.exit_code == 1
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 3
+    assert any("content" in line for line in lines)
+    assert any("embeds[0].description" in line for line in lines)
+    assert_one_line_error(result, "3 violation(s)")
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        (None, "no such file"),
+        ("{not json", "invalid JSON at line 1, column 2"),
+        ('{"embeds": {"title": 1}}', "embeds: expected a list, got an object"),
+    ],
+)
+def test_validate_bad_input_is_one_line(tmp_path: Path, content: str | None, needle: str) -> None:
+    path = tmp_path / "m.json"
+    if content is not None:
+        path.write_text(content)
+    assert_one_line_error(run("validate", str(path)), str(path), needle)
+
+
+def test_send_dry_run_plans_without_a_url(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("attached")
+    embed = tmp_path / "e.json"
+    embed.write_text('{"title": "from a file"}')
+    result = run(
+        "send",
+        "--content",
+        "hi",
+        "--embed",
+        '{"title": "inline", "color": 5}',
+        "--embed",
+        f"@{embed}",
+        "--file",
+        str(tmp_path / "a.txt"),
+        "--dry-run",
+    )
+    assert result.exit_code == 0, result.output
+    assert "request 1/1: 2 embed(s), 1 file(s), 2 content characters" in result.stdout
+    assert '"title":"inline"' in result.stdout.replace(" ", "")
+    assert "files[0]: a.txt" in result.stdout
+    assert "nothing sent" in result.stdout
+
+
+# --------------------------------------------------------------------------- one-line errors
+
+
+def test_bad_url_never_shows_the_token() -> None:
+    assert_one_line_error(run("send", BAD_URL, "--content", "hi"), "webhook")
+
+
+def test_url_from_the_environment_is_checked_too() -> None:
+    assert_one_line_error(run("send", "--content", "hi", env={ENV_URL: BAD_URL}))
+
+
+def test_missing_url_says_where_to_put_it() -> None:
+    assert_one_line_error(run("send", "--content", "hi", env={ENV_URL: ""}), ENV_URL)
+
+
+def test_message_over_the_limits_is_one_line() -> None:
+    url = "https://discord.com/api/webhooks/123/" + TOKEN
+    result = run("send", url, "--content", "x" * 2001)
+    assert_one_line_error(result, "Discord's limits", "content")
+
+
+def test_bad_embed_json_and_missing_file(tmp_path: Path) -> None:
+    url = "https://discord.com/api/webhooks/123/" + TOKEN
+    assert_one_line_error(run("send", url, "--embed", "{oops"), "--embed: invalid JSON")
+    missing = str(tmp_path / "nope.png")
+    assert_one_line_error(run("send", url, "--file", missing), missing)
+    assert_one_line_error(run("send", url, "--embed", f"@{missing}"), "no such file")
+
+
+def test_bad_jsonl_line_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "batch.jsonl"
+    path.write_text('{"content": "one"}\n\n{"content": 2}\n')
+    url = "https://discord.com/api/webhooks/123/" + TOKEN
+    assert_one_line_error(run("send-batch", url, str(path)), f"{path}:3: content: expected")
+
+
+# --------------------------------------------------------------------------- in-process sends
+
+
+async def test_send_message_against_the_fake(
+    fake_discord: FakeDiscord, fake_webhook: FakeWebhook
+) -> None:
+    message = Message(content="hello", embeds=[Embed(title=str(n)) for n in range(12)])
+    delivery = await send_message(
+        fake_webhook.url, message, http_transport=fake_discord.httpx_transport()
+    )
+    assert len(delivery.messages) == 2
+    history = fake_discord.history(fake_webhook.channel_id)
+    assert [m["id"] for m in history] == [m.id for m in delivery.messages]
+    assert history[0]["content"] == "hello"
+
+
+async def test_send_batch_and_replay_round_trip(
+    fake_discord: FakeDiscord, fake_webhook: FakeWebhook, tmp_path: Path
+) -> None:
+    dead = tmp_path / "dead.jsonl"
+    config = SenderConfig(dead_letter=str(dead), max_attempts=1, seed=1)
+    fake_discord.inject("server_error", count=2, status=503)
+    seen: list[tuple[int, int]] = []
+    stats = await send_messages(
+        fake_webhook.url,
+        [Message(content=f"m{n}") for n in range(5)],
+        config=config,
+        http_transport=fake_discord.httpx_transport(),
+        progress=lambda delivered, failed: seen.append((delivered, failed)),
+    )
+    assert (stats.enqueued, stats.delivered, stats.dead) == (5, 3, 2)
+    assert seen[-1] == (3, 2)
+    assert [r.message.content for r in read(dead)] == ["m0", "m1"]
+
+    again = tmp_path / "again.jsonl"
+    result = await replay_file(
+        str(dead),
+        fake_webhook.url,
+        dead_letter=str(again),
+        http_transport=fake_discord.httpx_transport(),
+    )
+    assert (result.delivered, len(result.failed), result.skipped) == (2, 0, 0)
+    contents = [m["content"] for m in fake_discord.history(fake_webhook.channel_id)]
+    assert sorted(contents) == ["m0", "m1", "m2", "m3", "m4"]
+    assert not again.exists()
+
+
+# --------------------------------------------------------------------------- over real TLS
+
+
+@contextmanager
+def fake_in_thread(fake: FakeDiscord, ca_path: Path) -> Iterator[FakeDiscordServer]:
+    """Serve ``fake`` over TLS from another thread, so the CLI (which runs trio) can reach it."""
+    ready = threading.Event()
+    box: dict[str, Any] = {}
+
+    async def serve() -> None:
+        stop = trio.Event()
+        box["stop"] = stop
+        box["token"] = trio.lowlevel.current_trio_token()
+        async with serve_fake_discord(fake, tls=True) as server:
+            server.ca.cert_pem.write_to_path(str(ca_path))
+            box["server"] = server
+            ready.set()
+            await stop.wait()
+
+    thread = threading.Thread(target=trio.run, args=(serve,), daemon=True)
+    thread.start()
+    assert ready.wait(10), "the fake did not start"
+    try:
+        yield box["server"]
+    finally:
+        trio.from_thread.run_sync(box["stop"].set, trio_token=box["token"])
+        thread.join(10)
+
+
+@pytest.mark.tls
+def test_send_send_batch_and_replay_commands_over_tls(tmp_path: Path) -> None:
+    fake = FakeDiscord(seed=3)
+    hook = fake.create_webhook()
+    ca = tmp_path / "ca.pem"
+    with fake_in_thread(fake, ca) as server:
+        url = server.webhook_url(hook)
+        env = {ENV_URL: url}
+        sent = run("send", "--content", "hi", "--ca-file", str(ca), env=env)
+        assert sent.exit_code == 0, sent.output
+        assert sent.stdout.strip() == fake.history(hook.channel_id)[0]["id"]
+
+        # Without trusting the CA the certificate is refused: one line, no token.
+        assert_one_line_error(run("send", "--content", "hi", env=env))
+
+        batch = tmp_path / "batch.jsonl"
+        batch.write_text("".join(json.dumps({"content": f"b{n}"}) + "\n" for n in range(4)))
+        dead = tmp_path / "dead.jsonl"
+        fake.delete_webhook(hook)  # every message now dead-letters as dead_webhook
+        result = run(
+            "send-batch", str(batch), "--dead-letter", str(dead), "--ca-file", str(ca), env=env
+        )
+        assert_one_line_error(result, "4 of 4 message(s) dead-lettered", progress=True)
+        assert "dead letters" in result.stdout
+
+        other = fake.create_webhook()
+        replayed = run("replay", str(dead), server.webhook_url(other), "--ca-file", str(ca))
+        assert replayed.exit_code == 0, replayed.output
+        contents = [m["content"] for m in fake.history(other.channel_id)]
+        assert contents == ["b0", "b1", "b2", "b3"]
+        assert TOKEN not in replayed.output
+
+
+@pytest.mark.tls
+def test_serve_fake_prints_a_url_and_writes_the_ca(tmp_path: Path) -> None:
+    ca = tmp_path / "ca.pem"
+    result = run("serve-fake", "--ca-out", str(ca), "--exit-after", "0.2")
+    assert result.exit_code == 0, result.output
+    assert "webhook URL: https://127.0.0.1:" in result.stdout
+    assert ca.read_text().startswith("-----BEGIN CERTIFICATE-----")
+    assert "stopped: 0 request(s)" in result.stdout
+
+
+@pytest.mark.tls
+def test_demo_end_to_end() -> None:
+    result = run("demo", "--messages", "20", "--time-scale", "0.01", "--faults", "0.05")
+    assert result.exit_code == 0, result.output
+    assert "every message accounted for" in result.stdout
+    assert "yes" in result.stdout
