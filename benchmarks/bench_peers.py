@@ -545,6 +545,12 @@ def _minimum_a(size: dict[str, Any]) -> float:
     return windows * BUCKET_WINDOW * float(size["time_scale"])
 
 
+def _minimum_b(size: dict[str, Any]) -> float:
+    """Minimum of (b) if the hidden limit is obeyed: full channel windows back to back."""
+    windows = math.ceil(int(size["hooks"] * size["per_hook"]) / CHANNEL_LIMIT) - 1
+    return windows * CHANNEL_WINDOW * float(size["time_scale"])
+
+
 def _metric(workload: str, row: str, result: dict[str, Any], size: dict[str, Any]) -> float:
     if row == "429s":
         return float(sum(result["fake"]["rate_limited"].values()))
@@ -555,6 +561,8 @@ def _metric(workload: str, row: str, result: dict[str, Any], size: dict[str, Any
         return float(result["elapsed"]) / _minimum_a(size)
     if workload == "c":
         return float(result["cpu"]) / max(1, int(result["delivered"])) * 1000
+    if workload == "b":
+        return float(result["elapsed"]) / _minimum_b(size)
     if workload == "d":
         return float(result["rss_growth"]) / float(size["files"] * size["file_mib"] * MiB)
     return float(result["elapsed"])
@@ -565,7 +573,7 @@ ROWS: Final = (
     ("a", "overshoot", "(a) overshoot per window at the fake, ms", "—", "{:.1f}"),
     ("a", "429s", "(a) 429s received", "0", "{:.0f}"),
     ("b", "429s", "(b) 429s received, hidden channel limit", "< every peer", "{:.0f}"),
-    ("b", "elapsed", "(b) elapsed, s (for context)", "—", "{:.1f}"),
+    ("b", "elapsed", "(b) elapsed / minimum under the hidden limit", "—", "{:.2f}"),
     ("c", "cpu", "(c) client CPU s / 1000 messages", "≤ best peer", "{:.2f}"),
     ("d", "mem", "(d) peak RSS growth / attachment bytes", "≤ 1.5", "{:.2f}"),
 )
