@@ -1,0 +1,97 @@
+"""Sphinx configuration: Markdown pages (MyST) and an API reference from docstrings."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import attrs
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from trio_webhook import SenderConfig, __version__  # noqa: E402
+
+project = "trio-webhook"
+author = "the trio-webhook authors"
+copyright = "2026, the trio-webhook authors"  # noqa: A001
+release = __version__
+version = __version__
+
+extensions = ["sphinx.ext.autodoc", "sphinx.ext.napoleon", "myst_parser"]
+source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
+root_doc = "index"
+exclude_patterns = ["_build", "_generated/*.md"]
+myst_enable_extensions = ["colon_fence", "deflist"]
+myst_heading_anchors = 3
+
+napoleon_google_docstring = True
+napoleon_numpy_docstring = False
+napoleon_use_ivar = True
+# The pytest plugin lists its fixtures under a "Fixtures:" heading.
+napoleon_custom_sections = [("Fixtures", "params_style")]
+autodoc_member_order = "bysource"
+autodoc_typehints = "description"
+autodoc_class_signature = "separated"
+autodoc_default_options = {"members": True, "show-inheritance": True}
+nitpicky = False
+
+html_theme = "alabaster"
+html_title = f"trio-webhook {release}"
+
+
+def _config_table() -> str:
+    """The configuration reference table, built from ``SenderConfig`` itself."""
+    doc = SenderConfig.__doc__ or ""
+    section = doc.split("Attributes:", 1)[1].split("Example::", 1)[0]
+    described: dict[str, str] = {}
+    name = ""
+    for line in section.splitlines():
+        match = re.match(r"^ {8}(\w+): (.*)$", line)
+        if match:
+            name = match.group(1)
+            described[name] = match.group(2).strip()
+        elif name and line.strip():
+            described[name] += " " + line.strip()
+    rows = [
+        "| setting | default | environment variable | TOML key | meaning |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for field in attrs.fields(SenderConfig):
+        default = field.default
+        shown = "`None`" if default is None else f"`{default!r}`"
+        text = described.get(field.name, "").replace("|", "\\|").replace("``", "`")
+        rows.append(
+            f"| `{field.name}` | {shown} | `TRIO_WEBHOOK_{field.name.upper()}` "
+            f"| `{field.name}` | {text} |"
+        )
+    return "\n".join(rows) + "\n"
+
+
+generated = Path(__file__).parent / "_generated"
+generated.mkdir(exist_ok=True)
+(generated / "config-table.md").write_text(_config_table(), encoding="utf-8")
+
+
+def _cli_help() -> str:
+    """``--help`` of every command, as the command line prints it."""
+    import click
+
+    from trio_webhook._cli import cli
+
+    parts = []
+    with click.Context(cli, info_name="trio-webhook", terminal_width=88) as root:
+        parts.append("```text\n$ trio-webhook --help\n" + cli.get_help(root) + "\n```\n")
+        for name in sorted(cli.commands):
+            command = cli.commands[name]
+            with click.Context(command, info_name=name, parent=root, terminal_width=88) as ctx:
+                parts.append(
+                    f"### `{name}`\n\n```text\n$ trio-webhook {name} --help\n"
+                    + command.get_help(ctx)
+                    + "\n```\n"
+                )
+    return "\n".join(parts)
+
+
+(generated / "cli-help.md").write_text(_cli_help(), encoding="utf-8")
