@@ -15,7 +15,7 @@ from trio_webhook import SenderConfig, __version__  # noqa: E402
 
 project = "trio-webhook"
 author = "the trio-webhook authors"
-copyright = "2026, the trio-webhook authors"  # noqa: A001
+copyright = "2026, the trio-webhook authors"
 release = __version__
 version = __version__
 

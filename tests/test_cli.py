@@ -330,3 +330,10 @@ def test_demo_end_to_end() -> None:
     assert result.exit_code == 0, result.output
     assert "every message accounted for" in result.stdout
     assert "yes" in result.stdout
+
+
+def test_no_command_prints_help() -> None:
+    result = run()
+    assert result.exit_code == 0
+    assert "demo" in result.stdout
+    assert "send-batch" in result.stdout

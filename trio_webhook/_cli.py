@@ -689,7 +689,7 @@ _STRATEGIES: Final = get_args(Strategy)
 URL_HELP: Final = f"The webhook URL; defaults to ${ENV_URL} (keeps it out of shell history)."
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, invoke_without_command=True)
 @click.version_option(__version__, prog_name="trio-webhook")
 @click.option(
     "-v",
@@ -700,7 +700,8 @@ URL_HELP: Final = f"The webhook URL; defaults to ${ENV_URL} (keeps it out of she
 @click.option(
     "--traceback", is_flag=True, hidden=True, help="Show a traceback on errors (debugging)."
 )
-def cli(verbose: int, traceback: bool) -> None:
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, traceback: bool) -> None:
     """Deliver Discord webhook messages from trio: queued, paced, retried, dead-lettered.
 
     Start with `trio-webhook demo`: it needs no Discord and no network.
@@ -708,6 +709,8 @@ def cli(verbose: int, traceback: bool) -> None:
     level = {0: logging.ERROR, 1: logging.WARNING}.get(verbose, logging.INFO)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("trio_webhook").setLevel(level)
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
 
 
 def _url_argument(fn: Callable[..., Any]) -> Callable[..., Any]:
