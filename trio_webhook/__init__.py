@@ -60,7 +60,14 @@ from trio_webhook._ratelimit import (
     Strategy,
 )
 from trio_webhook._retry import RetryPolicy
-from trio_webhook._sender import Receipt, SenderStats, WebhookSender, open_webhook_sender
+from trio_webhook._sender import (
+    Receipt,
+    ReplayResult,
+    SenderStats,
+    WebhookSender,
+    open_webhook_sender,
+    replay,
+)
 from trio_webhook._version import __version__
 
 __all__ = [
@@ -97,6 +104,7 @@ __all__ = [
     "RateLimited",
     "ReactiveStrategy",
     "Receipt",
+    "ReplayResult",
     "RetryPolicy",
     "SenderClosed",
     "SenderConfig",
@@ -116,6 +124,7 @@ __all__ = [
     "embed_length",
     "open_webhook_sender",
     "plan_requests",
+    "replay",
     "validate",
     "__version__",
 ]

@@ -8,6 +8,7 @@ A planned request becomes either a JSON body or the parts of a multipart body: a
 
 from __future__ import annotations
 
+import functools
 import json
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -43,6 +44,9 @@ _DROPPED_CATEGORIES: Final = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"
 _FALLBACK_STEM: Final = "file"
 
 
+# Pure and called for every file on every validation and encoding (send_nowait's hot
+# path): filenames repeat, so a small cache halves the cost of checking a message.
+@functools.lru_cache(maxsize=1024)
 def sanitize_filename(name: str) -> str:
     r"""Make a filename safe to put in a multipart header, as Discord would store it.
 

@@ -231,12 +231,14 @@ def _media_paths(path: str, embed: Embed) -> list[tuple[str, str]]:
 def _check_references(
     c: _Collector, embeds: Sequence[Embed], files: Sequence[FilePart], where: str
 ) -> None:
-    names: set[str] = set()
-    for part in files:
-        names |= file_names(part)
+    names: set[str] | None = None  # built only when an embed refers to an upload
     for i, embed in enumerate(embeds):
         for path, url in _media_paths(f"embeds[{i}]", embed):
-            if url.startswith(ATTACHMENT_SCHEME) and url[len(ATTACHMENT_SCHEME) :] not in names:
+            if not url.startswith(ATTACHMENT_SCHEME):
+                continue
+            if names is None:
+                names = set().union(*(file_names(part) for part in files))
+            if url[len(ATTACHMENT_SCHEME) :] not in names:
                 c.add(
                     path,
                     1,
