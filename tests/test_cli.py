@@ -23,6 +23,7 @@ from trio_webhook._cli import (
     send_message,
     send_messages,
 )
+from trio_webhook._demo import DemoOptions, minimum_seconds, run_demo, tiny_png
 from trio_webhook.deadletter import read
 from trio_webhook.testing import FakeDiscord, FakeDiscordServer, FakeWebhook, serve_fake_discord
 
@@ -337,3 +338,34 @@ def test_no_command_prints_help() -> None:
     assert result.exit_code == 0
     assert "demo" in result.stdout
     assert "send-batch" in result.stdout
+
+
+# --------------------------------------------------------------------------- the demo's parts
+
+
+def test_minimum_seconds_counts_whole_windows() -> None:
+    assert minimum_seconds(0, time_scale=1.0) == 0.0
+    assert minimum_seconds(5, time_scale=1.0) == 0.0
+    assert minimum_seconds(6, time_scale=1.0) == 2.0  # the bucket binds
+    assert minimum_seconds(31, time_scale=1.0) == 60.0  # the channel limit binds
+    assert minimum_seconds(31, time_scale=0.5) == 30.0
+
+
+def test_tiny_png_is_a_png() -> None:
+    data = tiny_png(4, 2, (255, 0, 0))
+    assert data.startswith(b"\x89PNG\r\n\x1a\n")
+    assert data[12:16] == b"IHDR"
+    assert data.endswith(b"IEND\xaeB`\x82")
+
+
+@pytest.mark.tls
+async def test_run_demo_in_a_burst_accounts_for_every_message() -> None:
+    progress: list[tuple[int, int]] = []
+    result = await run_demo(
+        DemoOptions(messages=25, faults=0.0, time_scale=0.01, burst=True),
+        progress=lambda delivered, dead: progress.append((delivered, dead)),
+    )
+    assert result.ok
+    assert result.stats.delivered == result.fake_messages == 25
+    assert progress[-1] == (25, 0)
+    assert result.elapsed >= result.minimum
