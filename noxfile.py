@@ -66,5 +66,7 @@ def bench(session: nox.Session) -> None:
     peers = ROOT / "benchmarks" / "requirements-peers.txt"
     if peers.is_file():
         session.install("-r", str(peers))
+    # Arguments after `--` (such as --quick) are bench_peers.py's; the others take none.
     for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
-        session.run("python", str(script), *session.posargs)
+        args = session.posargs if script.name == "bench_peers.py" else []
+        session.run("python", str(script), *args)
