@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -369,3 +370,10 @@ async def test_run_demo_in_a_burst_accounts_for_every_message() -> None:
     assert result.stats.delivered == result.fake_messages == 25
     assert progress[-1] == (25, 0)
     assert result.elapsed >= result.minimum
+
+
+def test_commands_leave_logging_as_they_found_it() -> None:
+    logger = logging.getLogger("trio_webhook")
+    before = (logger.level, logger.propagate, list(logger.handlers))
+    run("-v", "validate", "missing.json")
+    assert (logger.level, logger.propagate, list(logger.handlers)) == before

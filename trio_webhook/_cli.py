@@ -706,11 +706,31 @@ def cli(ctx: click.Context, verbose: int, traceback: bool) -> None:
 
     Start with `trio-webhook demo`: it needs no Discord and no network.
     """
-    level = {0: logging.ERROR, 1: logging.WARNING}.get(verbose, logging.INFO)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("trio_webhook").setLevel(level)
+    _configure_logging(ctx, {0: logging.ERROR, 1: logging.WARNING}.get(verbose, logging.DEBUG))
     if ctx.invoked_subcommand is None:
         click.echo(ctx.get_help())
+
+
+def _configure_logging(ctx: click.Context, level: int) -> None:
+    """Log the library's records at ``level`` to stderr while the command runs.
+
+    Only the ``trio_webhook`` logger is touched, and it is restored when the command
+    ends, so that embedding ``cli`` (as tests do) leaves logging as it found it.
+    """
+    logger = logging.getLogger("trio_webhook")
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    saved = (logger.level, logger.propagate)
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    logger.propagate = False
+
+    def restore() -> None:
+        logger.removeHandler(handler)
+        logger.setLevel(saved[0])
+        logger.propagate = saved[1]
+
+    ctx.call_on_close(restore)
 
 
 def _url_argument(fn: Callable[..., Any]) -> Callable[..., Any]:
