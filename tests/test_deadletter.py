@@ -103,6 +103,7 @@ records = st.builds(
     webhook_id=st.none() | snowflake,
     time=st.datetimes(timezones=st.just(UTC)),
     delivered_requests=st.integers(0, 5),
+    thread_id=st.none() | snowflake,
     omitted_attachments=st.lists(
         st.builds(
             AttachmentInfo,

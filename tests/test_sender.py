@@ -380,6 +380,31 @@ async def test_partial_message_replays_only_its_missing_parts(
     assert titles(fake, hook.channel_id) == [f"e{i}" for i in range(25)]
 
 
+@pytest.mark.parametrize("wait", [True, False])
+async def test_partial_forum_post_replays_into_the_thread_it_created(
+    autojump_clock: trio.testing.MockClock, tmp_path: Path, wait: bool
+) -> None:
+    fake = FakeDiscord(seed=0)
+    forum = fake.create_channel(forum=True)
+    hook = fake.create_webhook(forum)
+    dead = tmp_path / "dead.jsonl"
+    post = Message(thread_name="release", embeds=[Embed(title=f"e{i}") for i in range(25)])
+    fake.inject("delay", count=1, delay=0.0)  # the first request creates the post
+    fake.inject("server_error", count=5, status=503)  # the second never gets through
+    async with open_sender(fake, hook, dead_letter=dead, wait=wait) as sender:
+        receipt = sender.send_nowait(post)
+    assert (await failure(receipt)).reason == "exhausted"
+    [thread] = fake.threads(forum)
+    [record] = records(dead)
+    assert (record.delivered_requests, record.thread_id) == (1, thread)
+
+    result = await replay(dead, hook.url, http_transport=fake.httpx_transport())
+    assert (result.delivered, result.failed) == (1, ())
+    # One post holding every embed once, in order: the replay did not open a second one.
+    assert fake.threads(forum) == [thread]
+    assert titles(fake, thread) == [f"e{i}" for i in range(25)]
+
+
 async def test_replay_collects_failures_and_skips_what_was_delivered(
     autojump_clock: trio.testing.MockClock, tmp_path: Path
 ) -> None:

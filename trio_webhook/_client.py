@@ -7,7 +7,6 @@ to try again. Nothing in this module decides anything by itself.
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import ssl
@@ -50,7 +49,7 @@ from trio_webhook._retry import (
 from trio_webhook._transport import HttpxTransport, Transport
 from trio_webhook._url import WebhookURL, parse_webhook_url, redact
 
-__all__ = ["ClientCounters", "WebhookClient"]
+__all__ = ["ClientCounters", "PlanProgress", "WebhookClient"]
 
 logger: Final = logging.getLogger("trio_webhook")
 
@@ -106,12 +105,11 @@ def error_from_response(response: HTTPResponse, route: str) -> DiscordHTTPError:
 
 
 def _response_json(response: HTTPResponse, route: str) -> Mapping[str, Any]:
-    try:
-        data = json.loads(response.body)
-    except ValueError:
+    data = response.parsed
+    if data is None:
         raise TransportError(
             "protocol", f"answer {response.status} is not JSON", ambiguous=True, route=route
-        ) from None
+        )
     if not isinstance(data, dict):
         raise TransportError(
             "protocol",
@@ -120,6 +118,23 @@ def _response_json(response: HTTPResponse, route: str) -> Mapping[str, Any]:
             route=route,
         )
     return data
+
+
+@attrs.define
+class PlanProgress:
+    """How far a plan got: readable after :meth:`WebhookClient.execute_plan` raises.
+
+    Attributes:
+        delivered: Requests of the plan delivered, in plan order (a resumed plan starts
+            after them).
+        messages: What Discord returned for each delivered request sent with ``wait``.
+        thread_id: The forum thread the plan's first request created (``thread_name``),
+            where the rest of the plan goes.
+    """
+
+    delivered: int = 0
+    messages: list[SentMessage] = attrs.field(factory=list)
+    thread_id: str | None = None
 
 
 class WebhookClient:
@@ -249,9 +264,9 @@ class WebhookClient:
             (:func:`open_webhook_sender`) records partial progress in dead letters.
         """
         plan = plan_requests(message, max_upload_bytes=self._max_upload_bytes)
-        sent: list[SentMessage] = []
-        await self.execute_plan(plan, wait=wait, thread_id=thread_id, sent=sent)
-        return Delivery(messages=tuple(sent))
+        progress = PlanProgress()
+        await self.execute_plan(plan, wait=wait, thread_id=thread_id, progress=progress)
+        return Delivery(messages=tuple(progress.messages))
 
     async def execute_plan(
         self,
@@ -259,19 +274,23 @@ class WebhookClient:
         *,
         wait: bool,
         thread_id: int | str | None,
-        sent: list[SentMessage],
-        start: int = 0,
+        progress: PlanProgress,
     ) -> None:
-        """Send ``plan[start:]`` in order, appending each answer to ``sent``.
+        """Send ``plan[progress.delivered:]`` in order, recording each success in ``progress``.
 
-        ``sent`` is the progress record: after an exception it holds what was delivered.
-        A plan that creates a forum post (``thread_name``) sends the rest of its requests
-        into the thread the first one created.
+        ``progress`` is the record of how far it got, readable after an exception; pass
+        one with ``delivered`` and ``thread_id`` set to resume a plan (a dead letter's
+        ``delivered_requests`` and ``thread_id``). A plan that creates a forum post
+        (``thread_name``) sends the rest of its requests into the thread the first one
+        created, and keeps that thread's id in ``progress.thread_id``.
         """
         thread = None if thread_id is None else str(thread_id)
-        created_thread: str | None = None
-        for planned in plan[start:]:
-            target = thread or created_thread or planned.thread_id
+        for planned in plan[progress.delivered :]:
+            target = thread or progress.thread_id or planned.thread_id
+            if progress.thread_id is not None and planned.thread_name is not None:
+                # A resumed forum post whose thread exists: naming it again would ask
+                # Discord for a second post.
+                planned = attrs.evolve(planned, thread_name=None, applied_tags=None)
             creates_thread = planned.thread_name is not None and len(plan) > 1
             must_wait = wait or creates_thread
             query: list[tuple[str, str]] = [("wait", "true" if must_wait else "false")]
@@ -280,12 +299,13 @@ class WebhookClient:
             body = encode_execute(attrs.evolve(planned, thread_id=target))
             request = self._request("POST", "", body=body, query=query)
             response = await self.send_with_retry(request)
+            progress.delivered += 1
             if must_wait:
                 message = SentMessage.from_json(_response_json(response, request.route))
                 if creates_thread:
-                    created_thread = message.channel_id
+                    progress.thread_id = message.channel_id
                 if wait:
-                    sent.append(message)
+                    progress.messages.append(message)
 
     async def get_message(
         self, message_id: int | str, *, thread_id: int | str | None = None
@@ -472,10 +492,7 @@ def _channel_of(response: HTTPResponse) -> str | None:
     # The adaptive strategy learns per-channel limits; only a message answer names one.
     if response.status != 200 or not response.body.startswith(b"{"):
         return None
-    try:
-        data = json.loads(response.body)
-    except ValueError:
-        return None
+    data = response.parsed
     channel = data.get("channel_id") if isinstance(data, dict) else None
     return str(channel) if channel is not None else None
 

@@ -146,6 +146,9 @@ class DeadLetter:
             were delivered before it failed: a replay should skip that many, or Discord
             shows those parts twice. ``0`` when nothing was delivered.
         omitted_attachments: Metadata of files whose bytes the record leaves out.
+        thread_id: The forum thread the message's first request created (a message with
+            ``thread_name`` sent as several requests), where a replay sends the rest;
+            ``None`` otherwise.
     """
 
     reason: Reason = attrs.field(validator=_check_reason)
@@ -158,6 +161,7 @@ class DeadLetter:
     time: datetime = attrs.field(factory=_now)
     delivered_requests: int = attrs.field(default=0, validator=attrs.validators.ge(0))
     omitted_attachments: tuple[AttachmentInfo, ...] = attrs.field(default=(), converter=_infos)
+    thread_id: str | None = None
 
     def without_attachments(self) -> DeadLetter:
         """This record with file bytes replaced by their metadata (for a smaller record)."""

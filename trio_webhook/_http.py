@@ -6,7 +6,10 @@ httpx types. Only ``_transport.py`` turns these into real HTTP.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from functools import cached_property
+from typing import Any
 
 import attrs
 
@@ -56,10 +59,20 @@ class HTTPRequest:
         return bool(self.files) or self.payload_json is not None
 
 
-@attrs.frozen
+# No slots: ``parsed`` caches in the instance dict (the rate limiter reads a message's
+# channel and the client reads the whole message: one JSON parse serves both).
+@attrs.frozen(slots=False)
 class HTTPResponse:
     """Discord's answer: status, headers with lower-case names, and a bounded body."""
 
     status: int
     headers: Mapping[str, str] = attrs.field(converter=_lower_headers)
     body: bytes = attrs.field(default=b"", repr=False)
+
+    @cached_property
+    def parsed(self) -> Any:
+        """The body parsed as JSON (once), or ``None`` when it is not JSON."""
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None

@@ -33,7 +33,7 @@ import httpx
 import trio
 
 from trio_webhook._buffer import PressureBuffer, Shed
-from trio_webhook._client import WebhookClient
+from trio_webhook._client import PlanProgress, WebhookClient
 from trio_webhook._config import SenderConfig
 from trio_webhook._deadletter import DeadLetter, DeadLetterSink, Reason, make_sink, read
 from trio_webhook._encoding import ATTACHMENT_SCHEME
@@ -46,7 +46,7 @@ from trio_webhook._errors import (
 )
 from trio_webhook._http import HTTPRequest, HTTPResponse
 from trio_webhook._limits import check
-from trio_webhook._models import Delivery, Embed, Message, SentMessage
+from trio_webhook._models import Delivery, Embed, Message
 from trio_webhook._planning import plan_requests
 from trio_webhook._ratelimit import (
     AdaptiveStrategy,
@@ -263,7 +263,7 @@ class WebhookSender:
         self._dead = 0
         # The message the sender task is working on, and what of it was delivered.
         self._current: _Item | None = None
-        self._current_sent: list[SentMessage] = []
+        self._current_progress = PlanProgress()
         self._mover_scope = trio.CancelScope(shield=True)
         self._sender_scope = trio.CancelScope(shield=True)
         self._mover_done = trio.Event()
@@ -394,7 +394,7 @@ class WebhookSender:
                         item = await self._receive_channel.receive()
                     except trio.EndOfChannel:
                         return
-                    self._current, self._current_sent = item, []
+                    self._current, self._current_progress = item, PlanProgress()
                     await self._deliver(item)
                     self._current = None
         finally:
@@ -410,12 +410,10 @@ class WebhookSender:
         wait = self._config.wait
         try:
             plan = plan_requests(item.message, max_upload_bytes=self._config.max_upload_bytes)
-            # ``sent`` is the progress record a dead letter's ``delivered_requests`` comes
-            # from, and execute_plan fills it only with wait=true: a message of several
-            # requests is sent waited whatever the config says, so a replay skips exactly
-            # the parts Discord already showed.
+            # The progress record is where a dead letter's ``delivered_requests`` and
+            # ``thread_id`` come from, so a replay skips exactly what Discord already shows.
             await client.execute_plan(
-                plan, wait=wait or len(plan) > 1, thread_id=None, sent=self._current_sent
+                plan, wait=wait, thread_id=None, progress=self._current_progress
             )
         except ValidationError as exc:
             await self._dead_letter(item, "invalid", exc, attempts=0)
@@ -432,7 +430,7 @@ class WebhookSender:
             await self._dead_letter(item, reason, exc, attempts=1)
         else:
             self._delivered += 1
-            messages = tuple(self._current_sent) if wait else ()
+            messages = tuple(self._current_progress.messages)
             item.receipt._resolve(Delivery(messages=messages))
 
     async def _dead_letter(
@@ -451,7 +449,7 @@ class WebhookSender:
         cause = error.__cause__ if isinstance(error, DeliveryFailed) else error
         if isinstance(cause, DiscordHTTPError):
             body = json.dumps({"code": cause.code, "message": cause.text, "errors": cause.errors})
-        delivered = len(self._current_sent) if item is self._current else 0
+        progress = self._current_progress if item is self._current else PlanProgress()
         self._dead += 1
         failure = DeliveryFailed(reason, attempts=attempts, status=status, error=text)
         item.receipt._fail(failure)
@@ -472,7 +470,8 @@ class WebhookSender:
             error=text,
             body=body,
             webhook_id=self._client.url.webhook_id,
-            delivered_requests=delivered,
+            delivered_requests=progress.delivered,
+            thread_id=progress.thread_id,
         )
         try:
             with trio.move_on_after(_SINK_TIMEOUT) as scope:
@@ -655,7 +654,9 @@ async def replay(
     """Send the messages of a JSONL dead-letter file again, in file order.
 
     Each record is planned again and its first ``delivered_requests`` requests are
-    skipped: the parts Discord already showed are not posted twice. A record written
+    skipped: the parts Discord already showed are not posted twice. The rest of a forum
+    post whose first request was delivered goes into the thread that request created
+    (the record's ``thread_id``). A record written
     with ``dead_letter_attachments=False`` holds file metadata only; it is replayed
     without those files (and without embed images that referred to them) and a warning
     names them. Failures are collected, never raised, so one bad record does not stop
@@ -676,12 +677,6 @@ async def replay(
     Raises:
         DeadLetterFormatError: A line of the file is not a record.
         OSError: The file cannot be read.
-
-    Limitations:
-        The remaining parts of a forum post whose first request was delivered go to the
-        forum channel without ``thread_id`` (the record does not hold the thread that
-        the first request created), which Discord refuses: such records come back
-        in ``failed``.
 
     Example::
 
@@ -707,13 +702,8 @@ async def replay(
                 if record.delivered_requests >= len(plan):
                     skipped += 1
                     continue
-                await client.execute_plan(
-                    plan,
-                    wait=config.wait,
-                    thread_id=None,
-                    sent=[],
-                    start=record.delivered_requests,
-                )
+                progress = PlanProgress(record.delivered_requests, thread_id=record.thread_id)
+                await client.execute_plan(plan, wait=config.wait, thread_id=None, progress=progress)
             except (ValidationError, DeliveryFailed, DiscordHTTPError, TransportError) as exc:
                 failed.append((record, redact(str(exc))))
             else:
