@@ -190,6 +190,37 @@ async def test_send_nowait_never_waits_and_sheds_oldest_attachments_first(
     assert trio.current_time() == 100.0
 
 
+async def test_shedding_a_file_an_embed_shows_keeps_the_embed_without_the_image(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    fake = FakeDiscord(seed=0)
+    hook = fake.create_webhook()
+    fake.inject("delay", count=100, delay=5.0)
+
+    def chart(i: int) -> Message:
+        part = FilePart(f"chart-{i}.png", data=b"\x89PNG", content_type="image/png")
+        embed = Embed(
+            title=f"#{i}",
+            image=EmbedMedia(f"attachment://chart-{i}.png"),
+            thumbnail=EmbedMedia("https://example.com/keep.png"),
+        )
+        return Message(embeds=[embed], attachments=[part])
+
+    async with open_sender(fake, hook, queue_cap=1, drain_timeout=300) as sender:
+        receipts = [sender.send_nowait(chart(i)) for i in range(6)]
+        assert sender.stats().shed_attachments > 0
+    # A shed file's attachment:// image would make Discord refuse the message: it is
+    # dropped with the file, and everything else of the embed is delivered.
+    for receipt in receipts:
+        await receipt.wait()
+    history = fake.history(hook.channel_id)
+    assert [m["embeds"][0]["title"] for m in history] == [f"#{i}" for i in range(6)]
+    for message in history:
+        embed = message["embeds"][0]
+        assert embed["thumbnail"]["url"] == "https://example.com/keep.png"
+        assert ("image" in embed) == bool(message["attachments"])
+
+
 async def test_shedding_warnings_are_summed_at_most_once_a_second(
     autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Final, Generic, Protocol, TypeVar
 import attrs
 import trio
 
+from trio_webhook._encoding import strip_attachment_refs
 from trio_webhook._errors import QueueFull, SenderClosed
-from trio_webhook._models import Message
+from trio_webhook._models import Embed, Message
 
 if TYPE_CHECKING:
     from trio_webhook._config import SenderConfig
@@ -39,16 +40,26 @@ def _make_stripper() -> Callable[[Message], Message]:
     """
     fields = attrs.fields(Message)
     if not all(a.init and not a.kw_only and a.alias == a.name for a in fields):
-        return lambda message: attrs.evolve(message, attachments=())
+        return lambda message: attrs.evolve(
+            message, attachments=(), embeds=_embeds_without_refs(message.embeds)
+        )
     getter = operator.attrgetter(*(a.name for a in fields))
-    index = [a.name for a in fields].index("attachments")
+    names = [a.name for a in fields]
+    index, embeds_index = names.index("attachments"), names.index("embeds")
 
     def strip(message: Message) -> Message:
         values = list(getter(message))
         values[index] = ()
+        values[embeds_index] = _embeds_without_refs(message.embeds)
         return Message(*values)
 
     return strip
+
+
+def _embeds_without_refs(embeds: tuple[Embed, ...]) -> tuple[Embed, ...]:
+    # With its files shed, an embed still showing one (attachment://name) would make
+    # Discord refuse the whole message: the image goes, the embed stays.
+    return tuple(strip_attachment_refs(e) for e in embeds) if embeds else embeds
 
 
 _strip_attachments: Final = _make_stripper()

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ATTACHMENT_SCHEME",
+    "strip_attachment_refs",
     "EncodedBody",
     "dumps",
     "encode_edit",
@@ -250,3 +251,35 @@ def encode_edit(message: Message, *, keep_attachment_ids: Sequence[str] | None) 
     if not parts:
         return EncodedBody(json=dumps(payload))
     return EncodedBody(payload_json=dumps(payload), files=parts)
+
+
+def strip_attachment_refs(embed: Embed) -> Embed:
+    """``embed`` without its ``attachment://`` images and icons (the same object if none).
+
+    For a message whose files were dropped (shed under pressure, or left out of a dead
+    letter): a reference to a missing upload makes Discord refuse the whole message.
+    """
+
+    def gone(url: str | None) -> bool:
+        return url is not None and url.startswith(ATTACHMENT_SCHEME)
+
+    if not any(gone(url) for url in embed.media_urls()):
+        return embed
+    author, footer = embed.author, embed.footer
+    return attrs.evolve(
+        embed,
+        image=None if embed.image is not None and gone(embed.image.url) else embed.image,
+        thumbnail=(
+            None if embed.thumbnail is not None and gone(embed.thumbnail.url) else embed.thumbnail
+        ),
+        author=(
+            attrs.evolve(author, icon_url=None)
+            if author is not None and gone(author.icon_url)
+            else author
+        ),
+        footer=(
+            attrs.evolve(footer, icon_url=None)
+            if footer is not None and gone(footer.icon_url)
+            else footer
+        ),
+    )

@@ -36,7 +36,7 @@ from trio_webhook._buffer import PressureBuffer, Shed
 from trio_webhook._client import PlanProgress, WebhookClient
 from trio_webhook._config import SenderConfig
 from trio_webhook._deadletter import DeadLetter, DeadLetterSink, Reason, make_sink, read
-from trio_webhook._encoding import ATTACHMENT_SCHEME
+from trio_webhook._encoding import strip_attachment_refs
 from trio_webhook._errors import (
     DeliveryFailed,
     DiscordHTTPError,
@@ -46,7 +46,7 @@ from trio_webhook._errors import (
 )
 from trio_webhook._http import HTTPRequest, HTTPResponse
 from trio_webhook._limits import check
-from trio_webhook._models import Delivery, Embed, Message
+from trio_webhook._models import Delivery, Message
 from trio_webhook._planning import plan_requests
 from trio_webhook._ratelimit import (
     AdaptiveStrategy,
@@ -599,34 +599,6 @@ class ReplayResult:
     skipped: int
 
 
-def _without_attachment_refs(embed: Embed) -> Embed:
-    # An embed may show an upload through attachment://name; with the file gone, that
-    # reference would make Discord (and our validator) refuse the whole message.
-    def gone(url: str | None) -> bool:
-        return url is not None and url.startswith(ATTACHMENT_SCHEME)
-
-    if not any(gone(url) for url in embed.media_urls()):
-        return embed
-    author, footer = embed.author, embed.footer
-    return attrs.evolve(
-        embed,
-        image=None if embed.image is not None and gone(embed.image.url) else embed.image,
-        thumbnail=(
-            None if embed.thumbnail is not None and gone(embed.thumbnail.url) else embed.thumbnail
-        ),
-        author=(
-            attrs.evolve(author, icon_url=None)
-            if author is not None and gone(author.icon_url)
-            else author
-        ),
-        footer=(
-            attrs.evolve(footer, icon_url=None)
-            if footer is not None and gone(footer.icon_url)
-            else footer
-        ),
-    )
-
-
 def _replayable(record: DeadLetter) -> Message:
     """The message to send again: without references to files the record left out."""
     message = record.message
@@ -639,7 +611,7 @@ def _replayable(record: DeadLetter) -> Message:
         ", ".join(info.filename for info in record.omitted_attachments),
         extra={"webhook_id": record.webhook_id},
     )
-    return attrs.evolve(message, embeds=tuple(_without_attachment_refs(e) for e in message.embeds))
+    return attrs.evolve(message, embeds=tuple(strip_attachment_refs(e) for e in message.embeds))
 
 
 async def replay(
