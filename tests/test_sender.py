@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
+import random
 import time
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
@@ -26,9 +27,11 @@ from trio_webhook import (
     FilePart,
     Message,
     QueueFull,
+    RateLimitTracker,
     Receipt,
     SenderClosed,
     SenderConfig,
+    WebhookClient,
     WebhookSender,
     open_webhook_sender,
 )
@@ -264,6 +267,48 @@ async def test_send_waits_for_room_instead_of_shedding(
     # waiting for the channel, two in the buffer (the high-water mark): the first five go
     # at once, then each waits for an answer to free a place (5 s each).
     assert returned == [0.0, 0.0, 0.0, 0.0, 0.0, 5.0, 10.0, 15.0]
+
+
+@pytest.mark.parametrize("shared", [True, False])
+async def test_senders_sharing_a_tracker_pace_the_global_limit_together(
+    autojump_clock: trio.testing.MockClock, shared: bool
+) -> None:
+    # 30 webhooks whose buckets would each let 5 requests through at once: 150 in the
+    # first instant, three times Discord's 50 a second per IP.
+    fake = FakeDiscord(seed=0, global_limit=50)
+    hooks = [fake.create_webhook() for _ in range(30)]
+    tracker = RateLimitTracker(rng=random.Random(0))
+    async with contextlib.AsyncExitStack() as stack:
+        senders = [
+            await stack.enter_async_context(
+                open_webhook_sender(
+                    hook.url,
+                    tracker=tracker if shared else None,
+                    http_transport=fake.httpx_transport(),
+                    config=SenderConfig(seed=0),
+                )
+            )
+            for hook in hooks
+        ]
+        for sender in senders:
+            for i in range(5):
+                sender.send_nowait(Message(content=f"m{i}"))
+    assert sum(s.stats().delivered for s in senders) == 150
+    global_429s = fake.stats().rate_limited["global"]
+    if shared:
+        assert global_429s == 0
+    else:
+        assert global_429s > 0  # each tracker paces only its own requests
+
+
+async def test_a_given_client_excludes_the_parts_of_a_client_to_make() -> None:
+    fake = FakeDiscord(seed=0)
+    hook = fake.create_webhook()
+    client = WebhookClient(hook.url, http_transport=fake.httpx_transport())
+    with pytest.raises(ValueError, match="either client= or"):
+        async with open_webhook_sender(hook.url, client=client, tracker=RateLimitTracker()):
+            pass
+    await client.aclose()
 
 
 async def test_sender_refuses_messages_once_closed(

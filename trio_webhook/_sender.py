@@ -532,6 +532,7 @@ async def open_webhook_sender(
     *,
     config: SenderConfig | None = None,
     client: WebhookClient | None = None,
+    tracker: RateLimitTracker | None = None,
     ssl_context: ssl.SSLContext | None = None,
     http_transport: httpx.AsyncBaseTransport | None = None,
 ) -> AsyncIterator[WebhookSender]:
@@ -543,6 +544,9 @@ async def open_webhook_sender(
         client: A client to deliver through (its own retry policy and timeouts then
             apply, not ``config``'s); by default one is made from ``config`` and closed
             on exit.
+        tracker: The rate-limit tracker of the client made here (``config``'s strategy
+            is then the tracker's own). Give the senders of one process the same
+            tracker, so they pace the global limit and a channel's hidden limit together.
         ssl_context: Trust for the server's certificate, for the client made here.
         http_transport: An httpx transport for the client made here, such as
             ``FakeDiscord.httpx_transport()``.
@@ -551,6 +555,10 @@ async def open_webhook_sender(
 
         async with open_webhook_sender(url, config=SenderConfig(dead_letter="dead.jsonl")) as s:
             s.send_nowait(Message(embeds=[Embed(title="build 42 passed")]))
+
+    Raises:
+        ValueError: ``client`` is given together with ``tracker``, ``ssl_context`` or
+            ``http_transport`` (those build a client; a given client has its own).
 
     Resource handling:
         The mover and sender tasks live exactly as long as the ``async with`` block.
@@ -562,7 +570,12 @@ async def open_webhook_sender(
     own_client = client is None
     if client is None:
         client = client_from_config(
-            url, config, ssl_context=ssl_context, http_transport=http_transport
+            url, config, tracker=tracker, ssl_context=ssl_context, http_transport=http_transport
+        )
+    elif tracker is not None or ssl_context is not None or http_transport is not None:
+        raise ValueError(
+            "open_webhook_sender: pass either client= or the parts of a client to make "
+            "(tracker=, ssl_context=, http_transport=), not both"
         )
     sender = WebhookSender(client, config)
     try:
