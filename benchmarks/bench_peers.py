@@ -339,8 +339,18 @@ def _trio_webhook(spec: dict[str, Any]) -> dict[str, Any]:
             return Message(content=content, attachments=[FilePart(f"file{i}.bin", data=files[i])])
         return Message(content=content, embeds=[Embed(title=title, description=description)])
 
+    def make_client(url: str) -> WebhookClient:
+        if spec.get("transport") == "h11":
+            from trio_webhook._h11transport import H11Transport
+            from trio_webhook._url import parse_webhook_url
+
+            api_base = parse_webhook_url(url).api_base
+            transport = H11Transport(api_base, ssl_context=context)
+            return WebhookClient(url, tracker=tracker, transport=transport)
+        return WebhookClient(url, ssl_context=context, tracker=tracker)
+
     async def one_hook(hook: int, numbers: list[int]) -> None:
-        client = WebhookClient(urls[hook], ssl_context=context, tracker=tracker)
+        client = make_client(urls[hook])
         if open_sender is None:  # before the sender lands: the one-shot client in order
             async with client:
                 for i in numbers:
@@ -494,7 +504,12 @@ def _run_client(spec: dict[str, Any], timeout: float) -> dict[str, Any]:
 
 
 def run_workload(
-    workload: str, clients: Sequence[str], size: dict[str, Any], workdir: str, timeout: float
+    workload: str,
+    clients: Sequence[str],
+    size: dict[str, Any],
+    workdir: str,
+    timeout: float,
+    trio_transport: str = "httpx",
 ) -> dict[tuple[str, str], dict[str, Any]]:
     """Every client in turn against one fake process, each on fresh webhooks and channels.
 
@@ -517,6 +532,7 @@ def run_workload(
                 "base": fake.url,
                 "ca_file": fake.ca_file,
                 "hooks": fake.new_hooks(),
+                "transport": trio_transport,
             }
             if workload == "a":
                 spec["per_hook"] = size["messages"]
@@ -687,6 +703,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--only", default=",".join(WORKLOADS), help="workloads, as a,b,c,d")
     parser.add_argument("--clients", default=",".join(CLIENTS), help="clients to run")
     parser.add_argument("--timeout", type=float, default=None, help="seconds per case")
+    parser.add_argument(
+        "--trio-transport",
+        choices=("httpx", "h11"),
+        default="httpx",
+        help="trio-webhook's transport: httpx (the default) or h11 (H11Transport)",
+    )
     parser.add_argument("--markdown", help="also write the table to this file")
     parser.add_argument("--json", help="also write every figure to this file")
     args = parser.parse_args(argv)
@@ -703,7 +725,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     try:
         for workload in workloads:
-            results.update(run_workload(workload, clients, sizes[workload], workdir, timeout))
+            results.update(
+                run_workload(
+                    workload, clients, sizes[workload], workdir, timeout, args.trio_transport
+                )
+            )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     text = table(results, sizes)

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import logging
 import ssl
-from typing import Any, Final, Protocol
+from collections.abc import Iterable
+from typing import Any, Final, Protocol, cast
 
 import httpx
 import trio
@@ -24,7 +25,13 @@ from trio_webhook._http import HTTPRequest, HTTPResponse
 from trio_webhook._url import redact
 from trio_webhook._version import __version__
 
-__all__ = ["DEFAULT_USER_AGENT", "HttpxTransport", "Transport", "install_log_redaction"]
+__all__ = [
+    "DEFAULT_USER_AGENT",
+    "HttpxTransport",
+    "Transport",
+    "install_log_redaction",
+    "multipart_body",
+]
 
 PROJECT_URL: Final = "https://github.com/trio-webhook/trio-webhook"
 DEFAULT_USER_AGENT: Final = f"DiscordBot ({PROJECT_URL}, {__version__}) trio-webhook"
@@ -80,7 +87,8 @@ def install_log_redaction() -> None:
             logger.addFilter(_FILTER)
 
 
-def _find_ssl_error(exc: BaseException) -> ssl.SSLError | None:
+def find_ssl_error(exc: BaseException) -> ssl.SSLError | None:
+    """The ``ssl.SSLError`` behind ``exc`` (its causes and contexts), if any."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
@@ -105,7 +113,7 @@ def _map_httpx_error(exc: httpx.RequestError, route: str) -> TransportError:
     elif isinstance(exc, httpx.ReadTimeout):
         kind, ambiguous = "read_timeout", True
     elif isinstance(exc, httpx.ConnectError):
-        ssl_error = _find_ssl_error(exc)
+        ssl_error = find_ssl_error(exc)
         if ssl_error is not None:
             reason = getattr(ssl_error, "verify_message", None) or ssl_error.reason or "handshake"
             return TransportError(
@@ -123,6 +131,26 @@ def _map_httpx_error(exc: httpx.RequestError, route: str) -> TransportError:
         kind, ambiguous = "protocol", True
     detail = redact(str(exc)) or type(exc).__name__
     return TransportError(kind, detail, ambiguous=ambiguous, route=route)
+
+
+def _multipart_files(request: HTTPRequest) -> list[tuple[str, tuple[str | None, bytes, str]]]:
+    """The parts of ``request``'s multipart body, in httpx's ``files=`` form."""
+    files: list[tuple[str, tuple[str | None, bytes, str]]] = []
+    if request.payload_json is not None:
+        files.append(("payload_json", (None, request.payload_json, "application/json")))
+    files.extend((f.field, (f.filename, f.data, f.content_type)) for f in request.files)
+    return files
+
+
+def multipart_body(request: HTTPRequest) -> tuple[str, list[bytes]]:
+    """``request``'s multipart body through httpx's own encoder, for other transports.
+
+    Returns:
+        The ``Content-Type`` (with its random boundary) and the body as chunks: the file
+        data are the caller's bytes objects, not copies.
+    """
+    built = httpx.Request("POST", "https://discord.invalid/", files=_multipart_files(request))
+    return built.headers["content-type"], list(cast(Iterable[bytes], built.stream))
 
 
 class HttpxTransport:
@@ -196,11 +224,7 @@ class HttpxTransport:
         url = self._api_base + request.path
         kwargs: dict[str, Any] = {"params": list(request.query)}
         if request.is_multipart:
-            files: list[tuple[str, tuple[str | None, bytes, str]]] = []
-            if request.payload_json is not None:
-                files.append(("payload_json", (None, request.payload_json, "application/json")))
-            files.extend((f.field, (f.filename, f.data, f.content_type)) for f in request.files)
-            kwargs["files"] = files
+            kwargs["files"] = _multipart_files(request)
         elif request.json is not None:
             kwargs["content"] = request.json
             kwargs["headers"] = {"Content-Type": "application/json"}

@@ -1,0 +1,434 @@
+"""A lean :class:`~trio_webhook._transport.Transport`: h11 over trio sockets and TLS.
+
+httpx's ``AsyncClient`` costs about three times aiohttp's CPU per request (request and
+header objects, cookies, httpcore's per-operation cancel scopes and separate writes for
+head and body). This transport speaks HTTP/1.1 with h11 directly over
+``trio.open_tcp_stream`` and ``trio.SSLStream``, keeps a few connections alive, and
+enforces the same rules as :class:`~trio_webhook._transport.HttpxTransport`:
+
+- TLS verification is always on (the caller's ``ssl_context``, or
+  ``ssl.create_default_context()``); plain ``http`` only to a loopback host.
+- Redirects are never followed: a 3xx comes back as an answer like any other.
+- Response bodies are read up to a bound (1 MiB by default), ``Accept-Encoding:
+  identity``, Discord's ``User-Agent``.
+- A connect timeout, and a deadline on the whole request.
+- Every failure becomes a :class:`~trio_webhook._errors.TransportError` with the kinds
+  HttpxTransport uses; ``ambiguous`` is ``True`` only once the whole request was sent.
+- It logs nothing, and no exception text holds the request path (which holds the token).
+
+Multipart bodies come from httpx's encoder (:func:`~trio_webhook._transport.multipart_body`),
+so both transports put the same bytes on the wire.
+
+Connection reuse: an idle connection that has become readable (the server closed it, or
+sent something unasked) is dropped before use. A reused connection that breaks while the
+request is being written is replaced by a fresh one once (the server cannot have acted on
+an incomplete request). A connection that closes after the whole request was written is
+an ambiguous ``protocol`` error, never retried here: the caller's retry policy decides.
+"""
+
+from __future__ import annotations
+
+import ssl
+from typing import Final, Literal, cast
+from urllib.parse import urlencode, urlsplit
+
+import attrs
+import h11
+import trio
+
+from trio_webhook._errors import TransportError
+from trio_webhook._http import HTTPRequest, HTTPResponse
+from trio_webhook._transport import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_USER_AGENT,
+    find_ssl_error,
+    multipart_body,
+)
+from trio_webhook._url import _is_loopback, redact
+
+__all__ = ["H11Transport"]
+
+_RECEIVE_SIZE: Final = 64 * 1024
+# Bodies up to this size go out in the same write as the head; larger ones in slices of
+# this size, so TLS never holds a whole upload encrypted at once.
+_WRITE_CHUNK: Final = 64 * 1024
+_MAX_HEAD_BYTES: Final = 64 * 1024
+
+_Phase = Literal["pool", "connect", "write", "read"]
+
+
+@attrs.define
+class _Progress:
+    """How far one request got: decides the kind of a timeout."""
+
+    phase: _Phase = "pool"
+
+
+@attrs.define(eq=False)
+class _Connection:
+    """One HTTP/1.1 connection: the stream, its socket, and h11's state for it."""
+
+    stream: trio.abc.Stream
+    socket: trio.socket.SocketType
+    http: h11.Connection
+
+
+class _Broken(Exception):
+    """The connection failed while the request was being written (internal)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class H11Transport:
+    """:class:`~trio_webhook._transport.Transport` over h11, trio sockets and TLS.
+
+    Args:
+        api_base: The API root, as ``https://discord.com/api/v10`` (``http`` only to a
+            loopback host).
+        connect_timeout: Deadline on connecting (TCP and TLS handshake), in seconds.
+        total_timeout: Deadline on the whole request (waiting for a connection, connect,
+            send, response, body).
+        max_response_bytes: Bodies longer than this raise ``TransportError("too_large")``.
+        user_agent: Sent as ``User-Agent``; Discord's edge blocks unusual ones.
+        ssl_context: Trust to verify the server with (verification is never off).
+        max_connections: Requests in flight at once; more wait, up to the deadline
+            (then ``pool_timeout``).
+        max_keepalive: Idle connections kept for reuse.
+
+    Raises:
+        ValueError: A timeout is not positive, or ``api_base`` is not an ``https`` URL
+            (or ``http`` to a loopback host).
+
+    Resource handling:
+        Use ``async with`` or call :meth:`aclose`; connections are kept alive between
+        requests. A request that is cancelled or fails closes its connection.
+    """
+
+    def __init__(
+        self,
+        api_base: str,
+        *,
+        connect_timeout: float = 2.0,
+        total_timeout: float = 10.0,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        user_agent: str = DEFAULT_USER_AGENT,
+        ssl_context: ssl.SSLContext | None = None,
+        max_connections: int = 20,
+        max_keepalive: int = 10,
+    ) -> None:
+        if connect_timeout <= 0 or total_timeout <= 0:
+            raise ValueError(
+                f"timeouts must be positive (connect_timeout={connect_timeout}, "
+                f"total_timeout={total_timeout})"
+            )
+        parts = urlsplit(api_base)
+        host = parts.hostname or ""
+        if parts.scheme not in ("https", "http") or not host:
+            raise ValueError("api_base must be an https URL with a host")
+        if parts.scheme == "http" and not _is_loopback(host):
+            raise ValueError(f"plain http is allowed to a loopback host only, not {host!r}")
+        if parts.username or parts.password or parts.query or parts.fragment:
+            raise ValueError("api_base must not carry credentials, a query or a fragment")
+        self._tls = parts.scheme == "https"
+        self._host = host
+        self._port = parts.port or (443 if self._tls else 80)
+        self._prefix = parts.path.rstrip("/")
+        self._ssl_context = (
+            (ssl_context if ssl_context is not None else ssl.create_default_context())
+            if self._tls
+            else None
+        )
+        self._connect_timeout = connect_timeout
+        self._total_timeout = total_timeout
+        self._max_response_bytes = max_response_bytes
+        self._max_keepalive = max_keepalive
+        self._slots = trio.Semaphore(max_connections)
+        self._idle: list[_Connection] = []
+        self._closed = False
+        self._headers: Final = [
+            (b"host", parts.netloc.encode("ascii")),
+            (b"user-agent", user_agent.encode("ascii")),
+            (b"accept-encoding", b"identity"),
+        ]
+
+    async def __aenter__(self) -> H11Transport:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close every kept-alive connection; later sends raise ``RuntimeError``."""
+        self._closed = True
+        idle, self._idle = self._idle, []
+        for connection in idle:
+            await trio.aclose_forcefully(connection.stream)
+
+    # -- sending ------------------------------------------------------------------------
+
+    async def send(self, request: HTTPRequest) -> HTTPResponse:
+        """Send ``request``; raise :class:`TransportError` when no usable answer comes.
+
+        Raises:
+            TransportError: No usable answer (its ``kind`` says why, ``ambiguous``
+                whether the server may have acted on the request).
+            RuntimeError: The transport was closed.
+
+        Cancellation closes the connection of the request in flight; nothing is retried
+        here except a write onto a reused connection that turned out dead.
+        """
+        if self._closed:
+            raise RuntimeError("the transport is closed")
+        route = request.route
+        target = self._prefix + request.path
+        if request.query:
+            target += "?" + urlencode(request.query)
+        headers = list(self._headers)
+        body: list[bytes]
+        if request.is_multipart:
+            content_type, body = multipart_body(request)
+            headers.append((b"content-type", content_type.encode("ascii")))
+        elif request.json is not None:
+            body = [request.json]
+            headers.append((b"content-type", b"application/json"))
+        else:
+            body = []
+        if body or request.method in ("POST", "PUT", "PATCH"):
+            headers.append((b"content-length", b"%d" % sum(map(len, body))))
+        event = h11.Request(method=request.method, target=target, headers=headers)
+        progress = _Progress()
+        with trio.move_on_after(self._total_timeout):
+            return await self._send(event, body, route, progress)
+        raise self._deadline_error(progress.phase, route)
+
+    def _deadline_error(self, phase: _Phase, route: str) -> TransportError:
+        within = f"within {self._total_timeout:g} s"
+        if phase == "pool":
+            return TransportError(
+                "pool_timeout", f"no free connection {within}", ambiguous=False, route=route
+            )
+        if phase == "connect":
+            return TransportError(
+                "connect_timeout", f"not connected {within}", ambiguous=False, route=route
+            )
+        if phase == "write":
+            # The request was not fully written, so the server cannot have acted on it.
+            return TransportError(
+                "write_timeout", f"request not sent {within}", ambiguous=False, route=route
+            )
+        return TransportError(
+            "read_timeout", f"no complete answer {within}", ambiguous=True, route=route
+        )
+
+    async def _send(
+        self, event: h11.Request, body: list[bytes], route: str, progress: _Progress
+    ) -> HTTPResponse:
+        try:
+            self._slots.acquire_nowait()
+        except trio.WouldBlock:
+            await self._slots.acquire()
+        try:
+            connection = await self._idle_connection()
+            reused = connection is not None
+            if connection is None:
+                progress.phase = "connect"
+                connection = await self._connect(route)
+            try:
+                return await self._exchange(connection, event, body, route, progress)
+            except _Broken as exc:
+                if not reused:
+                    raise TransportError(
+                        "protocol", exc.detail, ambiguous=False, route=route
+                    ) from None
+            # A kept-alive connection died under the write: once more on a fresh one.
+            progress.phase = "connect"
+            connection = await self._connect(route)
+            try:
+                return await self._exchange(connection, event, body, route, progress)
+            except _Broken as exc:
+                raise TransportError("protocol", exc.detail, ambiguous=False, route=route) from None
+        finally:
+            self._slots.release()
+
+    async def _idle_connection(self) -> _Connection | None:
+        while self._idle:
+            connection = self._idle.pop()
+            if not connection.socket.is_readable():
+                return connection
+            # Readable while idle: the server closed it (EOF, close_notify) or broke
+            # protocol by talking unasked. Either way it is of no use.
+            await trio.aclose_forcefully(connection.stream)
+        return None
+
+    async def _connect(self, route: str) -> _Connection:
+        where = f"{self._host}:{self._port}"
+        with trio.move_on_after(self._connect_timeout):
+            try:
+                tcp = await trio.open_tcp_stream(self._host, self._port)
+            except OSError as exc:
+                detail = redact(exc.strerror or str(exc)) or type(exc).__name__
+                raise TransportError(
+                    "connect",
+                    f"could not connect to {where} ({detail})",
+                    ambiguous=False,
+                    route=route,
+                ) from None
+            if self._ssl_context is None:
+                return _Connection(tcp, tcp.socket, _new_h11())
+            stream = trio.SSLStream(
+                tcp, self._ssl_context, server_hostname=self._host, https_compatible=True
+            )
+            try:
+                await stream.do_handshake()
+            except trio.BrokenResourceError as exc:
+                await trio.aclose_forcefully(tcp)
+                ssl_error = find_ssl_error(exc)
+                if ssl_error is not None:
+                    reason = (
+                        getattr(ssl_error, "verify_message", None)
+                        or ssl_error.reason
+                        or "handshake"
+                    )
+                    raise TransportError(
+                        "tls",
+                        f"TLS failure ({reason}); check the server certificate or the trust store",
+                        ambiguous=False,
+                        route=route,
+                    ) from None
+                raise TransportError(
+                    "connect",
+                    f"{where} closed the connection during the TLS handshake",
+                    ambiguous=False,
+                    route=route,
+                ) from None
+            except BaseException:
+                await trio.aclose_forcefully(tcp)
+                raise
+            return _Connection(stream, tcp.socket, _new_h11())
+        raise TransportError(
+            "connect_timeout",
+            f"could not connect to {where} within {self._connect_timeout:g} s",
+            ambiguous=False,
+            route=route,
+        )
+
+    async def _exchange(
+        self,
+        connection: _Connection,
+        event: h11.Request,
+        body: list[bytes],
+        route: str,
+        progress: _Progress,
+    ) -> HTTPResponse:
+        """One request and its answer on ``connection``, which is pooled or closed after."""
+        keep = False
+        try:
+            progress.phase = "write"
+            await self._write(connection, event, body)
+            progress.phase = "read"
+            response = await self._read(connection, route)
+            http = connection.http
+            keep = (
+                http.our_state is h11.DONE
+                and http.their_state is h11.DONE
+                and not self._closed
+                and len(self._idle) < self._max_keepalive
+            )
+            if keep:
+                http.start_next_cycle()
+                self._idle.append(connection)
+            return response
+        finally:
+            if not keep:
+                await trio.aclose_forcefully(connection.stream)
+
+    async def _write(self, connection: _Connection, event: h11.Request, body: list[bytes]) -> None:
+        http = connection.http
+        stream = connection.stream
+        # h11 checks the framing (Content-Length); its Data pieces are our own bytes
+        # objects, passed through without a copy.
+        pieces = http.send_with_data_passthrough(event) or []
+        for chunk in body:
+            pieces += http.send_with_data_passthrough(h11.Data(data=chunk)) or []
+        pieces += http.send_with_data_passthrough(h11.EndOfMessage()) or []
+        try:
+            if sum(map(len, body)) <= _WRITE_CHUNK:
+                await stream.send_all(b"".join(pieces))
+            else:
+                for piece in pieces:
+                    view = memoryview(piece)
+                    for start in range(0, len(view), _WRITE_CHUNK):
+                        await stream.send_all(view[start : start + _WRITE_CHUNK])
+        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            raise _Broken(_describe_break(exc, "while sending the request")) from None
+
+    async def _read(self, connection: _Connection, route: str) -> HTTPResponse:
+        http = connection.http
+        stream = connection.stream
+        limit = self._max_response_bytes
+        status = 0
+        headers: dict[str, str] = {}
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            while True:
+                event = http.next_event()
+                if event is h11.NEED_DATA:
+                    http.receive_data(cast(bytes, await stream.receive_some(_RECEIVE_SIZE)))
+                elif type(event) is h11.Data:
+                    size += len(event.data)
+                    if size > limit:
+                        raise TransportError(
+                            "too_large",
+                            f"response body passed {limit} bytes; not read further",
+                            ambiguous=True,
+                            route=route,
+                        )
+                    chunks.append(event.data)
+                elif type(event) is h11.Response:
+                    status = event.status_code
+                    for name, value in event.headers:
+                        key = name.decode("latin-1")
+                        text = value.decode("latin-1")
+                        headers[key] = f"{headers[key]}, {text}" if key in headers else text
+                elif type(event) is h11.EndOfMessage:
+                    break
+                elif type(event) is h11.ConnectionClosed:
+                    raise TransportError(
+                        "protocol",
+                        "the server closed the connection without an answer",
+                        ambiguous=True,
+                        route=route,
+                    )
+                # InformationalResponse (1xx): skipped; the final answer follows.
+        except h11.RemoteProtocolError as exc:
+            raise TransportError(
+                "protocol",
+                f"the server broke HTTP/1.1 ({redact(str(exc))})",
+                ambiguous=True,
+                route=route,
+            ) from None
+        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            raise TransportError(
+                "protocol",
+                _describe_break(exc, "before the answer was complete"),
+                ambiguous=True,
+                route=route,
+            ) from None
+        return HTTPResponse(status=status, headers=headers, body=b"".join(chunks))
+
+
+def _new_h11() -> h11.Connection:
+    return h11.Connection(h11.CLIENT, max_incomplete_event_size=_MAX_HEAD_BYTES)
+
+
+def _describe_break(exc: BaseException, when: str) -> str:
+    cause = exc.__cause__ or exc.__context__
+    reason = ""
+    if isinstance(cause, OSError):
+        reason = cause.strerror or type(cause).__name__
+    elif cause is not None:
+        reason = type(cause).__name__
+    return f"the connection broke {when}" + (f" ({redact(reason)})" if reason else "")
