@@ -243,6 +243,8 @@ class LearnedLimit:
         learned_at: When (caller's clock).
         expires_at: When the evidence ages out and pacing relaxes.
         scope: The 429's scope (``shared`` for the per-channel limit).
+        counted: The limit was counted from the requests let through (so each further 429
+            of the same burst lowers it by one); ``False`` when the 429 widened the window.
     """
 
     limit: int
@@ -250,6 +252,7 @@ class LearnedLimit:
     learned_at: float
     expires_at: float
     scope: str | None = None
+    counted: bool = True
 
 
 @attrs.define
@@ -271,6 +274,8 @@ class BucketState:
         grants: When recent requests were let through (at most ``HISTORY``).
         learned: A limit learned from 429s, if any.
         last_used: The last time anything touched the bucket.
+        channel_synced: Whether ``grants`` made before the route's channel was known have
+            been counted in that channel's history.
     """
 
     key: str
@@ -285,6 +290,7 @@ class BucketState:
     grants: deque[float] = attrs.Factory(lambda: deque(maxlen=HISTORY))
     learned: LearnedLimit | None = None
     last_used: float = 0.0
+    channel_synced: bool = False
 
     def snapshot(self) -> BucketSnapshot:
         """A frozen copy for introspection."""
@@ -390,6 +396,11 @@ class Strategy(Protocol):
         """Largest jitter (seconds) added to a wait for a bucket reset."""
         ...
 
+    @property
+    def reset_jitter_share(self) -> float:
+        """Largest jitter as a share of the bucket's window (the smaller cap wins)."""
+        ...
+
     def delay(self, state: BucketState, now: float) -> float:
         """Seconds to wait before the next request on ``state`` (0: go)."""
         ...
@@ -423,9 +434,12 @@ class ReactiveStrategy:
 
     Attributes:
         reset_jitter: Largest jitter added to a wait for the reset (seconds).
+        reset_jitter_share: Largest jitter as a share of the bucket's window (the smaller
+            of the two caps wins: 0.25 s on Discord's 2 s buckets, less on shorter ones).
     """
 
     reset_jitter: float = 0.25
+    reset_jitter_share: float = 0.125
 
     def delay(self, state: BucketState, now: float) -> float:
         """Seconds until the 429 ends or the exhausted bucket resets (0: go)."""
@@ -443,10 +457,13 @@ class ProactiveStrategy:
         threshold: When ``Remaining`` falls to this, the rest are spaced out evenly until
             the reset.
         reset_jitter: Largest jitter added to a wait for the reset (seconds).
+        reset_jitter_share: Largest jitter as a share of the bucket's window (the smaller
+            of the two caps wins: 10 ms on Discord's 2 s buckets, less on shorter ones).
     """
 
     threshold: int = 1
     reset_jitter: float = 0.01
+    reset_jitter_share: float = 0.005
 
     def __attrs_post_init__(self) -> None:
         if self.threshold < 0:
@@ -489,68 +506,125 @@ class AdaptiveStrategy:
     """Obey the headers, and learn the limits they do not announce (the default).
 
     After a 429 that no header explains (scope ``shared``, or ``Remaining`` still above 0),
-    it estimates the hidden limit from its own recent requests: the window is the 429's
-    ``retry_after`` plus the time since the oldest request of the current run, and the
-    limit is the number of requests let through in that window. It then keeps under it
-    with a sliding-window log (window widened by ``margin``). The evidence expires
-    ``evidence_ttl`` seconds after the last confirming 429, and pacing relaxes again, so a
+    it estimates the hidden limit from its own recent requests. The *run* is the requests
+    let through since the previous 429's wait ended (the whole history the first time). The
+    limit is the run's length less the refused request; the window is the 429's
+    ``retry_after`` plus the time since the run began (exact when the server counts a window
+    from the run's first request). Every further 429 of the same burst (requests already in
+    flight when the first came back) lowers the limit by one and teaches nothing else. A
+    429 that arrives later, while it already paces at the learned limit, means the estimate
+    was too loose: the window grows to ``retry_ratio`` times that ``retry_after`` (Discord
+    answers the channel limit's 31st message with a wait of 2/3 to 3/4 of the window), and
+    when that does not lengthen it, other senders share the limit and the limit drops by one.
+
+    It then keeps under the learned limit with a sliding-window log (window widened by
+    ``margin``). The evidence expires after ``evidence_windows`` learned windows, at most
+    ``evidence_ttl`` seconds, after the last confirming 429, and pacing relaxes again, so a
     ``shared`` 429 caused by other senders never slows this one down forever.
 
+    Nothing here is in absolute seconds but the caps, so the strategy behaves the same
+    against a time-scaled fake as against Discord.
+
     Attributes:
-        evidence_ttl: Seconds a learned limit lasts after its last 429.
+        evidence_ttl: Longest time (seconds) a learned limit lasts after its last 429.
+        evidence_windows: How many learned windows the evidence lasts (the shorter wins).
         max_window: The longest window it will learn (seconds).
-        default_window: The window assumed when the history cannot bound it (Discord's
-            per-channel limit is about 30 messages per 60 s).
+        default_window: The window assumed for a 429 that says neither ``retry_after`` nor
+            ``Retry-After`` (Discord's per-channel limit is about 30 messages per 60 s).
+        retry_ratio: Window over ``retry_after`` assumed when a learned window proved too
+            short (60 s over Discord's shortest observed 40 s wait).
         margin: Relative widening of the learned window (covers latency jitter).
         reset_jitter: Largest jitter added to a wait for a bucket reset (seconds).
+        reset_jitter_share: Largest jitter as a share of the bucket's window (the smaller
+            of the two caps wins: 10 ms on Discord's 2 s buckets, less on shorter ones).
     """
 
     evidence_ttl: float = 600.0
+    evidence_windows: float = 10.0
     max_window: float = 120.0
     default_window: float = 60.0
+    retry_ratio: float = 1.5
     margin: float = 0.02
     reset_jitter: float = 0.01
+    reset_jitter_share: float = 0.005
 
     def delay(self, state: BucketState, now: float) -> float:
         """Seconds to wait: announced limits first, then any learned limit."""
         wait = max(_base_delay(state, now), _reset_wait(state, now))
         learned = state.learned
         if learned is not None and learned.expires_at > now:
-            window = learned.window * (1.0 + self.margin) + 0.1
+            window = learned.window * (1.0 + self.margin)
             wait = max(wait, _sliding_wait(state.grants, learned.limit, window, now))
         return wait
 
     def learn(self, state: BucketState, info: RateLimitInfo, now: float) -> None:
-        """Learn a hidden limit from an unexplained 429 (see the class docstring)."""
+        """Learn a hidden limit from an unexplained 429 (see the class docstring).
+
+        Called before the 429's own wait is recorded: ``state.blocked_until`` is still the
+        end of the previous 429's wait (in the future while this one belongs to its burst).
+        """
         explained = info.scope != "shared" and info.remaining == 0
         if explained:
             return
-        retry_after = info.retry_after if info.retry_after is not None else DEFAULT_RETRY_AFTER
-        horizon = [t for t in state.grants if t > now - self.max_window]
-        if horizon and now - horizon[0] + retry_after < self.max_window:
-            window = retry_after + (now - horizon[0])
-        else:
-            window = max(self.default_window, min(retry_after, self.max_window))
-        window = max(window, 1.0)
-        # The rejected request itself was let through by us but not counted by Discord.
-        count = sum(1 for t in state.grants if t > now - window) - 1
-        limit = max(1, count)
         old = state.learned
-        if old is not None and old.expires_at > now:
-            # Paced at the old limit and still refused: others share the limit. Tighten,
-            # never below one; the evidence still expires.
-            limit = max(1, min(limit, old.limit - 1))
-            window = max(window, old.window)
+        if old is not None and old.expires_at <= now:
+            old = None
+        if old is not None and state.blocked_until > now:
+            # Sent before the burst's first 429 came back: not new evidence. If that 429
+            # counted the limit, this request was one too many in the count.
+            if old.counted:
+                state.learned = attrs.evolve(old, limit=max(1, old.limit - 1))
+            return
+        if info.retry_after is None:
+            retry_after = DEFAULT_RETRY_AFTER
+            guess = self.default_window
+        else:
+            retry_after = info.retry_after
+            guess = retry_after
+        since = max(state.blocked_until, now - self.max_window)
+        run = [t for t in state.grants if t >= since]
+        if run and now - run[0] + retry_after < self.max_window:
+            window = retry_after + (now - run[0])
+        else:
+            window = min(max(guess, retry_after), self.max_window)
+        # The refused request itself was let through by us but not counted by Discord.
+        limit = max(1, len(run) - 1)
+        counted = True
+        if old is not None:
+            # Paced at the old limit and still refused.
+            wider = min(self.retry_ratio * retry_after, self.max_window)
+            if wider > old.window * (1.0 + self.margin):
+                window, limit, counted = wider, old.limit, False
+            else:
+                # The window was long enough: others share the limit. Tighten, never
+                # below one; the evidence still expires.
+                window = old.window
+                limit = max(1, min(limit, old.limit - 1))
+        window = max(window, 1e-3)
         state.learned = LearnedLimit(
             limit=min(limit, HISTORY),
             window=window,
             learned_at=now,
-            expires_at=now + self.evidence_ttl,
+            expires_at=now + min(self.evidence_ttl, self.evidence_windows * window),
             scope=info.scope,
+            counted=counted,
         )
 
 
 # --------------------------------------------------------------------------- operations
+
+
+def _scaled_reset_jitter(strategy: Strategy, draw: float, window: float | None) -> float:
+    # ``draw`` is uniform in [0, strategy.reset_jitter); rescale it to the smaller cap, so
+    # the jitter stays a small share of short windows (a time-scaled fake, or a bucket
+    # with a sub-second reset) instead of a fixed number of milliseconds.
+    cap = strategy.reset_jitter
+    if cap <= 0.0 or window is None:
+        return max(0.0, draw)
+    share_cap = max(0.0, strategy.reset_jitter_share * window)
+    if share_cap >= cap:
+        return max(0.0, draw)
+    return max(0.0, draw * share_cap / cap)
 
 
 def _roll(state: BucketState, now: float) -> None:
@@ -626,6 +700,34 @@ def reserve_slot(
     return Reservation(0.0)
 
 
+def _sync_grants(bucket: BucketState, channel: BucketState) -> None:
+    # The requests a webhook sent before its first answer named the channel count against
+    # the channel too: without them a channel of n webhooks learns a limit n too low. A
+    # store may already have copied them (into a channel it had just created): add only
+    # what is missing.
+    bucket.channel_synced = True
+    present: dict[float, int] = {}
+    for t in channel.grants:
+        present[t] = present.get(t, 0) + 1
+    missing: list[float] = []
+    for t in bucket.grants:
+        if present.get(t, 0) > 0:
+            present[t] -= 1
+        else:
+            missing.append(t)
+    if missing:
+        merged = sorted([*channel.grants, *missing])
+        channel.grants.clear()
+        channel.grants.extend(merged)
+
+
+def _drop_last_grant(grants: deque[float], now: float) -> None:
+    for i in range(len(grants) - 1, -1, -1):
+        if grants[i] <= now:
+            del grants[i]
+            return
+
+
 def apply_observation(
     bucket: BucketState,
     channel: BucketState | None,
@@ -648,6 +750,8 @@ def apply_observation(
         jitter: Random draws for the waits this answer starts.
     """
     bucket.last_used = now
+    if channel is not None and not bucket.channel_synced:
+        _sync_grants(bucket, channel)
     if bucket.in_flight:
         bucket.in_flight.sort()
         bucket.in_flight.pop(0)
@@ -685,7 +789,7 @@ def apply_observation(
                 reset_at = max(reset_at, bucket.reset_at)
             bucket.remaining = remaining
             bucket.reset_at = reset_at
-            bucket.reset_jitter = jitter.reset
+            bucket.reset_jitter = _scaled_reset_jitter(strategy, jitter.reset, bucket.window)
     elif info.remaining is not None and bucket.remaining is None:
         bucket.remaining = max(0, info.remaining - len(bucket.in_flight))
     if not info.is_rate_limited:
@@ -696,9 +800,15 @@ def apply_observation(
         glob.blocked_until = max(glob.blocked_until, until)
         return
     target = channel if info.scope == "shared" and channel is not None else bucket
-    target.blocked_until = max(target.blocked_until, until)
     target.last_used = now
+    # Learn first: the strategy reads the block this 429 is part of (or the one before it).
     strategy.learn(target, info, now)
+    target.blocked_until = max(target.blocked_until, until)
+    if target is channel:
+        # Discord did not count the refused message against the channel: neither does the
+        # channel's history (a sliding window over it would wait for a phantom). Which of
+        # the recent grants it was is unknown; they are milliseconds apart: drop the last.
+        _drop_last_grant(channel.grants, now)
 
 
 # --------------------------------------------------------------------------- tracker
