@@ -274,6 +274,8 @@ class BucketState:
         grants: When recent requests were let through (at most ``HISTORY``).
         learned: A limit learned from 429s, if any.
         last_used: The last time anything touched the bucket.
+        reset_measured: ``reset_at`` comes from an answer (not from our own guess when
+            the window rolled).
         channel_synced: Whether ``grants`` made before the route's channel was known have
             been counted in that channel's history.
     """
@@ -291,6 +293,7 @@ class BucketState:
     learned: LearnedLimit | None = None
     last_used: float = 0.0
     channel_synced: bool = False
+    reset_measured: bool = False
 
     def snapshot(self) -> BucketSnapshot:
         """A frozen copy for introspection."""
@@ -637,6 +640,7 @@ def _roll(state: BucketState, now: float) -> None:
         # The next window starts no earlier than now; the next answer says exactly.
         state.rolled_at = now
         state.reset_at = now + state.window if state.window else None
+        state.reset_measured = False
         state.reset_jitter = 0.0
     if state.learned is not None and state.learned.expires_at <= now:
         state.learned = None
@@ -786,9 +790,17 @@ def apply_observation(
                 # exact for a lone sender; Discord's lower count reveals other senders.
                 # Answers can come back out of order: the count only ever falls.
                 remaining = min(bucket.remaining, info.remaining)
-                reset_at = max(reset_at, bucket.reset_at)
+                # Every answer's reset time is late by its own trip back; the earliest is
+                # the closest and still no earlier than the true reset. Our own guess made
+                # when the window rolled is no answer: it may be early, so it only bounds
+                # from below.
+                if bucket.reset_measured:
+                    reset_at = min(reset_at, bucket.reset_at)
+                else:
+                    reset_at = max(reset_at, bucket.reset_at)
             bucket.remaining = remaining
             bucket.reset_at = reset_at
+            bucket.reset_measured = True
             bucket.reset_jitter = _scaled_reset_jitter(strategy, jitter.reset, bucket.window)
     elif info.remaining is not None and bucket.remaining is None:
         bucket.remaining = max(0, info.remaining - len(bucket.in_flight))
