@@ -30,7 +30,7 @@ from trio_webhook import (
 from trio_webhook._client import WebhookClient
 from trio_webhook._http import HTTPRequest, MultipartFile
 from trio_webhook._retry import Permanent, classify
-from trio_webhook._transport import DEFAULT_USER_AGENT, HttpxTransport
+from trio_webhook._transport import DEFAULT_USER_AGENT, HttpxTransport, multipart_body
 from trio_webhook._version import __version__
 from trio_webhook.testing import FakeDiscord, FakeWebhook, FaultKind
 
@@ -129,6 +129,25 @@ def test_build_request_targets_v10_with_user_agent_and_multipart_parts(
     body = built.read()
     assert b'name="payload_json"\r\nContent-Type: application/json' in body
     assert b'name="files[0]"; filename="a.txt"' in body
+
+
+def test_multipart_body_is_httpx_encoding_without_copying_files(
+    fake_webhook: FakeWebhook,
+) -> None:
+    data = b"\x00\x01" * 1000
+    request = attrs.evolve(
+        execute_request(fake_webhook),
+        json=None,
+        payload_json=b'{"attachments":[{"id":"0","filename":"a.bin"}]}',
+        files=(MultipartFile("files[0]", "a.bin", data, "application/octet-stream"),),
+    )
+    content_type, chunks = multipart_body(request)
+    assert content_type.startswith("multipart/form-data; boundary=")
+    assert any(chunk is data for chunk in chunks)  # the caller's bytes, not a copy
+    built = HttpxTransport("https://discord.test/api/v10").build_request(request)
+    ours = content_type.split("boundary=", 1)[1].encode()
+    theirs = built.headers["content-type"].split("boundary=", 1)[1].encode()
+    assert b"".join(chunks) == built.read().replace(theirs, ours)
 
 
 async def test_json_body_is_sent_as_application_json(
