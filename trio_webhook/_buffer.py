@@ -59,7 +59,10 @@ def _make_stripper() -> Callable[[Message], Message]:
 def _embeds_without_refs(embeds: tuple[Embed, ...]) -> tuple[Embed, ...]:
     # With its files shed, an embed still showing one (attachment://name) would make
     # Discord refuse the whole message: the image goes, the embed stays.
-    return tuple(strip_attachment_refs(e) for e in embeds) if embeds else embeds
+    for embed in embeds:
+        if strip_attachment_refs(embed) is not embed:
+            return tuple([strip_attachment_refs(e) for e in embeds])
+    return embeds
 
 
 _strip_attachments: Final = _make_stripper()

@@ -253,33 +253,28 @@ def encode_edit(message: Message, *, keep_attachment_ids: Sequence[str] | None) 
     return EncodedBody(payload_json=dumps(payload), files=parts)
 
 
+def _is_upload_ref(url: str | None) -> bool:
+    return url is not None and url.startswith(ATTACHMENT_SCHEME)
+
+
 def strip_attachment_refs(embed: Embed) -> Embed:
     """``embed`` without its ``attachment://`` images and icons (the same object if none).
 
     For a message whose files were dropped (shed under pressure, or left out of a dead
     letter): a reference to a missing upload makes Discord refuse the whole message.
     """
-
-    def gone(url: str | None) -> bool:
-        return url is not None and url.startswith(ATTACHMENT_SCHEME)
-
-    if not any(gone(url) for url in embed.media_urls()):
+    # Runs on send_nowait's path when the buffer sheds: plain tests, no closures.
+    image, thumbnail, author, footer = embed.image, embed.thumbnail, embed.author, embed.footer
+    drop_image = image is not None and _is_upload_ref(image.url)
+    drop_thumbnail = thumbnail is not None and _is_upload_ref(thumbnail.url)
+    drop_author = author is not None and _is_upload_ref(author.icon_url)
+    drop_footer = footer is not None and _is_upload_ref(footer.icon_url)
+    if not (drop_image or drop_thumbnail or drop_author or drop_footer):
         return embed
-    author, footer = embed.author, embed.footer
     return attrs.evolve(
         embed,
-        image=None if embed.image is not None and gone(embed.image.url) else embed.image,
-        thumbnail=(
-            None if embed.thumbnail is not None and gone(embed.thumbnail.url) else embed.thumbnail
-        ),
-        author=(
-            attrs.evolve(author, icon_url=None)
-            if author is not None and gone(author.icon_url)
-            else author
-        ),
-        footer=(
-            attrs.evolve(footer, icon_url=None)
-            if footer is not None and gone(footer.icon_url)
-            else footer
-        ),
+        image=None if drop_image else image,
+        thumbnail=None if drop_thumbnail else thumbnail,
+        author=attrs.evolve(author, icon_url=None) if drop_author and author else author,
+        footer=attrs.evolve(footer, icon_url=None) if drop_footer and footer else footer,
     )
