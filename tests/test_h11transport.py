@@ -383,3 +383,5 @@ def test_timeouts_must_be_positive() -> None:
         H11Transport("https://discord.com/api/v10", connect_timeout=0)
     with pytest.raises(ValueError, match="positive"):
         H11Transport("https://discord.com/api/v10", total_timeout=-1)
+    with pytest.raises(ValueError, match="max_connections"):
+        H11Transport("https://discord.com/api/v10", max_connections=0)

@@ -98,8 +98,8 @@ class H11Transport:
         max_keepalive: Idle connections kept for reuse.
 
     Raises:
-        ValueError: A timeout is not positive, or ``api_base`` is not an ``https`` URL
-            (or ``http`` to a loopback host).
+        ValueError: A timeout is not positive, a connection limit is out of range, or
+            ``api_base`` is not an ``https`` URL (or ``http`` to a loopback host).
 
     Resource handling:
         Use ``async with`` or call :meth:`aclose`; connections are kept alive between
@@ -122,6 +122,11 @@ class H11Transport:
             raise ValueError(
                 f"timeouts must be positive (connect_timeout={connect_timeout}, "
                 f"total_timeout={total_timeout})"
+            )
+        if max_connections < 1 or max_keepalive < 0:
+            raise ValueError(
+                f"max_connections must be at least 1 and max_keepalive at least 0 "
+                f"(got {max_connections} and {max_keepalive})"
             )
         parts = urlsplit(api_base)
         host = parts.hostname or ""
