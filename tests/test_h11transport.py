@@ -6,6 +6,7 @@ TLS through trustme certificates (``serve_fake_discord``). These tests assert ou
 
 from __future__ import annotations
 
+import logging
 import random
 import ssl
 from collections.abc import AsyncIterator, MutableMapping
@@ -355,6 +356,18 @@ async def test_without_the_ca_the_certificate_is_refused(
     assert "certificate" in str(info.value)
     assert fake_discord.requests == []
     assert_no_token(info.value, fake_webhook)
+
+
+async def test_no_token_in_any_log_record(
+    caplog: pytest.LogCaptureFixture, fake_discord: FakeDiscord, fake_webhook: FakeWebhook
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    fake_discord.inject(FaultKind.DROP)
+    async with serve(fake_discord) as server, transport_for(server) as transport:
+        with pytest.raises(TransportError):
+            await transport.send(execute_request(fake_webhook))
+        assert (await transport.send(execute_request(fake_webhook))).status == 200
+    assert all(fake_webhook.token not in record.getMessage() for record in caplog.records)
 
 
 async def test_a_closed_transport_refuses_to_send(fake_webhook: FakeWebhook) -> None:
