@@ -16,6 +16,12 @@ enforces the same rules as :class:`~trio_webhook._transport.HttpxTransport`:
   HttpxTransport uses; ``ambiguous`` is ``True`` only once the whole request was sent.
 - It logs nothing, and no exception text holds the request path (which holds the token).
 
+Two differences from the httpx transport's defaults: without an ``ssl_context`` the trust
+is the system store (``ssl.create_default_context()``; OpenSSL honours ``SSL_CERT_FILE``
+and ``SSL_CERT_DIR``), where httpx uses certifi's bundle; and proxies from the environment
+(``HTTPS_PROXY``, ``ALL_PROXY``), which httpx follows, are not used: connections always go
+straight to the host.
+
 Multipart bodies come from httpx's encoder (:func:`~trio_webhook._transport.multipart_body`),
 so both transports put the same bytes on the wire.
 
