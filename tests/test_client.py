@@ -569,3 +569,19 @@ async def test_client_counts_requests(
         await client.execute(Message(embeds=[Embed(fields=[EmbedField("a", "b")])] * 11))
     assert client.counters.requests == 3
     assert client.counters.retries == 1
+
+
+@pytest.mark.parametrize(
+    ("proxy", "expected"), [(None, "H11Transport"), ("http://proxy:3128", "HttpxTransport")]
+)
+async def test_real_sockets_use_h11_unless_a_proxy_is_configured(
+    monkeypatch: pytest.MonkeyPatch, proxy: str | None, expected: str
+) -> None:
+    # h11 halves the CPU per request but cannot go through a proxy; httpx follows one.
+    for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    if proxy is not None:
+        monkeypatch.setenv("HTTPS_PROXY", proxy)
+    client = WebhookClient(f"https://discord.com/api/webhooks/1/{'t' * 60}")
+    assert type(client._transport).__name__ == expected
+    await client.aclose()

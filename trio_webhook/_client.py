@@ -8,12 +8,14 @@ to try again. Nothing in this module decides anything by itself.
 from __future__ import annotations
 
 import logging
+import os
 import random
 import ssl
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 import attrs
+import certifi
 import httpx
 import trio
 
@@ -30,6 +32,7 @@ from trio_webhook._errors import (
     ValidationError,
     WebhookNotFound,
 )
+from trio_webhook._h11transport import H11Transport
 from trio_webhook._http import HTTPRequest, HTTPResponse
 from trio_webhook._limits import DEFAULT_MAX_UPLOAD_BYTES, validate_edit
 from trio_webhook._models import Delivery, Message, SentMessage
@@ -137,6 +140,45 @@ class PlanProgress:
     thread_id: str | None = None
 
 
+_PROXY_VARIABLES: Final = ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
+
+
+def _default_transport(
+    api_base: str,
+    *,
+    connect_timeout: float,
+    total_timeout: float,
+    max_response_bytes: int,
+    ssl_context: ssl.SSLContext | None,
+    http_transport: httpx.AsyncBaseTransport | None,
+) -> Transport:
+    """H11Transport on real sockets; httpx for an in-process transport or a proxy.
+
+    H11Transport costs half of httpx's CPU per request (benchmarks/bench_peers.py, (c)),
+    but it speaks only directly to the host: with a proxy in the environment, httpx (which
+    follows it) is used. Without an ``ssl_context`` both trust certifi's bundle, as httpx
+    always has, so switching transports never changes which certificates are accepted.
+    """
+    if http_transport is None and not any(os.environ.get(v) for v in _PROXY_VARIABLES):
+        if ssl_context is None:
+            ssl_context = ssl.create_default_context(cafile=certifi.where())
+        return H11Transport(
+            api_base,
+            connect_timeout=connect_timeout,
+            total_timeout=total_timeout,
+            max_response_bytes=max_response_bytes,
+            ssl_context=ssl_context,
+        )
+    return HttpxTransport(
+        api_base,
+        connect_timeout=connect_timeout,
+        total_timeout=total_timeout,
+        max_response_bytes=max_response_bytes,
+        ssl_context=ssl_context,
+        httpx_transport=http_transport,
+    )
+
+
 class WebhookClient:
     """One-shot calls to one webhook: execute, get, edit and delete messages.
 
@@ -197,13 +239,13 @@ class WebhookClient:
         self._transport: Transport = (
             transport
             if transport is not None
-            else HttpxTransport(
+            else _default_transport(
                 self._url.api_base,
                 connect_timeout=connect_timeout,
                 total_timeout=total_timeout,
                 max_response_bytes=max_response_bytes,
                 ssl_context=ssl_context,
-                httpx_transport=http_transport,
+                http_transport=http_transport,
             )
         )
         self._dead: DiscordHTTPError | None = None
