@@ -47,7 +47,7 @@ from trio_webhook._errors import (
 from trio_webhook._http import HTTPRequest, HTTPResponse
 from trio_webhook._limits import check
 from trio_webhook._models import Delivery, Message
-from trio_webhook._planning import plan_requests
+from trio_webhook._planning import plan_checked, plan_requests
 from trio_webhook._ratelimit import (
     AdaptiveStrategy,
     ProactiveStrategy,
@@ -409,7 +409,8 @@ class WebhookSender:
             return
         wait = self._config.wait
         try:
-            plan = plan_requests(item.message, max_upload_bytes=self._config.max_upload_bytes)
+            # Checked when it was enqueued (and shedding keeps it valid).
+            plan = plan_checked(item.message, max_upload_bytes=self._config.max_upload_bytes)
             # The progress record is where a dead letter's ``delivered_requests`` and
             # ``thread_id`` come from, so a replay skips exactly what Discord already shows.
             await client.execute_plan(
