@@ -47,6 +47,7 @@ from trio_webhook._http import HTTPRequest, HTTPResponse
 from trio_webhook._transport import (
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_USER_AGENT,
+    check_timeouts,
     find_ssl_error,
     multipart_body,
 )
@@ -124,11 +125,7 @@ class H11Transport:
         max_connections: int = 20,
         max_keepalive: int = 10,
     ) -> None:
-        if connect_timeout <= 0 or total_timeout <= 0:
-            raise ValueError(
-                f"timeouts must be positive (connect_timeout={connect_timeout}, "
-                f"total_timeout={total_timeout})"
-            )
+        check_timeouts(connect_timeout, total_timeout)
         if max_connections < 1 or max_keepalive < 0:
             raise ValueError(
                 f"max_connections must be at least 1 and max_keepalive at least 0 "

@@ -27,6 +27,7 @@ from trio_webhook._version import __version__
 
 __all__ = [
     "DEFAULT_USER_AGENT",
+    "check_timeouts",
     "HttpxTransport",
     "Transport",
     "install_log_redaction",
@@ -37,6 +38,15 @@ PROJECT_URL: Final = "https://github.com/trio-webhook/trio-webhook"
 DEFAULT_USER_AGENT: Final = f"DiscordBot ({PROJECT_URL}, {__version__}) trio-webhook"
 DEFAULT_MAX_RESPONSE_BYTES: Final = 1024 * 1024
 _DRAIN_FACTOR: Final = 8
+
+
+def check_timeouts(connect_timeout: float, total_timeout: float) -> None:
+    """Refuse a timeout that is not positive, naming both values (every transport's rule)."""
+    if connect_timeout <= 0 or total_timeout <= 0:
+        raise ValueError(
+            f"timeouts must be positive (connect_timeout={connect_timeout}, "
+            f"total_timeout={total_timeout})"
+        )
 
 
 class Transport(Protocol):
@@ -182,11 +192,7 @@ class HttpxTransport:
         ssl_context: ssl.SSLContext | None = None,
         httpx_transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        if connect_timeout <= 0 or total_timeout <= 0:
-            raise ValueError(
-                f"timeouts must be positive (connect_timeout={connect_timeout}, "
-                f"total_timeout={total_timeout})"
-            )
+        check_timeouts(connect_timeout, total_timeout)
         install_log_redaction()
         self._api_base = api_base.rstrip("/")
         self._total_timeout = total_timeout
