@@ -7,6 +7,7 @@ to try again. Nothing in this module decides anything by itself.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import random
@@ -143,6 +144,12 @@ class PlanProgress:
 _PROXY_VARIABLES: Final = ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
 
 
+@functools.cache
+def _certifi_context() -> ssl.SSLContext:
+    # Loading the CA bundle takes milliseconds; one context serves every client.
+    return ssl.create_default_context(cafile=certifi.where())
+
+
 def _default_transport(
     api_base: str,
     *,
@@ -161,7 +168,7 @@ def _default_transport(
     """
     if http_transport is None and not any(os.environ.get(v) for v in _PROXY_VARIABLES):
         if ssl_context is None:
-            ssl_context = ssl.create_default_context(cafile=certifi.where())
+            ssl_context = _certifi_context()
         return H11Transport(
             api_base,
             connect_timeout=connect_timeout,
