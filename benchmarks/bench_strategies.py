@@ -30,6 +30,7 @@ from typing import Any
 import attrs
 
 from trio_webhook._http import HTTPResponse
+from trio_webhook._outcome import Success, classify
 from trio_webhook._ratelimit import (
     AdaptiveStrategy,
     ProactiveStrategy,
@@ -38,7 +39,7 @@ from trio_webhook._ratelimit import (
     Strategy,
     route_key,
 )
-from trio_webhook._retry import GiveUp, RetryPolicy, Success, classify
+from trio_webhook._retry import GiveUp, RetryPolicy
 from trio_webhook.stores import MemoryStore
 
 BUCKET_LIMIT = 5

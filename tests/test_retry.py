@@ -9,18 +9,15 @@ from hypothesis import strategies as st
 
 from trio_webhook._errors import TransportError
 from trio_webhook._http import HTTPResponse
-from trio_webhook._retry import (
-    GiveUp,
+from trio_webhook._outcome import (
     Permanent,
     RateLimitedOutcome,
-    RetryAfter,
-    RetryPolicy,
     Success,
     Transient,
     classify,
-    decorrelated_jitter,
     parse_discord_error,
 )
+from trio_webhook._retry import GiveUp, RetryAfter, RetryPolicy, decorrelated_jitter
 
 
 def _error(status: int, code: int) -> HTTPResponse:

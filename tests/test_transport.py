@@ -29,7 +29,7 @@ from trio_webhook import (
 )
 from trio_webhook._client import WebhookClient
 from trio_webhook._http import HTTPRequest, MultipartFile
-from trio_webhook._retry import Permanent, classify
+from trio_webhook._outcome import Permanent, classify
 from trio_webhook._transport import DEFAULT_USER_AGENT, HttpxTransport, multipart_body
 from trio_webhook._version import __version__
 from trio_webhook.testing import FakeDiscord, FakeWebhook, FaultKind

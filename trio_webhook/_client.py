@@ -21,46 +21,28 @@ import httpx
 import trio
 
 from trio_webhook._encoding import EncodedBody, encode_edit, encode_execute
-from trio_webhook._errors import (
-    DeliveryFailed,
-    DiscordHTTPError,
-    Forbidden,
-    MessageNotFound,
-    PayloadTooLarge,
-    RateLimited,
-    TransportError,
-    Unauthorized,
-    ValidationError,
-    WebhookNotFound,
-)
+from trio_webhook._errors import DeliveryFailed, DiscordHTTPError, TransportError, ValidationError
 from trio_webhook._h11transport import H11Transport
 from trio_webhook._http import HTTPRequest, HTTPResponse
 from trio_webhook._limits import DEFAULT_MAX_UPLOAD_BYTES, validate_edit
 from trio_webhook._models import Delivery, Message, SentMessage
-from trio_webhook._planning import PlannedRequest, plan_requests
-from trio_webhook._ratelimit import AdaptiveStrategy, RateLimitTracker, route_key
-from trio_webhook._retry import (
-    GiveUp,
-    Permanent,
+from trio_webhook._outcome import (
+    ERROR_EXCERPT,
+    Outcome,
     RateLimitedOutcome,
-    RetryAfter,
-    RetryPolicy,
     Success,
     Transient,
-    classify,
-    parse_discord_error,
+    interpret,
 )
+from trio_webhook._planning import PlannedRequest, plan_requests
+from trio_webhook._ratelimit import AdaptiveStrategy, RateLimitTracker, route_key
+from trio_webhook._retry import GiveUp, RetryAfter, RetryPolicy
 from trio_webhook._transport import HttpxTransport, Transport
 from trio_webhook._url import WebhookURL, parse_webhook_url, redact
 
 __all__ = ["ClientCounters", "PlanProgress", "WebhookClient"]
 
 logger: Final = logging.getLogger("trio_webhook")
-
-_UNKNOWN_WEBHOOK: Final = 10015
-_UNKNOWN_MESSAGE: Final = 10008
-_TOO_LARGE: Final = 40005
-_ERROR_EXCERPT: Final = 300
 
 
 @attrs.define
@@ -73,39 +55,6 @@ class ClientCounters:
     rate_limited: dict[str, int] = attrs.Factory(dict)
     waits: int = 0
     wait_seconds: float = 0.0
-
-
-def error_from_response(response: HTTPResponse, route: str) -> DiscordHTTPError:
-    """The typed exception for an error answer (never holds the token)."""
-    code, text, errors = parse_discord_error(response.body)
-    if not text and response.body:
-        text = redact(response.body[:_ERROR_EXCERPT].decode("utf-8", "replace"))
-    text = redact(text)
-    status = response.status
-    cls: type[DiscordHTTPError] = DiscordHTTPError
-    if status == 401:
-        cls = Unauthorized
-    elif status == 403:
-        cls = Forbidden
-    elif status == 404:
-        # Only Discord's code tells what is missing: 10003 (an unknown thread given as
-        # thread_id) is neither the webhook nor the message. Without a code, the route says.
-        on_message = "/messages/" in route
-        if code == _UNKNOWN_WEBHOOK or (code == 0 and not on_message):
-            cls = WebhookNotFound
-        elif code == _UNKNOWN_MESSAGE or (code == 0 and on_message):
-            cls = MessageNotFound
-    elif status == 413 or code == _TOO_LARGE:
-        cls = PayloadTooLarge
-    elif status == 429:
-        outcome = classify(response)
-        retry_after = outcome.retry_after if isinstance(outcome, RateLimitedOutcome) else 0.0
-        scope = outcome.scope if isinstance(outcome, RateLimitedOutcome) else None
-        is_global = outcome.is_global if isinstance(outcome, RateLimitedOutcome) else False
-        return RateLimited(
-            retry_after, is_global=is_global, scope=scope, code=code, text=text, route=route
-        )
-    return cls(status, code, text, errors, route)
 
 
 def _response_json(response: HTTPResponse, route: str) -> Mapping[str, Any]:
@@ -139,6 +88,10 @@ class PlanProgress:
     delivered: int = 0
     messages: list[SentMessage] = attrs.field(factory=list)
     thread_id: str | None = None
+    maybe_posted: bool = False
+    """Whether the request after ``delivered`` may already be posted: it is on its way
+    (handed to the transport, no answer yet), or an earlier attempt of it ended in an
+    ambiguous fault. A message interrupted then is ``ambiguous``, never ``shutdown``."""
 
 
 _PROXY_VARIABLES: Final = ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
@@ -347,14 +300,31 @@ class WebhookClient:
                 query.append(("thread_id", target))
             body = encode_execute(attrs.evolve(planned, thread_id=target))
             request = self._request("POST", "", body=body, query=query)
-            response = await self.send_with_retry(request)
+            response = await self.send_with_retry(request, progress)
             progress.delivered += 1
+            progress.maybe_posted = False
+            message_id = None
             if must_wait:
                 message = SentMessage.from_json(_response_json(response, request.route))
+                message_id = message.id
                 if creates_thread:
                     progress.thread_id = message.channel_id
                 if wait:
                     progress.messages.append(message)
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug(
+                    "delivered request %d of %d to webhook %s: message id %s",
+                    progress.delivered,
+                    len(plan),
+                    self._url.webhook_id,
+                    message_id,
+                    extra={
+                        "webhook_id": self._url.webhook_id,
+                        "request": progress.delivered,
+                        "requests": len(plan),
+                        "message_id": message_id,
+                    },
+                )
 
     async def get_message(
         self, message_id: int | str, *, thread_id: int | str | None = None
@@ -453,8 +423,19 @@ class WebhookClient:
             )
             await trio.sleep(delay)
 
-    async def send_with_retry(self, request: HTTPRequest) -> HTTPResponse:
+    async def send_with_retry(
+        self, request: HTTPRequest, progress: PlanProgress | None = None
+    ) -> HTTPResponse:
         """Send ``request`` through the limiter, retrying as the policy allows.
+
+        Each answer is interpreted once (:func:`~trio_webhook._outcome.interpret`); the
+        tracker, the retry policy and the error raised all read that one outcome.
+
+        Args:
+            request: The request.
+            progress: Where to record whether the request may already be posted
+                (``maybe_posted``), for a caller that must tell ``shutdown`` from
+                ``ambiguous`` when it is interrupted.
 
         Returns:
             The successful (2xx) answer.
@@ -466,32 +447,34 @@ class WebhookClient:
         """
         attempt = 0
         previous_delay: float | None = None
+        # An ambiguous fault of an earlier attempt may have posted the message, whatever
+        # later attempts answer.
+        maybe_posted = False
         while True:
             if self._dead is not None:
                 raise self._dead
             await self._wait_for_slot(request.route)
             attempt += 1
             self.counters.requests += 1
-            outcome: HTTPResponse | TransportError
-            try:
-                outcome = await self._transport.send(request)
-            except TransportError as exc:
-                outcome = exc
-                self._tracker.observe(request.route, None, now=trio.current_time())
-            else:
-                self._tracker.observe(
-                    request.route,
-                    outcome,
-                    now=trio.current_time(),
-                    channel_id=_channel_of(outcome),
-                )
-            verdict = classify(outcome)
+            if progress is not None:
+                progress.maybe_posted = True
+            answer = await self._send_reserved(request)
+            outcome = interpret(answer, request.route)
+            self._tracker.observe(
+                request.route,
+                answer if isinstance(answer, HTTPResponse) else None,
+                now=trio.current_time(),
+                channel_id=outcome.channel_id,
+            )
+            verdict = outcome.verdict
             if isinstance(verdict, Success):
-                assert isinstance(outcome, HTTPResponse)
-                return outcome
-            if isinstance(verdict, RateLimitedOutcome):
-                scope = verdict.scope or ("global" if verdict.is_global else "user")
-                self.counters.rate_limited[scope] = self.counters.rate_limited.get(scope, 0) + 1
+                assert isinstance(answer, HTTPResponse)
+                return answer
+            if isinstance(verdict, Transient) and verdict.ambiguous:
+                maybe_posted = True
+            if progress is not None:
+                progress.maybe_posted = maybe_posted
+            self._count_and_log(verdict, answer, outcome, request.route)
             decision = self._retry.decide(verdict, attempt, previous_delay, self._rng)
             if isinstance(decision, RetryAfter):
                 self.counters.retries += 1
@@ -502,48 +485,81 @@ class WebhookClient:
                     request.route,
                     decision.delay,
                     attempt,
-                    _describe(outcome),
+                    _describe(answer),
                     extra={"webhook_id": self._url.webhook_id, "attempt": attempt},
                 )
                 previous_delay = decision.delay
                 await trio.sleep(decision.delay)
                 continue
-            raise self._give_up(decision, verdict, outcome, attempt, request.route)
+            raise self._give_up(decision, outcome, answer, attempt)
+
+    async def _send_reserved(self, request: HTTPRequest) -> HTTPResponse | TransportError:
+        """Send on the slot ``_wait_for_slot`` reserved; a transport error is returned."""
+        try:
+            return await self._transport.send(request)
+        except TransportError as exc:
+            return exc
+        except BaseException:
+            # A cancellation (or a bug below) leaves no answer to observe: give the slot
+            # back now, or the next request on this route waits out the reservation's
+            # expiry (30 s) for an answer that never comes.
+            self._tracker.release(request.route, now=trio.current_time())
+            raise
+
+    def _count_and_log(
+        self,
+        verdict: object,
+        answer: HTTPResponse | TransportError,
+        outcome: Outcome,
+        route: str,
+    ) -> None:
+        if isinstance(verdict, RateLimitedOutcome):
+            scope = verdict.scope or ("global" if verdict.is_global else "user")
+            self.counters.rate_limited[scope] = self.counters.rate_limited.get(scope, 0) + 1
+        elif (
+            isinstance(answer, HTTPResponse)
+            and 400 <= answer.status < 500
+            and logger.isEnabledFor(logging.WARNING)
+        ):
+            # What Discord said is the one clue to a 4xx: keep its start (token-free).
+            excerpt = redact(answer.body[:ERROR_EXCERPT].decode("utf-8", "replace"))
+            code = getattr(outcome.error, "code", 0)
+            logger.warning(
+                "Discord answered %d on %s: %s",
+                answer.status,
+                route,
+                excerpt,
+                extra={
+                    "webhook_id": self._url.webhook_id,
+                    "status": answer.status,
+                    "code": code,
+                    "body": excerpt,
+                },
+            )
 
     def _give_up(
         self,
         decision: GiveUp,
-        verdict: object,
-        outcome: HTTPResponse | TransportError,
+        outcome: Outcome,
+        answer: HTTPResponse | TransportError,
         attempt: int,
-        route: str,
     ) -> Exception:
-        error: Exception = (
-            outcome if isinstance(outcome, TransportError) else error_from_response(outcome, route)
-        )
-        if isinstance(verdict, Permanent):
-            if verdict.dead_webhook and isinstance(error, DiscordHTTPError):
-                self._dead = error
-                logger.warning(
-                    "webhook %s is dead (%s): no more requests will be sent to it",
-                    self._url.webhook_id,
-                    error,
-                    extra={"webhook_id": self._url.webhook_id},
-                )
+        error = outcome.error
+        assert error is not None  # only a success has none, and a success is returned
+        if outcome.dead_webhook and isinstance(error, DiscordHTTPError):
+            self._dead = error
+            logger.warning(
+                "webhook %s is dead (%s): no more requests will be sent to it",
+                self._url.webhook_id,
+                error,
+                extra={"webhook_id": self._url.webhook_id},
+            )
+        if decision.reason in ("permanent", "dead_webhook"):
             return error
-        status = outcome.status if isinstance(outcome, HTTPResponse) else None
+        status = answer.status if isinstance(answer, HTTPResponse) else None
         failure = DeliveryFailed(decision.reason, attempts=attempt, status=status, error=str(error))
         failure.__cause__ = error
         return failure
-
-
-def _channel_of(response: HTTPResponse) -> str | None:
-    # The adaptive strategy learns per-channel limits; only a message answer names one.
-    if response.status != 200 or not response.body.startswith(b"{"):
-        return None
-    data = response.parsed
-    channel = data.get("channel_id") if isinstance(data, dict) else None
-    return str(channel) if channel is not None else None
 
 
 def _describe(outcome: HTTPResponse | TransportError) -> str:

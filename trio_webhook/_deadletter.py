@@ -50,7 +50,9 @@ __all__ = [
 
 logger = logging.getLogger("trio_webhook.deadletter")
 
-Reason = Literal["permanent", "exhausted", "dead_webhook", "ambiguous", "shutdown", "invalid"]
+Reason = Literal[
+    "permanent", "exhausted", "dead_webhook", "ambiguous", "shutdown", "invalid", "internal"
+]
 REASONS: Final[tuple[Reason, ...]] = (
     "permanent",
     "exhausted",
@@ -58,6 +60,7 @@ REASONS: Final[tuple[Reason, ...]] = (
     "ambiguous",
     "shutdown",
     "invalid",
+    "internal",
 )
 MAX_BODY_BYTES: Final = 2048
 MAX_ERROR_CHARS: Final = 1000

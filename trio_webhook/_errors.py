@@ -25,7 +25,7 @@ No message or attribute of these exceptions ever holds a webhook token.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import attrs
 
@@ -48,6 +48,18 @@ __all__ = [
     "WebhookError",
     "WebhookNotFound",
 ]
+
+
+# Discord's JSON error codes that change what the library does, defined once here (Discord's
+# API docs, "Opcodes and Status Codes" -> "JSON Error Codes").
+UNKNOWN_WEBHOOK: Final = 10015
+"""404 on the webhook itself: it was deleted (the webhook is dead)."""
+UNKNOWN_MESSAGE: Final = 10008
+"""404 on a message endpoint: the message is gone (the webhook is fine)."""
+INVALID_TOKEN: Final = 50027
+"""401: the webhook's token is wrong (the webhook is dead)."""
+ENTITY_TOO_LARGE: Final = 40005
+"""413: the request (an upload) is larger than Discord accepts."""
 
 
 class WebhookError(Exception):
@@ -206,8 +218,8 @@ class DeliveryFailed(WebhookError):
     """A message could not be delivered; it went to the dead-letter sink, if one is set.
 
     Attributes:
-        reason: ``permanent``, ``exhausted``, ``dead_webhook``, ``ambiguous``, ``shutdown``
-            or ``invalid``.
+        reason: ``permanent``, ``exhausted``, ``dead_webhook``, ``ambiguous``, ``shutdown``,
+            ``invalid`` or ``internal``.
         attempts: Requests made for the failing part of the message.
         status: The last HTTP status, or ``None`` when no answer came.
         error: A short text of the last error (redacted).

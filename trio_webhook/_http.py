@@ -7,9 +7,10 @@ httpx types. Only ``_transport.py`` turns these into real HTTP.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from functools import cached_property
-from typing import Any
+from typing import Any, Final
 
 import attrs
 
@@ -24,6 +25,39 @@ class MultipartFile:
     filename: str
     data: bytes = attrs.field(repr=False)
     content_type: str
+
+
+# The deepest JSON we parse from an answer. Discord's deepest message (Components V2: a
+# container holding a section whose accessory is a button, inside a message object) nests
+# about ten levels; 64 leaves room and keeps far below Python's recursion limit, where a
+# hostile or broken answer nesting 5,000 levels would raise RecursionError.
+MAX_JSON_DEPTH: Final = 64
+_JSON_TOKENS: Final = re.compile(rb'\\.|["\[\]{}]', re.DOTALL)
+
+
+def json_too_deep(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether ``body`` (JSON text) nests arrays and objects deeper than ``limit``.
+
+    Costs two ``bytes.count`` calls for any body with at most ``limit`` brackets (almost
+    every answer); only a body with more is scanned, skipping brackets inside strings.
+    """
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return False
+    depth = 0
+    in_string = False
+    for match in _JSON_TOKENS.finditer(body):
+        token = match[0]
+        if token == b'"':
+            in_string = not in_string
+        elif in_string or len(token) == 2:
+            continue  # a bracket inside a string, or an escape
+        elif token in (b"[", b"{"):
+            depth += 1
+            if depth > limit:
+                return True
+        else:
+            depth -= 1
+    return False
 
 
 def _lower_headers(headers: Mapping[str, str]) -> Mapping[str, str]:
@@ -71,8 +105,16 @@ class HTTPResponse:
 
     @cached_property
     def parsed(self) -> Any:
-        """The body parsed as JSON (once), or ``None`` when it is not JSON."""
+        """The body parsed as JSON (once), or ``None`` when it is not readable JSON.
+
+        Bounded: the transport caps the body's size (``max_response_bytes``), and a body
+        nested deeper than :data:`MAX_JSON_DEPTH` is not parsed at all (``None``), so no
+        answer can raise ``RecursionError`` here or in whatever walks the result later.
+        """
+        body = self.body
+        if json_too_deep(body):
+            return None
         try:
-            return json.loads(self.body)
-        except ValueError:
+            return json.loads(body)
+        except (ValueError, RecursionError):
             return None

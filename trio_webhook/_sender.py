@@ -24,9 +24,10 @@ import math
 import os
 import random
 import ssl
+import traceback
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Final, final
+from typing import Final, NoReturn, final
 
 import attrs
 import httpx
@@ -299,6 +300,8 @@ class WebhookSender:
         item = _Item(message, Receipt())
         self._buffer.push_nowait(item)
         self._enqueued += 1
+        if logger.isEnabledFor(logging.DEBUG):
+            self._log_enqueued()
         return item.receipt
 
     async def send(self, message: Message) -> Receipt:
@@ -314,7 +317,18 @@ class WebhookSender:
         item = _Item(message, Receipt())
         await self._buffer.push(item)
         self._enqueued += 1
+        if logger.isEnabledFor(logging.DEBUG):
+            self._log_enqueued()
         return item.receipt
+
+    def _log_enqueued(self) -> None:
+        webhook_id = self._client.url.webhook_id
+        logger.debug(
+            "enqueued message %d for webhook %s",
+            self._enqueued,
+            webhook_id,
+            extra={"webhook_id": webhook_id, "seq": self._enqueued},
+        )
 
     def stats(self) -> SenderStats:
         """A frozen snapshot of the counters."""
@@ -395,7 +409,16 @@ class WebhookSender:
                     except trio.EndOfChannel:
                         return
                     self._current, self._current_progress = item, PlanProgress()
-                    await self._deliver(item)
+                    if logger.isEnabledFor(logging.DEBUG):
+                        logger.debug(
+                            "dequeued a message for webhook %s",
+                            self._client.url.webhook_id,
+                            extra={"webhook_id": self._client.url.webhook_id},
+                        )
+                    try:
+                        await self._deliver(item)
+                    except Exception as exc:
+                        await self._fail_internal(item, exc)
                     self._current = None
         finally:
             self._sender_done.set()
@@ -434,6 +457,36 @@ class WebhookSender:
             messages = tuple(self._current_progress.messages)
             item.receipt._resolve(Delivery(messages=messages))
 
+    async def _fail_internal(self, item: _Item, exc: Exception) -> None:
+        """The last line of defence: an unexpected error costs this message alone.
+
+        Nothing the library knows of should get here (bad input is refused by
+        ``send_nowait``); what does (a bug, a file deleted after it was queued) is
+        dead-lettered ``internal`` with the exception's type, and the traceback is logged.
+        """
+        webhook_id = self._client.url.webhook_id
+        # Logged as redacted text, not exc_info: an exception's message may hold a URL.
+        trace = redact("".join(traceback.format_exception(exc)))
+        logger.error(
+            "unexpected %s while delivering a message to webhook %s; dead-lettered it "
+            "(reason internal) and going on with the next one\n%s",
+            type(exc).__name__,
+            webhook_id,
+            trace,
+            extra={"webhook_id": webhook_id, "reason": "internal"},
+        )
+        error = RuntimeError(f"{type(exc).__name__}: {exc}")
+        progress = self._current_progress if item is self._current else PlanProgress()
+        try:
+            await self._dead_letter(item, "internal", error, attempts=progress.delivered)
+        except Exception:
+            logger.exception("dead-lettering failed for webhook %s", webhook_id)
+            if not item.receipt.done:
+                self._dead += 1
+                item.receipt._fail(
+                    DeliveryFailed("internal", attempts=0, status=None, error=redact(str(error)))
+                )
+
     async def _dead_letter(
         self,
         item: _Item,
@@ -443,8 +496,38 @@ class WebhookSender:
         attempts: int,
         status: int | None = None,
     ) -> None:
-        if item.receipt.done:
+        record = self._settle_dead(item, reason, error, attempts=attempts, status=status)
+        if record is None or self._sink is None:
             return
+        with trio.move_on_after(_SINK_TIMEOUT) as scope:
+            await self._put(record)
+        if scope.cancelled_caught:
+            logger.error(
+                "dead-letter sink took over %s s; record dropped (the receipt carries the failure)",
+                _SINK_TIMEOUT,
+                extra={"webhook_id": self._client.url.webhook_id},
+            )
+
+    async def _put(self, record: DeadLetter) -> None:
+        assert self._sink is not None
+        try:
+            await self._sink.put(record)
+        except Exception:
+            # A broken sink must not stop the sender; the receipt already carries the failure.
+            logger.exception("dead-letter sink failed for webhook %s", self._client.url.webhook_id)
+
+    def _settle_dead(
+        self,
+        item: _Item,
+        reason: Reason,
+        error: Exception,
+        *,
+        attempts: int,
+        status: int | None = None,
+    ) -> DeadLetter | None:
+        """Fail the receipt, count and log it; the record for the sink (``None``: no sink)."""
+        if item.receipt.done:
+            return None
         text = redact(str(error))
         body = ""
         cause = error.__cause__ if isinstance(error, DeliveryFailed) else error
@@ -462,8 +545,8 @@ class WebhookSender:
             extra={"webhook_id": self._client.url.webhook_id, "reason": reason},
         )
         if self._sink is None:
-            return
-        record = DeadLetter(
+            return None
+        return DeadLetter(
             reason=reason,
             message=item.message,
             status=status,
@@ -474,14 +557,6 @@ class WebhookSender:
             delivered_requests=progress.delivered,
             thread_id=progress.thread_id,
         )
-        try:
-            with trio.move_on_after(_SINK_TIMEOUT) as scope:
-                await self._sink.put(record)
-            if scope.cancelled_caught:
-                logger.error("dead-letter sink took over %s s; record dropped", _SINK_TIMEOUT)
-        except Exception:
-            # A broken sink must not stop the sender; the receipt already carries the failure.
-            logger.exception("dead-letter sink failed for webhook %s", self._client.url.webhook_id)
 
     # -- shutdown ----------------------------------------------------------------------
 
@@ -518,13 +593,44 @@ class WebhookSender:
                     len(left),
                     extra={"webhook_id": self._client.url.webhook_id},
                 )
-            shutdown = SenderClosed(
-                f"still queued when the drain deadline ({self._config.drain_timeout:g} s) passed"
-            )
-            for item in left:
-                await self._dead_letter(item, "shutdown", shutdown, attempts=0)
+            records = self._settle_left(left)
             self._current = None
             self._receive_channel.close()
+            # One deadline for every record: a slow sink must not stretch the exit to
+            # N x _SINK_TIMEOUT. The receipts already carry each failure.
+            written = 0
+            with trio.move_on_after(_SINK_TIMEOUT):
+                for record in records:
+                    await self._put(record)
+                    written += 1
+            if written < len(records):
+                logger.error(
+                    "dead-letter sink took over %s s at shutdown: %d of %d record(s) not "
+                    "written (their receipts carry the failure)",
+                    _SINK_TIMEOUT,
+                    len(records) - written,
+                    len(records),
+                    extra={"webhook_id": self._client.url.webhook_id},
+                )
+
+    def _settle_left(self, left: list[_Item]) -> list[DeadLetter]:
+        """Fail what the drain deadline left; a request in flight makes it ``ambiguous``."""
+        timeout = self._config.drain_timeout
+        shutdown = SenderClosed(f"still queued when the drain deadline ({timeout:g} s) passed")
+        in_flight = SenderClosed(
+            f"a request was in flight when the drain deadline ({timeout:g} s) passed: "
+            "Discord may have posted it"
+        )
+        records = []
+        for item in left:
+            record: DeadLetter | None
+            if item is self._current and self._current_progress.maybe_posted:
+                record = self._settle_dead(item, "ambiguous", in_flight, attempts=1)
+            else:
+                record = self._settle_dead(item, "shutdown", shutdown, attempts=0)
+            if record is not None:
+                records.append(record)
+        return records
 
 
 @asynccontextmanager
@@ -587,10 +693,30 @@ async def open_webhook_sender(
                 yield sender
             finally:
                 await sender._shutdown()
+    except BaseExceptionGroup as group:
+        # The tasks never raise (a message's failure is its own), so the group holds the
+        # caller's exception, perhaps beside Cancelled: hand it back as itself, as trio's
+        # own as_safe_channel does, so `except KeyError` around the block still works.
+        _raise_single(group)
     finally:
         if own_client:
             with trio.move_on_after(1.0, shield=True):
                 await client.aclose()
+
+
+def _raise_single(group: BaseExceptionGroup[BaseException]) -> NoReturn:
+    """Re-raise the one exception of ``group`` that is not a Cancelled (else the group)."""
+    others = [e for e in group.exceptions if not isinstance(e, trio.Cancelled)]
+    if len(others) > 1 or (others and isinstance(others[0], BaseExceptionGroup)):
+        raise group
+    single = others[0] if others else group.exceptions[0]
+    # Keep the exception's own context, not the group it travelled in.
+    context = single.__context__
+    try:
+        raise single
+    finally:
+        single.__context__ = context
+        del single, context
 
 
 # -- replay ----------------------------------------------------------------------------------
