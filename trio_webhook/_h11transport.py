@@ -50,6 +50,7 @@ from trio_webhook._transport import (
     check_timeouts,
     find_ssl_error,
     multipart_body,
+    too_large_error,
 )
 from trio_webhook._url import _is_loopback, redact
 
@@ -388,12 +389,7 @@ class H11Transport:
                 elif type(event) is h11.Data:
                     size += len(event.data)
                     if size > limit:
-                        raise TransportError(
-                            "too_large",
-                            f"response body passed {limit} bytes; not read further",
-                            ambiguous=True,
-                            route=route,
-                        )
+                        raise too_large_error(status, limit, route)
                     chunks.append(event.data)
                 elif type(event) is h11.Response:
                     status = event.status_code

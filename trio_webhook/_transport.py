@@ -32,6 +32,7 @@ __all__ = [
     "Transport",
     "install_log_redaction",
     "multipart_body",
+    "too_large_error",
 ]
 
 PROJECT_URL: Final = "https://github.com/trio-webhook/trio-webhook"
@@ -47,6 +48,23 @@ def check_timeouts(connect_timeout: float, total_timeout: float) -> None:
             f"timeouts must be positive (connect_timeout={connect_timeout}, "
             f"total_timeout={total_timeout})"
         )
+
+
+def too_large_error(status: int, limit: int, route: str) -> TransportError:
+    """The error for an answer whose body passed ``max_response_bytes`` (every transport's).
+
+    It names the status: after a 2xx Discord has acted on the request (the message is
+    posted) and only its answer is unreadable, which a dead letter's reader must be able
+    to tell apart from a refusal. Ambiguous whatever the status, so a 2xx is never
+    retried into a duplicate nor reported as refused.
+    """
+    return TransportError(
+        "too_large",
+        f"the body of a {status} answer passed max_response_bytes ({limit} bytes); "
+        "not read further",
+        ambiguous=True,
+        route=route,
+    )
 
 
 class Transport(Protocol):
@@ -280,10 +298,5 @@ class HttpxTransport:
             elif size > limit * _DRAIN_FACTOR:
                 break
         if size > limit:
-            raise TransportError(
-                "too_large",
-                f"response body passed {limit} bytes; not read further",
-                ambiguous=True,
-                route=route,
-            )
+            raise too_large_error(response.status_code, limit, route)
         return b"".join(chunks)
