@@ -17,18 +17,24 @@ import math
 import mimetypes
 import random
 import re
-from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 from urllib.parse import parse_qsl
 
 import attrs
 import trio
 
-if TYPE_CHECKING:
-    from trio_webhook.testing._asgi_transport import FakeDiscordTransport
+from trio_webhook.testing._asgi import (
+    ASGIReceive,
+    ASGIScope,
+    ASGISend,
+    ConnectionDroppedError,
+)
+from trio_webhook.testing._asgi_transport import FakeDiscordTransport
 
 __all__ = [
+    "ConnectionDroppedError",
     "FakeDiscord",
     "FakeStats",
     "FakeWebhook",
@@ -37,11 +43,6 @@ __all__ = [
     "RecordedFile",
     "RecordedRequest",
 ]
-
-ASGIScope = MutableMapping[str, Any]
-ASGIMessage = MutableMapping[str, Any]
-ASGIReceive = Callable[[], Awaitable[ASGIMessage]]
-ASGISend = Callable[[ASGIMessage], Awaitable[None]]
 
 # --- Discord's limits, the fake's own table -------------------------------------------------
 _MAX_CONTENT: Final = 2000
@@ -212,14 +213,6 @@ class FakeStats:
     messages: int
     rate_limited: Mapping[str, int]
     faults: Mapping[str, int]
-
-
-class ConnectionDroppedError(Exception):
-    """Raised by the app to drop the connection mid-response (the ``DROP`` fault).
-
-    The in-process transport turns it into ``httpx.RemoteProtocolError``; hypercorn closes
-    the connection without completing the response.
-    """
 
 
 # --- Internal state --------------------------------------------------------------------------
@@ -573,9 +566,6 @@ class FakeDiscord:
         Returns:
             A new transport; give it to ``httpx.AsyncClient(transport=...)``.
         """
-        # Imported here because that module imports this one.
-        from trio_webhook.testing._asgi_transport import FakeDiscordTransport
-
         return FakeDiscordTransport(self)
 
     # --- ASGI ---------------------------------------------------------------------------------

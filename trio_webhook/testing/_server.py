@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any, cast
 import attrs
 import trio
 
+from trio_webhook.testing._asgi import ConnectionDroppedError
+
 if TYPE_CHECKING:
     from trio_webhook.testing._fake import FakeDiscord, FakeWebhook
 
@@ -22,8 +24,6 @@ class _HideInjectedDrops(logging.Filter):
     """Keeps hypercorn's error log free of the tracebacks of injected dropped connections."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        from trio_webhook.testing._fake import ConnectionDroppedError
-
         error = record.exc_info[1] if record.exc_info else None
         return not isinstance(error, ConnectionDroppedError)
 
