@@ -32,6 +32,23 @@ from trio_webhook.testing._asgi import (
     ConnectionDroppedError,
 )
 from trio_webhook.testing._asgi_transport import FakeDiscordTransport
+from trio_webhook.testing._fake._http import (
+    EMPTY_MESSAGE,
+    Rejected,
+    Response,
+    Upload,
+    error,
+    json_response,
+)
+from trio_webhook.testing._fake._multipart import parse_body
+from trio_webhook.testing._fake._validation import (
+    FILE_FIELD,
+    MAX_FILES,
+    check_webhook_id,
+    too_many_files,
+    validate_edit,
+    validate_execute,
+)
 
 __all__ = [
     "ConnectionDroppedError",
@@ -44,26 +61,6 @@ __all__ = [
     "RecordedRequest",
 ]
 
-# --- Discord's limits, the fake's own table -------------------------------------------------
-_MAX_CONTENT: Final = 2000
-_MAX_EMBEDS: Final = 10
-_MAX_EMBED_TOTAL: Final = 6000
-_MAX_TITLE: Final = 256
-_MAX_DESCRIPTION: Final = 4096
-_MAX_FIELDS: Final = 25
-_MAX_FIELD_NAME: Final = 256
-_MAX_FIELD_VALUE: Final = 1024
-_MAX_FOOTER: Final = 2048
-_MAX_AUTHOR: Final = 256
-_MAX_FILES: Final = 10
-_MAX_USERNAME: Final = 80
-_MAX_THREAD_NAME: Final = 100
-_MAX_APPLIED_TAGS: Final = 5
-_MAX_MENTION_IDS: Final = 100
-_ALLOWED_FLAGS: Final = 4 | 4096  # SUPPRESS_EMBEDS, SUPPRESS_NOTIFICATIONS
-_FORBIDDEN_NAME_PARTS: Final = ("discord", "clyde")
-_MAX_REQUEST_BYTES: Final = 25 * 1024 * 1024
-
 # Discord's epoch for snowflakes, and the fake's own wall-clock origin: trio's clock plus
 # this offset gives the "epoch seconds" of X-RateLimit-Reset and message timestamps.
 _DISCORD_EPOCH_MS: Final = 1_420_070_400_000
@@ -74,7 +71,6 @@ _ROUTE = re.compile(
     r"(?:/messages/(?P<message>[^/]+))?/?$"
 )
 _TOKEN_IN_PATH = re.compile(r"^(/api(?:/v\d+)?/webhooks/[^/]+/)[^/]+")
-_FILE_FIELD = re.compile(r"^files\[(\d+)\]$")
 _SUPPORTED_VERSIONS: Final = (None, 9, 10)
 
 _BOTH_THREAD_ID_AND_NAME: Final = (
@@ -83,11 +79,6 @@ _BOTH_THREAD_ID_AND_NAME: Final = (
 _FORUM_NEEDS_THREAD: Final = (
     "Webhooks posted to forum channels must have a thread_name or thread_id"
 )
-_BAD_FLAGS: Final = "Only SUPPRESS_EMBEDS (4) and SUPPRESS_NOTIFICATIONS (4096) may be set."
-
-
-def _bad_length(limit: int) -> str:
-    return f"Must be between 1 and {limit} in length."
 
 
 class FaultKind(enum.StrEnum):
@@ -274,71 +265,8 @@ class _ScriptedFault:
     remaining: int
 
 
-@attrs.frozen
-class _Response:
-    status: int
-    headers: tuple[tuple[str, str], ...] = ()
-    body: bytes = b""
-    drop: bool = False
-
-
-@attrs.frozen
-class _Upload:
-    field: str
-    filename: str
-    content_type: str | None
-    data: bytes = attrs.field(repr=False)
-
-
-class _BadRequest(Exception):
-    """Carries a ready error response out of deep validation code."""
-
-    def __init__(self, response: _Response) -> None:
-        super().__init__(response.status)
-        self.response = response
-
-
-def _json_response(status: int, body: Any, headers: Iterable[tuple[str, str]] = ()) -> _Response:
-    return _Response(
-        status,
-        (("content-type", "application/json"), *headers),
-        json.dumps(body, separators=(",", ":")).encode(),
-    )
-
-
-def _error(status: int, code: int, message: str, errors: Any = None) -> _Response:
-    body: dict[str, Any] = {"message": message, "code": code}
-    if errors is not None:
-        body["errors"] = errors
-    return _json_response(status, body)
-
-
-class _ErrorTree:
-    """Collects field errors in Discord's ``errors`` shape (``{"a": {"0": {"_errors": []}}}``)."""
-
-    def __init__(self) -> None:
-        self.tree: dict[str, Any] = {}
-
-    def add(self, path: Iterable[str | int], code: str, message: str) -> None:
-        node = self.tree
-        for part in path:
-            node = node.setdefault(str(part), {})
-        node.setdefault("_errors", []).append({"code": code, "message": message})
-
-    def max_length(self, path: Iterable[str | int], limit: int) -> None:
-        self.add(path, "BASE_TYPE_MAX_LENGTH", f"Must be {limit} or fewer in length.")
-
-    def raise_if_any(self) -> None:
-        if self.tree:
-            raise _BadRequest(_error(400, 50035, "Invalid Form Body", self.tree))
-
-
 def _redact(path: str) -> str:
     return _TOKEN_IN_PATH.sub(r"\1***", path)
-
-
-def _is_snowflake(value: object) -> bool:
-    return isinstance(value, str | int) and str(value).isdigit()
 
 
 class FakeDiscord:
@@ -606,7 +534,7 @@ class FakeDiscord:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    async def _serve(self, scope: ASGIScope, body: bytes) -> _Response:
+    async def _serve(self, scope: ASGIScope, body: bytes) -> Response:
         now = trio.current_time()
         method = str(scope["method"]).upper()
         path = str(scope["path"])
@@ -619,17 +547,17 @@ class FakeDiscord:
         match = _ROUTE.match(path)
         version = int(match["version"]) if match and match["version"] else None
         payload: Any = None
-        uploads: list[_Upload] = []
+        uploads: list[Upload] = []
         status: int | None = None
         fault: Fault | None = None
         try:
             if match is None or version not in _SUPPORTED_VERSIONS:
-                response = _error(404, 0, "404: Not Found")
+                response = error(404, 0, "404: Not Found")
             else:
                 try:
-                    payload, uploads = self._parse_body(headers, body)
-                except _BadRequest as exc:
-                    parse_error: _Response | None = exc.response
+                    payload, uploads = parse_body(headers, body)
+                except Rejected as exc:
+                    parse_error: Response | None = exc.response
                 else:
                     parse_error = None
                 fault = self._next_fault(method, match["id"])
@@ -684,11 +612,11 @@ class FakeDiscord:
         match: re.Match[str],
         query: Mapping[str, str],
         payload: Any,
-        uploads: list[_Upload],
-        parse_error: _Response | None,
+        uploads: list[Upload],
+        parse_error: Response | None,
         now: float,
-    ) -> _Response:
-        def handle() -> _Response:
+    ) -> Response:
+        def handle() -> Response:
             return self._handle(method, match, query, payload, uploads, parse_error, now)
 
         if fault is None:
@@ -703,27 +631,27 @@ class FakeDiscord:
             now = trio.current_time()
             return handle()
         if kind is FaultKind.RATE_LIMIT_NO_BODY:
-            return _Response(429, (("retry-after", str(math.ceil(fault.retry_after))),))
+            return Response(429, (("retry-after", str(math.ceil(fault.retry_after))),))
         if kind is FaultKind.RETRY_AFTER_MS:
             body = {
                 "message": "You are being rate limited.",
                 "retry_after": round(fault.retry_after * 1000),
                 "global": False,
             }
-            return _json_response(429, body, (("retry-after", str(math.ceil(fault.retry_after))),))
+            return json_response(429, body, (("retry-after", str(math.ceil(fault.retry_after))),))
         if kind is FaultKind.INVALID_JSON:
             handle()
-            return _Response(200, (("content-type", "application/json"),), b'{"id": "12')
+            return Response(200, (("content-type", "application/json"),), b'{"id": "12')
         if fault.stored:
             handle()
         if kind is FaultKind.DROP:
-            return _Response(0, drop=True)
+            return Response(0, drop=True)
         html = (
             f"<html><head><title>{fault.status} Server Error</title></head>"
             f"<body><center><h1>{fault.status} Server Error</h1></center>"
             "<hr><center>cloudflare</center></body></html>"
         ).encode()
-        return _Response(fault.status, (("content-type", "text/html"),), html)
+        return Response(fault.status, (("content-type", "text/html"),), html)
 
     # --- Rate limits --------------------------------------------------------------------------
 
@@ -743,7 +671,7 @@ class FakeDiscord:
         scope: str,
         headers: list[tuple[str, str]],
         code: int | None = None,
-    ) -> _Response:
+    ) -> Response:
         self._rate_limited[scope] += 1
         body: dict[str, Any] = {
             "message": "You are being rate limited.",
@@ -755,7 +683,7 @@ class FakeDiscord:
         extra = [("retry-after", str(math.ceil(retry_after))), ("x-ratelimit-scope", scope)]
         if scope == "global":
             extra.append(("x-ratelimit-global", "true"))
-        return _json_response(429, body, [*headers, *extra])
+        return json_response(429, body, [*headers, *extra])
 
     def _channel_window(self, channel_id: str, now: float) -> _ChannelLimit | None:
         if self.channel_limit is None:
@@ -776,10 +704,10 @@ class FakeDiscord:
         match: re.Match[str],
         query: Mapping[str, str],
         payload: Any,
-        uploads: list[_Upload],
-        parse_error: _Response | None,
+        uploads: list[Upload],
+        parse_error: Response | None,
         now: float,
-    ) -> _Response:
+    ) -> Response:
         webhook_id, token, message_id = match["id"], match["token"], match["message"]
         if message_id is not None:
             route = "message"
@@ -811,7 +739,7 @@ class FakeDiscord:
                 method, route, webhook_id, token, message_id, query, payload, uploads,
                 parse_error, now,
             )  # fmt: skip
-        except _BadRequest as exc:
+        except Rejected as exc:
             response = exc.response
         return attrs.evolve(response, headers=(*response.headers, *headers))
 
@@ -824,26 +752,21 @@ class FakeDiscord:
         message_id: str | None,
         query: Mapping[str, str],
         payload: Any,
-        uploads: list[_Upload],
-        parse_error: _Response | None,
+        uploads: list[Upload],
+        parse_error: Response | None,
         now: float,
-    ) -> _Response:
-        if not webhook_id.isdigit():
-            tree = _ErrorTree()
-            tree.add(
-                ("webhook_id",), "NUMBER_TYPE_COERCE", f'Value "{webhook_id}" is not snowflake.'
-            )
-            tree.raise_if_any()
+    ) -> Response:
+        check_webhook_id(webhook_id)
         allowed = {"execute": ("POST",), "webhook": ("GET",), "message": ("GET", "PATCH", "DELETE")}
         if method not in allowed[route]:
-            return _error(405, 0, "405: Method Not Allowed")
+            return error(405, 0, "405: Method Not Allowed")
         hook = self._webhooks.get(webhook_id)
         if hook is None or webhook_id in self._deleted:
-            return _error(404, 10015, "Unknown Webhook")
+            return error(404, 10015, "Unknown Webhook")
         if token != hook.token:
-            return _error(401, 50027, "Invalid Webhook Token")
+            return error(401, 50027, "Invalid Webhook Token")
         if route == "webhook":
-            return _json_response(200, self._webhook_object(hook))
+            return json_response(200, self._webhook_object(hook))
         if parse_error is not None and method in ("POST", "PATCH"):
             return parse_error
         if route == "execute":
@@ -851,11 +774,11 @@ class FakeDiscord:
         assert message_id is not None
         stored = self._find_message(hook, message_id, query)
         if method == "GET":
-            return _json_response(200, stored.data)
+            return json_response(200, stored.data)
         if method == "DELETE":
             del self._messages[message_id]
             self._history[stored.channel_id].remove(message_id)
-            return _Response(204)
+            return Response(204)
         return self._edit(stored, payload, uploads, now)
 
     def _webhook_object(self, hook: FakeWebhook) -> dict[str, Any]:
@@ -878,7 +801,7 @@ class FakeDiscord:
         channel_id = thread_id or hook.channel_id
         stored = self._messages.get(message_id)
         if stored is None or stored.webhook_id != hook.id or stored.channel_id != channel_id:
-            raise _BadRequest(_error(404, 10008, "Unknown Message"))
+            raise Rejected(error(404, 10008, "Unknown Message"))
         return stored
 
     def _execute(
@@ -886,36 +809,29 @@ class FakeDiscord:
         hook: FakeWebhook,
         query: Mapping[str, str],
         payload: Any,
-        uploads: list[_Upload],
+        uploads: list[Upload],
         now: float,
-    ) -> _Response:
+    ) -> Response:
         if not isinstance(payload, dict):
             payload = {}
-        tree = _ErrorTree()
-        _validate_content_and_embeds(payload, tree)
-        _validate_execute_only(payload, tree)
-        attachment_meta = _check_attachments(payload, uploads, set(), tree)
-        tree.raise_if_any()
-        self._check_files(uploads)
-        if not _has_body(payload, uploads):
-            return _error(400, 50006, "Cannot send an empty message")
+        attachment_meta = validate_execute(payload, uploads, self.max_upload_bytes)
 
         thread_id = query.get("thread_id")
         thread_name = payload.get("thread_name")
         channel = self._channels[hook.channel_id]
         if thread_id is not None and thread_name is not None:
-            return _error(400, 220002, _BOTH_THREAD_ID_AND_NAME)
+            return error(400, 220002, _BOTH_THREAD_ID_AND_NAME)
         if thread_id is not None:
             thread = self._channels.get(thread_id)
             if thread is None or thread.parent_id != channel.id:
-                return _error(404, 10003, "Unknown Channel")
+                return error(404, 10003, "Unknown Channel")
             target = thread.id
         elif channel.forum:
             if thread_name is None:
-                return _error(400, 220001, _FORUM_NEEDS_THREAD)
+                return error(400, 220001, _FORUM_NEEDS_THREAD)
             target = channel.id
         elif thread_name is not None:
-            return _error(400, 220003, "Webhooks can only create threads in forum channels")
+            return error(400, 220003, "Webhooks can only create threads in forum channels")
         else:
             target = channel.id
 
@@ -972,21 +888,17 @@ class FakeDiscord:
         self._history[target].append(message_id)
         self._stored += 1
         if query.get("wait", "").lower() in ("true", "1"):
-            return _json_response(200, data)
-        return _Response(204)
+            return json_response(200, data)
+        return Response(204)
 
     def _edit(
-        self, stored: _StoredMessage, payload: Any, uploads: list[_Upload], now: float
-    ) -> _Response:
+        self, stored: _StoredMessage, payload: Any, uploads: list[Upload], now: float
+    ) -> Response:
         if not isinstance(payload, dict):
             payload = {}
         data = stored.data
-        tree = _ErrorTree()
-        _validate_content_and_embeds(payload, tree)
         existing = {a["id"] for a in data["attachments"]}
-        attachment_meta = _check_attachments(payload, uploads, existing, tree)
-        tree.raise_if_any()
-        self._check_files(uploads)
+        attachment_meta = validate_edit(payload, uploads, existing, self.max_upload_bytes)
         updated = dict(data)
         if "content" in payload:
             updated["content"] = payload["content"] or ""
@@ -998,29 +910,22 @@ class FakeDiscord:
         if payload.get("attachments") is not None:
             keep_ids = {str(a.get("id")) for a in payload["attachments"] if isinstance(a, dict)}
             kept = [a for a in kept if a["id"] in keep_ids]
-        if len(kept) + len(uploads) > _MAX_FILES:
-            raise _BadRequest(_too_many_files())
+        if len(kept) + len(uploads) > MAX_FILES:
+            raise too_many_files()
         new = self._store_uploads(uploads, attachment_meta, stored.channel_id)
         updated["attachments"] = kept + new
         if not (updated["content"] or updated["embeds"] or updated["attachments"]):
-            return _error(400, 50006, "Cannot send an empty message")
+            return EMPTY_MESSAGE
         updated["edited_timestamp"] = self._timestamp(now)
         stored.data = updated
-        return _json_response(200, updated)
-
-    def _check_files(self, uploads: list[_Upload]) -> None:
-        if len(uploads) > _MAX_FILES:
-            raise _BadRequest(_too_many_files())
-        for upload in uploads:
-            if len(upload.data) > self.max_upload_bytes:
-                raise _BadRequest(_error(413, 40005, "Request entity too large"))
+        return json_response(200, updated)
 
     def _store_uploads(
-        self, uploads: list[_Upload], meta: Mapping[str, Mapping[str, Any]], channel_id: str
+        self, uploads: list[Upload], meta: Mapping[str, Mapping[str, Any]], channel_id: str
     ) -> list[dict[str, Any]]:
         attachments = []
         for upload in uploads:
-            index = _FILE_FIELD.match(upload.field)
+            index = FILE_FIELD.match(upload.field)
             info = meta.get(index[1], {}) if index else {}
             filename = str(info.get("filename") or upload.filename)
             attachment_id = self._snowflake()
@@ -1044,235 +949,6 @@ class FakeDiscord:
         return datetime.fromtimestamp(self.epoch_offset + now, UTC).isoformat(
             timespec="microseconds"
         )
-
-    # --- Bodies -------------------------------------------------------------------------------
-
-    def _parse_body(self, headers: Mapping[str, str], body: bytes) -> tuple[Any, list[_Upload]]:
-        if len(body) > _MAX_REQUEST_BYTES:
-            raise _BadRequest(_error(413, 40005, "Request entity too large"))
-        content_type = headers.get("content-type", "")
-        if content_type.startswith("multipart/form-data"):
-            return _parse_multipart(content_type, body)
-        if not body:
-            return None, []
-        if content_type.startswith("application/json"):
-            return _parse_json(body), []
-        # Discord treats a body it cannot read as no message at all.
-        raise _BadRequest(_error(400, 50006, "Cannot send an empty message"))
-
-
-def _parse_json(data: bytes) -> Any:
-    try:
-        return json.loads(data)
-    except (ValueError, UnicodeDecodeError):
-        raise _BadRequest(_error(400, 50109, "The request body contains invalid JSON.")) from None
-
-
-def _parse_multipart(content_type: str, body: bytes) -> tuple[Any, list[_Upload]]:
-    # Imported here: python-multipart belongs to the `testing` extra, and importing the
-    # package (through the pytest plugin) must not require it.
-    from python_multipart.multipart import MultipartParser, parse_options_header
-
-    _, options = parse_options_header(content_type)
-    boundary = options.get(b"boundary")
-    if not boundary:
-        raise _BadRequest(_error(400, 50035, "Invalid Form Body", {"_errors": []}))
-    parts: list[tuple[dict[str, str], bytearray]] = []
-    field: list[bytes] = []
-    value: list[bytes] = []
-
-    def on_part_begin() -> None:
-        parts.append(({}, bytearray()))
-
-    def on_part_data(data: bytes, start: int, end: int) -> None:
-        parts[-1][1].extend(data[start:end])
-
-    def on_header_field(data: bytes, start: int, end: int) -> None:
-        field.append(data[start:end])
-
-    def on_header_value(data: bytes, start: int, end: int) -> None:
-        value.append(data[start:end])
-
-    def on_header_end() -> None:
-        parts[-1][0][b"".join(field).decode("latin-1").lower()] = b"".join(value).decode()
-        field.clear()
-        value.clear()
-
-    parser = MultipartParser(
-        boundary,
-        {
-            "on_part_begin": on_part_begin,
-            "on_part_data": on_part_data,
-            "on_header_field": on_header_field,
-            "on_header_value": on_header_value,
-            "on_header_end": on_header_end,
-        },
-    )
-    try:
-        parser.write(body)
-        parser.finalize()
-    except Exception:
-        raise _BadRequest(_error(400, 50035, "Invalid Form Body", {"_errors": []})) from None
-
-    payload: Any = None
-    uploads: list[_Upload] = []
-    for part_headers, data in parts:
-        _, disposition = parse_options_header(part_headers.get("content-disposition", ""))
-        name = disposition.get(b"name", b"").decode()
-        filename = disposition.get(b"filename")
-        if name == "payload_json" and filename is None:
-            payload = _parse_json(bytes(data))
-        elif filename is not None:
-            uploads.append(
-                _Upload(name, filename.decode(), part_headers.get("content-type"), bytes(data))
-            )
-    return payload, uploads
-
-
-# --- Validation -------------------------------------------------------------------------------
-
-
-def _stripped_len(value: Any) -> int:
-    return len(value.strip()) if isinstance(value, str) else 0
-
-
-def _check_str(tree: _ErrorTree, path: tuple[str | int, ...], value: Any, limit: int) -> None:
-    if value is None:
-        return
-    if not isinstance(value, str):
-        tree.add(path, "BASE_TYPE_STRING", "Must be a string.")
-    elif len(value) > limit:
-        tree.max_length(path, limit)
-
-
-def _validate_content_and_embeds(payload: Mapping[str, Any], tree: _ErrorTree) -> None:
-    _check_str(tree, ("content",), payload.get("content"), _MAX_CONTENT)
-    embeds = payload.get("embeds")
-    if embeds is not None:
-        if not isinstance(embeds, list):
-            tree.add(("embeds",), "BASE_TYPE_ARRAY", "Must be an array.")
-        elif len(embeds) > _MAX_EMBEDS:
-            tree.max_length(("embeds",), _MAX_EMBEDS)
-        else:
-            total = 0
-            for i, embed in enumerate(embeds):
-                if not isinstance(embed, dict):
-                    tree.add(("embeds", i), "DICT_TYPE_CONVERT", "Only dictionaries may be used.")
-                    continue
-                total += _validate_embed(embed, ("embeds", i), tree)
-            if total > _MAX_EMBED_TOTAL:
-                tree.add(
-                    ("embeds",),
-                    "MAX_EMBED_SIZE_EXCEEDED",
-                    f"Embed size exceeds maximum size of {_MAX_EMBED_TOTAL}",
-                )
-    flags = payload.get("flags")
-    if flags is not None and (not isinstance(flags, int) or flags & ~_ALLOWED_FLAGS):
-        tree.add(("flags",), "MESSAGE_FLAGS_INVALID", _BAD_FLAGS)
-    mentions = payload.get("allowed_mentions")
-    if isinstance(mentions, dict):
-        parse = mentions.get("parse") or []
-        for kind in ("users", "roles"):
-            ids = mentions.get(kind)
-            if ids is None:
-                continue
-            if not isinstance(ids, list) or len(ids) > _MAX_MENTION_IDS:
-                tree.max_length(("allowed_mentions", kind), _MAX_MENTION_IDS)
-            elif kind in parse:
-                tree.add(
-                    ("allowed_mentions",),
-                    "MESSAGE_ALLOWED_MENTIONS_PARSE_EXCLUSIVE",
-                    f'parse:["{kind}"] and {kind}: [ids...] are mutually exclusive.',
-                )
-
-
-def _validate_embed(embed: Mapping[str, Any], path: tuple[str | int, ...], tree: _ErrorTree) -> int:
-    """Check one embed's parts and return its characters counted toward the 6000 total."""
-    _check_str(tree, (*path, "title"), embed.get("title"), _MAX_TITLE)
-    _check_str(tree, (*path, "description"), embed.get("description"), _MAX_DESCRIPTION)
-    total = _stripped_len(embed.get("title")) + _stripped_len(embed.get("description"))
-    fields = embed.get("fields") or []
-    if not isinstance(fields, list):
-        tree.add((*path, "fields"), "BASE_TYPE_ARRAY", "Must be an array.")
-        fields = []
-    elif len(fields) > _MAX_FIELDS:
-        tree.max_length((*path, "fields"), _MAX_FIELDS)
-    for j, item in enumerate(fields):
-        if not isinstance(item, dict):
-            tree.add((*path, "fields", j), "DICT_TYPE_CONVERT", "Only dictionaries may be used.")
-            continue
-        for key, limit in (("name", _MAX_FIELD_NAME), ("value", _MAX_FIELD_VALUE)):
-            if item.get(key) is None:
-                tree.add((*path, "fields", j, key), "BASE_TYPE_REQUIRED", "This field is required")
-            _check_str(tree, (*path, "fields", j, key), item.get(key), limit)
-            total += _stripped_len(item.get(key))
-    for part, key, limit in (("footer", "text", _MAX_FOOTER), ("author", "name", _MAX_AUTHOR)):
-        value = embed.get(part)
-        if isinstance(value, dict):
-            _check_str(tree, (*path, part, key), value.get(key), limit)
-            total += _stripped_len(value.get(key))
-    return total
-
-
-def _validate_execute_only(payload: Mapping[str, Any], tree: _ErrorTree) -> None:
-    username = payload.get("username")
-    if username is not None:
-        if not isinstance(username, str) or not 1 <= len(username) <= _MAX_USERNAME:
-            tree.add(("username",), "BASE_TYPE_BAD_LENGTH", _bad_length(_MAX_USERNAME))
-        else:
-            for word in _FORBIDDEN_NAME_PARTS:
-                if word in username.lower():
-                    message = f'Username cannot contain "{word}"'
-                    tree.add(("username",), "USERNAME_INVALID_CONTAINS", message)
-    thread_name = payload.get("thread_name")
-    if thread_name is not None and (
-        not isinstance(thread_name, str) or not 1 <= len(thread_name) <= _MAX_THREAD_NAME
-    ):
-        tree.add(("thread_name",), "BASE_TYPE_BAD_LENGTH", _bad_length(_MAX_THREAD_NAME))
-    tags = payload.get("applied_tags")
-    if tags is not None and (not isinstance(tags, list) or len(tags) > _MAX_APPLIED_TAGS):
-        tree.max_length(("applied_tags",), _MAX_APPLIED_TAGS)
-
-
-def _check_attachments(
-    payload: Mapping[str, Any], uploads: list[_Upload], existing: set[str], tree: _ErrorTree
-) -> dict[str, Mapping[str, Any]]:
-    """Match ``attachments`` metadata to file parts (or kept attachments); return it by id."""
-    meta = payload.get("attachments")
-    if meta is None:
-        return {}
-    if not isinstance(meta, list):
-        tree.add(("attachments",), "BASE_TYPE_ARRAY", "Must be an array.")
-        return {}
-    parts = {m[1] for u in uploads if (m := _FILE_FIELD.match(u.field))}
-    by_id: dict[str, Mapping[str, Any]] = {}
-    for i, item in enumerate(meta):
-        if not isinstance(item, dict) or not _is_snowflake(item.get("id")):
-            tree.add(("attachments", i, "id"), "BASE_TYPE_REQUIRED", "This field is required")
-            continue
-        attachment_id = str(item["id"])
-        if attachment_id not in parts and attachment_id not in existing:
-            tree.add(
-                ("attachments", i, "id"),
-                "ATTACHMENT_NOT_FOUND",
-                f"Attachment {attachment_id} has no files[{attachment_id}] part.",
-            )
-        by_id[attachment_id] = item
-    return by_id
-
-
-def _has_body(payload: Mapping[str, Any], uploads: list[_Upload]) -> bool:
-    return bool(
-        payload.get("content")
-        or payload.get("embeds")
-        or payload.get("components")
-        or payload.get("poll")
-        or uploads
-    )
-
-
-def _too_many_files() -> _Response:
-    return _error(400, 30015, f"Maximum number of attachments in a message reached ({_MAX_FILES})")
 
 
 def _normalise_embed(embed: Any) -> Any:
