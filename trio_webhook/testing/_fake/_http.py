@@ -15,6 +15,8 @@ import attrs
 __all__ = [
     "EMPTY_MESSAGE",
     "TOO_LARGE",
+    "Answer",
+    "Dropped",
     "Rejected",
     "Response",
     "Upload",
@@ -35,12 +37,20 @@ class Upload:
 
 @attrs.frozen
 class Response:
-    """A complete answer; ``drop`` answers nothing in full (the ``DROP`` fault)."""
+    """A complete answer."""
 
     status: int
     headers: tuple[tuple[str, str], ...] = ()
     body: bytes = b""
-    drop: bool = False
+
+
+@attrs.frozen
+class Dropped:
+    """No answer: a response is started and the connection dropped (the ``DROP`` fault)."""
+
+
+Answer = Response | Dropped
+"""What the app sends back for a request."""
 
 
 class Rejected(Exception):
