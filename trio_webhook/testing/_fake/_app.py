@@ -8,7 +8,7 @@ against the validation rules and the model and answers.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import partial
 from typing import Any, Final
 from urllib.parse import parse_qsl
@@ -250,7 +250,7 @@ def _read_call(
     method: str,
     match: re.Match[str],
     query: Mapping[str, str],
-    raw_headers: Any,
+    raw_headers: Iterable[tuple[bytes, bytes]],
     body: bytes,
 ) -> _Call:
     headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in raw_headers}

@@ -54,7 +54,7 @@ Answer = Response | Dropped
 
 
 class Rejected(Exception):
-    """Carries a ready error response out of deep validation code."""
+    """Carries a ready error answer (a 4xx, or a 429) out of deep code to its route."""
 
     def __init__(self, response: Response) -> None:
         super().__init__(response.status)
