@@ -10,9 +10,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from trio_webhook.testing._asgi import ConnectionDroppedError
     from trio_webhook.testing._asgi_transport import FakeDiscordTransport
     from trio_webhook.testing._fake import (
-        ConnectionDroppedError,
         FakeDiscord,
         FakeStats,
         FakeWebhook,
@@ -38,6 +38,7 @@ __all__ = [
 ]
 
 _MODULES = {
+    "ConnectionDroppedError": "_asgi",
     "FakeDiscordTransport": "_asgi_transport",
     "FakeDiscordServer": "_server",
     "serve_fake_discord": "_server",

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 import httpx
 import trio
 
-from trio_webhook.testing._fake import ConnectionDroppedError
-
-if TYPE_CHECKING:
-    from trio_webhook.testing._fake import FakeDiscord
+from trio_webhook.testing._asgi import ASGIApp, ConnectionDroppedError
 
 __all__ = ["FakeDiscordTransport"]
 
@@ -25,10 +22,11 @@ class FakeDiscordTransport(httpx.ASGITransport):
     connection dropped by the fake surfaces as ``httpx.RemoteProtocolError``.
 
     Args:
-        fake: The fake to serve.
+        fake: The fake to serve: a :class:`FakeDiscord`, or any ASGI app that raises
+            :class:`ConnectionDroppedError` to drop a connection.
     """
 
-    def __init__(self, fake: FakeDiscord) -> None:
+    def __init__(self, fake: ASGIApp) -> None:
         super().__init__(app=cast(Any, fake), raise_app_exceptions=True)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:

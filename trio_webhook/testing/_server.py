@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any, cast
 import attrs
 import trio
 
+from trio_webhook.testing._asgi import ConnectionDroppedError
+
 if TYPE_CHECKING:
     from trio_webhook.testing._fake import FakeDiscord, FakeWebhook
 
@@ -22,8 +24,6 @@ class _HideInjectedDrops(logging.Filter):
     """Keeps hypercorn's error log free of the tracebacks of injected dropped connections."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        from trio_webhook.testing._fake import ConnectionDroppedError
-
         error = record.exc_info[1] if record.exc_info else None
         return not isinstance(error, ConnectionDroppedError)
 
@@ -86,32 +86,18 @@ async def serve_fake_discord(
             async with httpx.AsyncClient(verify=server.ssl_context) as http:
                 await http.post(server.webhook_url(hook), json={"content": "hi"})
     """
-    # hypercorn and trustme belong to the `testing` extra; imported only when serving.
-    import hypercorn.config
+    # hypercorn belongs to the `testing` extra; imported only when serving.
     import hypercorn.trio
 
     from trio_webhook.testing._fake import FakeDiscord
 
     if fake is None:
         fake = FakeDiscord()
-    config = hypercorn.config.Config()
-    config.bind = [f"{host}:{port}"]
-    config.accesslog = None
-    config.errorlog = _error_log
-    config.graceful_timeout = 1.0
-    ca: Any = None
+    config = _config(host, port)
     client_context = ssl.create_default_context()
     shutdown = trio.Event()
     with ExitStack() as files:
-        if tls:
-            import trustme
-
-            ca = trustme.CA()
-            cert = ca.issue_cert(host)
-            pem = files.enter_context(cert.private_key_and_cert_chain_pem.tempfile())
-            config.certfile = pem
-            config.keyfile = pem
-            ca.configure_trust(client_context)
+        ca = _set_up_tls(config, client_context, host, files) if tls else None
         async with trio.open_nursery() as nursery:
             urls = await nursery.start(
                 partial(
@@ -126,3 +112,33 @@ async def serve_fake_discord(
                 yield FakeDiscordServer(fake, str(urls[0]), ca, client_context)
             finally:
                 shutdown.set()
+
+
+def _config(host: str, port: int) -> Any:
+    """The server's hypercorn settings: bind ``host:port``, no access log, quiet drops."""
+    import hypercorn.config
+
+    config = hypercorn.config.Config()
+    config.bind = [f"{host}:{port}"]
+    config.accesslog = None
+    config.errorlog = _error_log
+    config.graceful_timeout = 1.0
+    return config
+
+
+def _set_up_tls(config: Any, client_context: ssl.SSLContext, host: str, files: ExitStack) -> Any:
+    """Give ``config`` a certificate for ``host`` from a new CA that ``client_context`` trusts.
+
+    Returns:
+        The ``trustme.CA``. The certificate's temporary file lives until ``files`` closes.
+    """
+    # trustme belongs to the `testing` extra; imported only when serving TLS.
+    import trustme
+
+    ca = trustme.CA()
+    cert = ca.issue_cert(host)
+    pem = files.enter_context(cert.private_key_and_cert_chain_pem.tempfile())
+    config.certfile = pem
+    config.keyfile = pem
+    ca.configure_trust(client_context)
+    return ca
