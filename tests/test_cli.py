@@ -15,7 +15,7 @@ import trio
 from click.testing import CliRunner, Result
 
 from trio_webhook import Embed, Message, SenderConfig
-from trio_webhook._cli import (
+from trio_webhook.cli import (
     ENV_URL,
     InputError,
     cli,
@@ -24,7 +24,7 @@ from trio_webhook._cli import (
     send_message,
     send_messages,
 )
-from trio_webhook._demo import DemoOptions, minimum_seconds, run_demo, tiny_png
+from trio_webhook.cli._demo import DemoOptions, minimum_seconds, run_demo, tiny_png
 from trio_webhook.deadletter import read
 from trio_webhook.testing import FakeDiscord, FakeDiscordServer, FakeWebhook, serve_fake_discord
 
