@@ -101,12 +101,57 @@ def test_message_from_json_reads_discords_shape(tmp_path: Path) -> None:
         ({"tts": "yes"}, "tts: expected true or false"),
         ({"attachments": [{"path": "missing.bin"}]}, "attachments[0].path: no readable file"),
         ([1, 2], "message: expected an object, got a list"),
+        ({"bogus": 1}, "unknown field 'bogus'"),
+        ({"embeds": "x"}, "embeds: expected a list, got a string"),
+        ({"embeds": [{"type": "video"}]}, "embeds[0].type: webhooks send only 'rich' embeds"),
+        ({"embeds": [{"image": {}}]}, "embeds[0].image: missing required field 'url'"),
+        ({"embeds": [{"author": {"name": 1}}]}, "embeds[0].author.name: expected a string"),
+        (
+            {"embeds": [{"fields": [{"name": "a", "value": "b", "inline": 1}]}]},
+            "embeds[0].fields[0].inline: expected true or false, got a number",
+        ),
+        ({"flags": True}, "flags: expected an integer, got a boolean"),
+        ({"applied_tags": [1, "a"]}, "applied_tags[1]: expected a snowflake"),
+        ({"allowed_mentions": {"users": ["x"]}}, "allowed_mentions.users[0]: expected a snow"),
+        ({"attachments": [{"id": "1"}]}, "attachments[0]: an attachment needs a 'path'"),
     ],
 )
 def test_message_from_json_names_the_bad_field(data: Any, needle: str, tmp_path: Path) -> None:
     with pytest.raises(InputError) as info:
         message_from_json(data, base_dir=tmp_path)
     assert needle in str(info.value)
+
+
+def test_message_from_json_accepts_what_discord_echoes_back(tmp_path: Path) -> None:
+    message = message_from_json(
+        {
+            "embeds": [
+                {
+                    "type": "rich",
+                    "image": {"url": "https://x/a.png", "proxy_url": "p", "width": 1, "height": 2},
+                    "footer": {"text": "f", "proxy_icon_url": "p"},
+                    "fields": None,
+                }
+            ],
+            "attachments": None,
+            "applied_tags": [1, "2"],
+            "allowed_mentions": {"users": [5], "parse": ["roles"]},
+        },
+        base_dir=tmp_path,
+    )
+    assert message.embeds[0].image is not None
+    assert message.embeds[0].image.url == "https://x/a.png"
+    assert message.embeds[0].fields == ()
+    assert message.attachments == ()
+    assert message.applied_tags == ("1", "2")
+    assert message.allowed_mentions is not None
+    assert message.allowed_mentions.users == ("5",)
+    assert message.allowed_mentions.parse == ("roles",)
+
+
+def test_thread_id_option_must_be_a_snowflake() -> None:
+    result = run("send", "--content", "hi", "--thread-id", "abc", "--dry-run")
+    assert_one_line_error(result, "--thread-id: expected a snowflake id (digits), got a string")
 
 
 # --------------------------------------------------------------------------- validate, dry run

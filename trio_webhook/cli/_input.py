@@ -12,20 +12,31 @@ import json
 import os
 import ssl
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Final, TypeVar, cast
+from typing import Any, Final, NewType, TypeVar, cast, get_args, get_origin
+
+import attrs
+import cattrs
+from cattrs.cols import homogenous_tuple_structure_factory
+from cattrs.errors import (
+    AttributeValidationNote,
+    ClassValidationError,
+    ForbiddenExtraKeysError,
+    IterableValidationError,
+)
+from cattrs.gen import make_dict_structure_fn, override
 
 from trio_webhook._models import (
     AllowedMentions,
     Embed,
     EmbedAuthor,
-    EmbedField,
     EmbedFooter,
     EmbedMedia,
     FilePart,
     Message,
+    converter,
 )
 from trio_webhook._url import parse_webhook_url
 
@@ -53,6 +64,11 @@ class InputError(ValueError):
 
 
 # --------------------------------------------------------------------------- message JSON
+#
+# Messages are read by the package's own cattrs converter, made strict: cattrs would
+# turn 5 into "5" and iterate a string as a list, where a user wants to hear that the
+# field has the wrong type. The hooks raise the two errors below without a path; cattrs
+# notes which attribute or index each came from, and _explain turns that into the path.
 
 
 def _type_name(value: object) -> str:
@@ -68,220 +84,226 @@ def _type_name(value: object) -> str:
     }.get(type(value), type(value).__name__)
 
 
-def _expect(value: object, kind: type | tuple[type, ...], path: str, what: str) -> Any:
-    ok = isinstance(value, kind) and not (
-        isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,))
+class _Mismatch(TypeError):
+    """A JSON value of the wrong type."""
+
+    def __init__(self, expected: str, value: object) -> None:
+        super().__init__(f"expected {expected}, got {_type_name(value)}")
+
+
+class _Invalid(ValueError):
+    """A JSON value of the right type that cannot be used; ``key`` names it below the path."""
+
+    def __init__(self, text: str, key: str | None = None) -> None:
+        super().__init__(text)
+        self.key = key
+
+
+_Snowflake = NewType("_Snowflake", str)
+"""A Discord id: digits in a string, or a non-negative number."""
+
+
+@attrs.frozen
+class _Attachment:
+    """An entry of ``attachments``: a local file to upload."""
+
+    path: str
+    filename: str | None = None
+    description: str | None = None
+    spoiler: bool | None = None
+    content_type: str | None = None
+
+
+# Keys that Discord echoes back on received embeds: read-only, so accepted and dropped.
+_READ_ONLY: Final[Mapping[type, frozenset[str]]] = {
+    EmbedMedia: frozenset({"proxy_url", "height", "width"}),
+    EmbedFooter: frozenset({"proxy_icon_url"}),
+    EmbedAuthor: frozenset({"proxy_icon_url"}),
+    Embed: frozenset({"type"}),
+}
+
+
+def _rich_only(data: Mapping[str, Any]) -> None:
+    kind = data.get("type")
+    if kind is not None and kind != "rich":
+        raise _Invalid(f"webhooks send only 'rich' embeds, not {kind!r}", key="type")
+
+
+def _needs_path(data: Mapping[str, Any]) -> None:
+    if "path" not in data:
+        raise _Invalid(
+            "an attachment needs a 'path' to a local file "
+            "(Discord's attachment ids are not accepted here)"
+        )
+
+
+_CHECKS: Final[Mapping[type, Callable[[Mapping[str, Any]], None]]] = {
+    Embed: _rich_only,
+    _Attachment: _needs_path,
+}
+
+
+def _strict(kind: type, expected: str) -> Callable[[object, type], Any]:
+    def hook(value: object, _: type) -> Any:
+        # bool is an int in Python, never in JSON.
+        if isinstance(value, kind) and (kind is bool or not isinstance(value, bool)):
+            return value
+        raise _Mismatch(expected, value)
+
+    return hook
+
+
+def _snowflake(value: object, _: object = None) -> str:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return str(value)
+    if isinstance(value, str) and value.isdigit():
+        return value
+    raise _Mismatch("a snowflake id (digits)", value)
+
+
+def _timestamp(value: object, _: type) -> datetime:
+    if not isinstance(value, str):
+        raise _Mismatch("a string", value)
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise _Invalid(
+            f"{value!r} is not an ISO 8601 time (as 2024-05-01T12:00:00+00:00)"
+        ) from None
+
+
+def _is_tuple(t: Any) -> bool:
+    return get_origin(t) is tuple and get_args(t)[1:] == (Ellipsis,)
+
+
+def _tuple_hook(t: Any, conv: cattrs.Converter) -> Callable[[object, type], tuple[Any, ...]]:
+    items = homogenous_tuple_structure_factory(t, conv)
+
+    def hook(value: object, _: type) -> tuple[Any, ...]:
+        if value is None:  # Discord reads a null list as an empty one
+            return ()
+        if not isinstance(value, list):
+            raise _Mismatch("a list", value)
+        return cast(tuple[Any, ...], items(value, t))
+
+    return hook
+
+
+def _snowflakes(value: object, _: type) -> tuple[str, ...] | None:
+    return None if value is None else _converter.structure(value, tuple[_Snowflake, ...])
+
+
+def _attachments(value: object, _: type) -> tuple[FilePart, ...]:
+    # Relative paths stay relative here; message_from_json resolves them.
+    return tuple(
+        FilePart.from_path(
+            Path(a.path).expanduser(),
+            filename=a.filename,
+            description=a.description,
+            spoiler=bool(a.spoiler),
+            content_type=a.content_type,
+        )
+        for a in _converter.structure(value, tuple[_Attachment, ...])
     )
-    if not ok:
-        raise InputError(f"{path}: expected {what}, got {_type_name(value)}")
-    return value
 
 
-def _keys(data: Mapping[str, Any], allowed: Sequence[str], path: str) -> None:
-    for key in data:
-        if key not in allowed:
-            close = difflib.get_close_matches(str(key), allowed, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            where = f"{path}: " if path else ""
-            raise InputError(f"{where}unknown field {key!r}{hint}")
+_FIELD_HOOKS: Final[Mapping[type, Mapping[str, Callable[[Any, Any], Any]]]] = {
+    Message: {
+        "thread_id": lambda v, _: None if v is None else _snowflake(v),
+        "applied_tags": _snowflakes,
+        "attachments": _attachments,
+    },
+    AllowedMentions: {"users": _snowflakes, "roles": _snowflakes},
+}
+
+
+def _class_hook(cls: type, conv: cattrs.Converter) -> Callable[[object, type], Any]:
+    overrides: dict[str, Any] = {
+        name: override(struct_hook=h) for name, h in _FIELD_HOOKS.get(cls, {}).items()
+    }
+    build: Callable[[Mapping[str, Any], Any], Any] = make_dict_structure_fn(
+        cls, conv, _cattrs_forbid_extra_keys=True, **overrides
+    )
+    read_only = _READ_ONLY.get(cls, frozenset())
+    check = _CHECKS.get(cls)
+
+    def hook(value: object, _: type) -> Any:
+        if not isinstance(value, dict):
+            raise _Mismatch("an object", value)
+        if check is not None:
+            check(value)
+        if read_only & value.keys():
+            value = {k: v for k, v in value.items() if k not in read_only}
+        return build(value, cls)
+
+    return hook
+
+
+def _make_converter() -> cattrs.Converter:
+    conv = converter.copy(forbid_extra_keys=True)
+    conv.register_structure_hook(str, _strict(str, "a string"))
+    conv.register_structure_hook(bool, _strict(bool, "true or false"))
+    conv.register_structure_hook(int, _strict(int, "an integer"))
+    conv.register_structure_hook(datetime, _timestamp)
+    conv.register_structure_hook(_Snowflake, _snowflake)
+    conv.register_structure_hook_factory(_is_tuple, _tuple_hook)
+    conv.register_structure_hook_factory(attrs.has, _class_hook)
+    return conv
+
+
+_converter: Final = _make_converter()
+"""The models' converter, strict about types and unknown keys, for reading input."""
 
 
 def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
-def _opt_str(data: Mapping[str, Any], key: str, path: str) -> str | None:
-    value = data.get(key)
-    if value is None:
-        return None
-    return cast(str, _expect(value, str, _join(path, key), "a string"))
+def _unknown(exc: ForbiddenExtraKeysError, path: str) -> str:
+    key = sorted(exc.extra_fields)[0]
+    close = difflib.get_close_matches(key, [a.name for a in attrs.fields(exc.cl)], n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    where = f"{path}: " if path else ""
+    return f"{where}unknown field {key!r}{hint}"
 
 
-def _req_str(data: Mapping[str, Any], key: str, path: str) -> str:
-    if key not in data:
-        raise InputError(f"{path}: missing required field {key!r}")
-    return cast(str, _expect(data[key], str, _join(path, key), "a string"))
+def _explain(exc: BaseException, path: str) -> str:
+    """The first problem in a cattrs error tree, as ``path: what is wrong``."""
+    while isinstance(exc, ClassValidationError | IterableValidationError):
+        with_notes, without = exc.group_exceptions()
+        if without:  # unknown keys, which a reader checks before the values
+            exc = without[0]
+            break
+        exc, note = with_notes[0]
+        if isinstance(note, AttributeValidationNote):
+            if isinstance(exc, KeyError):
+                return f"{path or 'message'}: missing required field {note.name!r}"
+            path = _join(path, note.name)
+        else:
+            path = f"{path}[{note.index}]"
+    if isinstance(exc, ForbiddenExtraKeysError):
+        return _unknown(exc, path)
+    if isinstance(exc, _Invalid) and exc.key is not None:
+        path = _join(path, exc.key)
+    return f"{path or 'message'}: {exc}"
 
 
-def _opt_bool(data: Mapping[str, Any], key: str, path: str) -> bool | None:
-    value = data.get(key)
-    if value is None:
-        return None
-    return cast(bool, _expect(value, bool, _join(path, key), "true or false"))
+def _structure(data: object, cls: type[T], root: str) -> T:
+    try:
+        return _converter.structure(data, cls)
+    except (ClassValidationError, IterableValidationError, _Mismatch, _Invalid) as exc:
+        raise InputError(_explain(exc, root)) from None
 
 
-def _opt_int(data: Mapping[str, Any], key: str, path: str) -> int | None:
-    value = data.get(key)
-    if value is None:
-        return None
-    return cast(int, _expect(value, int, _join(path, key), "an integer"))
-
-
-def _snowflake(value: object, path: str) -> str:
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return str(value)
-    if isinstance(value, str) and value.isdigit():
-        return value
-    raise InputError(f"{path}: expected a snowflake id (digits), got {_type_name(value)}")
-
-
-def _obj(value: object, path: str) -> Mapping[str, Any]:
-    return cast(Mapping[str, Any], _expect(value, dict, path, "an object"))
-
-
-def _list(data: Mapping[str, Any], key: str, path: str) -> list[Any]:
-    value = data.get(key)
-    if value is None:
-        return []
-    return cast(list[Any], _expect(value, list, _join(path, key), "a list"))
-
-
-def _media(value: object, path: str) -> EmbedMedia:
-    data = _obj(value, path)
-    # Discord echoes these back on received embeds; they are read-only, so ignore them.
-    _keys(data, ("url", "proxy_url", "height", "width"), path)
-    return EmbedMedia(_req_str(data, "url", path))
-
-
-def _embed(value: object, path: str) -> Embed:
-    data = _obj(value, path)
-    _keys(
-        data,
-        (
-            "title",
-            "description",
-            "url",
-            "timestamp",
-            "color",
-            "footer",
-            "image",
-            "thumbnail",
-            "author",
-            "fields",
-            "type",
-        ),
-        path,
-    )
-    kind = data.get("type")
-    if kind is not None and kind != "rich":
-        raise InputError(f"{path}.type: webhooks send only 'rich' embeds, not {kind!r}")
-    timestamp: datetime | None = None
-    raw_ts = _opt_str(data, "timestamp", path)
-    if raw_ts is not None:
-        try:
-            timestamp = datetime.fromisoformat(raw_ts)
-        except ValueError:
-            raise InputError(
-                f"{path}.timestamp: {raw_ts!r} is not an ISO 8601 time "
-                "(as 2024-05-01T12:00:00+00:00)"
-            ) from None
-    footer = author = None
-    if data.get("footer") is not None:
-        fp = f"{path}.footer"
-        fd = _obj(data["footer"], fp)
-        _keys(fd, ("text", "icon_url", "proxy_icon_url"), fp)
-        footer = EmbedFooter(_req_str(fd, "text", fp), icon_url=_opt_str(fd, "icon_url", fp))
-    if data.get("author") is not None:
-        ap = f"{path}.author"
-        ad = _obj(data["author"], ap)
-        _keys(ad, ("name", "url", "icon_url", "proxy_icon_url"), ap)
-        author = EmbedAuthor(
-            _req_str(ad, "name", ap),
-            url=_opt_str(ad, "url", ap),
-            icon_url=_opt_str(ad, "icon_url", ap),
-        )
-    fields = []
-    for i, raw in enumerate(_list(data, "fields", path)):
-        fp = f"{path}.fields[{i}]"
-        fd = _obj(raw, fp)
-        _keys(fd, ("name", "value", "inline"), fp)
-        fields.append(
-            EmbedField(
-                _req_str(fd, "name", fp),
-                _req_str(fd, "value", fp),
-                inline=_opt_bool(fd, "inline", fp),
-            )
-        )
-    return Embed(
-        title=_opt_str(data, "title", path),
-        description=_opt_str(data, "description", path),
-        url=_opt_str(data, "url", path),
-        timestamp=timestamp,
-        color=_opt_int(data, "color", path),
-        footer=footer,
-        image=_media(data["image"], f"{path}.image") if data.get("image") is not None else None,
-        thumbnail=(
-            _media(data["thumbnail"], f"{path}.thumbnail")
-            if data.get("thumbnail") is not None
-            else None
-        ),
-        author=author,
-        fields=fields,
-    )
-
-
-def _attachment(value: object, path: str, base_dir: Path) -> FilePart:
-    data = _obj(value, path)
-    _keys(data, ("path", "filename", "description", "spoiler", "content_type"), path)
-    if "path" not in data:
-        raise InputError(
-            f"{path}: an attachment needs a 'path' to a local file "
-            "(Discord's attachment ids are not accepted here)"
-        )
-    file_path = Path(_req_str(data, "path", path)).expanduser()
-    if not file_path.is_absolute():
-        file_path = base_dir / file_path
-    if not file_path.is_file():
-        raise InputError(f"{path}.path: no readable file at {file_path}")
-    return FilePart.from_path(
-        file_path,
-        filename=_opt_str(data, "filename", path),
-        description=_opt_str(data, "description", path),
-        spoiler=bool(_opt_bool(data, "spoiler", path)),
-        content_type=_opt_str(data, "content_type", path),
-    )
-
-
-def _allowed_mentions(value: object, path: str) -> AllowedMentions:
-    data = _obj(value, path)
-    _keys(data, ("parse", "users", "roles", "replied_user"), path)
-
-    def strs(key: str) -> tuple[str, ...] | None:
-        if data.get(key) is None:
-            return None
-        return tuple(
-            _expect(v, str, f"{path}.{key}[{i}]", "a string")
-            for i, v in enumerate(_list(data, key, path))
-        )
-
-    def ids(key: str) -> tuple[str, ...] | None:
-        if data.get(key) is None:
-            return None
-        return tuple(
-            _snowflake(v, f"{path}.{key}[{i}]") for i, v in enumerate(_list(data, key, path))
-        )
-
-    return AllowedMentions(
-        parse=strs("parse"),
-        users=ids("users"),
-        roles=ids("roles"),
-        replied_user=_opt_bool(data, "replied_user", path),
-    )
-
-
-_MESSAGE_KEYS: Final = (
-    "content",
-    "username",
-    "avatar_url",
-    "tts",
-    "embeds",
-    "attachments",
-    "allowed_mentions",
-    "flags",
-    "thread_id",
-    "thread_name",
-    "applied_tags",
-)
+def _files_from(message: Message, base_dir: Path) -> Message:
+    parts = []
+    for i, part in enumerate(message.attachments):
+        assert part.path is not None
+        path = part.path if part.path.is_absolute() else base_dir / part.path
+        if not path.is_file():
+            raise InputError(f"attachments[{i}].path: no readable file at {path}")
+        parts.append(attrs.evolve(part, path=path))
+    return attrs.evolve(message, attachments=parts)
 
 
 def message_from_json(data: object, *, base_dir: str | os.PathLike[str] = ".") -> Message:
@@ -305,39 +327,8 @@ def message_from_json(data: object, *, base_dir: str | os.PathLike[str] = ".") -
         InputError: A field has the wrong type or name; the message gives its path, as
             ``embeds[0].fields[2].name``.
     """
-    msg = _obj(data, "message")
-    _keys(msg, _MESSAGE_KEYS, "")
-    base = Path(base_dir)
-    embeds = [_embed(e, f"embeds[{i}]") for i, e in enumerate(_list(msg, "embeds", ""))]
-    files = [
-        _attachment(a, f"attachments[{i}]", base)
-        for i, a in enumerate(_list(msg, "attachments", ""))
-    ]
-    thread_id = None
-    if msg.get("thread_id") is not None:
-        thread_id = _snowflake(msg["thread_id"], "thread_id")
-    tags = None
-    if msg.get("applied_tags") is not None:
-        tags = [
-            _snowflake(t, f"applied_tags[{i}]")
-            for i, t in enumerate(_list(msg, "applied_tags", ""))
-        ]
-    mentions = None
-    if msg.get("allowed_mentions") is not None:
-        mentions = _allowed_mentions(msg["allowed_mentions"], "allowed_mentions")
-    return Message(
-        content=_opt_str(msg, "content", ""),
-        username=_opt_str(msg, "username", ""),
-        avatar_url=_opt_str(msg, "avatar_url", ""),
-        tts=_opt_bool(msg, "tts", ""),
-        embeds=embeds,
-        attachments=files,
-        allowed_mentions=mentions,
-        flags=_opt_int(msg, "flags", ""),
-        thread_id=thread_id,
-        thread_name=_opt_str(msg, "thread_name", ""),
-        applied_tags=tags,
-    )
+    message = _structure(data, Message, "")
+    return _files_from(message, Path(base_dir)) if message.attachments else message
 
 
 def _read_text(path: str) -> str:
@@ -418,7 +409,7 @@ def embed_option(value: str) -> Embed:
     else:
         where = "--embed"
         data = _parse_json(value, where)
-    return _prefixed(where, lambda: _embed(data, "embed"))
+    return _prefixed(where, lambda: _structure(data, Embed, "embed"))
 
 
 def parse_snowflake(value: str, option: str) -> str:
@@ -427,7 +418,10 @@ def parse_snowflake(value: str, option: str) -> str:
     Raises:
         InputError: ``value`` is not digits.
     """
-    return _snowflake(value, option)
+    try:
+        return _snowflake(value)
+    except _Mismatch as exc:
+        raise InputError(f"{option}: {exc}") from None
 
 
 def require_url(url: str | None) -> str:
