@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 import threading
+import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -415,6 +418,56 @@ async def test_run_demo_in_a_burst_accounts_for_every_message() -> None:
     assert result.stats.delivered == result.fake_messages == 25
     assert progress[-1] == (25, 0)
     assert result.elapsed >= result.minimum
+
+
+# --------------------------------------------------------------------------- the extras
+
+
+@pytest.mark.parametrize("command", ["demo", "serve-fake"])
+@pytest.mark.parametrize("module", ["hypercorn", "trustme", "python_multipart"])
+def test_the_fakes_commands_name_the_extra_when_it_is_missing(
+    command: str, module: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A None in sys.modules makes `import module` fail as if it were not installed.
+    monkeypatch.setitem(sys.modules, module, None)
+    result = run(command, "--exit-after", "0") if command == "serve-fake" else run(command)
+    assert_one_line_error(result, module, "pip install 'trio-webhook[demo]'")
+    assert result.exit_code == 2
+
+
+@pytest.mark.parametrize("module", ["click", "rich"])
+def test_without_the_cli_extra_the_command_names_it(module: str) -> None:
+    # The console script's entry point, in a fresh interpreter where `module` is missing.
+    code = f"import sys; sys.modules[{module!r}] = None; from trio_webhook.cli import main; main()"
+    done = subprocess.run(
+        [sys.executable, "-c", code, "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert module in lines[0]
+    assert "pip install 'trio-webhook[cli]'" in lines[0]
+
+
+def test_the_command_line_does_not_import_the_fake() -> None:
+    code = (
+        "import sys, trio_webhook, trio_webhook.cli._commands; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('hypercorn', 'trustme', 'hypothesis', 'python_multipart') "
+        "or m.startswith('trio_webhook.testing')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_the_cli_extra_is_click_and_rich_and_demo_adds_the_fake() -> None:
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    extras = project["project"]["optional-dependencies"]
+    assert sorted(extras["cli"]) == ["click>=8.1", "rich>=13"]
+    assert extras["demo"] == ["trio-webhook[cli,testing]"]
+    assert project["project"]["scripts"]["trio-webhook"] == "trio_webhook.cli:main"
 
 
 def test_commands_leave_logging_as_they_found_it() -> None:

@@ -8,6 +8,7 @@ instead of a traceback. The other names are imported on first use, for the same 
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -57,7 +58,22 @@ def __getattr__(name: str) -> Any:
 
 
 def main() -> None:
-    """Entry point of ``trio-webhook`` and ``python -m trio_webhook``."""
-    from trio_webhook.cli._commands import cli
+    """Entry point of ``trio-webhook`` and ``python -m trio_webhook``.
 
+    Without the ``cli`` extra it prints the one line that says how to install it and
+    exits with status 2.
+    """
+    try:
+        import rich  # noqa: F401  (drawn later, by the commands; checked before any runs)
+
+        from trio_webhook.cli._commands import cli
+    except ModuleNotFoundError as exc:
+        missing = (exc.name or "").partition(".")[0]
+        if missing not in ("click", "rich"):
+            raise
+        sys.stderr.write(
+            f"Error: trio-webhook needs the 'cli' extra ({missing} is not installed): "
+            "pip install 'trio-webhook[cli]'\n"
+        )
+        raise SystemExit(2) from None
     cli(prog_name="trio-webhook")

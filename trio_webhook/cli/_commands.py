@@ -104,6 +104,19 @@ def _configure_logging(ctx: click.Context, level: int) -> None:
     ctx.call_on_close(restore)
 
 
+def _need_the_fake(command: str) -> None:
+    """Stop with exit status 2 and the extra to install when the fake cannot run."""
+    from trio_webhook.cli._demo import missing_fake_module
+
+    missing = missing_fake_module()
+    if missing is not None:
+        fail(
+            f"`trio-webhook {command}` runs the fake Discord, which needs the 'testing' "
+            f"extra ({missing} is not installed): pip install 'trio-webhook[demo]'",
+            code=2,
+        )
+
+
 def _url_argument(fn: Callable[..., Any]) -> Callable[..., Any]:
     return click.argument("url", required=False, envvar=ENV_URL)(fn)
 
@@ -148,6 +161,7 @@ def demo(
     30 messages per minute per channel), scaled by --time-scale, and injects a few
     faults. Exits 0 when every message ended delivered or dead-lettered.
     """
+    _need_the_fake("demo")
     from trio_webhook.cli._demo import DemoOptions, run_demo
 
     options = DemoOptions(
@@ -396,6 +410,7 @@ def serve_fake(
     exit_after: float | None,
 ) -> None:
     """Serve a fake Discord and print a ready webhook URL; runs until Ctrl-C."""
+    _need_the_fake("serve-fake")
     from trio_webhook.testing import FakeDiscord, serve_fake_discord
 
     if tls and ca_out is None:

@@ -12,6 +12,7 @@ directly.
 
 from __future__ import annotations
 
+import importlib
 import math
 import random
 import struct
@@ -37,8 +38,10 @@ from trio_webhook._ratelimit import Strategy as StrategyObject
 from trio_webhook._sender import Receipt, SenderStats, client_from_config, open_webhook_sender
 
 __all__ = [
+    "FAKE_MODULES",
     "DemoOptions",
     "DemoResult",
+    "missing_fake_module",
     "minimum_seconds",
     "run_demo",
     "scaled_strategy",
@@ -52,6 +55,9 @@ CHANNEL_LIMIT: Final = 30
 CHANNEL_WINDOW: Final = 60.0
 # The injected faults: server errors and the three shapes of a 429 that no header announced.
 FAULT_KINDS: Final = ("server_error", "rate_limit_no_body", "retry_after_ms")
+
+FAKE_MODULES: Final = ("hypercorn", "trustme", "python_multipart")
+"""What the fake Discord needs beside the package: the ``testing`` extra."""
 
 ProgressCallback = Callable[[int, int], None]
 """Called with ``(delivered, dead)`` each time a message's receipt resolves."""
@@ -114,6 +120,21 @@ class DemoResult:
         """Whether every message ended delivered or dead-lettered (nothing was lost)."""
         s = self.stats
         return s.in_flight == 0 and s.enqueued == s.delivered + s.dead == self.options.messages
+
+
+def missing_fake_module() -> str | None:
+    """The first module of the ``testing`` extra that cannot be imported, or ``None``.
+
+    The fake itself is part of the package; what it serves with (hypercorn, trustme for
+    TLS, python-multipart for uploads) comes with the extra, which the ``cli`` extra
+    does not pull in.
+    """
+    for name in FAKE_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            return name
+    return None
 
 
 def minimum_seconds(requests: int, *, time_scale: float) -> float:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import functools
 import math
 import ssl
-from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, NoReturn, ParamSpec, TypeVar
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Final, Literal, NoReturn, ParamSpec, TypeVar
 
 import click
 
@@ -66,14 +66,24 @@ def _describe(exc: BaseException) -> str | None:
     return None
 
 
+class _MissingExtra(click.ClickException):
+    exit_code = 2
+
+
 class _Interrupted(click.ClickException):
     exit_code = 130
 
 
-def fail(text: str, code: int = 1) -> NoReturn:
-    """Stop the command with ``Error: text`` on one line of stderr (token redacted)."""
-    kind = _Interrupted if code == 130 else click.ClickException
-    raise kind(redact(" ".join(text.split())))
+_BY_CODE: Final[Mapping[int, type[click.ClickException]]] = {2: _MissingExtra, 130: _Interrupted}
+
+
+def fail(text: str, code: Literal[1, 2, 130] = 1) -> NoReturn:
+    """Stop the command with ``Error: text`` on one line of stderr (token redacted).
+
+    ``code`` is the exit status: 1 for bad input or a failed delivery, 2 for a missing
+    extra, 130 for Ctrl-C.
+    """
+    raise _BY_CODE.get(code, click.ClickException)(redact(" ".join(text.split())))
 
 
 def friendly(fn: Callable[P, T]) -> Callable[P, T]:
