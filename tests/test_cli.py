@@ -18,16 +18,10 @@ import trio
 from click.testing import CliRunner, Result
 
 from trio_webhook import Embed, Message, SenderConfig
-from trio_webhook.cli import (
-    ENV_URL,
-    InputError,
-    cli,
-    message_from_json,
-    replay_file,
-    send_message,
-    send_messages,
-)
+from trio_webhook.cli._commands import cli
 from trio_webhook.cli._demo import DemoOptions, minimum_seconds, run_demo, tiny_png
+from trio_webhook.cli._input import ENV_URL, InputError, message_from_json
+from trio_webhook.cli._send import replay_file, send_message, send_messages
 from trio_webhook.deadletter import read
 from trio_webhook.testing import FakeDiscord, FakeDiscordServer, FakeWebhook, serve_fake_discord
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import math
 import ssl
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 import attrs
@@ -21,9 +22,9 @@ from trio_webhook._models import Delivery, Message
 if TYPE_CHECKING:
     import httpx
 
-    from trio_webhook._sender import ReplayResult, SenderStats
+    from trio_webhook._sender import Receipt, ReplayResult, SenderStats
 
-__all__ = ["ProgressFn", "replay_file", "send_message", "send_messages"]
+__all__ = ["ProgressFn", "replay_file", "send_message", "send_messages", "watching"]
 
 
 async def send_message(
@@ -70,7 +71,28 @@ async def send_messages(
     Returns:
         The sender's counters after it closed.
     """
-    from trio_webhook._sender import Receipt, open_webhook_sender
+    from trio_webhook._sender import open_webhook_sender
+
+    async with (
+        open_webhook_sender(
+            url, config=config, ssl_context=ssl_context, http_transport=http_transport
+        ) as sender,
+        watching(progress) as watch,
+    ):
+        for message in messages:
+            watch(await sender.send(message))
+    return sender.stats()
+
+
+@asynccontextmanager
+async def watching(progress: ProgressFn | None) -> AsyncIterator[Callable[[Receipt], None]]:
+    """Count receipts as they resolve and report ``(delivered, dead)`` to ``progress``.
+
+    Yields a function that hands a receipt over (it never blocks). Leaving the block
+    waits until every receipt handed over has resolved, so open it inside the sender
+    that resolves them.
+    """
+    from trio_webhook._sender import Receipt
 
     done = [0, 0]
 
@@ -84,18 +106,11 @@ async def send_messages(
             if progress is not None:
                 progress(done[0], done[1])
 
-    async with (
-        open_webhook_sender(
-            url, config=config, ssl_context=ssl_context, http_transport=http_transport
-        ) as sender,
-        trio.open_nursery() as nursery,
-    ):
+    async with trio.open_nursery() as nursery:
         send_channel, receive_channel = trio.open_memory_channel[Receipt](math.inf)
         nursery.start_soon(watch, receive_channel)
         async with send_channel:
-            for message in messages:
-                send_channel.send_nowait(await sender.send(message))
-    return sender.stats()
+            yield send_channel.send_nowait
 
 
 async def replay_file(
