@@ -6,19 +6,18 @@ non-zero exit status; webhook tokens are redacted from everything it prints, exc
 URL of the fake that ``serve-fake`` creates for you.
 
 The commands only parse options and print: reading input lives in ``_input``, the work
-in ``_send`` and ``_demo``, rendering in ``_output``.
+in ``_send`` and ``_demo``, rendering in ``_output``; ``demo`` and ``serve-fake``, which
+need the fake Discord, in ``_fake_commands``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
 import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Final, cast, get_args
+from typing import Any, Final, get_args
 
 import attrs
 import click
@@ -31,6 +30,7 @@ from trio_webhook._models import FilePart, Message
 from trio_webhook._planning import plan_requests
 from trio_webhook._url import redact
 from trio_webhook._version import __version__
+from trio_webhook.cli._fake_commands import demo, serve_fake
 from trio_webhook.cli._input import (
     ENV_URL,
     InputError,
@@ -43,7 +43,6 @@ from trio_webhook.cli._input import (
     split_url_and_file,
 )
 from trio_webhook.cli._output import (
-    demo_rows,
     fail,
     friendly,
     print_plan,
@@ -57,7 +56,6 @@ __all__ = ["cli"]
 
 
 _STRATEGIES: Final = get_args(Strategy)
-URL_HELP: Final = f"The webhook URL; defaults to ${ENV_URL} (keeps it out of shell history)."
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]}, invoke_without_command=True)
@@ -104,19 +102,6 @@ def _configure_logging(ctx: click.Context, level: int) -> None:
     ctx.call_on_close(restore)
 
 
-def _need_the_fake(command: str) -> None:
-    """Stop with exit status 2 and the extra to install when the fake cannot run."""
-    from trio_webhook.cli._demo import missing_fake_module
-
-    missing = missing_fake_module()
-    if missing is not None:
-        fail(
-            f"`trio-webhook {command}` runs the fake Discord, which needs the 'testing' "
-            f"extra ({missing} is not installed): pip install 'trio-webhook[demo]'",
-            code=2,
-        )
-
-
 def _url_argument(fn: Callable[..., Any]) -> Callable[..., Any]:
     return click.argument("url", required=False, envvar=ENV_URL)(fn)
 
@@ -126,64 +111,6 @@ _ca_option = click.option(
     metavar="PEM",
     help="Trust this CA certificate too (for `serve-fake` over TLS).",
 )
-
-
-@cli.command()
-@click.option("--messages", default=300, show_default=True, type=click.IntRange(1, 100_000))
-@click.option(
-    "--faults",
-    default=0.01,
-    show_default=True,
-    type=click.FloatRange(0.0, 1.0),
-    help="Probability of an injected 5xx or 429 in each request.",
-)
-@click.option("--strategy", type=click.Choice(_STRATEGIES), default="adaptive", show_default=True)
-@click.option(
-    "--time-scale",
-    default=0.02,
-    show_default=True,
-    type=click.FloatRange(0.0, 10.0, min_open=True),
-    help="Multiplies Discord's windows (2 s bucket, 60 s channel limit).",
-)
-@click.option("--seed", default=0, show_default=True, type=int)
-@click.option(
-    "--burst",
-    is_flag=True,
-    help="Enqueue with send_nowait in a tight loop (shows shedding) instead of await send().",
-)
-@friendly
-def demo(
-    messages: int, faults: float, strategy: str, time_scale: float, seed: int, burst: bool
-) -> None:
-    """Send messages to a fake Discord over TLS on 127.0.0.1 and show what happened.
-
-    The fake enforces Discord's limits (5 requests per 2 s per webhook, the unannounced
-    30 messages per minute per channel), scaled by --time-scale, and injects a few
-    faults. Exits 0 when every message ended delivered or dead-lettered.
-    """
-    _need_the_fake("demo")
-    from trio_webhook.cli._demo import DemoOptions, run_demo
-
-    options = DemoOptions(
-        messages=messages,
-        faults=faults,
-        strategy=cast(Strategy, strategy),
-        time_scale=time_scale,
-        seed=seed,
-        burst=burst,
-    )
-    result = with_progress(
-        messages,
-        lambda update: trio.run(functools.partial(run_demo, options, progress=update)),
-        "demo",
-    )
-    print_table("trio-webhook demo", demo_rows(result))
-    if not result.ok:
-        s = result.stats
-        fail(
-            f"lost track of messages: enqueued {s.enqueued}, delivered {s.delivered}, "
-            f"dead {s.dead}, in flight {s.in_flight}"
-        )
 
 
 @cli.command()
@@ -371,80 +298,5 @@ def validate_cmd(path: str) -> None:
     fail(f"{path}: {len(violations)} violation(s) of Discord's limits")
 
 
-@cli.command("serve-fake")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=0, show_default=True, type=click.IntRange(0, 65535))
-@click.option("--tls/--no-tls", default=True, show_default=True)
-@click.option("--ca-out", metavar="PEM", help="Write the CA certificate (TLS) to this file.")
-@click.option("--bucket-limit", default=5, show_default=True, type=click.IntRange(1))
-@click.option("--bucket-window", default=2.0, show_default=True, type=click.FloatRange(0.0))
-@click.option(
-    "--channel-limit",
-    default=30,
-    show_default=True,
-    type=click.IntRange(0),
-    help="Messages per channel per window, never announced; 0 turns it off.",
-)
-@click.option("--channel-window", default=60.0, show_default=True, type=click.FloatRange(0.0))
-@click.option("--global-limit", type=click.IntRange(1), help="Requests per second over all.")
-@click.option(
-    "--time-scale", default=1.0, show_default=True, type=click.FloatRange(0, min_open=True)
-)
-@click.option("--faults", default=0.0, show_default=True, type=click.FloatRange(0.0, 1.0))
-@click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--exit-after", type=float, hidden=True, help="Stop after this many seconds.")
-@friendly
-def serve_fake(
-    host: str,
-    port: int,
-    tls: bool,
-    ca_out: str | None,
-    bucket_limit: int,
-    bucket_window: float,
-    channel_limit: int,
-    channel_window: float,
-    global_limit: int | None,
-    time_scale: float,
-    faults: float,
-    seed: int,
-    exit_after: float | None,
-) -> None:
-    """Serve a fake Discord and print a ready webhook URL; runs until Ctrl-C."""
-    _need_the_fake("serve-fake")
-    from trio_webhook.testing import FakeDiscord, serve_fake_discord
-
-    if tls and ca_out is None:
-        click.echo("note: without --ca-out clients cannot trust the certificate", err=True)
-    fake = FakeDiscord(
-        seed=seed,
-        bucket_limit=bucket_limit,
-        bucket_window=bucket_window,
-        channel_limit=channel_limit or None,
-        channel_window=channel_window,
-        global_limit=global_limit,
-        time_scale=time_scale,
-    )
-    if faults:
-        fake.fault_rate(faults)
-    hook = fake.create_webhook()
-
-    async def serve() -> None:
-        async with serve_fake_discord(fake, tls=tls, host=host, port=port) as server:
-            if tls and ca_out is not None:
-                server.ca.cert_pem.write_to_path(ca_out)
-            url = server.webhook_url(hook)
-            click.echo(f"serving a fake Discord at {server.url}")
-            if tls and ca_out is not None:
-                click.echo(f"CA certificate: {ca_out} (pass --ca-file {ca_out})")
-            click.echo(f"webhook URL: {url}")
-            click.echo(f"export {ENV_URL}='{url}'", err=True)
-            sys.stdout.flush()
-            if exit_after is None:
-                await trio.sleep_forever()
-            else:
-                await trio.sleep(exit_after)
-
-    with contextlib.suppress(KeyboardInterrupt):
-        trio.run(serve)
-    stats = fake.stats()
-    click.echo(f"stopped: {stats.requests} request(s), {stats.messages} message(s) stored")
+cli.add_command(demo)
+cli.add_command(serve_fake)
