@@ -9,6 +9,7 @@ line instead of a traceback.
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 __all__ = ["main"]
@@ -21,9 +22,10 @@ def main() -> None:
     exits with status 2.
     """
     try:
-        import rich  # noqa: F401  (drawn later, by the commands; checked before any runs)
-
         from trio_webhook.cli._commands import cli
+
+        # The commands import rich when they draw; check for it before any runs.
+        importlib.import_module("rich")
     except ModuleNotFoundError as exc:
         missing = (exc.name or "").partition(".")[0]
         if missing not in ("click", "rich"):
