@@ -78,7 +78,7 @@ def _cli_help() -> str:
     """``--help`` of every command, as the command line prints it."""
     import click
 
-    from trio_webhook._cli import cli
+    from trio_webhook.cli._commands import cli
 
     parts = []
     with click.Context(cli, info_name="trio-webhook", terminal_width=88) as root:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 import threading
+import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,16 +18,10 @@ import trio
 from click.testing import CliRunner, Result
 
 from trio_webhook import Embed, Message, SenderConfig
-from trio_webhook._cli import (
-    ENV_URL,
-    InputError,
-    cli,
-    message_from_json,
-    replay_file,
-    send_message,
-    send_messages,
-)
-from trio_webhook._demo import DemoOptions, minimum_seconds, run_demo, tiny_png
+from trio_webhook.cli._commands import cli
+from trio_webhook.cli._demo import DemoOptions, minimum_seconds, run_demo, tiny_png
+from trio_webhook.cli._input import ENV_URL, InputError, message_from_json
+from trio_webhook.cli._send import replay_file, send_message, send_messages
 from trio_webhook.deadletter import read
 from trio_webhook.testing import FakeDiscord, FakeDiscordServer, FakeWebhook, serve_fake_discord
 
@@ -101,12 +98,57 @@ def test_message_from_json_reads_discords_shape(tmp_path: Path) -> None:
         ({"tts": "yes"}, "tts: expected true or false"),
         ({"attachments": [{"path": "missing.bin"}]}, "attachments[0].path: no readable file"),
         ([1, 2], "message: expected an object, got a list"),
+        ({"bogus": 1}, "unknown field 'bogus'"),
+        ({"embeds": "x"}, "embeds: expected a list, got a string"),
+        ({"embeds": [{"type": "video"}]}, "embeds[0].type: webhooks send only 'rich' embeds"),
+        ({"embeds": [{"image": {}}]}, "embeds[0].image: missing required field 'url'"),
+        ({"embeds": [{"author": {"name": 1}}]}, "embeds[0].author.name: expected a string"),
+        (
+            {"embeds": [{"fields": [{"name": "a", "value": "b", "inline": 1}]}]},
+            "embeds[0].fields[0].inline: expected true or false, got a number",
+        ),
+        ({"flags": True}, "flags: expected an integer, got a boolean"),
+        ({"applied_tags": [1, "a"]}, "applied_tags[1]: expected a snowflake"),
+        ({"allowed_mentions": {"users": ["x"]}}, "allowed_mentions.users[0]: expected a snow"),
+        ({"attachments": [{"id": "1"}]}, "attachments[0]: an attachment needs a 'path'"),
     ],
 )
 def test_message_from_json_names_the_bad_field(data: Any, needle: str, tmp_path: Path) -> None:
     with pytest.raises(InputError) as info:
         message_from_json(data, base_dir=tmp_path)
     assert needle in str(info.value)
+
+
+def test_message_from_json_accepts_what_discord_echoes_back(tmp_path: Path) -> None:
+    message = message_from_json(
+        {
+            "embeds": [
+                {
+                    "type": "rich",
+                    "image": {"url": "https://x/a.png", "proxy_url": "p", "width": 1, "height": 2},
+                    "footer": {"text": "f", "proxy_icon_url": "p"},
+                    "fields": None,
+                }
+            ],
+            "attachments": None,
+            "applied_tags": [1, "2"],
+            "allowed_mentions": {"users": [5], "parse": ["roles"]},
+        },
+        base_dir=tmp_path,
+    )
+    assert message.embeds[0].image is not None
+    assert message.embeds[0].image.url == "https://x/a.png"
+    assert message.embeds[0].fields == ()
+    assert message.attachments == ()
+    assert message.applied_tags == ("1", "2")
+    assert message.allowed_mentions is not None
+    assert message.allowed_mentions.users == ("5",)
+    assert message.allowed_mentions.parse == ("roles",)
+
+
+def test_thread_id_option_must_be_a_snowflake() -> None:
+    result = run("send", "--content", "hi", "--thread-id", "abc", "--dry-run")
+    assert_one_line_error(result, "--thread-id: expected a snowflake id (digits), got a string")
 
 
 # --------------------------------------------------------------------------- validate, dry run
@@ -370,6 +412,56 @@ async def test_run_demo_in_a_burst_accounts_for_every_message() -> None:
     assert result.stats.delivered == result.fake_messages == 25
     assert progress[-1] == (25, 0)
     assert result.elapsed >= result.minimum
+
+
+# --------------------------------------------------------------------------- the extras
+
+
+@pytest.mark.parametrize("command", ["demo", "serve-fake"])
+@pytest.mark.parametrize("module", ["hypercorn", "trustme", "python_multipart"])
+def test_the_fakes_commands_name_the_extra_when_it_is_missing(
+    command: str, module: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A None in sys.modules makes `import module` fail as if it were not installed.
+    monkeypatch.setitem(sys.modules, module, None)
+    result = run(command, "--exit-after", "0") if command == "serve-fake" else run(command)
+    assert_one_line_error(result, module, "pip install 'trio-webhook[demo]'")
+    assert result.exit_code == 2
+
+
+@pytest.mark.parametrize("module", ["click", "rich"])
+def test_without_the_cli_extra_the_command_names_it(module: str) -> None:
+    # The console script's entry point, in a fresh interpreter where `module` is missing.
+    code = f"import sys; sys.modules[{module!r}] = None; from trio_webhook.cli import main; main()"
+    done = subprocess.run(
+        [sys.executable, "-c", code, "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert module in lines[0]
+    assert "pip install 'trio-webhook[cli]'" in lines[0]
+
+
+def test_the_command_line_does_not_import_the_fake() -> None:
+    code = (
+        "import sys, trio_webhook, trio_webhook.cli._commands; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('hypercorn', 'trustme', 'hypothesis', 'python_multipart') "
+        "or m.startswith('trio_webhook.testing')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_the_cli_extra_is_click_and_rich_and_demo_adds_the_fake() -> None:
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    extras = project["project"]["optional-dependencies"]
+    assert sorted(extras["cli"]) == ["click>=8.1", "rich>=13"]
+    assert extras["demo"] == ["trio-webhook[cli,testing]"]
+    assert project["project"]["scripts"]["trio-webhook"] == "trio_webhook.cli:main"
 
 
 def test_commands_leave_logging_as_they_found_it() -> None:

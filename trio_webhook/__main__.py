@@ -1,5 +1,5 @@
 """``python -m trio_webhook``: the command line (see ``trio-webhook --help``)."""
 
-from trio_webhook._cli import main
+from trio_webhook.cli import main
 
 main()

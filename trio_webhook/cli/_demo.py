@@ -12,19 +12,17 @@ directly.
 
 from __future__ import annotations
 
-import math
+import importlib
 import random
 import struct
 import zlib
-from collections.abc import Callable
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import attrs
 import trio
 
 from trio_webhook._config import SenderConfig, Strategy
 from trio_webhook._deadletter import MemorySink
-from trio_webhook._errors import DeliveryFailed
 from trio_webhook._models import Embed, EmbedField, EmbedFooter, EmbedMedia, FilePart, Message
 from trio_webhook._planning import plan_requests
 from trio_webhook._ratelimit import (
@@ -34,11 +32,17 @@ from trio_webhook._ratelimit import (
     ReactiveStrategy,
 )
 from trio_webhook._ratelimit import Strategy as StrategyObject
-from trio_webhook._sender import Receipt, SenderStats, client_from_config, open_webhook_sender
+from trio_webhook._sender import SenderStats, client_from_config, open_webhook_sender
+from trio_webhook.cli._send import ProgressFn, watching
+
+if TYPE_CHECKING:
+    from trio_webhook.testing import FakeDiscord, FakeDiscordServer
 
 __all__ = [
+    "FAKE_MODULES",
     "DemoOptions",
     "DemoResult",
+    "missing_fake_module",
     "minimum_seconds",
     "run_demo",
     "scaled_strategy",
@@ -53,8 +57,8 @@ CHANNEL_WINDOW: Final = 60.0
 # The injected faults: server errors and the three shapes of a 429 that no header announced.
 FAULT_KINDS: Final = ("server_error", "rate_limit_no_body", "retry_after_ms")
 
-ProgressCallback = Callable[[int, int], None]
-"""Called with ``(delivered, dead)`` each time a message's receipt resolves."""
+FAKE_MODULES: Final = ("hypercorn", "trustme", "python_multipart")
+"""What the fake Discord needs beside the package: the ``testing`` extra."""
 
 
 @attrs.frozen(kw_only=True)
@@ -114,6 +118,21 @@ class DemoResult:
         """Whether every message ended delivered or dead-lettered (nothing was lost)."""
         s = self.stats
         return s.in_flight == 0 and s.enqueued == s.delivered + s.dead == self.options.messages
+
+
+def missing_fake_module() -> str | None:
+    """The first module of the ``testing`` extra that cannot be imported, or ``None``.
+
+    The fake itself is part of the package; what it serves with (hypercorn, trustme for
+    TLS, python-multipart for uploads) comes with the extra, which the ``cli`` extra
+    does not pull in.
+    """
+    for name in FAKE_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            return name
+    return None
 
 
 def minimum_seconds(requests: int, *, time_scale: float) -> float:
@@ -202,7 +221,62 @@ def scaled_strategy(name: Strategy, time_scale: float) -> StrategyObject:
     )
 
 
-async def run_demo(options: DemoOptions, *, progress: ProgressCallback | None = None) -> DemoResult:
+def _demo_fake(options: DemoOptions) -> FakeDiscord:
+    from trio_webhook.testing import FakeDiscord
+
+    fake = FakeDiscord(
+        seed=options.seed,
+        bucket_limit=BUCKET_LIMIT,
+        bucket_window=BUCKET_WINDOW,
+        channel_limit=CHANNEL_LIMIT,
+        channel_window=CHANNEL_WINDOW,
+        time_scale=options.time_scale,
+    )
+    if options.faults > 0:
+        fake.fault_rate(options.faults, kinds=FAULT_KINDS)
+    return fake
+
+
+def _demo_config(options: DemoOptions, sink: MemorySink) -> SenderConfig:
+    # Backoff shrunk like the windows, and more attempts than the default, so that the
+    # injected faults seldom end in the dead-letter sink.
+    return SenderConfig(
+        strategy=options.strategy,
+        dead_letter=sink,
+        seed=options.seed,
+        backoff_base=0.05,
+        backoff_cap=2.0,
+        max_attempts=8,
+        drain_timeout=30.0,
+    )
+
+
+async def _deliver(
+    server: FakeDiscordServer,
+    url: str,
+    messages: list[Message],
+    options: DemoOptions,
+    config: SenderConfig,
+    progress: ProgressFn | None,
+) -> tuple[SenderStats, float]:
+    """Send ``messages`` through a sender; its counters and the seconds it took."""
+    start = trio.current_time()
+    tracker = RateLimitTracker(
+        strategy=scaled_strategy(options.strategy, options.time_scale),
+        rng=random.Random(options.seed),
+    )
+    client = client_from_config(url, config, tracker=tracker, ssl_context=server.ssl_context)
+    async with (
+        client,
+        open_webhook_sender(url, config=config, client=client) as sender,
+        watching(progress) as watch,
+    ):
+        for message in messages:
+            watch(sender.send_nowait(message) if options.burst else await sender.send(message))
+    return sender.stats(), trio.current_time() - start
+
+
+async def run_demo(options: DemoOptions, *, progress: ProgressFn | None = None) -> DemoResult:
     """Run the demo: serve a fake Discord over TLS, send, and count.
 
     Args:
@@ -216,73 +290,21 @@ async def run_demo(options: DemoOptions, *, progress: ProgressCallback | None = 
         The fake server and the sender live inside this call; both are closed on return,
         and cancelling the call dead-letters what is still queued (reason ``shutdown``).
     """
-    from trio_webhook.testing import FakeDiscord, serve_fake_discord
+    from trio_webhook.testing import serve_fake_discord
 
-    fake = FakeDiscord(
-        seed=options.seed,
-        bucket_limit=BUCKET_LIMIT,
-        bucket_window=BUCKET_WINDOW,
-        channel_limit=CHANNEL_LIMIT,
-        channel_window=CHANNEL_WINDOW,
-        time_scale=options.time_scale,
-    )
-    if options.faults > 0:
-        fake.fault_rate(options.faults, kinds=FAULT_KINDS)
+    fake = _demo_fake(options)
     hook = fake.create_webhook(name="demo")
+    every = options.attachment_every
     messages = [
-        demo_message(
-            n,
-            with_files=options.attachment_every > 0 and n % options.attachment_every == 0,
-        )
+        demo_message(n, with_files=every > 0 and n % every == 0)
         for n in range(1, options.messages + 1)
     ]
     planned = sum(len(plan_requests(m)) for m in messages)
     sink = MemorySink(include_attachments=False)
-    config = SenderConfig(
-        strategy=options.strategy,
-        dead_letter=sink,
-        seed=options.seed,
-        backoff_base=0.05,
-        backoff_cap=2.0,
-        max_attempts=8,
-        drain_timeout=30.0,
-    )
-    counts = [0, 0]
-
-    async def watch(receipts: trio.MemoryReceiveChannel[Receipt]) -> None:
-        async for receipt in receipts:
-            try:
-                await receipt.wait()
-                counts[0] += 1
-            except DeliveryFailed:
-                counts[1] += 1
-            if progress is not None:
-                progress(counts[0], counts[1])
-
+    config = _demo_config(options, sink)
     async with serve_fake_discord(fake, tls=True) as server:
         url = server.webhook_url(hook)
-        start = trio.current_time()
-        tracker = RateLimitTracker(
-            strategy=scaled_strategy(options.strategy, options.time_scale),
-            rng=random.Random(options.seed),
-        )
-        client = client_from_config(url, config, tracker=tracker, ssl_context=server.ssl_context)
-        async with (
-            client,
-            open_webhook_sender(url, config=config, client=client) as sender,
-            trio.open_nursery() as nursery,
-        ):
-            send_receipts, receive_receipts = trio.open_memory_channel[Receipt](math.inf)
-            nursery.start_soon(watch, receive_receipts)
-            async with send_receipts:
-                for message in messages:
-                    if options.burst:
-                        receipt = sender.send_nowait(message)
-                    else:
-                        receipt = await sender.send(message)
-                    send_receipts.send_nowait(receipt)
-        elapsed = trio.current_time() - start
-        stats = sender.stats()
+        stats, elapsed = await _deliver(server, url, messages, options, config, progress)
     fake_stats = fake.stats()
     return DemoResult(
         options=options,
