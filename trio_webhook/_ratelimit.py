@@ -54,11 +54,22 @@ __all__ = [
     "bucket_key",
     "parse_rate_limit",
     "reserve_slot",
+    "retry_after_seconds",
     "route_key",
 ]
 
-# A 429's body may carry milliseconds (API v6 and older did); no real wait is 1000 s long.
+# The unit of a 429 body's ``retry_after``. Discord's docs (discord-api-docs, "Rate
+# Limits" -> "Exceeding A Rate Limit") give it in seconds, float, and the ``Retry-After``
+# header in whole seconds, rounded up (RFC 9110 delta-seconds: always seconds). API v7 and
+# older put milliseconds in the body, and the unversioned URL Discord shows users still
+# does (discord-api-docs issue #4722), so the body's unit cannot be trusted. The rule:
+# when both are given, the header decides: the body is read in the unit (seconds or
+# milliseconds) whose value lies nearer the header, by ratio (ties: seconds, the
+# documented unit). Body 1500 with header 1500 is 1500 s; body 1500 with header 2 is
+# 1.5 s. Only without a usable header does the guard below apply: no real wait is 1000 s
+# long, so a larger body value is taken as milliseconds.
 _MILLISECONDS_ABOVE: Final = 1000.0
+_LOG_1000: Final = math.log(1000.0)
 # While a bucket is unknown, one request probes it; others look again after this long.
 PROBE_INTERVAL: Final = 0.05
 # A 429 without any usable retry_after waits this long.
@@ -87,8 +98,9 @@ class RateLimitInfo:
         bucket: ``X-RateLimit-Bucket``, the opaque bucket hash.
         is_global: The 429 is the global (per-IP) limit.
         scope: ``X-RateLimit-Scope``: ``user``, ``global`` or ``shared``.
-        retry_after: On a 429: seconds to wait (body ``retry_after``, a value above 1000
-            taken as milliseconds; else the ``Retry-After`` header).
+        retry_after: On a 429: seconds to wait: the body's ``retry_after`` in the unit the
+            ``Retry-After`` header shows (a body value above 1000 taken as milliseconds
+            when there is no header), else the header (see :func:`retry_after_seconds`).
         code: Discord's JSON error code of a 429 (20028: channel write limit), else ``None``.
     """
 
@@ -123,6 +135,32 @@ def _count(text: str | None) -> int | None:
     if value is None or value < 0 or value > 1e9:
         return None
     return int(value)
+
+
+def retry_after_seconds(body: float | None, header: float | None) -> float | None:
+    """A 429's wait in seconds, from the body's ``retry_after`` and the ``Retry-After`` header.
+
+    The header decides the body's unit (see ``_MILLISECONDS_ABOVE`` for the rule and
+    where it comes from); the body's value is kept for its precision.
+
+    Args:
+        body: The JSON body's ``retry_after``, seconds or milliseconds.
+        header: The ``Retry-After`` header, seconds.
+
+    Returns:
+        Seconds, never negative, or ``None`` when neither says anything.
+    """
+    if body is None:
+        return None if header is None else max(0.0, header)
+    if body <= 0.0:
+        return 0.0
+    if header is None or header <= 0.0:
+        return body / 1000.0 if body > _MILLISECONDS_ABOVE else body
+    # Distances on a log scale (logs of positive finite floats never overflow).
+    seconds_off = math.log(body) - math.log(header)
+    if abs(seconds_off - _LOG_1000) < abs(seconds_off):
+        return body / 1000.0
+    return body
 
 
 def parse_rate_limit(response: HTTPResponse, *, epoch_now: float | None = None) -> RateLimitInfo:
@@ -163,19 +201,15 @@ def parse_rate_limit(response: HTTPResponse, *, epoch_now: float | None = None) 
                 body = json.loads(response.body)
             except (ValueError, UnicodeDecodeError, RecursionError):
                 body = None
+        body_retry_after: float | None = None
         if isinstance(body, dict):
-            retry_after = _float(body.get("retry_after"))
-            if retry_after is not None and retry_after > _MILLISECONDS_ABOVE:
-                retry_after /= 1000.0
+            body_retry_after = _float(body.get("retry_after"))
             if body.get("global") is True:
                 is_global = True
             raw_code = body.get("code")
             if isinstance(raw_code, int) and not isinstance(raw_code, bool):
                 code = raw_code
-        if retry_after is None:
-            retry_after = _float(headers.get("retry-after"))
-        if retry_after is not None:
-            retry_after = max(0.0, retry_after)
+        retry_after = retry_after_seconds(body_retry_after, _float(headers.get("retry-after")))
     if scope == "global":
         is_global = True
     return RateLimitInfo(
