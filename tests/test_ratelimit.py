@@ -119,6 +119,7 @@ def test_parsing_garbage_never_raises_and_never_gives_negative_waits(
     info = parse_rate_limit(HTTPResponse(status, headers, body), epoch_now=epoch_now)
     for value in (info.reset_after, info.retry_after):
         assert value is None or value >= 0
+    assert not info.edge_ban or status == 429
     assert info.limit is None or info.limit >= 0
     assert info.remaining is None or info.remaining >= 0
 
