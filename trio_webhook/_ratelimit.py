@@ -51,11 +51,11 @@ __all__ = [
     "InvalidRequestWindow",
     "Jitter",
     "LearnedLimit",
+    "Observed",
     "ProactiveStrategy",
     "RateLimitInfo",
     "RateLimitMetrics",
     "RateLimitTracker",
-    "Observed",
     "ReactiveStrategy",
     "Reservation",
     "Strategy",
@@ -122,8 +122,9 @@ class RateLimitInfo:
             when there is no header), else the header (see :func:`retry_after_seconds`).
         code: Discord's JSON error code of a 429 (20028: channel write limit), else ``None``.
         edge_ban: The 429 came from Discord's edge (Cloudflare), not its API: an HTML body
-            (Cloudflare error 1015) or no ``X-RateLimit-*`` header at all. It bans the
-            whole IP address, not one bucket (see :func:`edge_ban_cause`).
+            (Cloudflare error 1015), or neither an ``X-RateLimit-*`` header nor Discord's
+            JSON body. It bans the whole IP address, not one bucket (see
+            :func:`edge_ban_cause`).
     """
 
     status: int
