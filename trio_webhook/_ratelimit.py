@@ -473,6 +473,10 @@ class InvalidRequestBudget:
     slow_share: float = attrs.field(default=0.5, validator=_share)
     stop_share: float = attrs.field(default=0.95, validator=_share)
     granularity: float = attrs.field(default=1.0, validator=_positive_finite)
+    # Derived once: reserve reads them on every request.
+    _slow_at: int = attrs.field(init=False, repr=False, eq=False)
+    _stop_at: int = attrs.field(init=False, repr=False, eq=False)
+    _slots: int = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
         if self.slow_share > self.stop_share:
@@ -487,21 +491,24 @@ class InvalidRequestBudget:
                 self.granularity,
                 f"at most window={self.window!r} seconds",
             )
+        object.__setattr__(self, "_slow_at", max(0, round(self.slow_share * self.limit)))
+        object.__setattr__(self, "_stop_at", max(1, round(self.stop_share * self.limit)))
+        object.__setattr__(self, "_slots", math.ceil(self.window / self.granularity))
 
     @property
     def slow_at(self) -> int:
-        """The count from which grants are spaced out."""
-        return max(0, round(self.slow_share * self.limit))
+        """The count from which grants are spaced out (``slow_share`` of ``limit``)."""
+        return self._slow_at
 
     @property
     def stop_at(self) -> int:
-        """The count from which nothing is sent."""
-        return max(1, round(self.stop_share * self.limit))
+        """The count from which nothing is sent (``stop_share`` of ``limit``)."""
+        return self._stop_at
 
     @property
     def slots(self) -> int:
         """Counting slots a window spans (the count keeps one more: the current one)."""
-        return math.ceil(self.window / self.granularity)
+        return self._slots
 
     def spacing(self, count: int) -> float:
         """The least time between two grants when ``count`` invalid answers are counted.
@@ -542,6 +549,8 @@ class InvalidRequestWindow:
 
     def prune(self, now: float, budget: InvalidRequestBudget) -> int:
         """Drop the slots that left the window; return the count at ``now``."""
+        if not self.slots:
+            return 0
         oldest = math.floor(now / budget.granularity) - budget.slots
         while self.slots and self.slots[0][0] < oldest:
             self.total -= self.slots.popleft()[1]
@@ -671,11 +680,15 @@ class Observed:
 
     Attributes:
         edge_ban_started: The answer began a new edge-ban episode (none was under way).
-        edge_ban_until: When the edge ban's pause ends (0.0 when there is none).
+        edge_ban_until: For an edge-ban answer, when the pause ends; else 0.0.
     """
 
     edge_ban_started: bool = False
     edge_ban_until: float = 0.0
+
+
+# What most answers change beyond the buckets: nothing (shared: one less allocation).
+_NOTHING_OBSERVED: Final = Observed()
 
 
 # --------------------------------------------------------------------------- strategies
@@ -1106,7 +1119,7 @@ def apply_observation(
         # The request never reached Discord (or we cannot know): give its slot back.
         if bucket.remaining is not None and bucket.limit is not None:
             bucket.remaining = min(bucket.limit, bucket.remaining + 1)
-        return Observed(edge_ban_until=glob.edge_ban_until)
+        return _NOTHING_OBSERVED
     if info.edge_ban:
         # The edge, not the API, answered: nothing in it is about this bucket.
         started = glob.edge_ban_until <= now
@@ -1120,7 +1133,6 @@ def apply_observation(
         return Observed(edge_ban_started=started, edge_ban_until=glob.edge_ban_until)
     if counts_as_invalid(info):
         glob.invalid.add(now, budget)
-    observed = Observed(edge_ban_until=glob.edge_ban_until)
     if info.limit is not None:
         bucket.limit = info.limit
     stale = (
@@ -1162,12 +1174,12 @@ def apply_observation(
     elif info.remaining is not None and bucket.remaining is None:
         bucket.remaining = max(0, info.remaining - len(bucket.in_flight))
     if not info.is_rate_limited:
-        return observed
+        return _NOTHING_OBSERVED
     retry_after = info.retry_after if info.retry_after is not None else DEFAULT_RETRY_AFTER
     until = now + retry_after + jitter.rate_limited
     if info.is_global:
         glob.blocked_until = max(glob.blocked_until, until)
-        return observed
+        return _NOTHING_OBSERVED
     target = channel if info.scope == "shared" and channel is not None else bucket
     target.last_used = now
     # Learn first: the strategy reads the block this 429 is part of (or the one before it).
@@ -1178,7 +1190,7 @@ def apply_observation(
         # channel's history (a sliding window over it would wait for a phantom). Which of
         # the recent grants it was is unknown; they are milliseconds apart: drop the last.
         _drop_last_grant(channel.grants, now)
-    return observed
+    return _NOTHING_OBSERVED
 
 
 # --------------------------------------------------------------------------- tracker
@@ -1263,7 +1275,7 @@ class RateLimitTracker:
     pacing: GlobalPacing = attrs.field(factory=GlobalPacing)
     reservation_ttl: float = 30.0
     budget: InvalidRequestBudget = attrs.field(factory=InvalidRequestBudget)
-    edge_ban_floor: float = attrs.field(default=EDGE_BAN_FLOOR)
+    edge_ban_floor: float = EDGE_BAN_FLOOR
     _waits: int = attrs.field(default=0, init=False)
     _wait_seconds: float = attrs.field(default=0.0, init=False)
     _granted: int = attrs.field(default=0, init=False)
@@ -1272,8 +1284,10 @@ class RateLimitTracker:
     _refused: int = attrs.field(default=0, init=False)
     _now: float | None = attrs.field(default=None, init=False)
 
-    @edge_ban_floor.validator
-    def _check_floor(self, attribute: attrs.Attribute[float], value: float) -> None:
+    def __attrs_post_init__(self) -> None:
+        # Checked here, not by an attrs validator: a validator would route every counter
+        # update on the hot path through attrs' __setattr__.
+        value = self.edge_ban_floor
         if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
             raise ConfigError(
                 "RateLimitTracker.edge_ban_floor", value, "a finite number of seconds >= 0"
