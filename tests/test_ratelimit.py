@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import math
 import random
 
 import pytest
@@ -88,6 +89,7 @@ header_names = st.sampled_from(
         "X-RateLimit-Global",
         "X-RateLimit-Scope",
         "Retry-After",
+        "Content-Type",
     ]
 )
 header_values = st.one_of(
@@ -97,6 +99,7 @@ header_values = st.one_of(
 )
 bodies = st.one_of(
     st.binary(max_size=80),
+    st.text(max_size=40).map(lambda t: ("<html>" + t).encode()),
     st.dictionaries(
         st.sampled_from(["retry_after", "global", "code", "message"]),
         st.one_of(st.none(), st.booleans(), st.floats(), st.integers(), st.text(max_size=5)),
@@ -116,6 +119,7 @@ def test_parsing_garbage_never_raises_and_never_gives_negative_waits(
     info = parse_rate_limit(HTTPResponse(status, headers, body), epoch_now=epoch_now)
     for value in (info.reset_after, info.retry_after):
         assert value is None or value >= 0
+    assert not info.edge_ban or status == 429
     assert info.limit is None or info.limit >= 0
     assert info.remaining is None or info.remaining >= 0
 
@@ -137,6 +141,44 @@ def test_parse_429_body_seconds_milliseconds_and_header_fallback() -> None:
     assert info.code == 20028
     assert parse_rate_limit(HTTPResponse(429, {"Retry-After": "7"})).retry_after == 7.0
     assert parse_rate_limit(HTTPResponse(429, {"X-RateLimit-Scope": "global"})).is_global
+
+
+def _body_429(retry_after: float, retry_after_header: str | None) -> HTTPResponse:
+    headers = {"X-RateLimit-Scope": "user"}
+    if retry_after_header is not None:
+        headers["Retry-After"] = retry_after_header
+    body = json.dumps({"message": "You are being rate limited.", "retry_after": retry_after})
+    return HTTPResponse(429, headers, body.encode())
+
+
+@pytest.mark.parametrize(
+    ("body", "header", "seconds"),
+    [
+        (1500, "1500", 1500.0),  # the header says seconds: a 25-minute wait, not 1.5 s
+        (1500, "2", 1.5),  # the header says the body is in milliseconds
+        (1500, None, 1.5),  # no header: above 1000 is milliseconds
+        (600, "1", 0.6),  # the header decides below 1000 too
+        (45.2, "46", 45.2),
+        (0.25, "1", 0.25),
+        (4500, "5", 4.5),
+    ],
+)
+def test_retry_after_header_decides_the_body_unit(
+    body: float, header: str | None, seconds: float
+) -> None:
+    assert parse_rate_limit(_body_429(body, header)).retry_after == pytest.approx(seconds)
+
+
+@given(st.floats(0.05, 1e5))
+def test_body_retry_after_is_read_right_in_either_unit_when_the_header_is_given(
+    seconds: float,
+) -> None:
+    # Discord's header is the wait rounded up to whole seconds; from 0.05 s on, the two
+    # readings of the body are far enough apart for the header to tell them apart.
+    header = str(math.ceil(seconds))
+    assert parse_rate_limit(_body_429(seconds, header)).retry_after == seconds
+    in_millis = parse_rate_limit(_body_429(seconds * 1000.0, header)).retry_after
+    assert in_millis == pytest.approx(seconds)
 
 
 def test_route_key_never_holds_the_token() -> None:

@@ -265,3 +265,42 @@ class ConfigError(WebhookError, ValueError):
 
 class DeadLetterFormatError(WebhookError, ValueError):
     """A dead-letter file holds a line that is not a record (the message names the line)."""
+
+
+class InvalidRequestBudgetExceeded(WebhookError):
+    """The rate-limit tracker stopped sending: Discord's invalid-request budget is nearly spent.
+
+    Discord's edge bans an IP address for an hour after 10,000 answers with status 401,
+    403 or 429 (429s scoped ``shared`` excepted) in 10 minutes. Near that point the
+    tracker refuses to send anything rather than earn the ban. Nothing was sent.
+
+    Attributes:
+        count: Invalid answers counted in the window.
+        limit: Discord's limit per window (``InvalidRequestBudget.limit``).
+        window: The window, seconds.
+        resume_after: Seconds until the count falls below the stop point again.
+        stop_at: The count at which the tracker stops (a share of ``limit``).
+    """
+
+    def __init__(
+        self,
+        count: int,
+        limit: int,
+        window: float,
+        resume_after: float,
+        *,
+        stop_at: int | None = None,
+    ) -> None:
+        self.count = count
+        self.limit = limit
+        self.window = window
+        self.resume_after = resume_after
+        self.stop_at = limit if stop_at is None else stop_at
+        super().__init__(
+            f"stopped sending: {count} answers with status 401, 403 or 429 in the last "
+            f"{window:g} s, and the tracker stops at {self.stop_at} (Discord's edge bans "
+            f"the IP address for an hour at {limit} per {window:g} s); nothing was sent. "
+            "Stop sending to webhooks that answer 401 or 403 (deleted, or a wrong token) "
+            "and share one RateLimitTracker between the senders of this process; sending "
+            f"may resume in {resume_after:.1f} s"
+        )

@@ -21,7 +21,9 @@ the reset) and *reset* (the window passed: ``remaining`` goes back to ``limit``)
 
 from __future__ import annotations
 
+import datetime
 import json
+import logging
 import math
 import random
 import re
@@ -30,6 +32,7 @@ from typing import TYPE_CHECKING, Final, Protocol
 
 import attrs
 
+from trio_webhook._errors import ConfigError, InvalidRequestBudgetExceeded
 from trio_webhook._http import HTTPResponse
 
 if TYPE_CHECKING:
@@ -39,10 +42,16 @@ __all__ = [
     "AdaptiveStrategy",
     "BucketSnapshot",
     "BucketState",
+    "DEFAULT_BUDGET",
+    "EDGE_BAN_FLOOR",
     "GlobalPacing",
+    "GlobalSnapshot",
     "GlobalState",
+    "InvalidRequestBudget",
+    "InvalidRequestWindow",
     "Jitter",
     "LearnedLimit",
+    "Observed",
     "ProactiveStrategy",
     "RateLimitInfo",
     "RateLimitMetrics",
@@ -52,13 +61,29 @@ __all__ = [
     "Strategy",
     "apply_observation",
     "bucket_key",
+    "counts_as_invalid",
+    "edge_ban_cause",
     "parse_rate_limit",
     "reserve_slot",
+    "retry_after_seconds",
     "route_key",
 ]
 
-# A 429's body may carry milliseconds (API v6 and older did); no real wait is 1000 s long.
+# The unit of a 429 body's ``retry_after``. Discord's docs (discord-api-docs, "Rate
+# Limits" -> "Exceeding A Rate Limit") give it in seconds, float, and the ``Retry-After``
+# header in whole seconds, rounded up (RFC 9110 delta-seconds: always seconds). API v7 and
+# older put milliseconds in the body, and the unversioned URL Discord shows users still
+# does (discord-api-docs issue #4722), so the body's unit cannot be trusted. The rule:
+# when both are given, the header decides: the body is read in the unit (seconds or
+# milliseconds) whose value lies nearer the header, by ratio (ties: seconds, the
+# documented unit). Body 1500 with header 1500 is 1500 s; body 1500 with header 2 is
+# 1.5 s. Only without a usable header does the guard below apply: no real wait is 1000 s
+# long, so a larger body value is taken as milliseconds.
 _MILLISECONDS_ABOVE: Final = 1000.0
+_LOG_1000: Final = math.log(1000.0)
+# A 429 from Discord's edge (Cloudflare), not its API, is a ban of the whole IP. Its
+# Retry-After is often missing or too short to trust; wait at least this long.
+EDGE_BAN_FLOOR: Final = 60.0
 # While a bucket is unknown, one request probes it; others look again after this long.
 PROBE_INTERVAL: Final = 0.05
 # A 429 without any usable retry_after waits this long.
@@ -69,6 +94,11 @@ RATE_LIMITED_JITTER: Final = 0.25
 HISTORY: Final = 256
 
 _MAJOR_RE: Final = re.compile(r"/(webhooks|channels|guilds)/([^/\s]+)")
+# The statuses Discord's edge counts towards its invalid-request ban (429s scoped
+# ``shared`` excepted).
+INVALID_STATUSES: Final = frozenset({401, 403, 429})
+
+logger: Final = logging.getLogger("trio_webhook")
 
 
 # --------------------------------------------------------------------------- parsing
@@ -87,9 +117,14 @@ class RateLimitInfo:
         bucket: ``X-RateLimit-Bucket``, the opaque bucket hash.
         is_global: The 429 is the global (per-IP) limit.
         scope: ``X-RateLimit-Scope``: ``user``, ``global`` or ``shared``.
-        retry_after: On a 429: seconds to wait (body ``retry_after``, a value above 1000
-            taken as milliseconds; else the ``Retry-After`` header).
+        retry_after: On a 429: seconds to wait: the body's ``retry_after`` in the unit the
+            ``Retry-After`` header shows (a body value above 1000 taken as milliseconds
+            when there is no header), else the header (see :func:`retry_after_seconds`).
         code: Discord's JSON error code of a 429 (20028: channel write limit), else ``None``.
+        edge_ban: The 429 came from Discord's edge (Cloudflare), not its API: an HTML body
+            (Cloudflare error 1015), or neither an ``X-RateLimit-*`` header nor Discord's
+            JSON body. It bans the whole IP address, not one bucket (see
+            :func:`edge_ban_cause`).
     """
 
     status: int
@@ -101,6 +136,7 @@ class RateLimitInfo:
     scope: str | None = None
     retry_after: float | None = None
     code: int | None = None
+    edge_ban: bool = False
 
     @property
     def is_rate_limited(self) -> bool:
@@ -123,6 +159,70 @@ def _count(text: str | None) -> int | None:
     if value is None or value < 0 or value > 1e9:
         return None
     return int(value)
+
+
+def edge_ban_cause(response: HTTPResponse) -> str:
+    """Why ``response`` is a 429 from Discord's edge, an IP-wide ban; ``""`` when it is not.
+
+    Every 429 of Discord's API carries ``X-RateLimit-Scope`` (and usually the bucket
+    headers) and a JSON body with ``retry_after``. Cloudflare's, in front of it, carries
+    neither: an HTML page (error 1015) or a bare ``error code: 1015`` with at most a
+    ``Retry-After``. So a 429 is the edge's when its body is HTML (starts with ``<`` or is
+    typed ``text/html``), or when no header's name starts with ``X-RateLimit-`` and the
+    body is not Discord's JSON (an object with ``retry_after``; a proxy may strip headers,
+    never write that body). ``Retry-After`` alone does not make it Discord's: Cloudflare
+    sends that header too.
+    """
+    if response.status != 429:
+        return ""
+    return _edge_ban_cause(response, _json_object(response.body))
+
+
+def _edge_ban_cause(response: HTTPResponse, body: dict[str, object] | None) -> str:
+    content_type = response.headers.get("content-type", "").lower()
+    if response.body.lstrip()[:1] == b"<" or "text/html" in content_type:
+        return "with an HTML body (Cloudflare error 1015)"
+    if any(name.startswith("x-ratelimit-") for name in response.headers):
+        return ""
+    if body is not None and "retry_after" in body:
+        return ""
+    return "without any X-RateLimit-* header or Discord's JSON body"
+
+
+def _json_object(body: bytes) -> dict[str, object] | None:
+    if body[:1] != b"{":
+        return None
+    try:
+        parsed = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
+def retry_after_seconds(body: float | None, header: float | None) -> float | None:
+    """A 429's wait in seconds, from the body's ``retry_after`` and the ``Retry-After`` header.
+
+    The header decides the body's unit (see ``_MILLISECONDS_ABOVE`` for the rule and
+    where it comes from); the body's value is kept for its precision.
+
+    Args:
+        body: The JSON body's ``retry_after``, seconds or milliseconds.
+        header: The ``Retry-After`` header, seconds.
+
+    Returns:
+        Seconds, never negative, or ``None`` when neither says anything.
+    """
+    if body is None:
+        return None if header is None else max(0.0, header)
+    if body <= 0.0:
+        return 0.0
+    if header is None or header <= 0.0:
+        return body / 1000.0 if body > _MILLISECONDS_ABOVE else body
+    # Distances on a log scale (logs of positive finite floats never overflow).
+    seconds_off = math.log(body) - math.log(header)
+    if abs(seconds_off - _LOG_1000) < abs(seconds_off):
+        return body / 1000.0
+    return body
 
 
 def parse_rate_limit(response: HTTPResponse, *, epoch_now: float | None = None) -> RateLimitInfo:
@@ -156,26 +256,19 @@ def parse_rate_limit(response: HTTPResponse, *, epoch_now: float | None = None) 
     is_global = (headers.get("x-ratelimit-global") or "").strip().lower() == "true"
     retry_after: float | None = None
     code: int | None = None
+    edge_ban = False
     if response.status == 429:
-        body: object = None
-        if response.body[:1] == b"{":
-            try:
-                body = json.loads(response.body)
-            except (ValueError, UnicodeDecodeError, RecursionError):
-                body = None
-        if isinstance(body, dict):
-            retry_after = _float(body.get("retry_after"))
-            if retry_after is not None and retry_after > _MILLISECONDS_ABOVE:
-                retry_after /= 1000.0
+        body = _json_object(response.body)
+        edge_ban = bool(_edge_ban_cause(response, body))
+        body_retry_after: float | None = None
+        if body is not None:
+            body_retry_after = _float(body.get("retry_after"))
             if body.get("global") is True:
                 is_global = True
             raw_code = body.get("code")
             if isinstance(raw_code, int) and not isinstance(raw_code, bool):
                 code = raw_code
-        if retry_after is None:
-            retry_after = _float(headers.get("retry-after"))
-        if retry_after is not None:
-            retry_after = max(0.0, retry_after)
+        retry_after = retry_after_seconds(body_retry_after, _float(headers.get("retry-after")))
     if scope == "global":
         is_global = True
     return RateLimitInfo(
@@ -188,6 +281,7 @@ def parse_rate_limit(response: HTTPResponse, *, epoch_now: float | None = None) 
         scope=scope,
         retry_after=retry_after,
         code=code,
+        edge_ban=edge_ban,
     )
 
 
@@ -331,17 +425,209 @@ class BucketSnapshot:
     learned: LearnedLimit | None
 
 
+def _positive_finite(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+        raise ConfigError(
+            f"{type(instance).__name__}.{attribute.name}", value, "a finite number above 0"
+        )
+
+
+def _share(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if not (isinstance(value, int | float) and 0.0 < value <= 1.0):
+        raise ConfigError(f"{type(instance).__name__}.{attribute.name}", value, "a share in (0, 1]")
+
+
+def _at_least_one(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{type(instance).__name__}.{attribute.name}", value, "an int >= 1")
+
+
+@attrs.frozen
+class InvalidRequestBudget:
+    """Discord's invalid-request limit, and how close to it the tracker may go.
+
+    Discord's edge bans an IP address for an hour after ``limit`` answers with status
+    401, 403 or 429 in ``window`` seconds; 429s scoped ``shared`` do not count
+    (discord-api-docs, "Rate Limits" -> "Invalid Request Limit aka Cloudflare bans").
+    The tracker counts them (:class:`InvalidRequestWindow`), and:
+
+    - below ``slow_at`` (``slow_share`` of the limit) it adds nothing;
+    - from ``slow_at`` to ``stop_at`` it spaces grants (across every route) at least
+      :meth:`spacing` seconds apart;
+    - from ``stop_at`` (``stop_share`` of the limit) on, it refuses to send until the
+      count falls below it again.
+
+    Attributes:
+        limit: Invalid answers allowed per window (Discord's 10,000).
+        window: Seconds (Discord's 10 minutes).
+        slow_share: Share of ``limit`` where slowing down begins.
+        stop_share: Share of ``limit`` where sending stops (at least ``slow_share``).
+        granularity: Seconds per counting slot: the count keeps one number per slot, so
+            memory is ``window / granularity`` slots whatever the traffic, and the count
+            may hold up to one slot of answers older than ``window`` (it errs on the side
+            of counting too many).
+    """
+
+    limit: int = attrs.field(default=10_000, validator=_at_least_one)
+    window: float = attrs.field(default=600.0, validator=_positive_finite)
+    slow_share: float = attrs.field(default=0.5, validator=_share)
+    stop_share: float = attrs.field(default=0.95, validator=_share)
+    granularity: float = attrs.field(default=1.0, validator=_positive_finite)
+    # Derived once: reserve reads them on every request.
+    _slow_at: int = attrs.field(init=False, repr=False, eq=False)
+    _stop_at: int = attrs.field(init=False, repr=False, eq=False)
+    _slots: int = attrs.field(init=False, repr=False, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        if self.slow_share > self.stop_share:
+            raise ConfigError(
+                "InvalidRequestBudget.slow_share",
+                self.slow_share,
+                f"a share no larger than stop_share={self.stop_share!r}",
+            )
+        if self.granularity > self.window:
+            raise ConfigError(
+                "InvalidRequestBudget.granularity",
+                self.granularity,
+                f"at most window={self.window!r} seconds",
+            )
+        object.__setattr__(self, "_slow_at", max(0, round(self.slow_share * self.limit)))
+        object.__setattr__(self, "_stop_at", max(1, round(self.stop_share * self.limit)))
+        object.__setattr__(self, "_slots", math.ceil(self.window / self.granularity))
+
+    @property
+    def slow_at(self) -> int:
+        """The count from which grants are spaced out (``slow_share`` of ``limit``)."""
+        return self._slow_at
+
+    @property
+    def stop_at(self) -> int:
+        """The count from which nothing is sent (``stop_share`` of ``limit``)."""
+        return self._stop_at
+
+    @property
+    def slots(self) -> int:
+        """Counting slots a window spans (the count keeps one more: the current one)."""
+        return self._slots
+
+    def spacing(self, count: int) -> float:
+        """The least time between two grants when ``count`` invalid answers are counted.
+
+        ``spacing(c) = window * (c - slow_at) / ((stop_at - slow_at) * (stop_at - c))`` for
+        ``slow_at <= c < stop_at``, else 0. The first factor ramps from 0 at ``slow_at`` to
+        1 at ``stop_at``; the second, ``window / (stop_at - c)``, is the spacing that makes
+        what is left of the budget last a whole window even if every answer from now on
+        were invalid. With the defaults: 0 s at 5,000, 0.13 s at 7,250, 1.07 s at 9,000,
+        about 600 s at 9,499 (then :meth:`stop_at`).
+        """
+        slow, stop = self.slow_at, self.stop_at
+        if count < slow or count >= stop:
+            return 0.0
+        return self.window * (count - slow) / ((stop - slow) * (stop - count))
+
+
+DEFAULT_BUDGET: Final = InvalidRequestBudget()
+
+
+@attrs.define
+class InvalidRequestWindow:
+    """The invalid answers of the last window, counted per slot (bounded memory).
+
+    Slot ``k`` holds the answers observed at times ``t`` with ``floor(t / granularity) ==
+    k``. At ``now`` (slot ``K``) the count is the sum of slots ``K - budget.slots`` to
+    ``K``: every answer of the last ``window`` seconds, plus those of the oldest,
+    partly expired slot, so ``brute(window) <= count <= brute(window + granularity)``
+    when ``window`` is a whole number of slots. At most ``slots + 1`` slots are kept.
+
+    Attributes:
+        slots: ``[slot index, answers]`` pairs, oldest first.
+        total: The sum of their answers.
+    """
+
+    slots: deque[list[int]] = attrs.Factory(deque)
+    total: int = 0
+
+    def prune(self, now: float, budget: InvalidRequestBudget) -> int:
+        """Drop the slots that left the window; return the count at ``now``."""
+        if not self.slots:
+            return 0
+        oldest = math.floor(now / budget.granularity) - budget.slots
+        while self.slots and self.slots[0][0] < oldest:
+            self.total -= self.slots.popleft()[1]
+        return self.total
+
+    def count(self, now: float, budget: InvalidRequestBudget) -> int:
+        """The count at ``now``, without changing anything."""
+        oldest = math.floor(now / budget.granularity) - budget.slots
+        return sum(n for k, n in self.slots if k >= oldest)
+
+    def add(self, now: float, budget: InvalidRequestBudget) -> None:
+        """Count one invalid answer observed at ``now``."""
+        self.prune(now, budget)
+        slot = math.floor(now / budget.granularity)
+        if self.slots and self.slots[-1][0] >= slot:
+            # Same slot (or a clock that stepped back): keep the slots in order.
+            self.slots[-1][1] += 1
+        else:
+            self.slots.append([slot, 1])
+        self.total += 1
+
+    def resume_after(self, now: float, budget: InvalidRequestBudget) -> float:
+        """Seconds until the count falls below ``budget.stop_at`` (0 if it already is)."""
+        count = self.prune(now, budget)
+        for slot, answers in self.slots:
+            if count < budget.stop_at:
+                break
+            count -= answers
+            # Slot k leaves the count when the current slot reaches k + slots + 1.
+            leaves_at = (slot + budget.slots + 1) * budget.granularity
+            if count < budget.stop_at:
+                return max(leaves_at - now, 1e-6)
+        return 0.0
+
+
 @attrs.define
 class GlobalState:
-    """Per-process (or per-IP, in a shared store) state: the global gate and pacing.
+    """Per-process (or per-IP, in a shared store) state: the global gates and pacing.
 
     Attributes:
         blocked_until: A global 429 blocks every route until then.
         grants: Recent grant times, for pacing under the global rate.
+        edge_ban_until: An edge ban (:attr:`RateLimitInfo.edge_ban`) pauses every route
+            until then.
+        invalid: The invalid answers (401, 403, 429 not ``shared``) of the last window.
+        last_grant: When the last request was let through (spaces grants near the
+            invalid-request limit).
     """
 
     blocked_until: float = 0.0
     grants: deque[float] = attrs.Factory(deque)
+    edge_ban_until: float = 0.0
+    invalid: InvalidRequestWindow = attrs.Factory(InvalidRequestWindow)
+    last_grant: float | None = None
+
+    def snapshot(self, now: float, budget: InvalidRequestBudget) -> GlobalSnapshot:
+        """A frozen copy for introspection."""
+        return GlobalSnapshot(
+            blocked_until=self.blocked_until,
+            edge_ban_until=self.edge_ban_until,
+            invalid_requests=self.invalid.count(now, budget),
+        )
+
+
+@attrs.frozen
+class GlobalSnapshot:
+    """A read-only view of the global state (what a store's ``global_snapshot`` returns).
+
+    Attributes:
+        blocked_until: End of the global 429's block.
+        edge_ban_until: End of the edge ban's pause.
+        invalid_requests: Invalid answers counted in the window at the given time.
+    """
+
+    blocked_until: float
+    edge_ban_until: float
+    invalid_requests: int
 
 
 @attrs.frozen
@@ -376,12 +662,33 @@ class Reservation:
     Attributes:
         delay: ``0.0``: a slot is reserved, send now. Otherwise seconds to wait before
             asking again (nothing was reserved).
-        reason: What the wait is for: ``global``, ``global_pace``, ``bucket``, ``channel``,
-            or ``""`` when granted.
+        reason: What the wait is for: ``edge_ban``, ``global``, ``global_pace``,
+            ``invalid_budget``, ``bucket``, ``channel``, or ``""`` when granted.
+        refused: When set, do not send at all: the invalid-request budget is spent
+            (reason ``invalid_budget``). A token-free text saying how many invalid answers
+            in how long and when sending may resume (in ``delay`` seconds).
     """
 
     delay: float
     reason: str = ""
+    refused: str | None = None
+
+
+@attrs.frozen
+class Observed:
+    """What folding in one answer changed beyond the buckets (returned by a store's update).
+
+    Attributes:
+        edge_ban_started: The answer began a new edge-ban episode (none was under way).
+        edge_ban_until: For an edge-ban answer, when the pause ends; else 0.0.
+    """
+
+    edge_ban_started: bool = False
+    edge_ban_until: float = 0.0
+
+
+# What most answers change beyond the buckets: nothing (shared: one less allocation).
+_NOTHING_OBSERVED: Final = Observed()
 
 
 # --------------------------------------------------------------------------- strategies
@@ -647,8 +954,13 @@ def _roll(state: BucketState, now: float) -> None:
 
 
 def _global_wait(glob: GlobalState, pacing: GlobalPacing, now: float) -> tuple[float, str]:
-    if glob.blocked_until > now:
-        return glob.blocked_until - now, "global"
+    wait, reason = 0.0, ""
+    if glob.edge_ban_until > now:
+        wait, reason = glob.edge_ban_until - now, "edge_ban"
+    if glob.blocked_until - now > wait:
+        wait, reason = glob.blocked_until - now, "global"
+    if wait > 0.0:
+        return wait, reason
     if pacing.limit <= 0:
         return 0.0, ""
     while glob.grants and glob.grants[0] <= now - pacing.period:
@@ -669,6 +981,7 @@ def reserve_slot(
     strategy: Strategy,
     pacing: GlobalPacing,
     reservation_ttl: float,
+    budget: InvalidRequestBudget = DEFAULT_BUDGET,
 ) -> Reservation:
     """Check every limit a request is under and, if none says wait, reserve a slot.
 
@@ -676,13 +989,23 @@ def reserve_slot(
     Lua script over the same fields).
 
     Returns:
-        The reservation: ``delay == 0.0`` when a slot was taken.
+        The reservation: ``delay == 0.0`` when a slot was taken; ``refused`` set when the
+        invalid-request budget forbids sending at all.
     """
     _roll(bucket, now)
     if channel is not None:
         _roll(channel, now)
     bucket.last_used = now
+    invalid = glob.invalid.prune(now, budget)
+    if invalid >= budget.stop_at:
+        resume = glob.invalid.resume_after(now, budget)
+        return Reservation(resume, "invalid_budget", refused=_refusal(invalid, budget, resume))
     wait, reason = _global_wait(glob, pacing, now)
+    spacing = budget.spacing(invalid)
+    if spacing > 0.0 and glob.last_grant is not None:
+        budget_wait = glob.last_grant + spacing - now
+        if budget_wait > wait:
+            wait, reason = budget_wait, "invalid_budget"
     bucket_wait = strategy.delay(bucket, now)
     if bucket_wait > wait:
         wait, reason = bucket_wait, "bucket"
@@ -701,7 +1024,26 @@ def reserve_slot(
         channel.grants.append(now)
     if pacing.limit > 0:
         glob.grants.append(now)
+    glob.last_grant = now
     return Reservation(0.0)
+
+
+def _refusal(count: int, budget: InvalidRequestBudget, resume: float) -> str:
+    return (
+        f"invalid-request budget spent: {count} answers with status 401, 403 or 429 in the "
+        f"last {budget.window:g} s, at or above the stop point of {budget.stop_at} "
+        f"(Discord's edge bans the IP address for an hour at {budget.limit} per "
+        f"{budget.window:g} s); sending may resume in {resume:.1f} s"
+    )
+
+
+def counts_as_invalid(info: RateLimitInfo) -> bool:
+    """Whether Discord's edge counts ``info`` towards its invalid-request ban.
+
+    Status 401, 403 or 429, except a 429 scoped ``shared`` (another sender's limit on a
+    shared resource: not this client's fault, and Discord says it does not count).
+    """
+    return info.status in INVALID_STATUSES and not (info.status == 429 and info.scope == "shared")
 
 
 def _sync_grants(bucket: BucketState, channel: BucketState) -> None:
@@ -741,8 +1083,17 @@ def apply_observation(
     *,
     strategy: Strategy,
     jitter: Jitter,
-) -> None:
+    budget: InvalidRequestBudget = DEFAULT_BUDGET,
+    edge_ban_floor: float = EDGE_BAN_FLOOR,
+) -> Observed:
     """Release one reservation of ``bucket`` and fold in what the answer said.
+
+    An edge ban (:attr:`RateLimitInfo.edge_ban`) pauses every route (``glob``) for its
+    ``retry_after``, at least ``edge_ban_floor`` seconds, and teaches the bucket nothing.
+    Edge bans that arrive while one is under way belong to the same episode: a longer
+    ``retry_after`` lengthens the pause, but they count neither as a new episode nor in
+    the budget. Every other
+    invalid answer (:func:`counts_as_invalid`) is counted in ``glob.invalid``.
 
     Args:
         bucket: The route's bucket (already remapped to the answer's bucket hash).
@@ -752,6 +1103,11 @@ def apply_observation(
         now: The caller's clock.
         strategy: Learns from unexplained 429s.
         jitter: Random draws for the waits this answer starts.
+        budget: How invalid answers are counted.
+        edge_ban_floor: The shortest pause for an edge ban (seconds).
+
+    Returns:
+        Whether the answer began an edge-ban episode, and when the pause ends.
     """
     bucket.last_used = now
     if channel is not None and not bucket.channel_synced:
@@ -763,7 +1119,20 @@ def apply_observation(
         # The request never reached Discord (or we cannot know): give its slot back.
         if bucket.remaining is not None and bucket.limit is not None:
             bucket.remaining = min(bucket.limit, bucket.remaining + 1)
-        return
+        return _NOTHING_OBSERVED
+    if info.edge_ban:
+        # The edge, not the API, answered: nothing in it is about this bucket.
+        started = glob.edge_ban_until <= now
+        pause = info.retry_after or 0.0
+        if started:
+            glob.invalid.add(now, budget)
+            pause = max(pause, edge_ban_floor)
+        # Later bans of the episode (requests already in flight) may lengthen the pause by
+        # what they announce, not by the floor again.
+        glob.edge_ban_until = max(glob.edge_ban_until, now + pause)
+        return Observed(edge_ban_started=started, edge_ban_until=glob.edge_ban_until)
+    if counts_as_invalid(info):
+        glob.invalid.add(now, budget)
     if info.limit is not None:
         bucket.limit = info.limit
     stale = (
@@ -805,12 +1174,12 @@ def apply_observation(
     elif info.remaining is not None and bucket.remaining is None:
         bucket.remaining = max(0, info.remaining - len(bucket.in_flight))
     if not info.is_rate_limited:
-        return
+        return _NOTHING_OBSERVED
     retry_after = info.retry_after if info.retry_after is not None else DEFAULT_RETRY_AFTER
     until = now + retry_after + jitter.rate_limited
     if info.is_global:
         glob.blocked_until = max(glob.blocked_until, until)
-        return
+        return _NOTHING_OBSERVED
     target = channel if info.scope == "shared" and channel is not None else bucket
     target.last_used = now
     # Learn first: the strategy reads the block this 429 is part of (or the one before it).
@@ -821,6 +1190,7 @@ def apply_observation(
         # channel's history (a sliding window over it would wait for a phantom). Which of
         # the recent grants it was is unknown; they are milliseconds apart: drop the last.
         _drop_last_grant(channel.grants, now)
+    return _NOTHING_OBSERVED
 
 
 # --------------------------------------------------------------------------- tracker
@@ -834,13 +1204,22 @@ class RateLimitMetrics:
         waits: Times ``acquire`` said wait.
         wait_seconds: Sum of the waits it asked for.
         granted: Requests let through.
-        rate_limited: 429s seen, by scope (``user``, ``shared``, ``global``).
+        rate_limited: 429s seen, by scope (``user``, ``shared``, ``global``, and ``edge``
+            for the edge's own 429s: :attr:`RateLimitInfo.edge_ban`).
+        invalid_requests: Answers counted towards Discord's invalid-request limit (401,
+            403, 429 not ``shared``; an edge-ban episode once) in the store's current
+            window.
+        edge_bans: Edge-ban episodes this tracker began (each paused every route).
+        refused: Reservations refused because the invalid-request budget was spent.
     """
 
     waits: int
     wait_seconds: float
     granted: int
     rate_limited: dict[str, int]
+    invalid_requests: int = 0
+    edge_bans: int = 0
+    refused: int = 0
 
     @property
     def rate_limited_total(self) -> int:
@@ -871,6 +1250,10 @@ class RateLimitTracker:
         pacing: The proactive global limit (50 requests a second).
         reservation_ttl: Seconds after which an unobserved reservation is dropped (longer
             than the transport's total timeout).
+        budget: Discord's invalid-request limit and how near it to slow down and stop
+            (:class:`InvalidRequestBudget`).
+        edge_ban_floor: The shortest pause of every route after an edge ban (seconds;
+            used when ``Retry-After`` is missing or shorter).
 
     Example::
 
@@ -882,6 +1265,8 @@ class RateLimitTracker:
 
     Error handling:
         Nothing here raises on what Discord sends: garbage headers count as unknown.
+        :meth:`acquire` raises :class:`~trio_webhook.errors.InvalidRequestBudgetExceeded`
+        when the invalid-request budget is spent (:meth:`reserve` returns a refusal).
     """
 
     strategy: Strategy = attrs.field(factory=_default_strategy)
@@ -889,21 +1274,45 @@ class RateLimitTracker:
     rng: random.Random = attrs.field(factory=random.Random)
     pacing: GlobalPacing = attrs.field(factory=GlobalPacing)
     reservation_ttl: float = 30.0
+    budget: InvalidRequestBudget = attrs.field(factory=InvalidRequestBudget)
+    edge_ban_floor: float = EDGE_BAN_FLOOR
     _waits: int = attrs.field(default=0, init=False)
     _wait_seconds: float = attrs.field(default=0.0, init=False)
     _granted: int = attrs.field(default=0, init=False)
     _rate_limited: dict[str, int] = attrs.field(factory=dict, init=False)
+    _edge_bans: int = attrs.field(default=0, init=False)
+    _refused: int = attrs.field(default=0, init=False)
+    _now: float | None = attrs.field(default=None, init=False)
+
+    def __attrs_post_init__(self) -> None:
+        # Checked here, not by an attrs validator: a validator would route every counter
+        # update on the hot path through attrs' __setattr__.
+        value = self.edge_ban_floor
+        if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
+            raise ConfigError(
+                "RateLimitTracker.edge_ban_floor", value, "a finite number of seconds >= 0"
+            )
 
     def reserve(self, route: str, now: float) -> Reservation:
-        """Like :meth:`acquire`, with the reason of a wait."""
+        """Like :meth:`acquire`, with the reason of a wait, and a refusal instead of raising.
+
+        Returns:
+            The reservation. When ``refused`` is set, nothing was reserved and the request
+            must not be sent (dead-letter it with that text as the reason); ``delay`` then
+            says when sending may resume.
+        """
+        self._now = now
         reservation = self.store.reserve(
             route,
             now,
             strategy=self.strategy,
             pacing=self.pacing,
             reservation_ttl=self.reservation_ttl,
+            budget=self.budget,
         )
-        if reservation.delay > 0.0:
+        if reservation.refused is not None:
+            self._refused += 1
+        elif reservation.delay > 0.0:
             self._waits += 1
             self._wait_seconds += reservation.delay
         else:
@@ -916,8 +1325,22 @@ class RateLimitTracker:
         Returns:
             ``0.0`` when a slot is reserved (send now, then :meth:`observe`); otherwise
             the seconds to wait before calling again. Never negative.
+
+        Raises:
+            InvalidRequestBudgetExceeded: Discord's invalid-request budget is nearly
+                spent (``budget.stop_at`` reached): do not send; dead-letter the request,
+                or wait ``resume_after`` seconds and fix what keeps failing.
         """
-        return self.reserve(route, now).delay
+        reservation = self.reserve(route, now)
+        if reservation.refused is not None:
+            raise InvalidRequestBudgetExceeded(
+                self.store.global_snapshot(now, self.budget).invalid_requests,
+                self.budget.limit,
+                self.budget.window,
+                reservation.delay,
+                stop_at=self.budget.stop_at,
+            )
+        return reservation.delay
 
     def observe(
         self,
@@ -942,18 +1365,62 @@ class RateLimitTracker:
         Returns:
             The parsed rate-limit information, or ``None`` without a response.
         """
+        self._now = now
         info = None if response is None else parse_rate_limit(response, epoch_now=epoch_now)
         if info is not None and info.is_rate_limited:
-            scope = info.scope or ("global" if info.is_global else "user")
+            if info.edge_ban:
+                scope = "edge"
+            else:
+                scope = info.scope or ("global" if info.is_global else "user")
             self._rate_limited[scope] = self._rate_limited.get(scope, 0) + 1
         jitter = Jitter(
             reset=self.rng.uniform(0.0, self.strategy.reset_jitter),
             rate_limited=self.rng.uniform(0.0, RATE_LIMITED_JITTER),
         )
-        self.store.update(
-            route, info, now, strategy=self.strategy, channel_id=channel_id, jitter=jitter
+        observed = self.store.update(
+            route,
+            info,
+            now,
+            strategy=self.strategy,
+            channel_id=channel_id,
+            jitter=jitter,
+            budget=self.budget,
+            edge_ban_floor=self.edge_ban_floor,
         )
+        if observed.edge_ban_started and response is not None:
+            self._edge_bans += 1
+            self._log_edge_ban(route, response, now, observed.edge_ban_until, epoch_now)
         return info
+
+    def _log_edge_ban(
+        self,
+        route: str,
+        response: HTTPResponse,
+        now: float,
+        until: float,
+        epoch_now: float | None,
+    ) -> None:
+        # One error per episode (the store says which answer began it): the requests in
+        # flight when the ban began come back banned too, and would flood the log.
+        pause = until - now
+        ends = f"{until:.1f} s on the tracker's clock"
+        if epoch_now is not None and math.isfinite(epoch_now):
+            try:
+                wall = datetime.datetime.fromtimestamp(epoch_now + pause, datetime.UTC)
+                ends = f"{wall:%Y-%m-%d %H:%M:%S} UTC"
+            except (OverflowError, OSError, ValueError):
+                pass
+        logger.error(
+            "Discord's edge (Cloudflare) banned this IP address: a 429 on %s came %s. "
+            "This ban covers every webhook, not one bucket: every route of this tracker is "
+            "paused for %.1f s, until %s, and resumes by itself then. Such bans follow too "
+            "many invalid requests (401, 403, 429) or too many requests from one IP.",
+            route,
+            edge_ban_cause(response),
+            pause,
+            ends,
+            extra={"route": route, "edge_ban_seconds": pause},
+        )
 
     def release(self, route: str, now: float) -> None:
         """Give back a reservation without an answer (the request was never sent)."""
@@ -967,11 +1434,24 @@ class RateLimitTracker:
         """Forget every bucket and the global state (metrics are kept)."""
         self.store.clear()
 
-    def metrics(self) -> RateLimitMetrics:
-        """A snapshot of the counters."""
+    def metrics(self, now: float | None = None) -> RateLimitMetrics:
+        """A snapshot of the counters.
+
+        Args:
+            now: The time at which to count ``invalid_requests``; by default the time of
+                the tracker's latest reserve or observe (a scrape from another thread
+                cannot read trio's clock).
+        """
+        when = now if now is not None else self._now
+        invalid = 0
+        if when is not None:
+            invalid = self.store.global_snapshot(when, self.budget).invalid_requests
         return RateLimitMetrics(
             waits=self._waits,
             wait_seconds=self._wait_seconds,
             granted=self._granted,
             rate_limited=dict(self._rate_limited),
+            invalid_requests=invalid,
+            edge_bans=self._edge_bans,
+            refused=self._refused,
         )

@@ -2,7 +2,7 @@
 
 A collector reads each sender's :meth:`~trio_webhook.WebhookSender.stats` when Prometheus
 scrapes, so sending costs nothing extra: no metric is updated on the hot path. Every
-series is labelled with the webhook's id, never its token.
+series is labelled with a webhook's id, never its token.
 
 Example::
 
@@ -31,6 +31,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     ) from exc
 
 if TYPE_CHECKING:
+    from trio_webhook._ratelimit import RateLimitMetrics, RateLimitTracker
     from trio_webhook._sender import SenderStats, WebhookSender
 
 __all__ = ["SenderCollector"]
@@ -57,6 +58,23 @@ _GAUGES: Final = (
     ("buffered", "Messages in the pressure buffer, before the bounded queue.", "buffered"),
 )
 _SCOPES: Final = ("user", "shared", "global")
+# Per rate-limit tracker (Discord's protections are per IP, so per tracker, not per webhook).
+_TRACKER_GAUGES: Final = (
+    (
+        "invalid_requests",
+        "Answers Discord counts towards its invalid-request ban (401, 403, 429 not shared) "
+        "in the tracker's current window.",
+        "invalid_requests",
+    ),
+)
+_TRACKER_COUNTERS: Final = (
+    ("edge_bans", "IP-wide bans by Discord's edge (each paused every route).", "edge_bans"),
+    (
+        "invalid_budget_refusals",
+        "Requests refused because the invalid-request budget was spent.",
+        "refused",
+    ),
+)
 
 
 class SenderCollector(Collector):
@@ -76,6 +94,14 @@ class SenderCollector(Collector):
     labelled ``scope``: ``user``, ``shared``, ``global``), ``_limiter_waits_total``,
     ``_limiter_wait_seconds_total``, ``_shed_attachments_total``,
     ``_shed_messages_total``; gauges ``<namespace>_in_flight`` and ``_buffered``.
+
+    Discord's protections count per IP, so per rate-limit tracker, and those metrics are
+    reported once per tracker (labelled ``tracker``: the webhook id of the first reported
+    sender that uses it; senders sharing a tracker are not counted twice, so a sum over
+    ``tracker`` is the process's figure): gauges ``<namespace>_invalid_requests`` (the
+    count in the current window, as of the tracker's latest operation) and
+    ``_invalid_request_limit`` (the budget's stop point), counters ``_edge_bans_total``
+    and ``_invalid_budget_refusals_total``.
 
     Thread safety: Prometheus scrapes from its own thread; each sender's snapshot is
     read without locks, so one scrape may see counters a few events apart (each is
@@ -98,14 +124,24 @@ class SenderCollector(Collector):
 
     def describe(self) -> Iterator[Metric]:
         """The metric families, without samples (lets the registry check names)."""
-        return iter(self._families([]))
+        return iter(self._families([], []))
 
     def collect(self) -> Iterator[Metric]:
         """The metric families with one sample per sender (called on each scrape)."""
-        snapshot = [(s.client.url.webhook_id, s.stats()) for s in list(self._senders)]
-        return iter(self._families(snapshot))
+        senders = list(self._senders)
+        snapshot = [(s.client.url.webhook_id, s.stats()) for s in senders]
+        trackers: dict[int, tuple[str, RateLimitTracker]] = {}
+        for sender in senders:
+            tracker = sender.client.tracker
+            trackers.setdefault(id(tracker), (sender.client.url.webhook_id, tracker))
+        tracked = [(label, t.metrics(), t.budget.stop_at) for label, t in trackers.values()]
+        return iter(self._families(snapshot, tracked))
 
-    def _families(self, snapshot: list[tuple[str, SenderStats]]) -> list[Metric]:
+    def _families(
+        self,
+        snapshot: list[tuple[str, SenderStats]],
+        trackers: list[tuple[str, RateLimitMetrics, int]],
+    ) -> list[Metric]:
         prefix = self._namespace
         families: list[Metric] = []
         for name, text, field in _COUNTERS:
@@ -126,4 +162,22 @@ class SenderCollector(Collector):
             for webhook_id, stats in snapshot:
                 gauge.add_metric([webhook_id], float(getattr(stats, field)))
             families.append(gauge)
+        for name, text, field in _TRACKER_GAUGES:
+            gauge = GaugeMetricFamily(f"{prefix}_{name}", text, labels=["tracker"])
+            for label, metrics, _ in trackers:
+                gauge.add_metric([label], float(getattr(metrics, field)))
+            families.append(gauge)
+        stop = GaugeMetricFamily(
+            f"{prefix}_invalid_request_limit",
+            "The invalid-request count at which the tracker stops sending.",
+            labels=["tracker"],
+        )
+        for label, _, stop_at in trackers:
+            stop.add_metric([label], float(stop_at))
+        families.append(stop)
+        for name, text, field in _TRACKER_COUNTERS:
+            counter = CounterMetricFamily(f"{prefix}_{name}", text, labels=["tracker"])
+            for label, metrics, _ in trackers:
+                counter.add_metric([label], float(getattr(metrics, field)))
+            families.append(counter)
         return families

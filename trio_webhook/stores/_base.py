@@ -5,9 +5,14 @@ from __future__ import annotations
 from typing import Protocol
 
 from trio_webhook._ratelimit import (
+    DEFAULT_BUDGET,
+    EDGE_BAN_FLOOR,
     BucketSnapshot,
     GlobalPacing,
+    GlobalSnapshot,
+    InvalidRequestBudget,
     Jitter,
+    Observed,
     RateLimitInfo,
     Reservation,
     Strategy,
@@ -25,7 +30,8 @@ class RateLimitStore(Protocol):
 
     - :meth:`reserve` reads the global state, the route's bucket and its channel, asks the
       strategy for a delay and, when it is zero, records the reservation, all at once.
-    - :meth:`update` releases a reservation and folds in an answer's headers.
+    - :meth:`update` releases a reservation and folds in an answer's headers, counts it
+      towards the invalid-request budget, and pauses every route on an edge ban.
 
     The arguments are plain values (strings, floats, frozen attrs records of numbers) and
     the random draws are made by the tracker beforehand (:class:`Jitter`), so a store
@@ -34,6 +40,10 @@ class RateLimitStore(Protocol):
     as a hash (``limit``, ``remaining``, ``reset_at``, ``blocked_until``), reservations and
     recent grants as sorted sets scored by time, the route-to-bucket map as a hash, and
     the strategy's numbers (threshold, learned limit and window, margin) as ``ARGV``;
+    the global state (the 429 gate, the edge-ban pause, the last grant, and the
+    invalid-request count as a hash of per-slot counts, slot index to answers, pruned by
+    the same rule as :class:`~trio_webhook._ratelimit.InvalidRequestWindow`) under one
+    per-IP key;
     keys get a TTL of ``idle_ttl`` so Redis expires idle buckets by itself. Because the
     Redis client is asynchronous, that store will offer the same methods as coroutines
     (an ``AsyncRateLimitStore`` with this shape), used by an async twin of the tracker.
@@ -51,6 +61,7 @@ class RateLimitStore(Protocol):
         strategy: Strategy,
         pacing: GlobalPacing,
         reservation_ttl: float,
+        budget: InvalidRequestBudget = DEFAULT_BUDGET,
     ) -> Reservation:
         """Atomically check every limit on ``route`` and reserve a slot when none says wait.
 
@@ -60,9 +71,11 @@ class RateLimitStore(Protocol):
             strategy: Computes the bucket's delay.
             pacing: The global requests-per-period limit.
             reservation_ttl: Seconds after which an unobserved reservation lapses.
+            budget: The invalid-request budget: slows grants down near it, refuses at it.
 
         Returns:
-            ``Reservation(0.0)`` when a slot was reserved, else the delay and its reason.
+            ``Reservation(0.0)`` when a slot was reserved, else the delay and its reason
+            (and ``refused`` when the budget forbids sending).
         """
         ...
 
@@ -75,7 +88,9 @@ class RateLimitStore(Protocol):
         strategy: Strategy,
         channel_id: str | None,
         jitter: Jitter,
-    ) -> None:
+        budget: InvalidRequestBudget = DEFAULT_BUDGET,
+        edge_ban_floor: float = EDGE_BAN_FLOOR,
+    ) -> Observed:
         """Atomically release one reservation of ``route`` and apply an answer.
 
         Args:
@@ -85,7 +100,17 @@ class RateLimitStore(Protocol):
             strategy: Learns from unexplained 429s.
             channel_id: The channel the route posts to, when known.
             jitter: The random draws for any wait this answer starts.
+            budget: How invalid answers are counted.
+            edge_ban_floor: The shortest pause of every route after an edge ban.
+
+        Returns:
+            What :func:`~trio_webhook._ratelimit.apply_observation` returned: whether
+            this answer began an edge-ban episode (so exactly one caller logs it).
         """
+        ...
+
+    def global_snapshot(self, now: float, budget: InvalidRequestBudget) -> GlobalSnapshot:
+        """The global gates and the invalid-request count at ``now`` (changes nothing)."""
         ...
 
     def snapshot(self, route: str) -> BucketSnapshot | None:

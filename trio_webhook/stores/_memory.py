@@ -7,11 +7,16 @@ from typing import Final
 import attrs
 
 from trio_webhook._ratelimit import (
+    DEFAULT_BUDGET,
+    EDGE_BAN_FLOOR,
     BucketSnapshot,
     BucketState,
     GlobalPacing,
+    GlobalSnapshot,
     GlobalState,
+    InvalidRequestBudget,
     Jitter,
+    Observed,
     RateLimitInfo,
     Reservation,
     Strategy,
@@ -97,6 +102,7 @@ class MemoryStore:
         strategy: Strategy,
         pacing: GlobalPacing,
         reservation_ttl: float,
+        budget: InvalidRequestBudget = DEFAULT_BUDGET,
     ) -> Reservation:
         """See :meth:`RateLimitStore.reserve`."""
         self._sweep(now)
@@ -110,6 +116,7 @@ class MemoryStore:
             strategy=strategy,
             pacing=pacing,
             reservation_ttl=reservation_ttl,
+            budget=budget,
         )
 
     def update(
@@ -121,7 +128,9 @@ class MemoryStore:
         strategy: Strategy,
         channel_id: str | None,
         jitter: Jitter,
-    ) -> None:
+        budget: InvalidRequestBudget = DEFAULT_BUDGET,
+        edge_ban_floor: float = EDGE_BAN_FLOOR,
+    ) -> Observed:
         """See :meth:`RateLimitStore.update`."""
         self._sweep(now)
         entry = self._route(route, now)
@@ -138,8 +147,16 @@ class MemoryStore:
                 # The route's past requests went to this channel too: they count.
                 channel_state.grants.extend(bucket.grants)
         channel = self._state(entry.channel) if entry.channel is not None else None
-        apply_observation(
-            bucket, channel, self._global, info, now, strategy=strategy, jitter=jitter
+        return apply_observation(
+            bucket,
+            channel,
+            self._global,
+            info,
+            now,
+            strategy=strategy,
+            jitter=jitter,
+            budget=budget,
+            edge_ban_floor=edge_ban_floor,
         )
 
     def _remap(self, entry: _Route, key: str) -> BucketState:
@@ -166,6 +183,10 @@ class MemoryStore:
         if entry is None or entry.bucket not in self._buckets:
             return None
         return self._buckets[entry.bucket].snapshot()
+
+    def global_snapshot(self, now: float, budget: InvalidRequestBudget) -> GlobalSnapshot:
+        """See :meth:`RateLimitStore.global_snapshot`."""
+        return self._global.snapshot(now, budget)
 
     def channel_snapshot(self, channel_id: str) -> BucketSnapshot | None:
         """The learned state of a channel, or ``None``."""
