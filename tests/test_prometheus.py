@@ -49,8 +49,8 @@ async def test_a_scrape_shows_each_senders_counts_by_webhook_id_never_the_token(
     assert samples[("trio_webhook_messages_delivered_total", idb)] == 1
     assert samples[("trio_webhook_requests_total", ida)] == 4  # one 429, retried
     assert samples[("trio_webhook_retries_total", ida)] == 1
-    user_scope = (("scope", "user"), ("webhook_id", a.id))
-    assert samples[("trio_webhook_rate_limited_total", user_scope)] == 1
+    edge_scope = (("scope", "edge"), ("webhook_id", a.id))  # the client and tracker agree
+    assert samples[("trio_webhook_rate_limited_total", edge_scope)] == 1
     assert samples[("trio_webhook_in_flight", ida)] == 0
     # Each sender made its own tracker: the edge ban and its one invalid answer are a's.
     ta, tb = (("tracker", a.id),), (("tracker", b.id),)

@@ -30,6 +30,7 @@ from trio_webhook import (
     open_webhook_sender,
 )
 from trio_webhook._client import WebhookClient
+from trio_webhook._ratelimit import InvalidRequestBudget, RateLimitTracker
 from trio_webhook.deadletter import DeadLetter, MemorySink
 from trio_webhook.testing import FakeDiscord
 
@@ -291,3 +292,58 @@ async def test_a_4xx_answer_is_logged_at_warning_with_its_body_cut_short(
     assert (extra(warning, "status"), extra(warning, "code")) == (400, 50035)
     assert TOKEN not in warning.getMessage()
     assert len(extra(warning, "body")) <= 300
+
+
+# --- Discord's own protections, seen from the sender -------------------------------------------
+
+
+async def test_a_spent_invalid_request_budget_dead_letters_instead_of_hammering(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    fake = FakeDiscord(seed=0)
+    hook = fake.create_webhook()
+    budget = InvalidRequestBudget(limit=4, slow_share=1.0, stop_share=1.0)
+    tracker = RateLimitTracker(rng=random.Random(0), budget=budget)
+    fake.inject("retry_after_ms", count=4, retry_after=0.5)  # four plain 429s count
+    sink = MemorySink()
+    async with open_webhook_sender(
+        hook.url,
+        config=config(dead_letter=sink, max_attempts=10),
+        http_transport=fake.httpx_transport(),
+        tracker=tracker,
+    ) as sender:
+        first = sender.send_nowait(Message(content="a"))
+        second = sender.send_nowait(Message(content="b"))
+        assert (await failure(first)).reason == "invalid_budget"
+        assert (await failure(second)).reason == "invalid_budget"
+        assert sender.stats().invalid_requests == 4
+    assert len(fake.requests) == 4  # nothing after the fourth 429
+    assert [r.reason for r in sink.records] == ["invalid_budget", "invalid_budget"]
+    assert "401, 403 or 429" in sink.records[0].error
+
+
+async def test_an_edge_ban_pauses_every_webhook_of_the_tracker_and_counts_once(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    fake = FakeDiscord(seed=0)
+    one, two = fake.create_webhook(), fake.create_webhook()
+    tracker = RateLimitTracker(rng=random.Random(0), edge_ban_floor=60.0)
+    fake.inject("rate_limit_no_body", count=1, webhook=one)  # Cloudflare's 429: no headers
+    transport = fake.httpx_transport()
+    async with (
+        open_webhook_sender(
+            one.url, config=config(), http_transport=transport, tracker=tracker
+        ) as first,
+        open_webhook_sender(
+            two.url, config=config(), http_transport=transport, tracker=tracker
+        ) as second,
+    ):
+        banned = first.send_nowait(Message(content="banned"))
+        await trio.sleep(1.0)
+        started = trio.current_time()
+        await second.send_nowait(Message(content="other webhook")).wait()
+        # The other webhook waited out the IP-wide pause too.
+        assert trio.current_time() - started >= 59.0 - 1e-6
+        await banned.wait()
+        assert first.stats().rate_limited == {"edge": 1}
+        assert first.stats().edge_bans == second.stats().edge_bans == 1

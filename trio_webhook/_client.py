@@ -444,6 +444,8 @@ class WebhookClient:
             DiscordHTTPError: A permanent error (a dead webhook is remembered).
             DeliveryFailed: Retries exhausted, or an ambiguous fault not retried.
             TransportError: A permanent transport failure (TLS, oversized answer).
+            InvalidRequestBudgetExceeded: The tracker stopped sending, so that Discord's
+                edge does not ban this IP; nothing was sent.
         """
         attempt = 0
         previous_delay: float | None = None
@@ -514,7 +516,10 @@ class WebhookClient:
         route: str,
     ) -> None:
         if isinstance(verdict, RateLimitedOutcome):
-            scope = verdict.scope or ("global" if verdict.is_global else "user")
+            if outcome.rate_limit is not None and outcome.rate_limit.edge_ban:
+                scope = "edge"
+            else:
+                scope = verdict.scope or ("global" if verdict.is_global else "user")
             self.counters.rate_limited[scope] = self.counters.rate_limited.get(scope, 0) + 1
         elif (
             isinstance(answer, HTTPResponse)

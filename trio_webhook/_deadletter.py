@@ -51,7 +51,14 @@ __all__ = [
 logger = logging.getLogger("trio_webhook.deadletter")
 
 Reason = Literal[
-    "permanent", "exhausted", "dead_webhook", "ambiguous", "shutdown", "invalid", "internal"
+    "permanent",
+    "exhausted",
+    "dead_webhook",
+    "ambiguous",
+    "shutdown",
+    "invalid",
+    "internal",
+    "invalid_budget",
 ]
 REASONS: Final[tuple[Reason, ...]] = (
     "permanent",
@@ -61,6 +68,7 @@ REASONS: Final[tuple[Reason, ...]] = (
     "shutdown",
     "invalid",
     "internal",
+    "invalid_budget",
 )
 MAX_BODY_BYTES: Final = 2048
 MAX_ERROR_CHARS: Final = 1000

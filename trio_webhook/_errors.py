@@ -13,6 +13,7 @@ Every exception derives from :class:`WebhookError`::
     │   ├── PayloadTooLarge     413 / code 40005
     │   └── RateLimited         429 that the retry policy would not wait out
     ├── TransportError                      no usable answer: connect, TLS, timeout, protocol
+    ├── InvalidRequestBudgetExceeded        stopped before Discord's edge bans the IP
     ├── DeliveryFailed                      a message could not be delivered (after retries)
     ├── ConfigError (also ValueError)       a setting is missing, malformed or inconsistent
     ├── DeadLetterFormatError (also ValueError) a dead-letter file holds a bad line
@@ -35,6 +36,7 @@ __all__ = [
     "DeliveryFailed",
     "DiscordHTTPError",
     "Forbidden",
+    "InvalidRequestBudgetExceeded",
     "InvalidWebhookURL",
     "MessageNotFound",
     "PayloadTooLarge",
