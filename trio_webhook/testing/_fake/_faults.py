@@ -29,7 +29,8 @@ class FaultKind(enum.StrEnum):
     SERVER_ERROR = "server_error"
     """A 5xx (``status``) with an HTML body, as Discord's edge sends."""
     RATE_LIMIT_NO_BODY = "rate_limit_no_body"
-    """A 429 with a ``Retry-After`` header and an empty body (an edge rate limit)."""
+    """A 429 with a ``Retry-After`` header and an empty body: an IP-wide ban by Discord's
+    edge (Cloudflare), which the library meets by pausing every route for at least 60 s."""
     RETRY_AFTER_MS = "retry_after_ms"
     """A 429 whose JSON ``retry_after`` is in milliseconds, as old API versions sent it."""
     DELAY = "delay"
