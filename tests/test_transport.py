@@ -18,6 +18,8 @@ import httpx
 import pytest
 import trio
 import trio.testing
+from hypothesis import given
+from hypothesis import strategies as st
 
 from trio_webhook import (
     DiscordHTTPError,
@@ -29,8 +31,9 @@ from trio_webhook import (
 )
 from trio_webhook._client import WebhookClient
 from trio_webhook._http import HTTPRequest, MultipartFile
+from trio_webhook._multipart import multipart_body
 from trio_webhook._outcome import Permanent, classify
-from trio_webhook._transport import DEFAULT_USER_AGENT, HttpxTransport, multipart_body
+from trio_webhook._transport import DEFAULT_USER_AGENT, HttpxTransport
 from trio_webhook._version import __version__
 from trio_webhook.testing import FakeDiscord, FakeWebhook, FaultKind
 
@@ -110,7 +113,7 @@ async def test_user_agent_has_discords_required_form(edge: Edge, fake_webhook: F
     assert agent == DEFAULT_USER_AGENT
 
 
-def test_build_request_targets_v10_with_user_agent_and_multipart_parts(
+async def test_build_request_targets_v10_with_user_agent_and_multipart_parts(
     fake_webhook: FakeWebhook,
 ) -> None:
     transport = HttpxTransport("https://discord.test/api/v10/")
@@ -126,9 +129,22 @@ def test_build_request_targets_v10_with_user_agent_and_multipart_parts(
     )
     assert built.headers["user-agent"] == DEFAULT_USER_AGENT
     assert built.headers["content-type"].startswith("multipart/form-data; boundary=")
-    body = built.read()
+    body = await built.aread()
     assert b'name="payload_json"\r\nContent-Type: application/json' in body
     assert b'name="files[0]"; filename="a.txt"' in body
+
+
+def httpx_reference(request: HTTPRequest, boundary: bytes) -> tuple[str, bytes]:
+    """What httpx's own encoder writes for ``request`` (the reference we match)."""
+    files: list[tuple[str, tuple[str | None, bytes, str]]] = []
+    if request.payload_json is not None:
+        files.append(("payload_json", (None, request.payload_json, "application/json")))
+    files.extend((f.field, (f.filename, f.data, f.content_type)) for f in request.files)
+    content_type = f"multipart/form-data; boundary={boundary.decode()}"
+    built = httpx.Request(
+        "POST", "https://discord.invalid/", files=files, headers={"Content-Type": content_type}
+    )
+    return built.headers["content-type"], built.read()
 
 
 def test_multipart_body_is_httpx_encoding_without_copying_files(
@@ -141,13 +157,34 @@ def test_multipart_body_is_httpx_encoding_without_copying_files(
         payload_json=b'{"attachments":[{"id":"0","filename":"a.bin"}]}',
         files=(MultipartFile("files[0]", "a.bin", data, "application/octet-stream"),),
     )
-    content_type, chunks = multipart_body(request)
-    assert content_type.startswith("multipart/form-data; boundary=")
+    content_type, chunks = multipart_body(request, boundary=b"b0undary")
     assert any(chunk is data for chunk in chunks)  # the caller's bytes, not a copy
-    built = HttpxTransport("https://discord.test/api/v10").build_request(request)
-    ours = content_type.split("boundary=", 1)[1].encode()
-    theirs = built.headers["content-type"].split("boundary=", 1)[1].encode()
-    assert b"".join(chunks) == built.read().replace(theirs, ours)
+    assert (content_type, b"".join(chunks)) == httpx_reference(request, b"b0undary")
+    random_type, _ = multipart_body(request)
+    assert random_type.startswith("multipart/form-data; boundary=")
+
+
+@given(
+    st.lists(
+        st.tuples(st.text(min_size=1, max_size=20), st.binary(max_size=20)), min_size=1, max_size=3
+    ),
+    st.none() | st.binary(max_size=30),
+)
+def test_multipart_body_matches_httpx_for_any_filename(
+    files: list[tuple[str, bytes]], payload: bytes | None
+) -> None:
+    request = HTTPRequest(
+        "POST",
+        "/webhooks/1/t",
+        "POST /webhooks/1/***",
+        payload_json=payload,
+        files=tuple(
+            MultipartFile(f"files[{i}]", name, data, "text/plain")
+            for i, (name, data) in enumerate(files)
+        ),
+    )
+    content_type, chunks = multipart_body(request, boundary=b"fixed")
+    assert (content_type, b"".join(chunks)) == httpx_reference(request, b"fixed")
 
 
 async def test_json_body_is_sent_as_application_json(

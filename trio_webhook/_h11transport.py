@@ -22,8 +22,8 @@ and ``SSL_CERT_DIR``), where httpx uses certifi's bundle; and proxies from the e
 (``HTTPS_PROXY``, ``ALL_PROXY``), which httpx follows, are not used: connections always go
 straight to the host.
 
-Multipart bodies come from httpx's encoder (:func:`~trio_webhook._transport.multipart_body`),
-so both transports put the same bytes on the wire.
+Multipart bodies come from :func:`~trio_webhook._multipart.multipart_body`, as the httpx
+transport's do, so both put the same bytes on the wire; this one imports nothing of httpx.
 
 Connection reuse: an idle connection that has become readable (the server closed it, or
 sent something unasked) is dropped before use. A reused connection that breaks while the
@@ -44,12 +44,13 @@ import trio
 
 from trio_webhook._errors import TransportError
 from trio_webhook._http import HTTPRequest, HTTPResponse
+from trio_webhook._multipart import multipart_body
 from trio_webhook._transport import (
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_USER_AGENT,
     check_timeouts,
     find_ssl_error,
-    multipart_body,
+    tls_error,
     too_large_error,
 )
 from trio_webhook._url import _is_loopback, redact
@@ -295,17 +296,7 @@ class H11Transport:
                 await trio.aclose_forcefully(tcp)
                 ssl_error = find_ssl_error(exc)
                 if ssl_error is not None:
-                    reason = (
-                        getattr(ssl_error, "verify_message", None)
-                        or ssl_error.reason
-                        or "handshake"
-                    )
-                    raise TransportError(
-                        "tls",
-                        f"TLS failure ({reason}); check the server certificate or the trust store",
-                        ambiguous=False,
-                        route=route,
-                    ) from None
+                    raise tls_error(ssl_error, route) from None
                 raise TransportError(
                     "connect",
                     f"{where} closed the connection during the TLS handshake",

@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import logging
 import ssl
-from collections.abc import Iterable
-from typing import Any, Final, Protocol, cast
+from collections.abc import AsyncIterator
+from typing import Any, Final, Protocol
 
 import httpx
 import trio
 
 from trio_webhook._errors import TransportError, TransportErrorKind
 from trio_webhook._http import HTTPRequest, HTTPResponse
+from trio_webhook._multipart import multipart_body
 from trio_webhook._url import redact
 from trio_webhook._version import __version__
 
@@ -31,7 +32,7 @@ __all__ = [
     "HttpxTransport",
     "Transport",
     "install_log_redaction",
-    "multipart_body",
+    "tls_error",
     "too_large_error",
 ]
 
@@ -127,6 +128,21 @@ def find_ssl_error(exc: BaseException) -> ssl.SSLError | None:
     return None
 
 
+def tls_error(ssl_error: ssl.SSLError, route: str) -> TransportError:
+    """The error for a failed TLS handshake or certificate check (every transport's).
+
+    Permanent: a retry meets the same certificate.
+    """
+    reason = getattr(ssl_error, "verify_message", None) or ssl_error.reason or "handshake"
+    return TransportError(
+        "tls",
+        f"TLS failure ({reason}); check the server certificate, or pass an ssl_context "
+        "that trusts the server's CA",
+        ambiguous=False,
+        route=route,
+    )
+
+
 def _map_httpx_error(exc: httpx.RequestError, route: str) -> TransportError:
     """Translate an httpx failure, most specific class first (httpx's own pattern)."""
     kind: TransportErrorKind
@@ -143,13 +159,7 @@ def _map_httpx_error(exc: httpx.RequestError, route: str) -> TransportError:
     elif isinstance(exc, httpx.ConnectError):
         ssl_error = find_ssl_error(exc)
         if ssl_error is not None:
-            reason = getattr(ssl_error, "verify_message", None) or ssl_error.reason or "handshake"
-            return TransportError(
-                "tls",
-                f"TLS failure ({reason}); check the server certificate or the trust store",
-                ambiguous=False,
-                route=route,
-            )
+            return tls_error(ssl_error, route)
         kind = "connect"
     elif isinstance(exc, httpx.WriteError):
         kind = "protocol"
@@ -161,24 +171,9 @@ def _map_httpx_error(exc: httpx.RequestError, route: str) -> TransportError:
     return TransportError(kind, detail, ambiguous=ambiguous, route=route)
 
 
-def _multipart_files(request: HTTPRequest) -> list[tuple[str, tuple[str | None, bytes, str]]]:
-    """The parts of ``request``'s multipart body, in httpx's ``files=`` form."""
-    files: list[tuple[str, tuple[str | None, bytes, str]]] = []
-    if request.payload_json is not None:
-        files.append(("payload_json", (None, request.payload_json, "application/json")))
-    files.extend((f.field, (f.filename, f.data, f.content_type)) for f in request.files)
-    return files
-
-
-def multipart_body(request: HTTPRequest) -> tuple[str, list[bytes]]:
-    """``request``'s multipart body through httpx's own encoder, for other transports.
-
-    Returns:
-        The ``Content-Type`` (with its random boundary) and the body as chunks: the file
-        data are the caller's bytes objects, not copies.
-    """
-    built = httpx.Request("POST", "https://discord.invalid/", files=_multipart_files(request))
-    return built.headers["content-type"], list(cast(Iterable[bytes], built.stream))
+async def _stream(chunks: list[bytes]) -> AsyncIterator[bytes]:
+    for chunk in chunks:
+        yield chunk
 
 
 class HttpxTransport:
@@ -244,11 +239,18 @@ class HttpxTransport:
         await self._client.aclose()
 
     def build_request(self, request: HTTPRequest) -> httpx.Request:
-        """The httpx request for ``request`` (multipart through httpx's own encoder)."""
+        """The httpx request for ``request``."""
         url = self._api_base + request.path
         kwargs: dict[str, Any] = {"params": list(request.query)}
         if request.is_multipart:
-            kwargs["files"] = _multipart_files(request)
+            # Our encoder, not httpx's, so both transports send the same bytes; streamed
+            # with its length, so the file data are neither copied nor sent chunked.
+            content_type, chunks = multipart_body(request)
+            kwargs["content"] = _stream(chunks)
+            kwargs["headers"] = {
+                "Content-Type": content_type,
+                "Content-Length": str(sum(map(len, chunks))),
+            }
         elif request.json is not None:
             kwargs["content"] = request.json
             kwargs["headers"] = {"Content-Type": "application/json"}
