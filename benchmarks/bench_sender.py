@@ -82,7 +82,7 @@ async def stalled_run(
     peak = 0
     clock = time.perf_counter_ns
     async with open_webhook_sender(
-        hook.url, http_transport=fake.httpx_transport(), config=config(max_buffered)
+        hook.url, transport=fake.transport(), config=config(max_buffered)
     ) as sender:
         send = sender.send_nowait
         for n in range(total):

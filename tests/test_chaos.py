@@ -22,7 +22,6 @@ from typing import Any, Final
 
 import attrs
 import h11
-import httpx
 import pytest
 import trio
 
@@ -36,6 +35,8 @@ from trio_webhook import (
     SenderStats,
     open_webhook_sender,
 )
+from trio_webhook._url import parse_webhook_url
+from trio_webhook.transport import HttpxTransport
 
 pytestmark = pytest.mark.tls
 
@@ -166,13 +167,18 @@ async def send_faulty_then_good(url: str, transport: str, **config: Any) -> Outc
     """Send the faulty message, then a good one; check nothing is lost.
 
     ``transport`` is ``h11`` (the default on real sockets) or ``httpx`` (chosen by
-    passing a real ``httpx.AsyncHTTPTransport``).
+    passing an :class:`HttpxTransport` over real sockets).
     """
     sink = MemorySink()
     settings = SenderConfig(**{**FAST, "dead_letter": sink, **config})
     extra: dict[str, Any] = {}
     if transport == "httpx":
-        extra["http_transport"] = httpx.AsyncHTTPTransport()
+        extra["transport"] = HttpxTransport(
+            parse_webhook_url(url).api_base,
+            connect_timeout=settings.connect_timeout,
+            total_timeout=settings.total_timeout,
+            max_response_bytes=settings.max_response_bytes,
+        )
     with trio.fail_after(HANG_GUARD):
         async with open_webhook_sender(url, config=settings, **extra) as sender:
             receipts = [

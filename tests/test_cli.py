@@ -256,9 +256,7 @@ async def test_send_message_against_the_fake(
     fake_discord: FakeDiscord, fake_webhook: FakeWebhook
 ) -> None:
     message = Message(content="hello", embeds=[Embed(title=str(n)) for n in range(12)])
-    delivery = await send_message(
-        fake_webhook.url, message, http_transport=fake_discord.httpx_transport()
-    )
+    delivery = await send_message(fake_webhook.url, message, transport=fake_discord.transport())
     assert len(delivery.messages) == 2
     history = fake_discord.history(fake_webhook.channel_id)
     assert [m["id"] for m in history] == [m.id for m in delivery.messages]
@@ -276,7 +274,7 @@ async def test_send_batch_and_replay_round_trip(
         fake_webhook.url,
         [Message(content=f"m{n}") for n in range(5)],
         config=config,
-        http_transport=fake_discord.httpx_transport(),
+        transport=fake_discord.transport(),
         progress=lambda delivered, failed: seen.append((delivered, failed)),
     )
     assert (stats.enqueued, stats.delivered, stats.dead) == (5, 3, 2)
@@ -288,7 +286,7 @@ async def test_send_batch_and_replay_round_trip(
         str(dead),
         fake_webhook.url,
         dead_letter=str(again),
-        http_transport=fake_discord.httpx_transport(),
+        transport=fake_discord.transport(),
     )
     assert (result.delivered, len(result.failed), result.skipped) == (2, 0, 0)
     contents = [m["content"] for m in fake_discord.history(fake_webhook.channel_id)]

@@ -37,9 +37,7 @@ def make_client(
     fake: FakeDiscord, hook: FakeWebhook | str, *, retry: RetryPolicy | None = None
 ) -> WebhookClient:
     url = hook if isinstance(hook, str) else hook.url
-    return WebhookClient(
-        url, http_transport=fake.httpx_transport(), rng=random.Random(0), retry=retry
-    )
+    return WebhookClient(url, transport=fake.transport(), rng=random.Random(0), retry=retry)
 
 
 @pytest.fixture
@@ -522,11 +520,9 @@ async def test_a_custom_total_timeout_is_honoured(
     fake_webhook: FakeWebhook,
 ) -> None:
     fake_discord.inject(FaultKind.DELAY, delay=5.0)
+    # A given transport has its own timeouts: the fake's takes them as the default would.
     async with WebhookClient(
-        fake_webhook.url,
-        http_transport=fake_discord.httpx_transport(),
-        rng=random.Random(0),
-        total_timeout=3.0,
+        fake_webhook.url, transport=fake_discord.transport(total_timeout=3.0), rng=random.Random(0)
     ) as client:
         await client.execute(Message(content="x"))
     assert 3.25 <= fake_discord.requests[1].time <= 3.75

@@ -35,8 +35,8 @@ async def test_a_scrape_shows_each_senders_counts_by_webhook_id_never_the_token(
     # The bare 429 is an edge ban: every route of a's tracker pauses 60 s; let it drain.
     config = SenderConfig(seed=0, drain_timeout=120.0)
     async with (
-        open_webhook_sender(a.url, config=config, http_transport=fake.httpx_transport()) as sa,
-        open_webhook_sender(b.url, config=config, http_transport=fake.httpx_transport()) as sb,
+        open_webhook_sender(a.url, config=config, transport=fake.transport()) as sa,
+        open_webhook_sender(b.url, config=config, transport=fake.transport()) as sb,
     ):
         collector.add(sa)
         collector.add(sb)
@@ -79,10 +79,10 @@ async def test_senders_sharing_a_tracker_report_its_protections_once(
     registry.register(collector)
     tracker = RateLimitTracker(rng=random.Random(0))
     config = SenderConfig(seed=0, drain_timeout=120.0)
-    transport = fake.httpx_transport()
+    transport = fake.transport()
     async with (
-        open_webhook_sender(a.url, config=config, tracker=tracker, http_transport=transport) as sa,
-        open_webhook_sender(b.url, config=config, tracker=tracker, http_transport=transport) as sb,
+        open_webhook_sender(a.url, config=config, tracker=tracker, transport=transport) as sa,
+        open_webhook_sender(b.url, config=config, tracker=tracker, transport=transport) as sb,
     ):
         collector.add(sa)
         collector.add(sb)

@@ -71,9 +71,7 @@ async def run_error_path(
     call: Call = execute,
     retry: RetryPolicy | None = None,
 ) -> None:
-    client = WebhookClient(
-        url, http_transport=fake.httpx_transport(), rng=random.Random(0), retry=retry
-    )
+    client = WebhookClient(url, transport=fake.transport(), rng=random.Random(0), retry=retry)
     assert token not in repr(client)
     assert token not in str(client.url)
     assert token not in repr(client.url)
@@ -111,9 +109,7 @@ async def test_faults_retried_until_exhausted_never_show_the_token(
 async def test_httpx_request_log_shows_the_redacted_url(
     debug_logs: pytest.LogCaptureFixture, fake_discord: FakeDiscord, fake_webhook: FakeWebhook
 ) -> None:
-    async with WebhookClient(
-        fake_webhook.url, http_transport=fake_discord.httpx_transport()
-    ) as client:
+    async with WebhookClient(fake_webhook.url, transport=fake_discord.transport()) as client:
         await client.execute(Message(content="x"))
     [line] = [r.getMessage() for r in debug_logs.records if r.name == "httpx"]
     assert f"/api/v10/webhooks/{fake_webhook.id}/***?wait=true" in line
@@ -135,7 +131,7 @@ async def test_a_real_429_never_shows_the_token(
 ) -> None:
     fake = FakeDiscord(bucket_limit=1, bucket_window=5.0)
     hook = fake.create_webhook()
-    async with WebhookClient(hook.url, http_transport=fake.httpx_transport()) as other:
+    async with WebhookClient(hook.url, transport=fake.transport()) as other:
         await other.execute(Message(content="first"))
     # A fresh tracker walks into the 429; one attempt only, so it gives up on it.
     await run_error_path(fake, hook.url, debug_logs, hook.token, retry=RetryPolicy(max_attempts=1))
@@ -172,7 +168,7 @@ async def test_permanent_errors_never_show_the_token(
     await run_error_path(fake_discord, wrong_url, debug_logs, token)
     # 404 10015: a deleted webhook, then the dead webhook raising without a request.
     fake_discord.delete_webhook(fake_webhook)
-    client = WebhookClient(fake_webhook.url, http_transport=fake_discord.httpx_transport())
+    client = WebhookClient(fake_webhook.url, transport=fake_discord.transport())
     async with client:
         for _ in range(2):
             with pytest.raises(WebhookError) as info:
@@ -197,7 +193,11 @@ async def test_a_403_never_shows_the_token(debug_logs: pytest.LogCaptureFixture)
 
     import httpx
 
-    client = WebhookClient(hook.url, http_transport=httpx.ASGITransport(app=edge))  # type: ignore[arg-type]
+    from trio_webhook.transport import HttpxTransport
+
+    edge_transport = httpx.ASGITransport(app=edge)  # type: ignore[arg-type]
+    transport = HttpxTransport(f"{fake.base_url}/api/v10", httpx_transport=edge_transport)
+    client = WebhookClient(hook.url, transport=transport)
     async with client:
         with pytest.raises(WebhookError) as info:
             await client.execute(Message(content="x"))

@@ -33,6 +33,7 @@ from trio_webhook._client import WebhookClient
 from trio_webhook._ratelimit import InvalidRequestBudget, RateLimitTracker
 from trio_webhook.deadletter import DeadLetter, MemorySink
 from trio_webhook.testing import FakeDiscord
+from trio_webhook.transport import HttpxTransport
 
 URL = "https://discord.com/api/webhooks/1174109840998400001/s3cr3t-t0ken"
 TOKEN = "s3cr3t-t0ken"
@@ -62,8 +63,9 @@ class ScriptedDiscord:
         await send({"type": "http.response.start", "status": status, "headers": raw_headers})
         await send({"type": "http.response.body", "body": body})
 
-    def transport(self) -> httpx.AsyncBaseTransport:
-        return httpx.ASGITransport(app=self)
+    def transport(self) -> HttpxTransport:
+        base = URL.split("/api/")[0]
+        return HttpxTransport(f"{base}/api/v10", httpx_transport=httpx.ASGITransport(app=self))
 
 
 def message_json(message_id: str) -> bytes:
@@ -85,7 +87,7 @@ async def failure(receipt: Any) -> DeliveryFailed:
 
 async def test_404_without_a_json_body_marks_the_webhook_dead_and_stops_calling() -> None:
     server = ScriptedDiscord((404, {"content-type": "text/html"}, b"<html>not found</html>"))
-    async with WebhookClient(URL, http_transport=server.transport()) as client:
+    async with WebhookClient(URL, transport=server.transport()) as client:
         with pytest.raises(WebhookNotFound):
             await client.execute(Message(content="a"))
         assert isinstance(client.dead, WebhookNotFound)
@@ -103,9 +105,7 @@ async def test_a_cancelled_execute_releases_its_slot_at_once(
     fake = FakeDiscord(seed=0)
     hook = fake.create_webhook()
     fake.inject("delay", count=1, delay=60.0)
-    async with WebhookClient(
-        hook.url, http_transport=fake.httpx_transport(), rng=random.Random(0)
-    ) as client:
+    async with WebhookClient(hook.url, transport=fake.transport(), rng=random.Random(0)) as client:
         with trio.move_on_after(1.0):
             await client.execute(Message(content="cancelled"))
         started = trio.current_time()
@@ -128,7 +128,7 @@ async def test_a_2xx_nested_5000_deep_is_ambiguous_and_the_next_message_is_deliv
     )
     sink = MemorySink()
     async with open_webhook_sender(
-        URL, config=config(dead_letter=sink), http_transport=server.transport()
+        URL, config=config(dead_letter=sink), transport=server.transport()
     ) as sender:
         first = sender.send_nowait(Message(content="one"))
         second = sender.send_nowait(Message(content="two"))
@@ -154,7 +154,7 @@ async def test_a_message_posted_while_the_drain_deadline_passed_is_ambiguous(
     async with open_webhook_sender(
         hook.url,
         config=config(dead_letter=sink, drain_timeout=1.0),
-        http_transport=fake.httpx_transport(),
+        transport=fake.transport(),
     ) as sender:
         posted = sender.send_nowait(Message(content="posted"))
         queued = sender.send_nowait(Message(content="queued"))
@@ -173,7 +173,7 @@ async def test_an_exception_in_the_block_comes_out_as_itself() -> None:
 
     async def body() -> None:
         async with open_webhook_sender(
-            hook.url, config=config(), http_transport=fake.httpx_transport()
+            hook.url, config=config(), transport=fake.transport()
         ) as sender:
             sender.send_nowait(Message(content="before the error"))
             raise KeyError("mine")
@@ -206,7 +206,7 @@ async def test_a_stuck_sink_delays_shutdown_by_one_deadline_not_one_per_record(
     async with open_webhook_sender(
         hook.url,
         config=config(dead_letter=sink, drain_timeout=0.0),
-        http_transport=fake.httpx_transport(),
+        transport=fake.transport(),
     ) as sender:
         receipts = [sender.send_nowait(Message(content=f"m{i}")) for i in range(4)]
     # Before: 4 records x 5 s each. Now one 5-s deadline covers every record.
@@ -229,7 +229,7 @@ async def test_an_unexpected_error_dead_letters_that_message_alone(
     sink = MemorySink()
     caplog.set_level(logging.ERROR, logger="trio_webhook")
     async with open_webhook_sender(
-        hook.url, config=config(dead_letter=sink), http_transport=fake.httpx_transport()
+        hook.url, config=config(dead_letter=sink), transport=fake.transport()
     ) as sender:
         # Checked when queued (the file exists), read when sent: by then it is gone.
         vanished = sender.send_nowait(Message(content="log", attachments=[FilePart.from_path(log)]))
@@ -258,9 +258,7 @@ async def test_debug_logs_enqueue_dequeue_and_message_ids_without_the_token(
 ) -> None:
     server = ScriptedDiscord((200, {"content-type": "application/json"}, message_json("77")))
     caplog.set_level(logging.DEBUG, logger="trio_webhook")
-    async with open_webhook_sender(
-        URL, config=config(), http_transport=server.transport()
-    ) as sender:
+    async with open_webhook_sender(URL, config=config(), transport=server.transport()) as sender:
         await sender.send_nowait(Message(content="a")).wait()
     messages = [r.getMessage() for r in caplog.records]
     assert all(TOKEN not in m for m in messages)
@@ -284,7 +282,7 @@ async def test_a_4xx_answer_is_logged_at_warning_with_its_body_cut_short(
     )
     server = ScriptedDiscord((400, {"content-type": "application/json"}, body))
     caplog.set_level(logging.WARNING, logger="trio_webhook")
-    async with WebhookClient(URL, http_transport=server.transport()) as client:
+    async with WebhookClient(URL, transport=server.transport()) as client:
         with pytest.raises(Exception, match="400"):
             await client.execute(Message(content="a"))
     [warning] = [r for r in caplog.records if r.getMessage().startswith("Discord answered 400")]
@@ -309,7 +307,7 @@ async def test_a_spent_invalid_request_budget_dead_letters_instead_of_hammering(
     async with open_webhook_sender(
         hook.url,
         config=config(dead_letter=sink, max_attempts=10),
-        http_transport=fake.httpx_transport(),
+        transport=fake.transport(),
         tracker=tracker,
     ) as sender:
         first = sender.send_nowait(Message(content="a"))
@@ -329,13 +327,13 @@ async def test_an_edge_ban_pauses_every_webhook_of_the_tracker_and_counts_once(
     one, two = fake.create_webhook(), fake.create_webhook()
     tracker = RateLimitTracker(rng=random.Random(0), edge_ban_floor=60.0)
     fake.inject("rate_limit_no_body", count=1, webhook=one)  # Cloudflare's 429: no headers
-    transport = fake.httpx_transport()
+    transport = fake.transport()
     async with (
         open_webhook_sender(
-            one.url, config=config(), http_transport=transport, tracker=tracker
+            one.url, config=config(), transport=transport, tracker=tracker
         ) as first,
         open_webhook_sender(
-            two.url, config=config(), http_transport=transport, tracker=tracker
+            two.url, config=config(), transport=transport, tracker=tracker
         ) as second,
     ):
         banned = first.send_nowait(Message(content="banned"))

@@ -49,7 +49,7 @@ def open_sender(
     fake: FakeDiscord, hook: FakeWebhook, **config: Any
 ) -> AbstractAsyncContextManager[WebhookSender]:
     return open_webhook_sender(
-        hook.url, http_transport=fake.httpx_transport(), config=SenderConfig(seed=0, **config)
+        hook.url, transport=fake.transport(), config=SenderConfig(seed=0, **config)
     )
 
 
@@ -284,7 +284,7 @@ async def test_senders_sharing_a_tracker_pace_the_global_limit_together(
                 open_webhook_sender(
                     hook.url,
                     tracker=tracker if shared else None,
-                    http_transport=fake.httpx_transport(),
+                    transport=fake.transport(),
                     config=SenderConfig(seed=0),
                 )
             )
@@ -304,7 +304,7 @@ async def test_senders_sharing_a_tracker_pace_the_global_limit_together(
 async def test_a_given_client_excludes_the_parts_of_a_client_to_make() -> None:
     fake = FakeDiscord(seed=0)
     hook = fake.create_webhook()
-    client = WebhookClient(hook.url, http_transport=fake.httpx_transport())
+    client = WebhookClient(hook.url, transport=fake.transport())
     with pytest.raises(ValueError, match="either client= or"):
         async with open_webhook_sender(hook.url, client=client, tracker=RateLimitTracker()):
             pass
@@ -348,7 +348,7 @@ async def test_permanent_400_is_dead_lettered_and_replays_to_the_right_webhook(
     assert record.webhook_id == text_hook.id
 
     forum_hook = fake.create_webhook(fake.create_channel(forum=True))
-    result = await replay(dead, forum_hook.url, http_transport=fake.httpx_transport())
+    result = await replay(dead, forum_hook.url, transport=fake.transport())
     assert (result.delivered, result.failed, result.skipped) == (1, (), 0)
     [thread] = fake.threads(forum_hook.channel_id)
     assert [m["content"] for m in fake.history(thread)] == ["release notes"]
@@ -376,7 +376,7 @@ async def test_exhausted_5xx_is_dead_lettered_then_replayed(
     assert record.delivered_requests == 0
     assert fake.history(hook.channel_id) == []
 
-    result = await replay(dead, hook.url, http_transport=fake.httpx_transport())
+    result = await replay(dead, hook.url, transport=fake.transport())
     assert (result.delivered, result.failed, result.skipped) == (1, (), 0)
     assert [m["content"] for m in fake.history(hook.channel_id)] == ["deploy finished"]
 
@@ -402,7 +402,7 @@ async def test_dead_webhook_dead_letters_the_whole_queue_after_one_request(
     assert [r.attempts for r in got] == [1, 0, 0, 0, 0]  # only the first was tried
 
     new_hook = fake.create_webhook()
-    result = await replay(dead, new_hook.url, http_transport=fake.httpx_transport())
+    result = await replay(dead, new_hook.url, transport=fake.transport())
     assert (result.delivered, result.failed, result.skipped) == (5, (), 0)
     assert [m["content"] for m in fake.history(new_hook.channel_id)] == [f"m{i}" for i in range(5)]
 
@@ -432,7 +432,7 @@ async def test_shutdown_with_a_queue_left_dead_letters_it_then_replays(
     assert (stats.enqueued, stats.delivered, stats.dead, stats.in_flight) == (3, 0, 3, 0)
     assert fake.history(hook.channel_id) == []  # the abandoned request was never stored
 
-    result = await replay(dead, hook.url, http_transport=fake.httpx_transport())
+    result = await replay(dead, hook.url, transport=fake.transport())
     assert (result.delivered, result.failed, result.skipped) == (3, (), 0)
     assert [m["content"] for m in fake.history(hook.channel_id)] == ["m0", "m1", "m2"]
 
@@ -455,7 +455,7 @@ async def test_partial_message_replays_only_its_missing_parts(
     [record] = records(dead)
     assert record.delivered_requests == 1
 
-    result = await replay(dead, hook.url, http_transport=fake.httpx_transport())
+    result = await replay(dead, hook.url, transport=fake.transport())
     assert (result.delivered, result.failed, result.skipped) == (1, (), 0)
     # Every embed exactly once, in order: the delivered first part was not re-sent.
     assert titles(fake, hook.channel_id) == [f"e{i}" for i in range(25)]
@@ -479,7 +479,7 @@ async def test_partial_forum_post_replays_into_the_thread_it_created(
     [record] = records(dead)
     assert (record.delivered_requests, record.thread_id) == (1, thread)
 
-    result = await replay(dead, hook.url, http_transport=fake.httpx_transport())
+    result = await replay(dead, hook.url, transport=fake.transport())
     assert (result.delivered, result.failed) == (1, ())
     # One post holding every embed once, in order: the replay did not open a second one.
     assert fake.threads(forum) == [thread]
@@ -497,7 +497,7 @@ async def test_replay_collects_failures_and_skips_what_was_delivered(
     done = Message(embeds=[Embed(title="x")])
     await sink(DeadLetter(reason="shutdown", message=done, delivered_requests=1))
     await sink(DeadLetter(reason="permanent", message=Message(content="forum", thread_name="t")))
-    result = await replay(dead, hook.url, http_transport=fake.httpx_transport())
+    result = await replay(dead, hook.url, transport=fake.transport())
     assert result.delivered == 1
     assert result.skipped == 1
     [(record, text)] = result.failed
@@ -528,7 +528,7 @@ async def test_replay_of_a_metadata_only_record_sends_it_without_files(
     assert [a.filename for a in record.omitted_attachments] == ["shot.png"]
 
     caplog.set_level(logging.WARNING, logger="trio_webhook")
-    result = await replay(dead, hook.url, http_transport=fake.httpx_transport())
+    result = await replay(dead, hook.url, transport=fake.transport())
     assert (result.delivered, result.failed) == (1, ())
     [stored] = fake.history(hook.channel_id)
     assert stored["content"] == "screenshot"

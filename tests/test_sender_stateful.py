@@ -112,8 +112,8 @@ async def scenario(steps: list[Action]) -> None:
     web = [fake.create_webhook(), fake.create_webhook()]
     config = SenderConfig(seed=0, drain_timeout=100_000)
     async with (
-        open_webhook_sender(web[0].url, http_transport=fake.httpx_transport(), config=config) as s0,
-        open_webhook_sender(web[1].url, http_transport=fake.httpx_transport(), config=config) as s1,
+        open_webhook_sender(web[0].url, transport=fake.transport(), config=config) as s0,
+        open_webhook_sender(web[1].url, transport=fake.transport(), config=config) as s1,
     ):
         tracked = [Tracked(web[0], s0), Tracked(web[1], s1)]
         for step in steps:

@@ -79,7 +79,10 @@ def edge(fake_discord: FakeDiscord) -> Edge:
 def client_for(
     hook: FakeWebhook, transport: httpx.AsyncBaseTransport, **kwargs: Any
 ) -> WebhookClient:
-    return WebhookClient(hook.url, http_transport=transport, rng=random.Random(0), **kwargs)
+    # An httpx-level server (an ASGI app, or the fake's) behind our httpx transport.
+    base = hook.url.split("/api/")[0]
+    wrapped = HttpxTransport(f"{base}/api/v10", httpx_transport=transport, **kwargs)
+    return WebhookClient(hook.url, transport=wrapped, rng=random.Random(0))
 
 
 @pytest.fixture

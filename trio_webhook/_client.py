@@ -7,22 +7,17 @@ to try again. Nothing in this module decides anything by itself.
 
 from __future__ import annotations
 
-import functools
 import logging
-import os
 import random
 import ssl
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 import attrs
-import certifi
-import httpx
 import trio
 
 from trio_webhook._encoding import EncodedBody, encode_edit, encode_execute
 from trio_webhook._errors import DeliveryFailed, DiscordHTTPError, TransportError, ValidationError
-from trio_webhook._h11transport import H11Transport
 from trio_webhook._http import HTTPRequest, HTTPResponse
 from trio_webhook._limits import DEFAULT_MAX_UPLOAD_BYTES, validate_edit
 from trio_webhook._models import Delivery, Message, SentMessage
@@ -37,8 +32,9 @@ from trio_webhook._outcome import (
 from trio_webhook._planning import PlannedRequest, plan_requests
 from trio_webhook._ratelimit import AdaptiveStrategy, RateLimitTracker, route_key
 from trio_webhook._retry import GiveUp, RetryAfter, RetryPolicy
-from trio_webhook._transport import HttpxTransport, Transport
+from trio_webhook._transport import Transport
 from trio_webhook._url import WebhookURL, parse_webhook_url, redact
+from trio_webhook.transport._default import default_transport
 
 __all__ = ["ClientCounters", "PlanProgress", "WebhookClient"]
 
@@ -94,51 +90,6 @@ class PlanProgress:
     ambiguous fault. A message interrupted then is ``ambiguous``, never ``shutdown``."""
 
 
-_PROXY_VARIABLES: Final = ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
-
-
-@functools.cache
-def _certifi_context() -> ssl.SSLContext:
-    # Loading the CA bundle takes milliseconds; one context serves every client.
-    return ssl.create_default_context(cafile=certifi.where())
-
-
-def _default_transport(
-    api_base: str,
-    *,
-    connect_timeout: float,
-    total_timeout: float,
-    max_response_bytes: int,
-    ssl_context: ssl.SSLContext | None,
-    http_transport: httpx.AsyncBaseTransport | None,
-) -> Transport:
-    """H11Transport on real sockets; httpx for an in-process transport or a proxy.
-
-    H11Transport costs half of httpx's CPU per request (benchmarks/bench_peers.py, (c)),
-    but it speaks only directly to the host: with a proxy in the environment, httpx (which
-    follows it) is used. Without an ``ssl_context`` both trust certifi's bundle, as httpx
-    always has, so switching transports never changes which certificates are accepted.
-    """
-    if http_transport is None and not any(os.environ.get(v) for v in _PROXY_VARIABLES):
-        if ssl_context is None:
-            ssl_context = _certifi_context()
-        return H11Transport(
-            api_base,
-            connect_timeout=connect_timeout,
-            total_timeout=total_timeout,
-            max_response_bytes=max_response_bytes,
-            ssl_context=ssl_context,
-        )
-    return HttpxTransport(
-        api_base,
-        connect_timeout=connect_timeout,
-        total_timeout=total_timeout,
-        max_response_bytes=max_response_bytes,
-        ssl_context=ssl_context,
-        httpx_transport=http_transport,
-    )
-
-
 class WebhookClient:
     """One-shot calls to one webhook: execute, get, edit and delete messages.
 
@@ -157,10 +108,12 @@ class WebhookClient:
         total_timeout: Deadline on one whole request, seconds.
         max_upload_bytes: The upload budget of one request (10 MiB unless the server is
             boosted).
-        ssl_context: Trust for the server's certificate (verification is never off).
-        http_transport: An httpx transport to use instead of the network, such as
-            ``FakeDiscord.httpx_transport()``.
-        transport: A complete :class:`Transport` replacing the httpx one.
+        ssl_context: Trust for the server's certificate (verification is never off), for
+            the default transport.
+        transport: How to reach Discord, such as ``FakeDiscord.transport()`` or
+            :class:`~trio_webhook.transport.DryRunTransport`; by default
+            :func:`~trio_webhook.transport.default_transport` with the timeouts above
+            (a given transport has its own timeouts and response bound).
 
     Example::
 
@@ -184,7 +137,6 @@ class WebhookClient:
         max_response_bytes: int = 1024 * 1024,
         max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
         ssl_context: ssl.SSLContext | None = None,
-        http_transport: httpx.AsyncBaseTransport | None = None,
         transport: Transport | None = None,
     ) -> None:
         self._url: WebhookURL = parse_webhook_url(url)
@@ -199,13 +151,12 @@ class WebhookClient:
         self._transport: Transport = (
             transport
             if transport is not None
-            else _default_transport(
+            else default_transport(
                 self._url.api_base,
                 connect_timeout=connect_timeout,
                 total_timeout=total_timeout,
                 max_response_bytes=max_response_bytes,
                 ssl_context=ssl_context,
-                http_transport=http_transport,
             )
         )
         self._dead: DiscordHTTPError | None = None

@@ -17,7 +17,6 @@ in_flight`` always holds.
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
 import math
@@ -30,7 +29,6 @@ from contextlib import asynccontextmanager
 from typing import Final, NoReturn, final
 
 import attrs
-import httpx
 import trio
 
 from trio_webhook._buffer import PressureBuffer, Shed
@@ -46,7 +44,6 @@ from trio_webhook._errors import (
     TransportError,
     ValidationError,
 )
-from trio_webhook._http import HTTPRequest, HTTPResponse
 from trio_webhook._limits import check
 from trio_webhook._models import Delivery, Message
 from trio_webhook._planning import plan_checked, plan_requests
@@ -58,7 +55,9 @@ from trio_webhook._ratelimit import (
     Strategy,
 )
 from trio_webhook._retry import RetryPolicy
+from trio_webhook._transport import Transport
 from trio_webhook._url import redact
+from trio_webhook.transport._dryrun import DryRunTransport
 
 __all__ = [
     "ReplayResult",
@@ -194,24 +193,6 @@ class SenderStats:
     edge_bans: int = 0
 
 
-class _DryRunTransport:
-    """Answers every request as Discord would, without sending anything (``dry_run``)."""
-
-    def __init__(self) -> None:
-        self._ids = itertools.count(1)
-
-    async def send(self, request: HTTPRequest) -> HTTPResponse:
-        await trio.lowlevel.checkpoint()
-        if request.method == "DELETE" or ("wait", "false") in request.query:
-            return HTTPResponse(204, {})
-        message_id = str(next(self._ids))
-        body = {"id": message_id, "channel_id": "0", "content": "", "dry_run": True}
-        return HTTPResponse(200, {"content-type": "application/json"}, json.dumps(body).encode())
-
-    async def aclose(self) -> None:
-        await trio.lowlevel.checkpoint()
-
-
 def _strategy(config: SenderConfig) -> Strategy:
     if config.strategy == "reactive":
         return ReactiveStrategy()
@@ -226,7 +207,7 @@ def client_from_config(
     *,
     tracker: RateLimitTracker | None = None,
     ssl_context: ssl.SSLContext | None = None,
-    http_transport: httpx.AsyncBaseTransport | None = None,
+    transport: Transport | None = None,
 ) -> WebhookClient:
     """A :class:`WebhookClient` with ``config``'s timeouts, retry policy and strategy."""
     rng = random.Random(config.seed)
@@ -245,8 +226,7 @@ def client_from_config(
         max_response_bytes=config.max_response_bytes,
         max_upload_bytes=config.max_upload_bytes,
         ssl_context=ssl_context,
-        http_transport=http_transport,
-        transport=_DryRunTransport() if config.dry_run else None,
+        transport=DryRunTransport() if config.dry_run else transport,
     )
 
 
@@ -657,7 +637,7 @@ async def open_webhook_sender(
     client: WebhookClient | None = None,
     tracker: RateLimitTracker | None = None,
     ssl_context: ssl.SSLContext | None = None,
-    http_transport: httpx.AsyncBaseTransport | None = None,
+    transport: Transport | None = None,
 ) -> AsyncIterator[WebhookSender]:
     """Open a sender for one webhook: queue without blocking, deliver in order.
 
@@ -671,8 +651,8 @@ async def open_webhook_sender(
             is then the tracker's own). Give the senders of one process the same
             tracker, so they pace the global limit and a channel's hidden limit together.
         ssl_context: Trust for the server's certificate, for the client made here.
-        http_transport: An httpx transport for the client made here, such as
-            ``FakeDiscord.httpx_transport()``.
+        transport: How the client made here reaches Discord, such as
+            ``FakeDiscord.transport()`` (its own timeouts apply, not ``config``'s).
 
     Example::
 
@@ -681,7 +661,7 @@ async def open_webhook_sender(
 
     Raises:
         ValueError: ``client`` is given together with ``tracker``, ``ssl_context`` or
-            ``http_transport`` (those build a client; a given client has its own).
+            ``transport`` (those build a client; a given client has its own).
 
     Resource handling:
         The mover and sender tasks live exactly as long as the ``async with`` block.
@@ -693,12 +673,12 @@ async def open_webhook_sender(
     own_client = client is None
     if client is None:
         client = client_from_config(
-            url, config, tracker=tracker, ssl_context=ssl_context, http_transport=http_transport
+            url, config, tracker=tracker, ssl_context=ssl_context, transport=transport
         )
-    elif tracker is not None or ssl_context is not None or http_transport is not None:
+    elif tracker is not None or ssl_context is not None or transport is not None:
         raise ValueError(
             "open_webhook_sender: pass either client= or the parts of a client to make "
-            "(tracker=, ssl_context=, http_transport=), not both"
+            "(tracker=, ssl_context=, transport=), not both"
         )
     sender = WebhookSender(client, config)
     try:
@@ -777,7 +757,7 @@ async def replay(
     config: SenderConfig | None = None,
     client: WebhookClient | None = None,
     ssl_context: ssl.SSLContext | None = None,
-    http_transport: httpx.AsyncBaseTransport | None = None,
+    transport: Transport | None = None,
 ) -> ReplayResult:
     """Send the messages of a JSONL dead-letter file again, in file order.
 
@@ -796,8 +776,8 @@ async def replay(
         config: Timeouts, retry policy, strategy and ``wait`` for the client made here.
         client: A client to deliver through instead (not closed here).
         ssl_context: Trust for the server's certificate, for the client made here.
-        http_transport: An httpx transport for the client made here, such as
-            ``FakeDiscord.httpx_transport()``.
+        transport: How the client made here reaches Discord, such as
+            ``FakeDiscord.transport()``.
 
     Returns:
         How many records were delivered, which failed and why, how many were skipped.
@@ -818,9 +798,7 @@ async def replay(
     records = list(read(path))
     own_client = client is None
     if client is None:
-        client = client_from_config(
-            url, config, ssl_context=ssl_context, http_transport=http_transport
-        )
+        client = client_from_config(url, config, ssl_context=ssl_context, transport=transport)
     delivered = skipped = 0
     failed: list[tuple[DeadLetter, str]] = []
     try:

@@ -1,6 +1,6 @@
 """The work behind the commands that send, as plain async functions.
 
-Each takes an optional ``http_transport`` and ``ssl_context``, so that tests reach an
+Each takes an optional ``transport`` and ``ssl_context``, so that tests reach an
 in-process fake without sockets; none of them prints anything.
 """
 
@@ -20,9 +20,8 @@ from trio_webhook._errors import DeliveryFailed
 from trio_webhook._models import Delivery, Message
 
 if TYPE_CHECKING:
-    import httpx
-
     from trio_webhook._sender import Receipt, ReplayResult, SenderStats
+    from trio_webhook.transport import Transport
 
 __all__ = ["ProgressFn", "replay_file", "send_message", "send_messages", "watching"]
 
@@ -32,7 +31,7 @@ async def send_message(
     message: Message,
     *,
     ssl_context: ssl.SSLContext | None = None,
-    http_transport: httpx.AsyncBaseTransport | None = None,
+    transport: Transport | None = None,
 ) -> Delivery:
     """Send one message with a :class:`~trio_webhook.WebhookClient` and return the delivery.
 
@@ -41,7 +40,7 @@ async def send_message(
     """
     from trio_webhook._client import WebhookClient
 
-    async with WebhookClient(url, ssl_context=ssl_context, http_transport=http_transport) as c:
+    async with WebhookClient(url, ssl_context=ssl_context, transport=transport) as c:
         return await c.execute(message, wait=True)
 
 
@@ -55,7 +54,7 @@ async def send_messages(
     *,
     config: SenderConfig | None = None,
     ssl_context: ssl.SSLContext | None = None,
-    http_transport: httpx.AsyncBaseTransport | None = None,
+    transport: Transport | None = None,
     progress: ProgressFn | None = None,
 ) -> SenderStats:
     """Send many messages through a sender, waiting for room rather than shedding.
@@ -65,7 +64,7 @@ async def send_messages(
         messages: The messages, in order.
         config: The sender's config (dead-letter target included).
         ssl_context: Trust for the server's certificate.
-        http_transport: An httpx transport instead of the network (tests).
+        transport: A transport instead of the network (tests: ``FakeDiscord.transport()``).
         progress: Called with ``(delivered, dead)`` as each message resolves.
 
     Returns:
@@ -75,7 +74,7 @@ async def send_messages(
 
     async with (
         open_webhook_sender(
-            url, config=config, ssl_context=ssl_context, http_transport=http_transport
+            url, config=config, ssl_context=ssl_context, transport=transport
         ) as sender,
         watching(progress) as watch,
     ):
@@ -119,7 +118,7 @@ async def replay_file(
     *,
     dead_letter: str | None = None,
     ssl_context: ssl.SSLContext | None = None,
-    http_transport: httpx.AsyncBaseTransport | None = None,
+    transport: Transport | None = None,
 ) -> ReplayResult:
     """Replay a dead-letter file with :func:`trio_webhook.deadletter.replay`.
 
@@ -128,7 +127,7 @@ async def replay_file(
         url: The webhook to deliver to.
         dead_letter: Append the records that fail again to this JSONL file.
         ssl_context: Trust for the server's certificate.
-        http_transport: An httpx transport instead of the network (tests).
+        transport: A transport instead of the network (tests: ``FakeDiscord.transport()``).
 
     Returns:
         The replay's result.
@@ -136,7 +135,7 @@ async def replay_file(
     from trio_webhook._deadletter import JsonlSink
     from trio_webhook.deadletter import replay
 
-    result = await replay(path, url, ssl_context=ssl_context, http_transport=http_transport)
+    result = await replay(path, url, ssl_context=ssl_context, transport=transport)
     if dead_letter is not None and result.failed:
         sink = JsonlSink(dead_letter)
         for record, error in result.failed:

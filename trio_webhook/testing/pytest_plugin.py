@@ -4,7 +4,7 @@ Cheap to import: the fake itself is imported only when a fixture is used.
 
 Fixtures:
     fake_discord: A fresh in-process :class:`~trio_webhook.testing.FakeDiscord`
-        (seed 0, default limits); use ``fake_discord.httpx_transport()`` to reach it.
+        (seed 0, default limits); pass ``transport=fake_discord.transport()`` to reach it.
     fake_webhook: A webhook of ``fake_discord`` in its own text channel.
     fake_discord_tls: ``fake_discord`` served over TLS on 127.0.0.1 (needs pytest-trio):
         a :class:`~trio_webhook.testing.FakeDiscordServer` with ``url``, ``ssl_context``

@@ -15,6 +15,7 @@ from typing import Any, Final
 
 import attrs
 
+from trio_webhook._transport import DEFAULT_MAX_RESPONSE_BYTES, HttpxTransport
 from trio_webhook.testing._asgi import ASGIReceive, ASGIScope, ASGISend
 from trio_webhook.testing._asgi_transport import FakeDiscordTransport
 from trio_webhook.testing._fake._app import App, RecordedRequest
@@ -277,6 +278,31 @@ class FakeDiscord:
             messages=self._model.stored,
             rate_limited=dict(self._limits.counts),
             faults=dict(self._faults.counts),
+        )
+
+    def transport(
+        self,
+        *,
+        connect_timeout: float = 2.0,
+        total_timeout: float = 10.0,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    ) -> HttpxTransport:
+        """A :class:`~trio_webhook.transport.Transport` to this fake, in-process (no sockets).
+
+        The client path is the production one above the transport; the fake runs on
+        trio's clock (``MockClock`` included), and the timeouts are enforced on it.
+
+        Example::
+
+            async with WebhookClient(hook.url, transport=fake.transport()) as client:
+                await client.execute(Message(content="hi"))
+        """
+        return HttpxTransport(
+            f"{self.base_url}/api/v10",
+            connect_timeout=connect_timeout,
+            total_timeout=total_timeout,
+            max_response_bytes=max_response_bytes,
+            httpx_transport=FakeDiscordTransport(self),
         )
 
     def httpx_transport(self) -> FakeDiscordTransport:

@@ -1,0 +1,34 @@
+"""The network seam: one protocol, the values that cross it, and its implementations.
+
+Everything above this package speaks :class:`HTTPRequest` and :class:`HTTPResponse`;
+a :class:`Transport` turns them into HTTP. Give a client one to change how it reaches
+Discord::
+
+    from trio_webhook.transport import DryRunTransport
+
+    async with WebhookClient(url, transport=DryRunTransport()) as client:
+        ...
+
+Implementations: :class:`H11Transport` (the default on real sockets),
+:class:`HttpxTransport` (used when a proxy is configured, and for in-process ASGI
+servers such as FakeDiscord's :meth:`~trio_webhook.testing.FakeDiscord.transport`) and
+:class:`DryRunTransport`. :func:`default_transport` makes the default.
+"""
+
+from trio_webhook._h11transport import H11Transport
+from trio_webhook._http import HTTPRequest, HTTPResponse, MultipartFile
+from trio_webhook._transport import DEFAULT_USER_AGENT, HttpxTransport, Transport
+from trio_webhook.transport._default import default_transport
+from trio_webhook.transport._dryrun import DryRunTransport
+
+__all__ = [
+    "DEFAULT_USER_AGENT",
+    "DryRunTransport",
+    "H11Transport",
+    "HTTPRequest",
+    "HTTPResponse",
+    "HttpxTransport",
+    "MultipartFile",
+    "Transport",
+    "default_transport",
+]
