@@ -132,12 +132,43 @@ class _Collector:
         self.violations.append(Violation(path, limit, actual, detail))
 
     def max_len(self, path: str, name: str, value: str | None, limit: int) -> None:
-        if value is not None and len(value) > limit:
+        if value is None:
+            return
+        if len(value) > limit:
             self.add(
                 path,
                 limit,
                 len(value),
                 f"{name} has {len(value)} characters, Discord allows {limit}; shorten it",
+            )
+        # Every text field passes here once: the encodability check rides along, and
+        # costs one isascii() for the usual ASCII text.
+        if not value.isascii() or type(value) is not str:
+            self.encodable(path, name, value)
+
+    def encodable(self, path: str, name: str, value: str | None) -> None:
+        """Add a violation if ``value`` would make encoding the request fail."""
+        text: object = value
+        if text is None:
+            return
+        if not isinstance(text, str):
+            # Reachable only with attrs validators disabled; the delivery task's
+            # json.dumps would raise instead.
+            self.add(path, 0, 0, f"{name} is {type(text).__name__}, not str; give text")
+            return
+        if text.isascii():
+            return
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            lone = sum(1 for ch in text if "\ud800" <= ch <= "\udfff")
+            self.add(
+                path,
+                0,
+                lone,
+                f"{name} contains a lone surrogate U+{ord(text[exc.start]):04X} at index "
+                f"{exc.start}; strings must be valid UTF-8 (encode and decode text with "
+                "errors='strict', or drop the surrogates)",
             )
 
     def required_text(self, path: str, name: str, value: str) -> None:
@@ -279,6 +310,8 @@ def _check_files(
     for i, part in enumerate(files):
         path = f"{label}[{i}]"
         total += _file_size(c, path, part, max_upload_bytes)
+        if not part.filename.isascii():
+            c.encodable(f"{path}.filename", "filename", part.filename)
         uploaded = sanitize_filename(part.upload_name)
         if len(uploaded) > ATTACHMENT_FILENAME_MAX:
             c.add(
@@ -291,7 +324,22 @@ def _check_files(
         c.max_len(
             f"{path}.description", "description", part.description, ATTACHMENT_DESCRIPTION_MAX
         )
+        _check_content_type(c, f"{path}.content_type", part.content_type)
     return total
+
+
+def _check_content_type(c: _Collector, path: str, content_type: str) -> None:
+    # It is written into the part's header as is: CR or LF would inject a header, and
+    # a character outside ASCII makes the transport's encoding fail.
+    if content_type and content_type.isascii() and content_type.isprintable():
+        return
+    c.add(
+        path,
+        0,
+        0,
+        f"content_type {content_type!r} is not a media type of printable ASCII (as "
+        "'image/png'); correct it or leave it out to have it guessed",
+    )
 
 
 def _check_allowed_mentions(c: _Collector, am: AllowedMentions) -> None:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import mimetypes
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar, cast
 
 import attrs
 import cattrs
@@ -34,16 +34,147 @@ __all__ = [
 ]
 
 
+_T = TypeVar("_T")
+
+# Validators and converters run on every construction and every ``attrs.evolve``
+# (send_nowait's path builds several models a message): they are plain module-level
+# functions, and the checks that pass are a type test or two. A wrong value is passed
+# through by the converters so that the validators, which run in field order, report
+# it the same way as any other field.
+
+
+def _type_error(
+    inst: object, attr: attrs.Attribute[Any], expected: str, value: object
+) -> TypeError:
+    return TypeError(
+        f"{type(inst).__name__}.{attr.name} must be {expected}, got {type(value).__name__}"
+    )
+
+
+def _is_int(value: object) -> bool:
+    # bool is an int to Python, not to Discord's JSON (True would be sent as true).
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _v_str(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, str):
+        raise _type_error(inst, attr, "str", value)
+
+
+def _v_opt_str(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and not isinstance(value, str):
+        raise _type_error(inst, attr, "str or None", value)
+
+
+def _v_bool(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
+    # An int is not a bool: Discord answers 400 to "tts": 0.
+    if value is not True and value is not False:
+        raise _type_error(inst, attr, "bool", value)
+
+
+def _v_opt_bool(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and value is not True and value is not False:
+        raise _type_error(inst, attr, "bool or None", value)
+
+
+def _v_opt_int(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and not _is_int(value):
+        raise _type_error(inst, attr, "int or None", value)
+
+
+def _v_opt_color(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
+    if value is None:
+        return
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise _type_error(inst, attr, "int or None", value)
+    if not 0 <= value <= 0xFFFFFF:
+        raise ValueError(
+            f"{type(inst).__name__}.{attr.name} must be in 0..0xFFFFFF (a 24-bit RGB "
+            f"value), got {value:#x}"
+        )
+
+
+def _v_opt_datetime(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and not isinstance(value, datetime):
+        raise _type_error(inst, attr, "datetime or None", value)
+
+
+def _v_opt_snowflake(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and not isinstance(value, str):
+        raise _type_error(inst, attr, "a snowflake (int or str) or None", value)
+
+
+def _v_optional(kind: type) -> Callable[[object, attrs.Attribute[Any], object], None]:
+    expected = f"{kind.__name__} or None"
+
+    def validate(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
+        if value is not None and not isinstance(value, kind):
+            raise _type_error(inst, attr, expected, value)
+
+    return validate
+
+
+def _v_tuple_of(
+    kind: type | tuple[type, ...], expected: str, *, optional: bool = False
+) -> Callable[[object, attrs.Attribute[Any], object], None]:
+    whole = f"an iterable of {expected}" + (" or None" if optional else "")
+
+    def validate(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
+        if value is None and optional:
+            return
+        if type(value) is not tuple:  # the converter made a tuple of any iterable
+            raise _type_error(inst, attr, whole, value)
+        for i, item in enumerate(value):
+            if not isinstance(item, kind):
+                raise TypeError(
+                    f"{type(inst).__name__}.{attr.name}[{i}] must be {expected}, "
+                    f"got {type(item).__name__}"
+                )
+
+    return validate
+
+
+def _as_tuple(values: Iterable[_T]) -> tuple[_T, ...]:
+    if type(values) is tuple:
+        return values
+    if type(values) is list:
+        return tuple(values)
+    # A str is iterable, but Message(applied_tags="123") meaning ("1", "2", "3") is
+    # always a mistake; such values and non-iterables are left for the validator.
+    v: object = values
+    if isinstance(v, str | bytes | bytearray | memoryview | Mapping) or not isinstance(v, Iterable):
+        return cast("tuple[_T, ...]", v)
+    return tuple(values)
+
+
+def _snowflake(value: object) -> object:
+    if isinstance(value, str):
+        return value
+    if _is_int(value):
+        return str(int(cast(int, value)))  # int(): an IntEnum's str() is its name
+    return value  # the validator names the field and the type
+
+
 def _opt_snowflake(value: int | str | None) -> str | None:
-    return None if value is None else str(value)
+    if value is None or type(value) is str:
+        return value
+    return cast("str | None", _snowflake(value))
 
 
 def _snowflakes(values: Iterable[int | str] | None) -> tuple[str, ...] | None:
-    return None if values is None else tuple(str(v) for v in values)
+    if values is None:
+        return None
+    items = _as_tuple(values)
+    if type(items) is not tuple:
+        return cast("tuple[str, ...]", items)
+    return tuple(cast(str, _snowflake(v)) for v in items)
 
 
 def _strs(values: Iterable[str] | None) -> tuple[str, ...] | None:
-    return None if values is None else tuple(values)
+    return None if values is None else _as_tuple(values)
+
+
+_V_SNOWFLAKES: Final = _v_tuple_of(str, "a snowflake (int or str)", optional=True)
 
 
 @attrs.frozen
@@ -54,37 +185,37 @@ class EmbedField:
         ``EmbedField("status", "passed", inline=True)``
     """
 
-    name: str
-    value: str
-    inline: bool | None = None
+    name: str = attrs.field(validator=_v_str)
+    value: str = attrs.field(validator=_v_str)
+    inline: bool | None = attrs.field(default=None, validator=_v_opt_bool)
 
 
 @attrs.frozen
 class EmbedFooter:
     """An embed's footer: text and an optional icon (``attachment://name`` works)."""
 
-    text: str
-    icon_url: str | None = None
+    text: str = attrs.field(validator=_v_str)
+    icon_url: str | None = attrs.field(default=None, validator=_v_opt_str)
 
 
 @attrs.frozen
 class EmbedAuthor:
     """An embed's author line: a name, an optional link and an optional icon."""
 
-    name: str
-    url: str | None = None
-    icon_url: str | None = None
+    name: str = attrs.field(validator=_v_str)
+    url: str | None = attrs.field(default=None, validator=_v_opt_str)
+    icon_url: str | None = attrs.field(default=None, validator=_v_opt_str)
 
 
 @attrs.frozen
 class EmbedMedia:
     """An embed's image or thumbnail: ``https://...`` or ``attachment://filename``."""
 
-    url: str
+    url: str = attrs.field(validator=_v_str)
 
 
 def _embed_fields(fields: Iterable[EmbedField]) -> tuple[EmbedField, ...]:
-    return tuple(fields)
+    return _as_tuple(fields)
 
 
 @attrs.frozen
@@ -101,16 +232,18 @@ class Embed:
         )
     """
 
-    title: str | None = None
-    description: str | None = None
-    url: str | None = None
-    timestamp: datetime | None = None
-    color: int | None = None
-    footer: EmbedFooter | None = None
-    image: EmbedMedia | None = None
-    thumbnail: EmbedMedia | None = None
-    author: EmbedAuthor | None = None
-    fields: tuple[EmbedField, ...] = attrs.field(default=(), converter=_embed_fields)
+    title: str | None = attrs.field(default=None, validator=_v_opt_str)
+    description: str | None = attrs.field(default=None, validator=_v_opt_str)
+    url: str | None = attrs.field(default=None, validator=_v_opt_str)
+    timestamp: datetime | None = attrs.field(default=None, validator=_v_opt_datetime)
+    color: int | None = attrs.field(default=None, validator=_v_opt_color)
+    footer: EmbedFooter | None = attrs.field(default=None, validator=_v_optional(EmbedFooter))
+    image: EmbedMedia | None = attrs.field(default=None, validator=_v_optional(EmbedMedia))
+    thumbnail: EmbedMedia | None = attrs.field(default=None, validator=_v_optional(EmbedMedia))
+    author: EmbedAuthor | None = attrs.field(default=None, validator=_v_optional(EmbedAuthor))
+    fields: tuple[EmbedField, ...] = attrs.field(
+        default=(), converter=_embed_fields, validator=_v_tuple_of(EmbedField, "EmbedField")
+    )
 
     def media_urls(self) -> tuple[str, ...]:
         """Every URL of this embed that Discord may resolve to an upload (``attachment://``)."""
@@ -126,12 +259,59 @@ class Embed:
 
 
 def _guess_content_type(filename: str) -> str:
-    guessed, _ = mimetypes.guess_type(filename, strict=False)
+    name: object = filename
+    if not isinstance(name, str):
+        # The default runs before the validators: leave the wrong type to them.
+        return "application/octet-stream"
+    guessed, _ = mimetypes.guess_type(name, strict=False)
     return guessed or "application/octet-stream"
 
 
 def _opt_path(value: str | os.PathLike[str] | None) -> Path | None:
-    return None if value is None else Path(value)
+    if value is None:
+        return None
+    v: object = value
+    if not isinstance(v, str | os.PathLike):
+        return cast(Path, v)  # the validator names the field and the type
+    try:
+        return Path(value)
+    except TypeError:
+        # A PathLike whose __fspath__ gives bytes (or something else).
+        raise TypeError(
+            f"FilePart.path must be str or os.PathLike[str] or None, got "
+            f"{type(value).__name__} whose __fspath__ does not give a str"
+        ) from None
+
+
+def _opt_bytes(value: bytes | bytearray | memoryview | None) -> bytes | None:
+    if value is None or type(value) is bytes:
+        return value
+    v: object = value
+    if isinstance(v, bytearray | memoryview):
+        # Copied: a frozen part must not change under the sender when the caller reuses
+        # its buffer.
+        return bytes(v)
+    return cast(bytes, v)  # the validator names the field and the type
+
+
+def _v_opt_bytes(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and not isinstance(value, bytes):
+        raise _type_error(inst, attr, "bytes, bytearray, memoryview or None", value)
+
+
+def _v_opt_path(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and not isinstance(value, Path):
+        raise _type_error(inst, attr, "str, os.PathLike or None", value)
+
+
+def _v_filename(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
+    if isinstance(value, str):
+        return
+    error = _type_error(inst, attr, "str", value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        # FilePart(b"...", "name.txt"): the arguments were swapped.
+        error.args = (f"{error}; the filename comes first: FilePart(filename, data=...)",)
+    raise error
 
 
 @attrs.frozen
@@ -148,12 +328,14 @@ class FilePart:
         FilePart.from_path("build.log")
     """
 
-    filename: str
-    data: bytes | None = attrs.field(default=None, repr=False)
-    path: Path | None = attrs.field(default=None, converter=_opt_path)
-    description: str | None = None
-    spoiler: bool = False
-    content_type: str = attrs.field()
+    filename: str = attrs.field(validator=_v_filename)
+    data: bytes | None = attrs.field(
+        default=None, repr=False, converter=_opt_bytes, validator=_v_opt_bytes
+    )
+    path: Path | None = attrs.field(default=None, converter=_opt_path, validator=_v_opt_path)
+    description: str | None = attrs.field(default=None, validator=_v_opt_str)
+    spoiler: bool = attrs.field(default=False, validator=_v_bool)
+    content_type: str = attrs.field(validator=_v_str)
 
     @content_type.default
     def _content_type_default(self) -> str:
@@ -216,10 +398,16 @@ class AllowedMentions:
         ``AllowedMentions.none()`` (nobody is pinged), ``AllowedMentions(users=[1234])``
     """
 
-    parse: tuple[str, ...] | None = attrs.field(default=None, converter=_strs)
-    users: tuple[str, ...] | None = attrs.field(default=None, converter=_snowflakes)
-    roles: tuple[str, ...] | None = attrs.field(default=None, converter=_snowflakes)
-    replied_user: bool | None = None
+    parse: tuple[str, ...] | None = attrs.field(
+        default=None, converter=_strs, validator=_v_tuple_of(str, "str", optional=True)
+    )
+    users: tuple[str, ...] | None = attrs.field(
+        default=None, converter=_snowflakes, validator=_V_SNOWFLAKES
+    )
+    roles: tuple[str, ...] | None = attrs.field(
+        default=None, converter=_snowflakes, validator=_V_SNOWFLAKES
+    )
+    replied_user: bool | None = attrs.field(default=None, validator=_v_opt_bool)
 
     @classmethod
     def none(cls) -> AllowedMentions:
@@ -228,11 +416,11 @@ class AllowedMentions:
 
 
 def _embeds(embeds: Iterable[Embed]) -> tuple[Embed, ...]:
-    return tuple(embeds)
+    return _as_tuple(embeds)
 
 
 def _files(files: Iterable[FilePart]) -> tuple[FilePart, ...]:
-    return tuple(files)
+    return _as_tuple(files)
 
 
 @attrs.frozen
@@ -253,17 +441,27 @@ class Message:
                 attachments=[FilePart.from_path("CHANGELOG.md")])
     """
 
-    content: str | None = None
-    username: str | None = None
-    avatar_url: str | None = None
-    tts: bool | None = None
-    embeds: tuple[Embed, ...] = attrs.field(default=(), converter=_embeds)
-    attachments: tuple[FilePart, ...] = attrs.field(default=(), converter=_files)
-    allowed_mentions: AllowedMentions | None = None
-    flags: int | None = None
-    thread_id: str | None = attrs.field(default=None, converter=_opt_snowflake)
-    thread_name: str | None = None
-    applied_tags: tuple[str, ...] | None = attrs.field(default=None, converter=_snowflakes)
+    content: str | None = attrs.field(default=None, validator=_v_opt_str)
+    username: str | None = attrs.field(default=None, validator=_v_opt_str)
+    avatar_url: str | None = attrs.field(default=None, validator=_v_opt_str)
+    tts: bool | None = attrs.field(default=None, validator=_v_opt_bool)
+    embeds: tuple[Embed, ...] = attrs.field(
+        default=(), converter=_embeds, validator=_v_tuple_of(Embed, "Embed")
+    )
+    attachments: tuple[FilePart, ...] = attrs.field(
+        default=(), converter=_files, validator=_v_tuple_of(FilePart, "FilePart")
+    )
+    allowed_mentions: AllowedMentions | None = attrs.field(
+        default=None, validator=_v_optional(AllowedMentions)
+    )
+    flags: int | None = attrs.field(default=None, validator=_v_opt_int)
+    thread_id: str | None = attrs.field(
+        default=None, converter=_opt_snowflake, validator=_v_opt_snowflake
+    )
+    thread_name: str | None = attrs.field(default=None, validator=_v_opt_str)
+    applied_tags: tuple[str, ...] | None = attrs.field(
+        default=None, converter=_snowflakes, validator=_V_SNOWFLAKES
+    )
 
 
 @attrs.frozen
