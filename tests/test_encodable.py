@@ -87,9 +87,7 @@ async def test_send_nowait_refuses_a_lone_surrogate_and_the_sender_keeps_going(
     fake = FakeDiscord(seed=0)
     hook = fake.create_webhook()
     config = SenderConfig(seed=0)
-    async with open_webhook_sender(
-        hook.url, http_transport=fake.httpx_transport(), config=config
-    ) as sender:
+    async with open_webhook_sender(hook.url, transport=fake.transport(), config=config) as sender:
         with pytest.raises(ValidationError) as info:
             sender.send_nowait(Message(content="bad \ud800"))
         (violation,) = info.value.violations
