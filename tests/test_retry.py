@@ -17,7 +17,7 @@ from trio_webhook._outcome import (
     classify,
     parse_discord_error,
 )
-from trio_webhook._retry import GiveUp, RetryAfter, RetryPolicy, decorrelated_jitter
+from trio_webhook._retry import GiveUp, RetryAfter, RetryPolicy, RetryState, decorrelated_jitter
 
 
 def _error(status: int, code: int) -> HTTPResponse:
@@ -132,13 +132,29 @@ def test_classify_transport_errors(kind: str, ambiguous_flag: bool, expected: ob
     assert classify(error) == expected
 
 
-def test_decide_429_waits_retry_after_plus_small_jitter_even_past_the_cap() -> None:
+def test_decide_429_waits_exactly_retry_after_even_past_the_cap() -> None:
+    # One jitter: the tracker holds the bucket for retry_after plus its jitter, and the
+    # retry waits for the tracker; the policy adds none of its own.
     policy = RetryPolicy(cap=10.0)
-    rng = random.Random(3)
-    for _ in range(100):
-        decision = policy.decide(RateLimitedOutcome(42.0), 1, None, rng)
-        assert isinstance(decision, RetryAfter)
-        assert 42.0 <= decision.delay <= 42.25
+    decision = policy.decide(RateLimitedOutcome(42.0), 1, None, random.Random(3))
+    assert decision == RetryAfter(42.0)
+
+
+def test_retry_state_is_frozen_and_each_attempt_returns_its_successor() -> None:
+    rng = random.Random(0)
+    start = RetryState(RetryPolicy(max_attempts=3))
+    first = start.after(Transient(True, "read timeout"), rng)
+    assert isinstance(first, RetryState)
+    assert (start.attempts, start.maybe_posted) == (0, False)  # unchanged
+    assert (first.attempts, first.maybe_posted) == (1, True)
+    assert first.delay is not None
+    assert 0.25 <= first.delay <= 0.75
+    second = first.after(RateLimitedOutcome(2.0), rng)
+    assert isinstance(second, RetryState)
+    # A later 429 proves nothing about the earlier ambiguous attempt.
+    assert (second.attempts, second.delay, second.maybe_posted) == (2, 2.0, True)
+    assert second.after(Transient(False, "refused"), rng) == GiveUp("exhausted")
+    assert start.after(Permanent("400"), rng) == GiveUp("permanent")
 
 
 def test_decide_counts_attempts_and_gives_up_with_reasons() -> None:

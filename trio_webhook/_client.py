@@ -31,7 +31,7 @@ from trio_webhook._outcome import (
 )
 from trio_webhook._planning import PlannedRequest, plan_requests
 from trio_webhook._ratelimit import AdaptiveStrategy, RateLimitTracker, route_key
-from trio_webhook._retry import GiveUp, RetryAfter, RetryPolicy
+from trio_webhook._retry import GiveUp, RetryPolicy, RetryState
 from trio_webhook._transport import Transport
 from trio_webhook._url import WebhookURL, parse_webhook_url, redact
 from trio_webhook.transport._default import default_transport
@@ -398,16 +398,11 @@ class WebhookClient:
             InvalidRequestBudgetExceeded: The tracker stopped sending, so that Discord's
                 edge does not ban this IP; nothing was sent.
         """
-        attempt = 0
-        previous_delay: float | None = None
-        # An ambiguous fault of an earlier attempt may have posted the message, whatever
-        # later attempts answer.
-        maybe_posted = False
+        state = RetryState(self._retry)
         while True:
             if self._dead is not None:
                 raise self._dead
             await self._wait_for_slot(request.route)
-            attempt += 1
             self.counters.requests += 1
             if progress is not None:
                 progress.maybe_posted = True
@@ -423,28 +418,26 @@ class WebhookClient:
             if isinstance(verdict, Success):
                 assert isinstance(answer, HTTPResponse)
                 return answer
-            if isinstance(verdict, Transient) and verdict.ambiguous:
-                maybe_posted = True
-            if progress is not None:
-                progress.maybe_posted = maybe_posted
             self._count_and_log(verdict, answer, outcome, request.route)
-            decision = self._retry.decide(verdict, attempt, previous_delay, self._rng)
-            if isinstance(decision, RetryAfter):
-                self.counters.retries += 1
-                if isinstance(verdict, Transient) and verdict.ambiguous:
-                    self.counters.ambiguous_retries += 1
-                logger.info(
-                    "retrying %s in %.3f s (attempt %d): %s",
-                    request.route,
-                    decision.delay,
-                    attempt,
-                    _describe(answer),
-                    extra={"webhook_id": self._url.webhook_id, "attempt": attempt},
-                )
-                previous_delay = decision.delay
-                await trio.sleep(decision.delay)
-                continue
-            raise self._give_up(decision, outcome, answer, attempt)
+            step = state.after(verdict, self._rng)
+            if progress is not None:
+                ambiguous = isinstance(verdict, Transient) and verdict.ambiguous
+                progress.maybe_posted = state.maybe_posted or ambiguous
+            if isinstance(step, GiveUp):
+                raise self._give_up(step, outcome, answer, state.attempts + 1)
+            state = step
+            self.counters.retries += 1
+            if isinstance(verdict, Transient) and verdict.ambiguous:
+                self.counters.ambiguous_retries += 1
+            logger.info(
+                "retrying %s in %.3f s (attempt %d): %s",
+                request.route,
+                state.delay,
+                state.attempts,
+                _describe(answer),
+                extra={"webhook_id": self._url.webhook_id, "attempt": state.attempts},
+            )
+            await trio.sleep(state.delay or 0.0)
 
     async def _send_reserved(self, request: HTTPRequest) -> HTTPResponse | TransportError:
         """Send on the slot ``_wait_for_slot`` reserved; a transport error is returned."""

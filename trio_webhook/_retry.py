@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import random
-from typing import Final, Literal
+from typing import Literal
 
 import attrs
 
@@ -24,12 +24,9 @@ __all__ = [
     "RetryAfter",
     "RetryDecision",
     "RetryPolicy",
+    "RetryState",
     "decorrelated_jitter",
 ]
-
-# The jitter added on top of a 429's retry_after, so that senders released by the same
-# reset do not all hit Discord in the same millisecond.
-RATE_LIMIT_JITTER: Final = 0.25
 
 
 @attrs.frozen
@@ -142,8 +139,9 @@ class RetryPolicy:
 
         Returns:
             :class:`RetryAfter` with the delay, or :class:`GiveUp` with the reason. A 429
-            waits its ``retry_after`` plus 0 to 250 ms of jitter, even beyond ``cap``
-            (Discord asked for it).
+            waits its ``retry_after``, even beyond ``cap`` (Discord asked for it). Its
+            jitter is the rate limiter's alone: the tracker holds the bucket for
+            ``retry_after`` plus 0 to 250 ms, and the retry waits for the tracker.
         """
         if isinstance(verdict, Success):
             return GiveUp("success")
@@ -155,5 +153,48 @@ class RetryPolicy:
             return GiveUp("exhausted")
         if isinstance(verdict, RateLimitedOutcome):
             wait = max(0.0, verdict.retry_after) if math.isfinite(verdict.retry_after) else 0.0
-            return RetryAfter(wait + rng.uniform(0.0, RATE_LIMIT_JITTER))
+            return RetryAfter(wait)
         return RetryAfter(self.backoff(previous_delay, rng))
+
+
+@attrs.frozen
+class RetryState:
+    """Where the retries of one request stand: a frozen value, each attempt's successor.
+
+    As urllib3's ``Retry.increment``: nothing mutates it; :meth:`after` returns the next
+    state (its ``delay`` says how long to wait before the next attempt) or :class:`GiveUp`.
+
+    Attributes:
+        policy: The policy that decides.
+        attempts: Attempts made so far.
+        delay: The wait before the next attempt (``None`` before the first).
+        maybe_posted: An earlier attempt ended in an ambiguous fault: whatever later
+            attempts answer, the message may be posted already.
+
+    Example::
+
+        state = RetryState(policy)
+        while True:
+            outcome = interpret(await transport.send(request))
+            if isinstance(outcome.verdict, Success):
+                break
+            step = state.after(outcome.verdict, rng)
+            if isinstance(step, GiveUp):
+                raise ...
+            state = step
+            await trio.sleep(state.delay)
+    """
+
+    policy: RetryPolicy
+    attempts: int = 0
+    delay: float | None = None
+    maybe_posted: bool = False
+
+    def after(self, verdict: Verdict, rng: random.Random) -> RetryState | GiveUp:
+        """The state after one more attempt that ended in ``verdict`` (not a success)."""
+        attempts = self.attempts + 1
+        decision = self.policy.decide(verdict, attempts, self.delay, rng)
+        if isinstance(decision, GiveUp):
+            return decision
+        ambiguous = isinstance(verdict, Transient) and verdict.ambiguous
+        return RetryState(self.policy, attempts, decision.delay, self.maybe_posted or ambiguous)
