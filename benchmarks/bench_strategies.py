@@ -37,6 +37,7 @@ from trio_webhook._ratelimit import (
     RateLimitTracker,
     ReactiveStrategy,
     Strategy,
+    parse_rate_limit,
     route_key,
 )
 from trio_webhook._retry import GiveUp, RetryPolicy
@@ -155,7 +156,9 @@ class Sender:
 
     def answer(self, response: HTTPResponse) -> None:
         channel = CHANNEL_ID if response.status == 200 else None
-        self.tracker.observe(self.route, response, self.sim.now, channel_id=channel)
+        self.tracker.observe(
+            self.route, parse_rate_limit(response), self.sim.now, channel_id=channel
+        )
         verdict = classify(response)
         if isinstance(verdict, Success):
             self.delivered += 1

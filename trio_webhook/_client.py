@@ -415,7 +415,7 @@ class WebhookClient:
             outcome = interpret(answer, request.route)
             self._tracker.observe(
                 request.route,
-                answer if isinstance(answer, HTTPResponse) else None,
+                outcome.rate_limit,
                 now=trio.current_time(),
                 channel_id=outcome.channel_id,
             )

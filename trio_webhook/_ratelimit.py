@@ -6,8 +6,8 @@ in the shell) and randomness comes from an injected ``random.Random``. The shell
 
     while (delay := tracker.acquire(route, now=trio.current_time())) > 0:
         await trio.sleep(delay)
-    ...send...
-    tracker.observe(route, response_or_None, now=trio.current_time(), channel_id=...)
+    ...send, then parse the answer once: info = parse_rate_limit(response)...
+    tracker.observe(route, info_or_None, now=trio.current_time(), channel_id=...)
 
 ``acquire`` returning ``0.0`` means a slot is *reserved*: the request counts against the
 bucket's ``remaining`` until ``observe`` releases it (``None`` for a transport failure), or
@@ -125,6 +125,7 @@ class RateLimitInfo:
             (Cloudflare error 1015), or neither an ``X-RateLimit-*`` header nor Discord's
             JSON body. It bans the whole IP address, not one bucket (see
             :func:`edge_ban_cause`).
+        edge_ban_cause: Why the 429 is the edge's (for the log line of the ban), else ``""``.
     """
 
     status: int
@@ -137,6 +138,7 @@ class RateLimitInfo:
     retry_after: float | None = None
     code: int | None = None
     edge_ban: bool = False
+    edge_ban_cause: str = ""
 
     @property
     def is_rate_limited(self) -> bool:
@@ -256,10 +258,10 @@ def parse_rate_limit(response: HTTPResponse, *, epoch_now: float | None = None) 
     is_global = (headers.get("x-ratelimit-global") or "").strip().lower() == "true"
     retry_after: float | None = None
     code: int | None = None
-    edge_ban = False
+    edge_ban_cause = ""
     if response.status == 429:
         body = _json_object(response.body)
-        edge_ban = bool(_edge_ban_cause(response, body))
+        edge_ban_cause = _edge_ban_cause(response, body)
         body_retry_after: float | None = None
         if body is not None:
             body_retry_after = _float(body.get("retry_after"))
@@ -281,7 +283,8 @@ def parse_rate_limit(response: HTTPResponse, *, epoch_now: float | None = None) 
         scope=scope,
         retry_after=retry_after,
         code=code,
-        edge_ban=edge_ban,
+        edge_ban=bool(edge_ban_cause),
+        edge_ban_cause=edge_ban_cause,
     )
 
 
@@ -1261,7 +1264,8 @@ class RateLimitTracker:
         while (delay := tracker.acquire(route, now=trio.current_time())) > 0:
             await trio.sleep(delay)
         response = await transport.send(request)
-        tracker.observe(route, response, now=trio.current_time())
+        info = parse_rate_limit(response)
+        tracker.observe(route, info, now=trio.current_time())
 
     Error handling:
         Nothing here raises on what Discord sends: garbage headers count as unknown.
@@ -1345,28 +1349,25 @@ class RateLimitTracker:
     def observe(
         self,
         route: str,
-        response: HTTPResponse | None,
+        info: RateLimitInfo | None,
         now: float,
         *,
         channel_id: str | None = None,
         epoch_now: float | None = None,
-    ) -> RateLimitInfo | None:
+    ) -> None:
         """Release the reservation of ``route`` and learn from the answer.
 
         Args:
             route: The route passed to :meth:`acquire`.
-            response: Discord's answer, or ``None`` after a transport failure.
+            info: What the answer said about rate limits, parsed once per answer (the
+                client's ``Outcome.rate_limit``), or ``None`` after a transport failure.
             now: The caller's clock.
             channel_id: The channel the message went to (from a ``wait=true`` answer), so
                 limits learned from ``shared`` 429s pace every webhook of the channel.
-            epoch_now: Wall-clock time, only to read ``X-RateLimit-Reset`` when
-                ``Reset-After`` is missing.
-
-        Returns:
-            The parsed rate-limit information, or ``None`` without a response.
+            epoch_now: Wall-clock time, only to say in the log line of an edge ban when it
+                ends.
         """
         self._now = now
-        info = None if response is None else parse_rate_limit(response, epoch_now=epoch_now)
         if info is not None and info.is_rate_limited:
             if info.edge_ban:
                 scope = "edge"
@@ -1387,15 +1388,14 @@ class RateLimitTracker:
             budget=self.budget,
             edge_ban_floor=self.edge_ban_floor,
         )
-        if observed.edge_ban_started and response is not None:
+        if observed.edge_ban_started and info is not None:
             self._edge_bans += 1
-            self._log_edge_ban(route, response, now, observed.edge_ban_until, epoch_now)
-        return info
+            self._log_edge_ban(route, info, now, observed.edge_ban_until, epoch_now)
 
     def _log_edge_ban(
         self,
         route: str,
-        response: HTTPResponse,
+        info: RateLimitInfo,
         now: float,
         until: float,
         epoch_now: float | None,
@@ -1416,7 +1416,7 @@ class RateLimitTracker:
             "paused for %.1f s, until %s, and resumes by itself then. Such bans follow too "
             "many invalid requests (401, 403, 429) or too many requests from one IP.",
             route,
-            edge_ban_cause(response),
+            info.edge_ban_cause or "from Discord's edge",
             pause,
             ends,
             extra={"route": route, "edge_ban_seconds": pause},
