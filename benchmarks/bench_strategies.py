@@ -31,17 +31,17 @@ import attrs
 
 from trio_webhook._http import HTTPResponse
 from trio_webhook._outcome import Success, classify
-from trio_webhook._ratelimit import (
+from trio_webhook._retry import GiveUp, RetryPolicy
+from trio_webhook.ratelimit import (
     AdaptiveStrategy,
+    MemoryStore,
     ProactiveStrategy,
     RateLimitTracker,
     ReactiveStrategy,
     Strategy,
-    parse_rate_limit,
-    route_key,
 )
-from trio_webhook._retry import GiveUp, RetryPolicy
-from trio_webhook.stores import MemoryStore
+from trio_webhook.ratelimit._headers import parse_rate_limit
+from trio_webhook.ratelimit._state import route_key
 
 BUCKET_LIMIT = 5
 BUCKET_WINDOW = 2.0

@@ -9,16 +9,16 @@ import random
 import pytest
 
 from trio_webhook._http import HTTPResponse
-from trio_webhook._ratelimit import (
+from trio_webhook.ratelimit import (
     AdaptiveStrategy,
+    MemoryStore,
     ProactiveStrategy,
     RateLimitTracker,
     ReactiveStrategy,
     Strategy,
-    parse_rate_limit,
-    route_key,
 )
-from trio_webhook.stores import MemoryStore
+from trio_webhook.ratelimit._headers import parse_rate_limit
+from trio_webhook.ratelimit._state import route_key
 
 HOOKS = [route_key("POST", str(100 + i), "token", "") for i in range(3)]
 

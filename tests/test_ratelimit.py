@@ -10,19 +10,18 @@ from hypothesis import strategies as st
 
 from trio_webhook._http import HTTPResponse
 from trio_webhook._outcome import interpret
-from trio_webhook._ratelimit import (
+from trio_webhook.ratelimit import (
     AdaptiveStrategy,
-    BucketState,
-    GlobalPacing,
+    MemoryStore,
     ProactiveStrategy,
     RateLimitInfo,
     RateLimitTracker,
     ReactiveStrategy,
     Strategy,
-    parse_rate_limit,
-    route_key,
 )
-from trio_webhook.stores import MemoryStore
+from trio_webhook.ratelimit._headers import parse_rate_limit
+from trio_webhook.ratelimit._records import GlobalPacing
+from trio_webhook.ratelimit._state import BucketState, route_key
 
 ROUTE = route_key("POST", "123", "s3cret-token", "")
 OTHER = route_key("POST", "456", "other-token", "")

@@ -6,19 +6,20 @@ from typing import Final
 
 import attrs
 
-from trio_webhook._ratelimit import (
-    DEFAULT_BUDGET,
-    EDGE_BAN_FLOOR,
+from trio_webhook.ratelimit._budget import DEFAULT_BUDGET, InvalidRequestBudget
+from trio_webhook.ratelimit._headers import RateLimitInfo
+from trio_webhook.ratelimit._records import (
     BucketSnapshot,
-    BucketState,
     GlobalPacing,
     GlobalSnapshot,
-    GlobalState,
-    InvalidRequestBudget,
     Jitter,
     Observed,
-    RateLimitInfo,
     Reservation,
+)
+from trio_webhook.ratelimit._state import (
+    EDGE_BAN_FLOOR,
+    BucketState,
+    GlobalState,
     Strategy,
     apply_observation,
     bucket_key,
