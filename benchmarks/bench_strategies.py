@@ -41,7 +41,7 @@ from trio_webhook.ratelimit import (
     Strategy,
 )
 from trio_webhook.ratelimit._headers import parse_rate_limit
-from trio_webhook.ratelimit._state import route_key
+from trio_webhook.ratelimit._keys import route_key
 
 BUCKET_LIMIT = 5
 BUCKET_WINDOW = 2.0

@@ -18,7 +18,7 @@ from trio_webhook.ratelimit import (
     Strategy,
 )
 from trio_webhook.ratelimit._headers import parse_rate_limit
-from trio_webhook.ratelimit._state import route_key
+from trio_webhook.ratelimit._keys import route_key
 
 HOOKS = [route_key("POST", str(100 + i), "token", "") for i in range(3)]
 

@@ -20,8 +20,8 @@ from trio_webhook.ratelimit import (
     Strategy,
 )
 from trio_webhook.ratelimit._headers import parse_rate_limit
-from trio_webhook.ratelimit._records import GlobalPacing
-from trio_webhook.ratelimit._state import BucketState, route_key
+from trio_webhook.ratelimit._keys import route_key
+from trio_webhook.ratelimit._records import BucketState, GlobalPacing
 
 ROUTE = route_key("POST", "123", "s3cret-token", "")
 OTHER = route_key("POST", "456", "other-token", "")

@@ -5,8 +5,8 @@ import random
 from trio_webhook._http import HTTPResponse
 from trio_webhook.ratelimit import AdaptiveStrategy, RateLimitInfo, RateLimitTracker
 from trio_webhook.ratelimit._headers import parse_rate_limit
+from trio_webhook.ratelimit._keys import route_key
 from trio_webhook.ratelimit._records import GlobalPacing, Jitter
-from trio_webhook.ratelimit._state import route_key
 from trio_webhook.stores import MemoryStore, RateLimitStore
 
 STRATEGY = AdaptiveStrategy()

@@ -34,7 +34,7 @@ from trio_webhook._retry import GiveUp, RetryAfter, RetryPolicy
 from trio_webhook._transport import Transport
 from trio_webhook._url import WebhookURL, parse_webhook_url, redact
 from trio_webhook.ratelimit import AdaptiveStrategy, RateLimitTracker
-from trio_webhook.ratelimit._state import route_key
+from trio_webhook.ratelimit._keys import route_key
 from trio_webhook.transport._default import default_transport
 
 __all__ = ["ClientCounters", "PlanProgress", "WebhookClient"]

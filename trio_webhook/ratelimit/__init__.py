@@ -12,12 +12,12 @@ takes and returns), ``_store`` (the store protocol), ``_memory`` (the memory sto
 from trio_webhook.ratelimit._budget import InvalidRequestBudget
 from trio_webhook.ratelimit._headers import RateLimitInfo
 from trio_webhook.ratelimit._memory import MemoryStore
-from trio_webhook.ratelimit._state import Strategy
 from trio_webhook.ratelimit._store import RateLimitStore
 from trio_webhook.ratelimit._strategies import (
     AdaptiveStrategy,
     ProactiveStrategy,
     ReactiveStrategy,
+    Strategy,
 )
 from trio_webhook.ratelimit._tracker import RateLimitMetrics, RateLimitTracker
 

@@ -1,258 +1,88 @@
-"""Bucket and global rate-limit state, and every transition of it.
+"""Every transition of the rate-limit state, in one place (the data is in ``_records``).
 
-Bucket states live only in this module: *unknown* (a placeholder keyed by the route, one
-request in flight at a time), *resolved* (``X-RateLimit-Bucket`` seen: routes sharing that
-hash and top-level resource share the state), *exhausted* (``remaining`` 0 or a 429: wait for
-the reset) and *reset* (the window passed: ``remaining`` goes back to ``limit``).
+A store holds the state and runs :func:`reserve_slot` (before a request) and
+:func:`apply_observation` (after its answer) atomically, with :func:`resolve_bucket` and
+:func:`join_channel` when an answer names a route's bucket or channel. Nothing else
+changes a :class:`BucketState` or the :class:`GlobalState`, except a strategy's ``learn``
+recording a learned limit after an unexplained 429.
+
+A bucket's state is read from its fields at ``now``; nothing stores its name::
+
+                      answer with Remaining (fold)
+      +---------+ ------------------------------------> +------+ --grant--+
+      | UNKNOWN |                                       | OPEN |          |
+      +---------+ <---- roll, no limit known ---------- +------+ <--------+
+        |     ^                                          |    ^
+        +-----+ one probe in flight,      grant of the   |    | roll: reset_at + jitter
+          the others wait a probe         last slot, or  |    | passed; remaining =
+          interval                        Remaining 0    v    | limit - in flight
+                                                  +-----------+
+                                                  | EXHAUSTED |
+                                                  +-----------+
+
+- *grant* (:func:`reserve_slot`, every gate open): one more in flight, ``remaining - 1``,
+  the time kept in ``grants``. *release* (:func:`apply_observation`): one fewer in flight;
+  a transport failure gives the slot back. A reservation never observed lapses at roll.
+- *fold*: an answer's ``Remaining`` less our requests in flight, the earliest measured
+  reset; within one window the count only falls; an answer from before our last roll is
+  stale and changes nothing.
+- *resolve* (:func:`resolve_bucket`): the first answer naming ``X-RateLimit-Bucket`` moves
+  the route from its placeholder ``route:...`` to ``bucket:<hash>:<webhook>``, handing over
+  reservations, block and history; routes of one bucket then share one state.
+- Two conditions lie over every state. *blocked*: a 429 (not global, not the edge's) sets
+  ``blocked_until`` to its ``retry_after`` plus jitter, on the route's channel state when
+  scoped ``shared``, after the strategy learned from it. *learned*: the adaptive strategy
+  paces a limit no header announced until its evidence expires (dropped at roll).
+- *forget*: a store drops a state idle for ``idle_ttl`` with nothing pending
+  (:meth:`BucketState.is_idle`).
+
+A channel state (``channel:<id>``) is a bucket without announced limits: grants, a block
+and a learned limit. The global state holds gates over every route, each open again once
+its time passes::
+
+    OPEN --global 429--------------------------------------------> GLOBAL_BLOCKED
+    OPEN --edge ban (at least the floor; counted once an episode)--> EDGE_BANNED
+    OPEN --pacing.limit grants in the last pacing.period------------> PACED
+    OPEN --invalid answers >= budget.slow_at--------------------------> SLOWED (spacing)
+    SLOWED --invalid answers >= budget.stop_at------------------------> REFUSED
+
+A request waits for the longest wait of every gate, its bucket and its channel; in
+REFUSED it is refused instead, until the count of invalid answers falls below ``stop_at``.
 """
 
 from __future__ import annotations
 
-import re
 from collections import deque
-from typing import Final, Protocol
+from typing import Final
 
-import attrs
-
-from trio_webhook.ratelimit._budget import (
-    DEFAULT_BUDGET,
-    InvalidRequestBudget,
-    InvalidRequestWindow,
-    counts_as_invalid,
-)
+from trio_webhook.ratelimit._budget import DEFAULT_BUDGET, InvalidRequestBudget, counts_as_invalid
 from trio_webhook.ratelimit._headers import DEFAULT_RETRY_AFTER, RateLimitInfo
 from trio_webhook.ratelimit._records import (
+    GRANTED,
     NOTHING_OBSERVED,
-    BucketSnapshot,
+    BucketState,
     GlobalPacing,
-    GlobalSnapshot,
+    GlobalState,
     Jitter,
-    LearnedLimit,
     Observed,
     Reservation,
 )
+from trio_webhook.ratelimit._strategies import Strategy, scaled_reset_jitter
 
 __all__ = [
     "EDGE_BAN_FLOOR",
-    "HISTORY",
-    "BucketState",
-    "GlobalState",
-    "Strategy",
     "apply_observation",
-    "bucket_key",
+    "join_channel",
     "reserve_slot",
-    "route_key",
+    "resolve_bucket",
 ]
 
 # A 429 from Discord's edge (Cloudflare), not its API, is a ban of the whole IP. Its
 # Retry-After is often missing or too short to trust; wait at least this long.
 EDGE_BAN_FLOOR: Final = 60.0
-# How many grant times a bucket remembers (bounds memory; also the largest learnable limit).
-HISTORY: Final = 256
-
-_MAJOR_RE: Final = re.compile(r"/(webhooks|channels|guilds)/([^/\s]+)")
 
 
-def route_key(method: str, webhook_id: str | int, token: str, template: str = "") -> str:
-    """The rate-limit route of a webhook request, redacted: ``POST /webhooks/123/***``.
-
-    The token is deliberately left out, not hashed: a webhook id has exactly one valid
-    token, so the id already names the top-level resource Discord buckets by, and a key
-    that holds no token-derived bytes can be logged, stored in Redis and used as a metric
-    label safely.
-
-    Args:
-        method: The HTTP method.
-        webhook_id: The webhook's id.
-        token: The webhook's token (unused; accepted so callers pass the whole identity).
-        template: The path template below the webhook, as ``/messages/{message_id}``
-            (keep the placeholder: every message shares one route).
-
-    Returns:
-        The route key.
-    """
-    del token
-    return f"{method.upper()} /webhooks/{webhook_id}/***{template}"
-
-
-def bucket_key(route: str, bucket_hash: str | None) -> str:
-    """The store key of a route's bucket.
-
-    Discord's bucket hash does not include the top-level resource, so two webhooks with
-    the same hash are still two buckets: the key is ``hash`` plus the route's major
-    parameter. Without a hash the key is a placeholder named after the route.
-    """
-    if bucket_hash is None:
-        return f"route:{route}"
-    match = _MAJOR_RE.search(route)
-    major = f"{match.group(1)}/{match.group(2)}" if match else ""
-    return f"bucket:{bucket_hash}:{major}"
-
-
-@attrs.define
-class BucketState:
-    """The mutable state of one bucket (or of one channel's hidden limit).
-
-    Attributes:
-        key: The store key (``route:...`` placeholder, ``bucket:hash:major`` or
-            ``channel:id``).
-        limit: The announced limit, when known.
-        remaining: Slots left in the window: the server's count minus our reservations.
-        reset_at: When the announced window resets (caller's clock), when known.
-        reset_jitter: Jitter added to a wait for ``reset_at`` (drawn when it was set).
-        window: The longest announced window seen (seconds).
-        blocked_until: A 429's retry_after (plus jitter) ends here.
-        rolled_at: When we last moved to a new window by ourselves (answers from the
-            window before it are stale).
-        in_flight: Expiry times of the reservations not yet observed.
-        grants: When recent requests were let through (at most ``HISTORY``).
-        learned: A limit learned from 429s, if any.
-        last_used: The last time anything touched the bucket.
-        reset_measured: ``reset_at`` comes from an answer (not from our own guess when
-            the window rolled).
-        channel_synced: Whether ``grants`` made before the route's channel was known have
-            been counted in that channel's history.
-    """
-
-    key: str
-    limit: int | None = None
-    remaining: int | None = None
-    reset_at: float | None = None
-    reset_jitter: float = 0.0
-    window: float | None = None
-    blocked_until: float = 0.0
-    rolled_at: float | None = None
-    in_flight: list[float] = attrs.Factory(list)
-    grants: deque[float] = attrs.Factory(lambda: deque(maxlen=HISTORY))
-    learned: LearnedLimit | None = None
-    last_used: float = 0.0
-    channel_synced: bool = False
-    reset_measured: bool = False
-
-    def snapshot(self) -> BucketSnapshot:
-        """A frozen copy for introspection."""
-        return BucketSnapshot(
-            key=self.key,
-            limit=self.limit,
-            remaining=self.remaining,
-            reset_at=self.reset_at,
-            blocked_until=self.blocked_until,
-            in_flight=len(self.in_flight),
-            learned=self.learned,
-        )
-
-    def is_idle(self, now: float, idle_ttl: float) -> bool:
-        """Whether nothing about this bucket still matters (it can be forgotten)."""
-        return (
-            now - self.last_used >= idle_ttl
-            and not any(t > now for t in self.in_flight)
-            and self.blocked_until <= now
-            and (self.reset_at is None or self.reset_at <= now)
-            and (self.learned is None or self.learned.expires_at <= now)
-        )
-
-
-@attrs.define
-class GlobalState:
-    """Per-process (or per-IP, in a shared store) state: the global gates and pacing.
-
-    Attributes:
-        blocked_until: A global 429 blocks every route until then.
-        grants: Recent grant times, for pacing under the global rate.
-        edge_ban_until: An edge ban (:attr:`RateLimitInfo.edge_ban`) pauses every route
-            until then.
-        invalid: The invalid answers (401, 403, 429 not ``shared``) of the last window.
-        last_grant: When the last request was let through (spaces grants near the
-            invalid-request limit).
-    """
-
-    blocked_until: float = 0.0
-    grants: deque[float] = attrs.Factory(deque)
-    edge_ban_until: float = 0.0
-    invalid: InvalidRequestWindow = attrs.Factory(InvalidRequestWindow)
-    last_grant: float | None = None
-
-    def snapshot(self, now: float, budget: InvalidRequestBudget) -> GlobalSnapshot:
-        """A frozen copy for introspection."""
-        return GlobalSnapshot(
-            blocked_until=self.blocked_until,
-            edge_ban_until=self.edge_ban_until,
-            invalid_requests=self.invalid.count(now, budget),
-        )
-
-
-class Strategy(Protocol):
-    """How long a request must wait, from a bucket's state alone.
-
-    ``delay`` must be pure (same state and ``now``, same answer) and never negative;
-    ``learn`` may record evidence in the state after a 429 that no header explained.
-    """
-
-    @property
-    def reset_jitter(self) -> float:
-        """Largest jitter (seconds) added to a wait for a bucket reset."""
-        ...
-
-    @property
-    def reset_jitter_share(self) -> float:
-        """Largest jitter as a share of the bucket's window (the smaller cap wins)."""
-        ...
-
-    def delay(self, state: BucketState, now: float) -> float:
-        """Seconds to wait before the next request on ``state`` (0: go)."""
-        ...
-
-    def learn(self, state: BucketState, info: RateLimitInfo, now: float) -> None:
-        """Record what an unexplained (non-global) 429 teaches about ``state``."""
-        ...
-
-
-def _scaled_reset_jitter(strategy: Strategy, draw: float, window: float | None) -> float:
-    # ``draw`` is uniform in [0, strategy.reset_jitter); rescale it to the smaller cap, so
-    # the jitter stays a small share of short windows (a time-scaled fake, or a bucket
-    # with a sub-second reset) instead of a fixed number of milliseconds.
-    cap = strategy.reset_jitter
-    if cap <= 0.0 or window is None:
-        return max(0.0, draw)
-    share_cap = max(0.0, strategy.reset_jitter_share * window)
-    if share_cap >= cap:
-        return max(0.0, draw)
-    return max(0.0, draw * share_cap / cap)
-
-
-def _roll(state: BucketState, now: float) -> None:
-    state.in_flight = [t for t in state.in_flight if t > now]
-    if state.reset_at is not None and now >= state.reset_at + state.reset_jitter:
-        if state.limit is not None:
-            state.remaining = max(0, state.limit - len(state.in_flight))
-        else:
-            state.remaining = None
-        # The next window starts no earlier than now; the next answer says exactly.
-        state.rolled_at = now
-        state.reset_at = now + state.window if state.window else None
-        state.reset_measured = False
-        state.reset_jitter = 0.0
-    if state.learned is not None and state.learned.expires_at <= now:
-        state.learned = None
-
-
-def _global_wait(glob: GlobalState, pacing: GlobalPacing, now: float) -> tuple[float, str]:
-    wait, reason = 0.0, ""
-    if glob.edge_ban_until > now:
-        wait, reason = glob.edge_ban_until - now, "edge_ban"
-    if glob.blocked_until - now > wait:
-        wait, reason = glob.blocked_until - now, "global"
-    if wait > 0.0:
-        return wait, reason
-    if pacing.limit <= 0:
-        return 0.0, ""
-    while glob.grants and glob.grants[0] <= now - pacing.period:
-        glob.grants.popleft()
-    if len(glob.grants) >= pacing.limit:
-        return max(0.0, glob.grants[len(glob.grants) - pacing.limit] + pacing.period - now), (
-            "global_pace"
-        )
-    return 0.0, ""
+# --------------------------------------------------------------------------- reserve
 
 
 def reserve_slot(
@@ -283,12 +113,7 @@ def reserve_slot(
     if invalid >= budget.stop_at:
         resume = glob.invalid.resume_after(now, budget)
         return Reservation(resume, "invalid_budget", refused=budget.refusal(invalid, resume))
-    wait, reason = _global_wait(glob, pacing, now)
-    spacing = budget.spacing(invalid)
-    if spacing > 0.0 and glob.last_grant is not None:
-        budget_wait = glob.last_grant + spacing - now
-        if budget_wait > wait:
-            wait, reason = budget_wait, "invalid_budget"
+    wait, reason = _global_wait(glob, pacing, budget, invalid, now)
     bucket_wait = strategy.delay(bucket, now)
     if bucket_wait > wait:
         wait, reason = bucket_wait, "bucket"
@@ -299,6 +124,58 @@ def reserve_slot(
             wait, reason = channel_wait, "channel"
     if wait > 0.0:
         return Reservation(wait, reason)
+    _grant(bucket, channel, glob, now, pacing, reservation_ttl)
+    return GRANTED
+
+
+def _roll(state: BucketState, now: float) -> None:
+    state.in_flight = [t for t in state.in_flight if t > now]
+    if state.reset_at is not None and now >= state.reset_at + state.reset_jitter:
+        if state.limit is not None:
+            state.remaining = max(0, state.limit - len(state.in_flight))
+        else:
+            state.remaining = None
+        # The next window starts no earlier than now; the next answer says exactly.
+        state.rolled_at = now
+        state.reset_at = now + state.window if state.window else None
+        state.reset_measured = False
+        state.reset_jitter = 0.0
+    if state.learned is not None and state.learned.expires_at <= now:
+        state.learned = None
+
+
+def _global_wait(
+    glob: GlobalState, pacing: GlobalPacing, budget: InvalidRequestBudget, invalid: int, now: float
+) -> tuple[float, str]:
+    # The gates over every route: an edge ban, a global 429, the global pace, and the
+    # spacing near the invalid-request limit.
+    wait, reason = 0.0, ""
+    if glob.edge_ban_until > now:
+        wait, reason = glob.edge_ban_until - now, "edge_ban"
+    if glob.blocked_until - now > wait:
+        wait, reason = glob.blocked_until - now, "global"
+    if wait <= 0.0 and pacing.limit > 0:
+        while glob.grants and glob.grants[0] <= now - pacing.period:
+            glob.grants.popleft()
+        if len(glob.grants) >= pacing.limit:
+            oldest = glob.grants[len(glob.grants) - pacing.limit]
+            wait, reason = max(0.0, oldest + pacing.period - now), "global_pace"
+    spacing = budget.spacing(invalid)
+    if spacing > 0.0 and glob.last_grant is not None:
+        budget_wait = glob.last_grant + spacing - now
+        if budget_wait > wait:
+            wait, reason = budget_wait, "invalid_budget"
+    return wait, reason
+
+
+def _grant(
+    bucket: BucketState,
+    channel: BucketState | None,
+    glob: GlobalState,
+    now: float,
+    pacing: GlobalPacing,
+    reservation_ttl: float,
+) -> None:
     bucket.in_flight.append(now + reservation_ttl)
     if bucket.remaining is not None:
         bucket.remaining -= 1
@@ -308,35 +185,9 @@ def reserve_slot(
     if pacing.limit > 0:
         glob.grants.append(now)
     glob.last_grant = now
-    return Reservation(0.0)
 
 
-def _sync_grants(bucket: BucketState, channel: BucketState) -> None:
-    # The requests a webhook sent before its first answer named the channel count against
-    # the channel too: without them a channel of n webhooks learns a limit n too low. A
-    # store may already have copied them (into a channel it had just created): add only
-    # what is missing.
-    bucket.channel_synced = True
-    present: dict[float, int] = {}
-    for t in channel.grants:
-        present[t] = present.get(t, 0) + 1
-    missing: list[float] = []
-    for t in bucket.grants:
-        if present.get(t, 0) > 0:
-            present[t] -= 1
-        else:
-            missing.append(t)
-    if missing:
-        merged = sorted([*channel.grants, *missing])
-        channel.grants.clear()
-        channel.grants.extend(merged)
-
-
-def _drop_last_grant(grants: deque[float], now: float) -> None:
-    for i in range(len(grants) - 1, -1, -1):
-        if grants[i] <= now:
-            del grants[i]
-            return
+# --------------------------------------------------------------------------- observe
 
 
 def apply_observation(
@@ -357,11 +208,11 @@ def apply_observation(
     ``retry_after``, at least ``edge_ban_floor`` seconds, and teaches the bucket nothing.
     Edge bans that arrive while one is under way belong to the same episode: a longer
     ``retry_after`` lengthens the pause, but they count neither as a new episode nor in
-    the budget. Every other
-    invalid answer (:func:`counts_as_invalid`) is counted in ``glob.invalid``.
+    the budget. Every other invalid answer (:func:`counts_as_invalid`) is counted in
+    ``glob.invalid``.
 
     Args:
-        bucket: The route's bucket (already remapped to the answer's bucket hash).
+        bucket: The route's bucket (already resolved to the answer's bucket hash).
         channel: The channel state, when the route's channel is known.
         glob: The global state.
         info: The parsed answer, or ``None`` after a transport failure (release only).
@@ -376,7 +227,7 @@ def apply_observation(
     """
     bucket.last_used = now
     if channel is not None and not bucket.channel_synced:
-        _sync_grants(bucket, channel)
+        join_channel(bucket, channel)
     if bucket.in_flight:
         bucket.in_flight.sort()
         bucket.in_flight.pop(0)
@@ -386,65 +237,91 @@ def apply_observation(
             bucket.remaining = min(bucket.limit, bucket.remaining + 1)
         return NOTHING_OBSERVED
     if info.edge_ban:
-        # The edge, not the API, answered: nothing in it is about this bucket.
-        started = glob.edge_ban_until <= now
-        pause = info.retry_after or 0.0
-        if started:
-            glob.invalid.add(now, budget)
-            pause = max(pause, edge_ban_floor)
-        # Later bans of the episode (requests already in flight) may lengthen the pause by
-        # what they announce, not by the floor again.
-        glob.edge_ban_until = max(glob.edge_ban_until, now + pause)
-        return Observed(edge_ban_started=started, edge_ban_until=glob.edge_ban_until)
+        return _edge_ban(glob, info, now, budget, edge_ban_floor)
     if counts_as_invalid(info):
         glob.invalid.add(now, budget)
+    _fold_headers(bucket, info, now, strategy, jitter)
+    if info.is_rate_limited:
+        _block(bucket, channel, glob, info, now, strategy, jitter)
+    return NOTHING_OBSERVED
+
+
+def _edge_ban(
+    glob: GlobalState, info: RateLimitInfo, now: float, budget: InvalidRequestBudget, floor: float
+) -> Observed:
+    # The edge, not the API, answered: nothing in it is about this bucket.
+    started = glob.edge_ban_until <= now
+    pause = info.retry_after or 0.0
+    if started:
+        glob.invalid.add(now, budget)
+        pause = max(pause, floor)
+    # Later bans of the episode (requests already in flight) may lengthen the pause by
+    # what they announce, not by the floor again.
+    glob.edge_ban_until = max(glob.edge_ban_until, now + pause)
+    return Observed(edge_ban_started=started, edge_ban_until=glob.edge_ban_until)
+
+
+def _fold_headers(
+    bucket: BucketState, info: RateLimitInfo, now: float, strategy: Strategy, jitter: Jitter
+) -> None:
     if info.limit is not None:
         bucket.limit = info.limit
+    reset_after = info.reset_after
+    # An answer from the window before our last roll (it was slow to come back) must not
+    # reset the count of the current window.
     stale = (
-        info.reset_after is not None
+        reset_after is not None
         and bucket.rolled_at is not None
         and bucket.window is not None
-        and now + info.reset_after < bucket.rolled_at + bucket.window / 2
+        and now + reset_after < bucket.rolled_at + bucket.window / 2
     )
-    if info.reset_after is not None and not stale:
-        # An answer from the window before our last roll (it was slow to come back) must
-        # not reset the count of the current window.
-        bucket.window = max(bucket.window or 0.0, info.reset_after)
+    if reset_after is not None and not stale:
+        bucket.window = max(bucket.window or 0.0, reset_after)
         if info.remaining is not None:
-            # Our own requests still in flight are not in Discord's count yet.
-            remaining = max(0, info.remaining - len(bucket.in_flight))
-            reset_at = now + info.reset_after
-            same_window = (
-                bucket.reset_at is not None
-                and bucket.remaining is not None
-                and abs(reset_at - bucket.reset_at) < bucket.window / 2
-            )
-            if same_window and bucket.remaining is not None and bucket.reset_at is not None:
-                # Within one window our own count already holds our reservations, so it is
-                # exact for a lone sender; Discord's lower count reveals other senders.
-                # Answers can come back out of order: the count only ever falls.
-                remaining = min(bucket.remaining, info.remaining)
-                # Every answer's reset time is late by its own trip back; the earliest is
-                # the closest and still no earlier than the true reset. Our own guess made
-                # when the window rolled is no answer: it may be early, so it only bounds
-                # from below.
-                if bucket.reset_measured:
-                    reset_at = min(reset_at, bucket.reset_at)
-                else:
-                    reset_at = max(reset_at, bucket.reset_at)
-            bucket.remaining = remaining
-            bucket.reset_at = reset_at
-            bucket.reset_measured = True
-            bucket.reset_jitter = _scaled_reset_jitter(strategy, jitter.reset, bucket.window)
+            _fold_window(bucket, info.remaining, now + reset_after, bucket.window)
+            bucket.reset_jitter = scaled_reset_jitter(strategy, jitter.reset, bucket.window)
     elif info.remaining is not None and bucket.remaining is None:
         bucket.remaining = max(0, info.remaining - len(bucket.in_flight))
-    if not info.is_rate_limited:
-        return NOTHING_OBSERVED
+
+
+def _fold_window(bucket: BucketState, announced: int, reset_at: float, window: float) -> None:
+    # Our own requests still in flight are not in Discord's count yet.
+    remaining = max(0, announced - len(bucket.in_flight))
+    if (
+        bucket.reset_at is not None
+        and bucket.remaining is not None
+        and abs(reset_at - bucket.reset_at) < window / 2
+    ):
+        # Within one window our own count already holds our reservations, so it is exact
+        # for a lone sender; Discord's lower count reveals other senders. Answers can come
+        # back out of order: the count only ever falls.
+        remaining = min(bucket.remaining, announced)
+        # Every answer's reset time is late by its own trip back; the earliest is the
+        # closest and still no earlier than the true reset. Our own guess made when the
+        # window rolled is no answer: it may be early, so it only bounds from below.
+        if bucket.reset_measured:
+            reset_at = min(reset_at, bucket.reset_at)
+        else:
+            reset_at = max(reset_at, bucket.reset_at)
+    bucket.remaining = remaining
+    bucket.reset_at = reset_at
+    bucket.reset_measured = True
+
+
+def _block(
+    bucket: BucketState,
+    channel: BucketState | None,
+    glob: GlobalState,
+    info: RateLimitInfo,
+    now: float,
+    strategy: Strategy,
+    jitter: Jitter,
+) -> None:
     retry_after = info.retry_after if info.retry_after is not None else DEFAULT_RETRY_AFTER
     until = now + retry_after + jitter.rate_limited
     if info.is_global:
         glob.blocked_until = max(glob.blocked_until, until)
-        return NOTHING_OBSERVED
+        return
     target = channel if info.scope == "shared" and channel is not None else bucket
     target.last_used = now
     # Learn first: the strategy reads the block this 429 is part of (or the one before it).
@@ -455,4 +332,67 @@ def apply_observation(
         # channel's history (a sliding window over it would wait for a phantom). Which of
         # the recent grants it was is unknown; they are milliseconds apart: drop the last.
         _drop_last_grant(channel.grants, now)
-    return NOTHING_OBSERVED
+
+
+def _drop_last_grant(grants: deque[float], now: float) -> None:
+    for i in range(len(grants) - 1, -1, -1):
+        if grants[i] <= now:
+            del grants[i]
+            return
+
+
+# --------------------------------------------------------------------------- keys and channels
+
+
+def resolve_bucket(
+    key: str, placeholder: BucketState | None, resolved: BucketState | None
+) -> BucketState:
+    """UNKNOWN to resolved: the state under ``key`` once an answer names the bucket's hash.
+
+    The placeholder (or an outdated bucket) hands its reservations, block and history to
+    the real bucket, as hikari does when ``X-RateLimit-Bucket`` first arrives; with no
+    state under ``key`` yet, the placeholder itself becomes it.
+
+    Args:
+        key: The bucket's key (:func:`~trio_webhook.ratelimit._keys.bucket_key`).
+        placeholder: The state the route used until now, if the store still holds it.
+        resolved: The state already under ``key`` (another route of the same bucket).
+
+    Returns:
+        The state to keep under ``key``.
+    """
+    if resolved is None:
+        target = placeholder if placeholder is not None else BucketState(key)
+        target.key = key
+        return target
+    if placeholder is not None:
+        resolved.in_flight.extend(placeholder.in_flight)
+        resolved.blocked_until = max(resolved.blocked_until, placeholder.blocked_until)
+        _merge_grants(resolved.grants, placeholder.grants)
+    return resolved
+
+
+def join_channel(bucket: BucketState, channel: BucketState) -> None:
+    """Count the grants ``bucket`` made before its channel was known in ``channel``.
+
+    Without them a channel of n webhooks learns a limit n too low. Only what the channel's
+    history lacks is added, so joining twice counts nothing twice.
+    """
+    bucket.channel_synced = True
+    present: dict[float, int] = {}
+    for t in channel.grants:
+        present[t] = present.get(t, 0) + 1
+    missing: list[float] = []
+    for t in bucket.grants:
+        if present.get(t, 0) > 0:
+            present[t] -= 1
+        else:
+            missing.append(t)
+    _merge_grants(channel.grants, missing)
+
+
+def _merge_grants(grants: deque[float], more: deque[float] | list[float]) -> None:
+    if more:
+        merged = sorted([*grants, *more])
+        grants.clear()
+        grants.extend(merged)

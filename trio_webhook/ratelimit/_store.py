@@ -14,7 +14,8 @@ from trio_webhook.ratelimit._records import (
     Observed,
     Reservation,
 )
-from trio_webhook.ratelimit._state import EDGE_BAN_FLOOR, Strategy
+from trio_webhook.ratelimit._state import EDGE_BAN_FLOOR
+from trio_webhook.ratelimit._strategies import Strategy
 
 __all__ = ["RateLimitStore"]
 

@@ -3,18 +3,65 @@
 from __future__ import annotations
 
 from collections import deque
-from typing import Final
+from typing import Final, Protocol
 
 import attrs
 
 from trio_webhook.ratelimit._headers import DEFAULT_RETRY_AFTER, RateLimitInfo
-from trio_webhook.ratelimit._records import LearnedLimit
-from trio_webhook.ratelimit._state import HISTORY, BucketState
+from trio_webhook.ratelimit._records import HISTORY, BucketState, LearnedLimit
 
-__all__ = ["AdaptiveStrategy", "ProactiveStrategy", "ReactiveStrategy"]
+__all__ = [
+    "AdaptiveStrategy",
+    "ProactiveStrategy",
+    "ReactiveStrategy",
+    "Strategy",
+    "scaled_reset_jitter",
+]
 
 # While a bucket is unknown, one request probes it; others look again after this long.
 PROBE_INTERVAL: Final = 0.05
+
+
+class Strategy(Protocol):
+    """How long a request must wait, from a bucket's state alone.
+
+    ``delay`` must be pure (same state and ``now``, same answer) and never negative;
+    ``learn`` may record evidence in the state after a 429 that no header explained.
+    """
+
+    @property
+    def reset_jitter(self) -> float:
+        """Largest jitter (seconds) added to a wait for a bucket reset."""
+        ...
+
+    @property
+    def reset_jitter_share(self) -> float:
+        """Largest jitter as a share of the bucket's window (the smaller cap wins)."""
+        ...
+
+    def delay(self, state: BucketState, now: float) -> float:
+        """Seconds to wait before the next request on ``state`` (0: go)."""
+        ...
+
+    def learn(self, state: BucketState, info: RateLimitInfo, now: float) -> None:
+        """Record what an unexplained (non-global) 429 teaches about ``state``."""
+        ...
+
+
+def scaled_reset_jitter(strategy: Strategy, draw: float, window: float | None) -> float:
+    """The jitter of a wait for a reset: ``draw`` rescaled to the strategy's smaller cap.
+
+    ``draw`` is uniform in ``[0, strategy.reset_jitter)``; rescaled, the jitter stays a
+    small share of short windows (a time-scaled fake, or a bucket with a sub-second reset)
+    instead of a fixed number of milliseconds.
+    """
+    cap = strategy.reset_jitter
+    if cap <= 0.0 or window is None:
+        return max(0.0, draw)
+    share_cap = max(0.0, strategy.reset_jitter_share * window)
+    if share_cap >= cap:
+        return max(0.0, draw)
+    return max(0.0, draw * share_cap / cap)
 
 
 def _base_delay(state: BucketState, now: float) -> float:

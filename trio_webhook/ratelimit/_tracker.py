@@ -29,8 +29,8 @@ from trio_webhook.ratelimit._budget import InvalidRequestBudget
 from trio_webhook.ratelimit._headers import RateLimitInfo
 from trio_webhook.ratelimit._memory import MemoryStore
 from trio_webhook.ratelimit._records import BucketSnapshot, GlobalPacing, Jitter, Reservation
-from trio_webhook.ratelimit._state import EDGE_BAN_FLOOR, Strategy
-from trio_webhook.ratelimit._strategies import AdaptiveStrategy
+from trio_webhook.ratelimit._state import EDGE_BAN_FLOOR
+from trio_webhook.ratelimit._strategies import AdaptiveStrategy, Strategy
 
 if TYPE_CHECKING:
     from trio_webhook.ratelimit._store import RateLimitStore
