@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from typing import Final
 
 import attrs
@@ -176,44 +177,22 @@ def parse_rate_limit(response: HTTPResponse, *, epoch_now: float | None = None) 
         are never negative.
     """
     headers = response.headers
-    limit = _count(headers.get("x-ratelimit-limit"))
-    remaining = _count(headers.get("x-ratelimit-remaining"))
-    reset_after = _float(headers.get("x-ratelimit-reset-after"))
-    if reset_after is None and epoch_now is not None:
-        reset = _float(headers.get("x-ratelimit-reset"))
-        if reset is not None and math.isfinite(epoch_now):
-            reset_after = reset - epoch_now
-    if reset_after is not None:
-        reset_after = max(0.0, reset_after)
-    bucket = headers.get("x-ratelimit-bucket") or None
-    if bucket is not None:
-        bucket = bucket.strip()[:128] or None
-    raw_scope = (headers.get("x-ratelimit-scope") or "").strip().lower()
-    scope = raw_scope[:32] or None
-    is_global = (headers.get("x-ratelimit-global") or "").strip().lower() == "true"
+    scope = (headers.get("x-ratelimit-scope") or "").strip().lower()[:32] or None
+    is_global = scope == "global" or (
+        (headers.get("x-ratelimit-global") or "").strip().lower() == "true"
+    )
     retry_after: float | None = None
     code: int | None = None
     edge_ban_cause = ""
     if response.status == 429:
-        body = _json_object(response.body)
-        edge_ban_cause = _edge_ban_cause(response, body)
-        body_retry_after: float | None = None
-        if body is not None:
-            body_retry_after = _float(body.get("retry_after"))
-            if body.get("global") is True:
-                is_global = True
-            raw_code = body.get("code")
-            if isinstance(raw_code, int) and not isinstance(raw_code, bool):
-                code = raw_code
-        retry_after = retry_after_seconds(body_retry_after, _float(headers.get("retry-after")))
-    if scope == "global":
-        is_global = True
+        retry_after, code, body_global, edge_ban_cause = _read_429(response)
+        is_global = is_global or body_global
     return RateLimitInfo(
         status=response.status,
-        limit=limit,
-        remaining=remaining,
-        reset_after=reset_after,
-        bucket=bucket,
+        limit=_count(headers.get("x-ratelimit-limit")),
+        remaining=_count(headers.get("x-ratelimit-remaining")),
+        reset_after=_reset_after(headers, epoch_now),
+        bucket=(headers.get("x-ratelimit-bucket") or "").strip()[:128] or None,
         is_global=is_global,
         scope=scope,
         retry_after=retry_after,
@@ -221,3 +200,30 @@ def parse_rate_limit(response: HTTPResponse, *, epoch_now: float | None = None) 
         edge_ban=bool(edge_ban_cause),
         edge_ban_cause=edge_ban_cause,
     )
+
+
+def _reset_after(headers: Mapping[str, str], epoch_now: float | None) -> float | None:
+    reset_after = _float(headers.get("x-ratelimit-reset-after"))
+    if reset_after is None and epoch_now is not None:
+        reset = _float(headers.get("x-ratelimit-reset"))
+        if reset is not None and math.isfinite(epoch_now):
+            reset_after = reset - epoch_now
+    return None if reset_after is None else max(0.0, reset_after)
+
+
+def _read_429(response: HTTPResponse) -> tuple[float | None, int | None, bool, str]:
+    # A 429's wait, Discord's error code, whether the body says global, and why the
+    # answer is the edge's ("" when it is the API's).
+    body = _json_object(response.body)
+    cause = _edge_ban_cause(response, body)
+    body_retry_after: float | None = None
+    code: int | None = None
+    is_global = False
+    if body is not None:
+        body_retry_after = _float(body.get("retry_after"))
+        is_global = body.get("global") is True
+        raw_code = body.get("code")
+        if isinstance(raw_code, int) and not isinstance(raw_code, bool):
+            code = raw_code
+    header = _float(response.headers.get("retry-after"))
+    return retry_after_seconds(body_retry_after, header), code, is_global, cause

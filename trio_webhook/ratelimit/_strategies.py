@@ -229,6 +229,21 @@ class AdaptiveStrategy:
             if old.counted:
                 state.learned = attrs.evolve(old, limit=max(1, old.limit - 1))
             return
+        limit, window, counted = self._estimate(state, info, now, old)
+        state.learned = LearnedLimit(
+            limit=min(limit, HISTORY),
+            window=window,
+            learned_at=now,
+            expires_at=now + min(self.evidence_ttl, self.evidence_windows * window),
+            scope=info.scope,
+            counted=counted,
+        )
+
+    def _estimate(
+        self, state: BucketState, info: RateLimitInfo, now: float, old: LearnedLimit | None
+    ) -> tuple[int, float, bool]:
+        # The limit, the window and whether the limit was counted: from the run of grants
+        # since the previous 429's wait ended, and from a learned limit still live.
         if info.retry_after is None:
             retry_after = DEFAULT_RETRY_AFTER
             guess = self.default_window
@@ -243,23 +258,12 @@ class AdaptiveStrategy:
             window = min(max(guess, retry_after), self.max_window)
         # The refused request itself was let through by us but not counted by Discord.
         limit = max(1, len(run) - 1)
-        counted = True
-        if old is not None:
-            # Paced at the old limit and still refused.
-            wider = min(self.retry_ratio * retry_after, self.max_window)
-            if wider > old.window * (1.0 + self.margin):
-                window, limit, counted = wider, old.limit, False
-            else:
-                # The window was long enough: others share the limit. Tighten, never
-                # below one; the evidence still expires.
-                window = old.window
-                limit = max(1, min(limit, old.limit - 1))
-        window = max(window, 1e-3)
-        state.learned = LearnedLimit(
-            limit=min(limit, HISTORY),
-            window=window,
-            learned_at=now,
-            expires_at=now + min(self.evidence_ttl, self.evidence_windows * window),
-            scope=info.scope,
-            counted=counted,
-        )
+        if old is None:
+            return limit, max(window, 1e-3), True
+        # Paced at the old limit and still refused.
+        wider = min(self.retry_ratio * retry_after, self.max_window)
+        if wider > old.window * (1.0 + self.margin):
+            return old.limit, max(wider, 1e-3), False
+        # The window was long enough: others share the limit. Tighten, never below one;
+        # the evidence still expires.
+        return max(1, min(limit, old.limit - 1)), max(old.window, 1e-3), True
