@@ -317,7 +317,8 @@ def _trio_webhook(spec: dict[str, Any]) -> dict[str, Any]:
     import trio_webhook
     from trio_webhook import Embed, FilePart, Message
     from trio_webhook._client import WebhookClient
-    from trio_webhook._ratelimit import GlobalPacing, RateLimitTracker
+    from trio_webhook.ratelimit import RateLimitTracker
+    from trio_webhook.ratelimit._records import GlobalPacing
 
     if spec.get("transport") != "h11":
         # httpx imports its transport stack (httpcore, h11, h2) when the first client is

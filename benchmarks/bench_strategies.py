@@ -31,16 +31,17 @@ import attrs
 
 from trio_webhook._http import HTTPResponse
 from trio_webhook._outcome import Success, classify
-from trio_webhook._ratelimit import (
+from trio_webhook._retry import GiveUp, RetryPolicy
+from trio_webhook.ratelimit import (
     AdaptiveStrategy,
+    MemoryStore,
     ProactiveStrategy,
     RateLimitTracker,
     ReactiveStrategy,
     Strategy,
-    route_key,
 )
-from trio_webhook._retry import GiveUp, RetryPolicy
-from trio_webhook.stores import MemoryStore
+from trio_webhook.ratelimit._headers import parse_rate_limit
+from trio_webhook.ratelimit._keys import route_key
 
 BUCKET_LIMIT = 5
 BUCKET_WINDOW = 2.0
@@ -155,7 +156,9 @@ class Sender:
 
     def answer(self, response: HTTPResponse) -> None:
         channel = CHANNEL_ID if response.status == 200 else None
-        self.tracker.observe(self.route, response, self.sim.now, channel_id=channel)
+        self.tracker.observe(
+            self.route, parse_rate_limit(response), self.sim.now, channel_id=channel
+        )
         verdict = classify(response)
         if isinstance(verdict, Success):
             self.delivered += 1

@@ -9,15 +9,16 @@ import random
 import pytest
 
 from trio_webhook._http import HTTPResponse
-from trio_webhook._ratelimit import (
+from trio_webhook.ratelimit import (
     AdaptiveStrategy,
+    MemoryStore,
     ProactiveStrategy,
     RateLimitTracker,
     ReactiveStrategy,
     Strategy,
-    route_key,
 )
-from trio_webhook.stores import MemoryStore
+from trio_webhook.ratelimit._headers import parse_rate_limit
+from trio_webhook.ratelimit._keys import route_key
 
 HOOKS = [route_key("POST", str(100 + i), "token", "") for i in range(3)]
 
@@ -61,7 +62,7 @@ def test_reset_jitter_is_a_share_of_the_window_capped_in_seconds(
     for seed in range(50):
         t = RateLimitTracker(strategy=strategy, store=MemoryStore(), rng=random.Random(seed))
         assert t.acquire(HOOKS[0], 0.0) == 0.0
-        t.observe(HOOKS[0], ok(0, window), 0.0)
+        t.observe(HOOKS[0], parse_rate_limit(ok(0, window)), 0.0)
         delay = t.acquire(HOOKS[0], 0.0)
         assert window <= delay <= window + cap
         worst = max(worst, delay - window)
@@ -72,7 +73,7 @@ def test_the_earliest_answer_of_a_window_sets_its_reset() -> None:
     t = make()
     for i, (at, reset_after) in enumerate([(0.020, 0.500), (0.024, 0.494), (0.030, 0.489)]):
         assert t.acquire(HOOKS[0], at - 0.004) == 0.0
-        t.observe(HOOKS[0], ok(4 - i, reset_after), at)
+        t.observe(HOOKS[0], parse_rate_limit(ok(4 - i, reset_after)), at)
     snapshot = t.bucket(HOOKS[0])
     assert snapshot is not None
     assert snapshot.reset_at == pytest.approx(0.024 + 0.494)  # not 0.520 (the slowest)
@@ -85,7 +86,7 @@ def _fill_channel(t: RateLimitTracker, start: float, count: int, gap: float) -> 
         route = HOOKS[i % 3]
         while (delay := t.acquire(route, now)) > 0:
             now += delay
-        t.observe(route, HTTPResponse(200, {}), now + gap / 2, channel_id="c1")
+        t.observe(route, parse_rate_limit(HTTPResponse(200, {})), now + gap / 2, channel_id="c1")
         now += gap
     return now
 
@@ -96,7 +97,7 @@ def _burst_429(t: RateLimitTracker, now: float, retry_after: float) -> None:
         while (delay := t.acquire(route, now)) > 0:
             now += delay
     for route in HOOKS:
-        t.observe(route, shared_429(retry_after), now + 0.005, channel_id="c1")
+        t.observe(route, parse_rate_limit(shared_429(retry_after)), now + 0.005, channel_id="c1")
 
 
 @pytest.mark.parametrize("scale", [1.0, 0.05])

@@ -20,15 +20,11 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from trio_webhook._errors import ConfigError, InvalidRequestBudgetExceeded
 from trio_webhook._http import HTTPResponse
-from trio_webhook._ratelimit import (
-    GlobalPacing,
-    InvalidRequestBudget,
-    InvalidRequestWindow,
-    RateLimitTracker,
-    parse_rate_limit,
-    route_key,
-)
-from trio_webhook.stores import MemoryStore
+from trio_webhook.ratelimit import InvalidRequestBudget, MemoryStore, RateLimitTracker
+from trio_webhook.ratelimit._budget import InvalidRequestWindow
+from trio_webhook.ratelimit._headers import parse_rate_limit
+from trio_webhook.ratelimit._keys import route_key
+from trio_webhook.ratelimit._records import GlobalPacing
 
 TOKEN = "s3cret-token"
 ROUTE = route_key("POST", "123", TOKEN, "")
@@ -91,9 +87,13 @@ def routes(n: int) -> list[str]:
 def fail(t: RateLimitTracker, status: int, now: float, times: int = 1) -> None:
     for _ in range(times):
         if status == 429:
-            t.observe(ROUTE, user_429(), now)
+            t.observe(ROUTE, parse_rate_limit(user_429()), now)
         else:
-            t.observe(ROUTE, HTTPResponse(status, {}, b'{"message": "Unauthorized"}'), now)
+            t.observe(
+                ROUTE,
+                parse_rate_limit(HTTPResponse(status, {}, b'{"message": "Unauthorized"}')),
+                now,
+            )
 
 
 # ----------------------------------------------------------------- edge bans: parsing
@@ -132,7 +132,7 @@ def test_an_edge_bans_wait_is_its_retry_after_header() -> None:
 def test_an_edge_ban_pauses_every_route_for_its_retry_after_at_least_the_floor() -> None:
     t = tracker()
     assert t.acquire(ROUTE, 10.0) == 0.0
-    t.observe(ROUTE, edge_ban("5"), 10.0)  # Retry-After 5 s < the 60 s floor
+    t.observe(ROUTE, parse_rate_limit(edge_ban("5")), 10.0)  # Retry-After 5 s < the 60 s floor
     for route in (ROUTE, OTHER):
         reservation = t.reserve(route, 10.0)
         assert (reservation.delay, reservation.reason) == (60.0, "edge_ban")
@@ -140,15 +140,15 @@ def test_an_edge_ban_pauses_every_route_for_its_retry_after_at_least_the_floor()
     assert t.acquire(OTHER, 70.0) == 0.0
 
     longer = tracker()
-    longer.observe(ROUTE, edge_ban("120"), 0.0)
+    longer.observe(ROUTE, parse_rate_limit(edge_ban("120")), 0.0)
     assert longer.acquire(OTHER, 0.0) == 120.0
 
 
 def test_the_edge_ban_floor_is_configurable_and_used_without_retry_after() -> None:
     t = tracker(edge_ban_floor=5.0)
-    t.observe(ROUTE, edge_ban(None), 0.0)
+    t.observe(ROUTE, parse_rate_limit(edge_ban(None)), 0.0)
     assert t.acquire(OTHER, 0.0) == 5.0
-    t.observe(ROUTE, edge_ban("2"), 100.0)
+    t.observe(ROUTE, parse_rate_limit(edge_ban("2")), 100.0)
     assert t.acquire(OTHER, 100.0) == 5.0
     with pytest.raises(ConfigError, match=r"edge_ban_floor=-1\.0 .*>= 0"):
         tracker(edge_ban_floor=-1.0)
@@ -157,7 +157,7 @@ def test_the_edge_ban_floor_is_configurable_and_used_without_retry_after() -> No
 def test_an_edge_ban_teaches_the_bucket_nothing() -> None:
     t = tracker()
     assert t.acquire(ROUTE, 0.0) == 0.0
-    t.observe(ROUTE, edge_ban("5"), 0.0)
+    t.observe(ROUTE, parse_rate_limit(edge_ban("5")), 0.0)
     snapshot = t.bucket(ROUTE)
     assert snapshot is not None
     assert (snapshot.learned, snapshot.blocked_until, snapshot.in_flight) == (None, 0.0, 0)
@@ -171,7 +171,7 @@ def test_one_error_log_and_one_count_per_ban_episode(caplog: pytest.LogCaptureFi
     for route in in_flight:
         assert t.acquire(route, 0.0) == 0.0  # three requests in flight when the ban begins
     for route, now in zip(in_flight, (0.1, 0.2, 0.3), strict=True):
-        t.observe(route, edge_ban("5"), now)
+        t.observe(route, parse_rate_limit(edge_ban("5")), now)
     errors = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(errors) == 1
     assert errors[0].name == "trio_webhook"
@@ -187,12 +187,12 @@ def test_one_error_log_and_one_count_per_ban_episode(caplog: pytest.LogCaptureFi
     # The pause is the first ban's: the floor is not applied again by each ban of the
     # episode (only a longer announced Retry-After would lengthen it).
     assert t.acquire(OTHER, 1.0) == pytest.approx(59.1)
-    t.observe(in_flight[0], edge_ban("100"), 1.0)
+    t.observe(in_flight[0], parse_rate_limit(edge_ban("100")), 1.0)
     assert t.acquire(OTHER, 1.0) == 100.0
     assert t.metrics(now=1.0).edge_bans == 1
 
     # After the pause, a new ban is a new episode.
-    t.observe(ROUTE, edge_ban("5"), 101.0)
+    t.observe(ROUTE, parse_rate_limit(edge_ban("5")), 101.0)
     assert len([r for r in caplog.records if r.levelno >= logging.WARNING]) == 2
     m = t.metrics(now=101.0)
     assert (m.edge_bans, m.invalid_requests) == (2, 2)
@@ -202,7 +202,7 @@ def test_the_edge_ban_log_names_the_wall_clock_end_when_given(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     t = tracker()
-    t.observe(ROUTE, edge_ban("90"), 5.0, epoch_now=1_800_000_000.0)
+    t.observe(ROUTE, parse_rate_limit(edge_ban("90")), 5.0, epoch_now=1_800_000_000.0)
     (record,) = caplog.records
     assert "until 2027-01-15 08:01:30 UTC" in record.getMessage()
 
@@ -211,7 +211,7 @@ def test_the_shell_loop_waits_out_an_edge_ban_on_the_mock_clock() -> None:
     async def body() -> float:
         t = RateLimitTracker(rng=random.Random(0))
         assert t.acquire(ROUTE, trio.current_time()) == 0.0
-        t.observe(ROUTE, edge_ban("3"), trio.current_time())
+        t.observe(ROUTE, parse_rate_limit(edge_ban("3")), trio.current_time())
         while (delay := t.acquire(OTHER, trio.current_time())) > 0:  # noqa: ASYNC110
             await trio.sleep(delay)
         return trio.current_time()
@@ -226,8 +226,8 @@ def test_401_403_and_429_count_but_shared_429s_and_others_do_not() -> None:
     t = tracker()
     fail(t, 401, 0.0)
     fail(t, 403, 0.0)
-    t.observe(ROUTE, user_429(), 0.0)
-    t.observe(ROUTE, shared_429(), 0.0)
+    t.observe(ROUTE, parse_rate_limit(user_429()), 0.0)
+    t.observe(ROUTE, parse_rate_limit(shared_429()), 0.0)
     for status in (200, 204, 400, 404, 413, 500, 502):
         fail(t, status, 0.0)
     t.observe(ROUTE, None, 0.0)
@@ -251,7 +251,7 @@ def test_shared_429s_never_count_nor_tighten_pacing_forever() -> None:
     t = tracker(budget=SMALL)
     for i in range(200):
         assert t.acquire(ROUTE, 1000.0 * i) == 0.0
-        t.observe(ROUTE, shared_429(), 1000.0 * i)
+        t.observe(ROUTE, parse_rate_limit(shared_429()), 1000.0 * i)
     assert t.metrics(now=200_000.0).invalid_requests == 0
     snapshot = t.bucket(ROUTE)
     assert snapshot is not None
@@ -386,13 +386,13 @@ class BudgetCounter(RuleBasedStateMachine):
     def answer(self, status: int, shared: bool, times: int) -> None:
         headers = {"X-RateLimit-Scope": "shared" if shared else "user"}
         for _ in range(times):
-            self.tracker.observe(ROUTE, HTTPResponse(status, headers), self.now)
+            self.tracker.observe(ROUTE, parse_rate_limit(HTTPResponse(status, headers)), self.now)
             if status in (401, 403) or (status == 429 and not shared):
                 self.times.append(self.now)
 
     @rule(retry_after=st.sampled_from(["1", "90", None]))
     def ban(self, retry_after: str | None) -> None:
-        self.tracker.observe(ROUTE, edge_ban(retry_after), self.now)
+        self.tracker.observe(ROUTE, parse_rate_limit(edge_ban(retry_after)), self.now)
         pause = float(retry_after or 0)
         if self.now >= self.banned_until:  # a new episode counts once, paused for the floor
             self.times.append(self.now)

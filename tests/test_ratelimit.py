@@ -9,18 +9,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from trio_webhook._http import HTTPResponse
-from trio_webhook._ratelimit import (
+from trio_webhook._outcome import interpret
+from trio_webhook.ratelimit import (
     AdaptiveStrategy,
-    BucketState,
-    GlobalPacing,
+    MemoryStore,
     ProactiveStrategy,
+    RateLimitInfo,
     RateLimitTracker,
     ReactiveStrategy,
     Strategy,
-    parse_rate_limit,
-    route_key,
 )
-from trio_webhook.stores import MemoryStore
+from trio_webhook.ratelimit._headers import parse_rate_limit
+from trio_webhook.ratelimit._keys import route_key
+from trio_webhook.ratelimit._records import BucketState, GlobalPacing
 
 ROUTE = route_key("POST", "123", "s3cret-token", "")
 OTHER = route_key("POST", "456", "other-token", "")
@@ -188,6 +189,34 @@ def test_route_key_never_holds_the_token() -> None:
     assert messages == "PATCH /webhooks/123/***/messages/{message_id}"
 
 
+# ----------------------------------------------------------------- one parse per answer
+
+
+def test_observe_learns_from_the_outcome_the_client_parsed_once() -> None:
+    # The client interprets each answer once; the tracker reads that parse, never the
+    # response again.
+    outcome = interpret(ok(remaining=0, reset_after=0.75), ROUTE)
+    assert outcome.rate_limit is not None
+    t = tracker(ReactiveStrategy(reset_jitter=0.0))
+    go(t, ROUTE, 0.0)
+    t.observe(ROUTE, outcome.rate_limit, 0.0, channel_id=outcome.channel_id)
+    assert t.acquire(ROUTE, 0.0) == 0.75
+    snapshot = t.bucket(ROUTE)
+    assert snapshot is not None
+    assert (snapshot.limit, snapshot.remaining, snapshot.in_flight) == (5, 0, 0)
+
+
+def test_an_edge_ban_parsed_elsewhere_is_logged_with_its_cause(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    info = RateLimitInfo(429, edge_ban=True, edge_ban_cause="with an HTML body (test)")
+    t = tracker()
+    t.observe(ROUTE, info, 0.0)
+    (record,) = caplog.records
+    assert "came with an HTML body (test)" in record.getMessage()
+    assert t.acquire(OTHER, 0.0) == 60.0
+
+
 # ----------------------------------------------------------------- exact timing
 
 
@@ -196,7 +225,7 @@ def test_429_waits_retry_after_plus_up_to_250_ms(strategy: Strategy) -> None:
     for seed in range(20):
         t = tracker(strategy, seed)
         go(t, ROUTE, 10.0)
-        t.observe(ROUTE, too_many(1.5), 10.0)
+        t.observe(ROUTE, parse_rate_limit(too_many(1.5)), 10.0)
         delay = t.acquire(ROUTE, 10.0)
         assert 1.5 <= delay <= 1.75
         assert t.acquire(ROUTE, 10.0 + delay) == 0.0
@@ -206,7 +235,7 @@ def test_429_waits_retry_after_plus_up_to_250_ms(strategy: Strategy) -> None:
 def test_remaining_zero_waits_for_reset_after(strategy: Strategy) -> None:
     t = tracker(strategy)
     go(t, ROUTE, 0.0)
-    t.observe(ROUTE, ok(remaining=0, reset_after=0.75), 0.0)
+    t.observe(ROUTE, parse_rate_limit(ok(remaining=0, reset_after=0.75)), 0.0)
     delay = t.acquire(ROUTE, 0.0)
     assert 0.75 <= delay <= 0.75 + strategy.reset_jitter
     assert t.acquire(ROUTE, delay / 2) > 0.0
@@ -217,8 +246,8 @@ def test_global_429_blocks_every_route_until_it_passes() -> None:
     t = tracker()
     go(t, ROUTE, 0.0)
     go(t, OTHER, 0.0)
-    t.observe(ROUTE, too_many(2.0, scope="global", is_global=True), 0.0)
-    t.observe(OTHER, ok(4, 2.0, bucket="h2"), 0.0)
+    t.observe(ROUTE, parse_rate_limit(too_many(2.0, scope="global", is_global=True)), 0.0)
+    t.observe(OTHER, parse_rate_limit(ok(4, 2.0, bucket="h2")), 0.0)
     never_seen = route_key("POST", "789", "t", "")
     for route in (ROUTE, OTHER, never_seen):
         assert 2.0 <= t.acquire(route, 0.5) + 0.5 <= 2.25
@@ -232,9 +261,9 @@ def test_routes_sharing_a_bucket_hash_gate_each_other() -> None:
     edit = route_key("PATCH", "123", "s3cret-token", "/messages/{message_id}")
     t = tracker()
     go(t, execute, 0.0)
-    t.observe(execute, ok(remaining=1, reset_after=1.0, bucket="shared"), 0.0)
+    t.observe(execute, parse_rate_limit(ok(remaining=1, reset_after=1.0, bucket="shared")), 0.0)
     go(t, edit, 0.1)
-    t.observe(edit, ok(remaining=0, reset_after=0.9, bucket="shared"), 0.1)
+    t.observe(edit, parse_rate_limit(ok(remaining=0, reset_after=0.9, bucket="shared")), 0.1)
     assert t.bucket(execute) == t.bucket(edit)
     assert t.acquire(execute, 0.2) >= 0.8
     assert t.acquire(edit, 0.2) >= 0.8
@@ -244,14 +273,14 @@ def test_same_hash_on_two_webhooks_is_two_buckets() -> None:
     # Discord's hash leaves out the top-level resource: webhook 456 is not limited by 123.
     t = tracker()
     go(t, ROUTE, 0.0)
-    t.observe(ROUTE, ok(remaining=0, reset_after=2.0, bucket="same"), 0.0)
+    t.observe(ROUTE, parse_rate_limit(ok(remaining=0, reset_after=2.0, bucket="same")), 0.0)
     assert t.acquire(OTHER, 0.0) == 0.0
 
 
 def test_reservations_stop_two_acquires_taking_the_last_slot() -> None:
     t = tracker(ReactiveStrategy())
     go(t, ROUTE, 0.0)
-    t.observe(ROUTE, ok(remaining=1, reset_after=2.0), 0.0)
+    t.observe(ROUTE, parse_rate_limit(ok(remaining=1, reset_after=2.0)), 0.0)
     assert t.acquire(ROUTE, 0.1) == 0.0
     assert t.acquire(ROUTE, 0.1) > 0.0
 
@@ -260,14 +289,14 @@ def test_unknown_bucket_lets_one_probe_through_at_a_time() -> None:
     t = tracker()
     go(t, ROUTE, 0.0)
     assert t.acquire(ROUTE, 0.0) > 0.0
-    t.observe(ROUTE, ok(remaining=4, reset_after=2.0), 0.02)
+    t.observe(ROUTE, parse_rate_limit(ok(remaining=4, reset_after=2.0)), 0.02)
     assert t.acquire(ROUTE, 0.02) == 0.0
 
 
 def test_transport_failure_releases_the_slot() -> None:
     t = tracker(ReactiveStrategy())
     go(t, ROUTE, 0.0)
-    t.observe(ROUTE, ok(remaining=1, reset_after=100.0), 0.0)
+    t.observe(ROUTE, parse_rate_limit(ok(remaining=1, reset_after=100.0)), 0.0)
     go(t, ROUTE, 1.0)
     assert t.acquire(ROUTE, 1.0) > 0.0
     t.observe(ROUTE, None, 1.5)  # connection refused: the slot comes back
@@ -285,7 +314,7 @@ def test_an_unobserved_reservation_lapses_instead_of_leaking() -> None:
 def test_proactive_spreads_the_last_requests_over_the_window() -> None:
     t = tracker(ProactiveStrategy(threshold=2))
     go(t, ROUTE, 0.0)
-    t.observe(ROUTE, ok(remaining=2, reset_after=3.0), 0.0)
+    t.observe(ROUTE, parse_rate_limit(ok(remaining=2, reset_after=3.0)), 0.0)
     # Two left, three seconds to go: one a second, not both at once.
     assert t.acquire(ROUTE, 0.0) == pytest.approx(1.0)
     go(t, ROUTE, 1.0)
@@ -312,7 +341,7 @@ def _send_burst(t: RateLimitTracker, route: str, start: float, count: int, gap: 
         while (delay := t.acquire(route, now)) > 0:
             now += delay
         # No bucket headers: only the hidden limit is in play.
-        t.observe(route, HTTPResponse(200, {}), now + 0.01, channel_id="c1")
+        t.observe(route, parse_rate_limit(HTTPResponse(200, {})), now + 0.01, channel_id="c1")
         now += gap
         del i
     return now
@@ -322,7 +351,9 @@ def test_adaptive_learns_a_hidden_limit_from_a_shared_429_and_paces_under_it() -
     t = tracker(AdaptiveStrategy(evidence_ttl=600.0))
     now = _send_burst(t, ROUTE, 0.0, 30, 0.4)  # 30 messages in 12 s
     go(t, ROUTE, now)
-    t.observe(ROUTE, too_many(48.0, scope="shared", remaining=3, reset_after=1.0), now)
+    t.observe(
+        ROUTE, parse_rate_limit(too_many(48.0, scope="shared", remaining=3, reset_after=1.0)), now
+    )
     assert t.metrics().rate_limited == {"shared": 1}
     channel = t.store.channel_snapshot("c1")  # type: ignore[attr-defined]
     assert channel is not None
@@ -338,7 +369,7 @@ def test_adaptive_learns_a_hidden_limit_from_a_shared_429_and_paces_under_it() -
             now += delay
             continue
         sent.append(now)
-        t.observe(ROUTE, HTTPResponse(200, {}), now + 0.01, channel_id="c1")
+        t.observe(ROUTE, parse_rate_limit(HTTPResponse(200, {})), now + 0.01, channel_id="c1")
         now += 0.01
     assert max(sum(1 for s in sent if a <= s < a + 60) for a in sent) <= 30
     assert len(sent) >= 150  # and it still uses the limit: about 30 a minute
@@ -351,7 +382,7 @@ def test_shared_evidence_ages_out_and_pacing_relaxes() -> None:
     t = tracker(AdaptiveStrategy(evidence_ttl=120.0))
     now = _send_burst(t, ROUTE, 0.0, 30, 0.4)
     go(t, ROUTE, now)
-    t.observe(ROUTE, shared_429, now, channel_id="c1")
+    t.observe(ROUTE, parse_rate_limit(shared_429), now, channel_id="c1")
     paced = _send_burst(t, ROUTE, now + 48.5, 40, 0.0)
     assert paced > now + 48.5 + 30  # while the evidence holds, 40 take more than a window
     later = now + 130.0  # the evidence is older than its ttl
@@ -366,14 +397,18 @@ def test_channel_limits_pace_every_webhook_of_the_channel() -> None:
     now = _send_burst(t, ROUTE, 0.0, 15, 0.4)
     now = _send_burst(t, OTHER, now, 15, 0.4)
     go(t, OTHER, now)
-    t.observe(OTHER, too_many(48.0, scope="shared", remaining=3, reset_after=1.0, bucket="h2"), now)
+    t.observe(
+        OTHER,
+        parse_rate_limit(too_many(48.0, scope="shared", remaining=3, reset_after=1.0, bucket="h2")),
+        now,
+    )
     assert t.reserve(ROUTE, now + 1.0).reason == "channel"
 
 
 def test_explained_user_429_teaches_nothing() -> None:
     t = tracker()
     go(t, ROUTE, 0.0)
-    t.observe(ROUTE, too_many(1.0, scope="user", remaining=0), 0.0)
+    t.observe(ROUTE, parse_rate_limit(too_many(1.0, scope="user", remaining=0)), 0.0)
     snapshot = t.bucket(ROUTE)
     assert snapshot is not None
     assert snapshot.learned is None
@@ -419,7 +454,7 @@ def test_delays_are_never_negative_and_bounded_by_what_discord_asked(
     info = parse_rate_limit(response)
     t = tracker(strategy, seed)
     go(t, ROUTE, now)
-    t.observe(ROUTE, response, now)
+    t.observe(ROUTE, info, now)
     delay = t.acquire(ROUTE, now)
     assert delay >= 0.0
     # Never longer than the longest wait Discord asked for, plus jitter and the pacing
@@ -436,7 +471,7 @@ def test_fresh_state_never_waits(strategy: Strategy, now: float) -> None:
 def test_clear_and_metrics() -> None:
     t = tracker()
     go(t, ROUTE, 0.0)
-    t.observe(ROUTE, ok(remaining=0, reset_after=1.0), 0.0)
+    t.observe(ROUTE, parse_rate_limit(ok(remaining=0, reset_after=1.0)), 0.0)
     assert t.acquire(ROUTE, 0.0) > 0
     m = t.metrics()
     assert (m.granted, m.waits) == (1, 1)

@@ -30,8 +30,8 @@ from trio_webhook import (
     open_webhook_sender,
 )
 from trio_webhook._client import WebhookClient
-from trio_webhook._ratelimit import InvalidRequestBudget, RateLimitTracker
 from trio_webhook.deadletter import DeadLetter, MemorySink
+from trio_webhook.ratelimit import InvalidRequestBudget, RateLimitTracker
 from trio_webhook.testing import FakeDiscord
 from trio_webhook.transport import HttpxTransport
 

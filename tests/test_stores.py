@@ -3,14 +3,10 @@ from __future__ import annotations
 import random
 
 from trio_webhook._http import HTTPResponse
-from trio_webhook._ratelimit import (
-    AdaptiveStrategy,
-    GlobalPacing,
-    Jitter,
-    RateLimitInfo,
-    RateLimitTracker,
-    route_key,
-)
+from trio_webhook.ratelimit import AdaptiveStrategy, RateLimitInfo, RateLimitTracker
+from trio_webhook.ratelimit._headers import parse_rate_limit
+from trio_webhook.ratelimit._keys import route_key
+from trio_webhook.ratelimit._records import GlobalPacing, Jitter
 from trio_webhook.stores import MemoryStore, RateLimitStore
 
 STRATEGY = AdaptiveStrategy()
@@ -60,7 +56,9 @@ def test_memory_stays_bounded_with_thousands_of_webhooks() -> None:
         route = route_key("POST", str(i), "t", "")
         while (delay := tracker.acquire(route, now)) > 0:
             now += delay
-        tracker.observe(route, _ok(f"hash{i % 7}"), now + 0.02, channel_id=str(i % 500))
+        tracker.observe(
+            route, parse_rate_limit(_ok(f"hash{i % 7}")), now + 0.02, channel_id=str(i % 500)
+        )
         now += 0.025  # 40 requests a second, each to a new webhook
         peak = max(peak, len(store))
     # About 60-70 s of webhooks (+ their channels) are live at any time, not 20,000.
@@ -80,7 +78,7 @@ def test_busy_or_learned_buckets_are_not_forgotten() -> None:
     shared = HTTPResponse(
         429, {"X-RateLimit-Scope": "shared"}, b'{"retry_after": 45.0, "global": false}'
     )
-    tracker.observe(route, shared, 0.1)
+    tracker.observe(route, parse_rate_limit(shared), 0.1)
     tracker.acquire(route_key("POST", "2", "t", ""), 30.0)  # a sweep runs
     snapshot = tracker.bucket(route)
     assert snapshot is not None
@@ -95,8 +93,8 @@ def test_placeholder_hands_its_reservations_to_the_discovered_bucket() -> None:
     edit = route_key("PATCH", "1", "t", "/messages/{message_id}")
     assert tracker.acquire(execute, 0.0) == 0.0
     assert tracker.acquire(edit, 0.0) == 0.0
-    tracker.observe(execute, _ok("same"), 0.05)
-    tracker.observe(edit, _ok("same"), 0.06)
+    tracker.observe(execute, parse_rate_limit(_ok("same")), 0.05)
+    tracker.observe(edit, parse_rate_limit(_ok("same")), 0.06)
     first = tracker.bucket(execute)
     assert first is not None
     assert first == tracker.bucket(edit)

@@ -51,14 +51,6 @@ from trio_webhook._models import (
     SentMessage,
 )
 from trio_webhook._planning import PlannedRequest, chunk_embeds, embed_length, plan_requests
-from trio_webhook._ratelimit import (
-    AdaptiveStrategy,
-    ProactiveStrategy,
-    RateLimitInfo,
-    RateLimitTracker,
-    ReactiveStrategy,
-    Strategy,
-)
 from trio_webhook._retry import RetryPolicy
 from trio_webhook._sender import (
     Receipt,
@@ -69,6 +61,14 @@ from trio_webhook._sender import (
     replay,
 )
 from trio_webhook._version import __version__
+from trio_webhook.ratelimit import (
+    AdaptiveStrategy,
+    ProactiveStrategy,
+    RateLimitInfo,
+    RateLimitTracker,
+    ReactiveStrategy,
+    Strategy,
+)
 
 __all__ = [
     "AdaptiveStrategy",

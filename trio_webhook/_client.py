@@ -30,10 +30,11 @@ from trio_webhook._outcome import (
     interpret,
 )
 from trio_webhook._planning import PlannedRequest, plan_requests
-from trio_webhook._ratelimit import AdaptiveStrategy, RateLimitTracker, route_key
 from trio_webhook._retry import GiveUp, RetryPolicy, RetryState
 from trio_webhook._transport import Transport
 from trio_webhook._url import WebhookURL, parse_webhook_url, redact
+from trio_webhook.ratelimit import AdaptiveStrategy, RateLimitTracker
+from trio_webhook.ratelimit._keys import route_key
 from trio_webhook.transport._default import default_transport
 
 __all__ = ["ClientCounters", "PlanProgress", "WebhookClient"]
@@ -410,7 +411,7 @@ class WebhookClient:
             outcome = interpret(answer, request.route)
             self._tracker.observe(
                 request.route,
-                answer if isinstance(answer, HTTPResponse) else None,
+                outcome.rate_limit,
                 now=trio.current_time(),
                 channel_id=outcome.channel_id,
             )

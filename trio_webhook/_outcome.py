@@ -38,8 +38,8 @@ from trio_webhook._errors import (
     WebhookNotFound,
 )
 from trio_webhook._http import HTTPResponse
-from trio_webhook._ratelimit import DEFAULT_RETRY_AFTER, RateLimitInfo, parse_rate_limit
 from trio_webhook._url import redact
+from trio_webhook.ratelimit._headers import DEFAULT_RETRY_AFTER, RateLimitInfo, parse_rate_limit
 
 __all__ = [
     "Outcome",

@@ -47,16 +47,16 @@ from trio_webhook._errors import (
 from trio_webhook._limits import check
 from trio_webhook._models import Delivery, Message
 from trio_webhook._planning import plan_checked, plan_requests
-from trio_webhook._ratelimit import (
+from trio_webhook._retry import RetryPolicy
+from trio_webhook._transport import Transport
+from trio_webhook._url import redact
+from trio_webhook.ratelimit import (
     AdaptiveStrategy,
     ProactiveStrategy,
     RateLimitTracker,
     ReactiveStrategy,
     Strategy,
 )
-from trio_webhook._retry import RetryPolicy
-from trio_webhook._transport import Transport
-from trio_webhook._url import redact
 from trio_webhook.transport._dryrun import DryRunTransport
 
 __all__ = [

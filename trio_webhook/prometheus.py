@@ -31,8 +31,8 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     ) from exc
 
 if TYPE_CHECKING:
-    from trio_webhook._ratelimit import RateLimitMetrics, RateLimitTracker
     from trio_webhook._sender import SenderStats, WebhookSender
+    from trio_webhook.ratelimit import RateLimitMetrics, RateLimitTracker
 
 __all__ = ["SenderCollector"]
 

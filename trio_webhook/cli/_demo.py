@@ -25,15 +25,15 @@ from trio_webhook._config import SenderConfig, Strategy
 from trio_webhook._deadletter import MemorySink
 from trio_webhook._models import Embed, EmbedField, EmbedFooter, EmbedMedia, FilePart, Message
 from trio_webhook._planning import plan_requests
-from trio_webhook._ratelimit import (
+from trio_webhook._sender import SenderStats, client_from_config, open_webhook_sender
+from trio_webhook.cli._send import ProgressFn, watching
+from trio_webhook.ratelimit import (
     AdaptiveStrategy,
     ProactiveStrategy,
     RateLimitTracker,
     ReactiveStrategy,
 )
-from trio_webhook._ratelimit import Strategy as StrategyObject
-from trio_webhook._sender import SenderStats, client_from_config, open_webhook_sender
-from trio_webhook.cli._send import ProgressFn, watching
+from trio_webhook.ratelimit import Strategy as StrategyObject
 
 if TYPE_CHECKING:
     from trio_webhook.testing import FakeDiscord, FakeDiscordServer

@@ -1,6 +1,9 @@
-"""Where the rate limiter keeps bucket state: in memory, or shared through Redis."""
+"""Where the rate limiter keeps bucket state: in memory, or shared through Redis.
 
-from trio_webhook.stores._base import RateLimitStore
-from trio_webhook.stores._memory import MemoryStore
+The protocol and the memory store live in :mod:`trio_webhook.ratelimit`; this namespace
+names them where the shared (Redis) stores will be.
+"""
+
+from trio_webhook.ratelimit import MemoryStore, RateLimitStore
 
 __all__ = ["MemoryStore", "RateLimitStore"]

@@ -4,25 +4,24 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from trio_webhook._ratelimit import (
-    DEFAULT_BUDGET,
-    EDGE_BAN_FLOOR,
+from trio_webhook.ratelimit._budget import DEFAULT_BUDGET, InvalidRequestBudget
+from trio_webhook.ratelimit._headers import RateLimitInfo
+from trio_webhook.ratelimit._records import (
     BucketSnapshot,
     GlobalPacing,
     GlobalSnapshot,
-    InvalidRequestBudget,
     Jitter,
     Observed,
-    RateLimitInfo,
     Reservation,
-    Strategy,
 )
+from trio_webhook.ratelimit._state import EDGE_BAN_FLOOR
+from trio_webhook.ratelimit._strategies import Strategy
 
 __all__ = ["RateLimitStore"]
 
 
 class RateLimitStore(Protocol):
-    """Where a :class:`~trio_webhook.RateLimitTracker` keeps its state.
+    """Where a :class:`~trio_webhook.ratelimit.RateLimitTracker` keeps its state.
 
     Two operations change state, and each must be **atomic**: no other reserve or update
     may interleave with it. That is what keeps two senders from taking the last slot of a
@@ -42,15 +41,15 @@ class RateLimitStore(Protocol):
     the strategy's numbers (threshold, learned limit and window, margin) as ``ARGV``;
     the global state (the 429 gate, the edge-ban pause, the last grant, and the
     invalid-request count as a hash of per-slot counts, slot index to answers, pruned by
-    the same rule as :class:`~trio_webhook._ratelimit.InvalidRequestWindow`) under one
-    per-IP key;
-    keys get a TTL of ``idle_ttl`` so Redis expires idle buckets by itself. Because the
-    Redis client is asynchronous, that store will offer the same methods as coroutines
-    (an ``AsyncRateLimitStore`` with this shape), used by an async twin of the tracker.
+    the same rule as :class:`~trio_webhook.ratelimit._budget.InvalidRequestWindow`) under
+    one per-IP key; keys get a TTL of ``idle_ttl`` so Redis expires idle buckets by
+    itself. Because the Redis client is asynchronous, that store will offer the same
+    methods as coroutines (an ``AsyncRateLimitStore`` with this shape), used by an async
+    twin of the tracker.
 
-    :class:`~trio_webhook.stores.MemoryStore` is the in-process implementation; the pure
-    functions :func:`~trio_webhook._ratelimit.reserve_slot` and
-    :func:`~trio_webhook._ratelimit.apply_observation` define what both operations do.
+    :class:`~trio_webhook.ratelimit.MemoryStore` is the in-process implementation; the pure
+    functions :func:`~trio_webhook.ratelimit._state.reserve_slot` and
+    :func:`~trio_webhook.ratelimit._state.apply_observation` define what both operations do.
     """
 
     def reserve(
@@ -104,7 +103,7 @@ class RateLimitStore(Protocol):
             edge_ban_floor: The shortest pause of every route after an edge ban.
 
         Returns:
-            What :func:`~trio_webhook._ratelimit.apply_observation` returned: whether
+            What :func:`~trio_webhook.ratelimit._state.apply_observation` returned: whether
             this answer began an edge-ban episode (so exactly one caller logs it).
         """
         ...

@@ -6,24 +6,27 @@ from typing import Final
 
 import attrs
 
-from trio_webhook._ratelimit import (
-    DEFAULT_BUDGET,
-    EDGE_BAN_FLOOR,
+from trio_webhook.ratelimit._budget import DEFAULT_BUDGET, InvalidRequestBudget
+from trio_webhook.ratelimit._headers import RateLimitInfo
+from trio_webhook.ratelimit._keys import bucket_key
+from trio_webhook.ratelimit._records import (
     BucketSnapshot,
     BucketState,
     GlobalPacing,
     GlobalSnapshot,
     GlobalState,
-    InvalidRequestBudget,
     Jitter,
     Observed,
-    RateLimitInfo,
     Reservation,
-    Strategy,
-    apply_observation,
-    bucket_key,
-    reserve_slot,
 )
+from trio_webhook.ratelimit._state import (
+    EDGE_BAN_FLOOR,
+    apply_observation,
+    join_channel,
+    reserve_slot,
+    resolve_bucket,
+)
+from trio_webhook.ratelimit._strategies import Strategy
 
 __all__ = ["MemoryStore"]
 
@@ -145,7 +148,7 @@ class MemoryStore:
             channel_state = self._state(entry.channel)
             if fresh:
                 # The route's past requests went to this channel too: they count.
-                channel_state.grants.extend(bucket.grants)
+                join_channel(bucket, channel_state)
         channel = self._state(entry.channel) if entry.channel is not None else None
         return apply_observation(
             bucket,
@@ -160,21 +163,9 @@ class MemoryStore:
         )
 
     def _remap(self, entry: _Route, key: str) -> BucketState:
-        # The placeholder (or an outdated bucket) hands its reservations and history to
-        # the real bucket, as hikari does when X-RateLimit-Bucket first arrives.
         old = self._buckets.pop(entry.bucket, None)
         entry.bucket = key
-        target = self._buckets.get(key)
-        if target is None:
-            target = old if old is not None else BucketState(key)
-            target.key = key
-            self._buckets[key] = target
-        elif old is not None:
-            target.in_flight.extend(old.in_flight)
-            target.blocked_until = max(target.blocked_until, old.blocked_until)
-            merged = sorted([*target.grants, *old.grants])
-            target.grants.clear()
-            target.grants.extend(merged)
+        target = self._buckets[key] = resolve_bucket(key, old, self._buckets.get(key))
         return target
 
     def snapshot(self, route: str) -> BucketSnapshot | None:

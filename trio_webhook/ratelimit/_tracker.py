@@ -1,0 +1,294 @@
+"""The rate-limit tracker: the one object the shell talks to, and its metrics.
+
+Nothing here sleeps, reads a clock or draws from the module-level ``random``: every
+operation takes ``now`` (seconds on the caller's monotonic clock, ``trio.current_time()``
+in the shell) and randomness comes from an injected ``random.Random``. The shell does::
+
+    while (delay := tracker.acquire(route, now=trio.current_time())) > 0:
+        await trio.sleep(delay)
+    ...send, then parse the answer once: info = parse_rate_limit(response)...
+    tracker.observe(route, info_or_None, now=trio.current_time(), channel_id=...)
+
+``acquire`` returning ``0.0`` means a slot is *reserved*: the request counts against the
+bucket's ``remaining`` until ``observe`` releases it (``None`` for a transport failure), or
+until the reservation expires, so a cancelled request never leaks a slot.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import math
+import random
+from typing import TYPE_CHECKING, Final
+
+import attrs
+
+from trio_webhook._errors import ConfigError, InvalidRequestBudgetExceeded
+from trio_webhook.ratelimit._budget import InvalidRequestBudget
+from trio_webhook.ratelimit._headers import RateLimitInfo
+from trio_webhook.ratelimit._memory import MemoryStore
+from trio_webhook.ratelimit._records import BucketSnapshot, GlobalPacing, Jitter, Reservation
+from trio_webhook.ratelimit._state import EDGE_BAN_FLOOR
+from trio_webhook.ratelimit._strategies import AdaptiveStrategy, Strategy
+
+if TYPE_CHECKING:
+    from trio_webhook.ratelimit._store import RateLimitStore
+
+__all__ = ["RATE_LIMITED_JITTER", "RateLimitMetrics", "RateLimitTracker"]
+
+# Jitter on top of a 429's retry_after (Discord's advice; also the retry policy's).
+RATE_LIMITED_JITTER: Final = 0.25
+
+logger: Final = logging.getLogger("trio_webhook")
+
+
+@attrs.frozen
+class RateLimitMetrics:
+    """Counters of one tracker, as a snapshot.
+
+    Attributes:
+        waits: Times ``acquire`` said wait.
+        wait_seconds: Sum of the waits it asked for.
+        granted: Requests let through.
+        rate_limited: 429s seen, by scope (``user``, ``shared``, ``global``, and ``edge``
+            for the edge's own 429s: :attr:`RateLimitInfo.edge_ban`).
+        invalid_requests: Answers counted towards Discord's invalid-request limit (401,
+            403, 429 not ``shared``; an edge-ban episode once) in the store's current
+            window.
+        edge_bans: Edge-ban episodes this tracker began (each paused every route).
+        refused: Reservations refused because the invalid-request budget was spent.
+    """
+
+    waits: int
+    wait_seconds: float
+    granted: int
+    rate_limited: dict[str, int]
+    invalid_requests: int = 0
+    edge_bans: int = 0
+    refused: int = 0
+
+    @property
+    def rate_limited_total(self) -> int:
+        """All 429s seen."""
+        return sum(self.rate_limited.values())
+
+
+def _default_strategy() -> Strategy:
+    return AdaptiveStrategy()
+
+
+@attrs.define
+class RateLimitTracker:
+    """Paces requests under Discord's rate limits; all state lives in a store.
+
+    Args:
+        strategy: How to wait (:class:`AdaptiveStrategy` by default).
+        store: Where the state lives (:class:`~trio_webhook.ratelimit.MemoryStore` by
+            default; share one store, or use a shared one, between senders of one IP).
+        rng: Randomness for jitter (seed it for reproducible runs).
+        pacing: The proactive global limit (50 requests a second).
+        reservation_ttl: Seconds after which an unobserved reservation is dropped (longer
+            than the transport's total timeout).
+        budget: Discord's invalid-request limit and how near it to slow down and stop
+            (:class:`InvalidRequestBudget`).
+        edge_ban_floor: The shortest pause of every route after an edge ban (seconds;
+            used when ``Retry-After`` is missing or shorter).
+
+    Example::
+
+        tracker = RateLimitTracker(rng=random.Random(1))
+        while (delay := tracker.acquire(route, now=trio.current_time())) > 0:
+            await trio.sleep(delay)
+        response = await transport.send(request)
+        info = parse_rate_limit(response)
+        tracker.observe(route, info, now=trio.current_time())
+
+    Error handling:
+        Nothing here raises on what Discord sends: garbage headers count as unknown.
+        :meth:`acquire` raises :class:`~trio_webhook.errors.InvalidRequestBudgetExceeded`
+        when the invalid-request budget is spent (:meth:`reserve` returns a refusal).
+    """
+
+    strategy: Strategy = attrs.field(factory=_default_strategy)
+    store: RateLimitStore = attrs.field(factory=MemoryStore)
+    rng: random.Random = attrs.field(factory=random.Random)
+    pacing: GlobalPacing = attrs.field(factory=GlobalPacing)
+    reservation_ttl: float = 30.0
+    budget: InvalidRequestBudget = attrs.field(factory=InvalidRequestBudget)
+    edge_ban_floor: float = EDGE_BAN_FLOOR
+    _waits: int = attrs.field(default=0, init=False)
+    _wait_seconds: float = attrs.field(default=0.0, init=False)
+    _granted: int = attrs.field(default=0, init=False)
+    _rate_limited: dict[str, int] = attrs.field(factory=dict, init=False)
+    _edge_bans: int = attrs.field(default=0, init=False)
+    _refused: int = attrs.field(default=0, init=False)
+    _now: float | None = attrs.field(default=None, init=False)
+
+    def __attrs_post_init__(self) -> None:
+        # Checked here, not by an attrs validator: a validator would route every counter
+        # update on the hot path through attrs' __setattr__.
+        value = self.edge_ban_floor
+        if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
+            raise ConfigError(
+                "RateLimitTracker.edge_ban_floor", value, "a finite number of seconds >= 0"
+            )
+
+    def reserve(self, route: str, now: float) -> Reservation:
+        """Like :meth:`acquire`, with the reason of a wait, and a refusal instead of raising.
+
+        Returns:
+            The reservation. When ``refused`` is set, nothing was reserved and the request
+            must not be sent (dead-letter it with that text as the reason); ``delay`` then
+            says when sending may resume.
+        """
+        self._now = now
+        reservation = self.store.reserve(
+            route,
+            now,
+            strategy=self.strategy,
+            pacing=self.pacing,
+            reservation_ttl=self.reservation_ttl,
+            budget=self.budget,
+        )
+        if reservation.refused is not None:
+            self._refused += 1
+        elif reservation.delay > 0.0:
+            self._waits += 1
+            self._wait_seconds += reservation.delay
+        else:
+            self._granted += 1
+        return reservation
+
+    def acquire(self, route: str, now: float) -> float:
+        """Reserve a slot on ``route`` or say how long to wait first.
+
+        Returns:
+            ``0.0`` when a slot is reserved (send now, then :meth:`observe`); otherwise
+            the seconds to wait before calling again. Never negative.
+
+        Raises:
+            InvalidRequestBudgetExceeded: Discord's invalid-request budget is nearly
+                spent (``budget.stop_at`` reached): do not send; dead-letter the request,
+                or wait ``resume_after`` seconds and fix what keeps failing.
+        """
+        reservation = self.reserve(route, now)
+        if reservation.refused is not None:
+            raise InvalidRequestBudgetExceeded(
+                self.store.global_snapshot(now, self.budget).invalid_requests,
+                self.budget.limit,
+                self.budget.window,
+                reservation.delay,
+                stop_at=self.budget.stop_at,
+            )
+        return reservation.delay
+
+    def observe(
+        self,
+        route: str,
+        info: RateLimitInfo | None,
+        now: float,
+        *,
+        channel_id: str | None = None,
+        epoch_now: float | None = None,
+    ) -> None:
+        """Release the reservation of ``route`` and learn from the answer.
+
+        Args:
+            route: The route passed to :meth:`acquire`.
+            info: What the answer said about rate limits, parsed once per answer (the
+                client's ``Outcome.rate_limit``), or ``None`` after a transport failure.
+            now: The caller's clock.
+            channel_id: The channel the message went to (from a ``wait=true`` answer), so
+                limits learned from ``shared`` 429s pace every webhook of the channel.
+            epoch_now: Wall-clock time, only to say in the log line of an edge ban when it
+                ends.
+        """
+        self._now = now
+        if info is not None and info.is_rate_limited:
+            if info.edge_ban:
+                scope = "edge"
+            else:
+                scope = info.scope or ("global" if info.is_global else "user")
+            self._rate_limited[scope] = self._rate_limited.get(scope, 0) + 1
+        jitter = Jitter(
+            reset=self.rng.uniform(0.0, self.strategy.reset_jitter),
+            rate_limited=self.rng.uniform(0.0, RATE_LIMITED_JITTER),
+        )
+        observed = self.store.update(
+            route,
+            info,
+            now,
+            strategy=self.strategy,
+            channel_id=channel_id,
+            jitter=jitter,
+            budget=self.budget,
+            edge_ban_floor=self.edge_ban_floor,
+        )
+        if observed.edge_ban_started and info is not None:
+            self._edge_bans += 1
+            self._log_edge_ban(route, info, now, observed.edge_ban_until, epoch_now)
+
+    def _log_edge_ban(
+        self,
+        route: str,
+        info: RateLimitInfo,
+        now: float,
+        until: float,
+        epoch_now: float | None,
+    ) -> None:
+        # One error per episode (the store says which answer began it): the requests in
+        # flight when the ban began come back banned too, and would flood the log.
+        pause = until - now
+        ends = f"{until:.1f} s on the tracker's clock"
+        if epoch_now is not None and math.isfinite(epoch_now):
+            try:
+                wall = datetime.datetime.fromtimestamp(epoch_now + pause, datetime.UTC)
+                ends = f"{wall:%Y-%m-%d %H:%M:%S} UTC"
+            except (OverflowError, OSError, ValueError):
+                pass
+        logger.error(
+            "Discord's edge (Cloudflare) banned this IP address: a 429 on %s came %s. "
+            "This ban covers every webhook, not one bucket: every route of this tracker is "
+            "paused for %.1f s, until %s, and resumes by itself then. Such bans follow too "
+            "many invalid requests (401, 403, 429) or too many requests from one IP.",
+            route,
+            info.edge_ban_cause or "from Discord's edge",
+            pause,
+            ends,
+            extra={"route": route, "edge_ban_seconds": pause},
+        )
+
+    def release(self, route: str, now: float) -> None:
+        """Give back a reservation without an answer (the request was never sent)."""
+        self.observe(route, None, now)
+
+    def bucket(self, route: str) -> BucketSnapshot | None:
+        """The state of ``route``'s bucket, or ``None`` when nothing is known."""
+        return self.store.snapshot(route)
+
+    def clear(self) -> None:
+        """Forget every bucket and the global state (metrics are kept)."""
+        self.store.clear()
+
+    def metrics(self, now: float | None = None) -> RateLimitMetrics:
+        """A snapshot of the counters.
+
+        Args:
+            now: The time at which to count ``invalid_requests``; by default the time of
+                the tracker's latest reserve or observe (a scrape from another thread
+                cannot read trio's clock).
+        """
+        when = now if now is not None else self._now
+        invalid = 0
+        if when is not None:
+            invalid = self.store.global_snapshot(when, self.budget).invalid_requests
+        return RateLimitMetrics(
+            waits=self._waits,
+            wait_seconds=self._wait_seconds,
+            granted=self._granted,
+            rate_limited=dict(self._rate_limited),
+            invalid_requests=invalid,
+            edge_bans=self._edge_bans,
+            refused=self._refused,
+        )
