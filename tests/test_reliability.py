@@ -345,3 +345,19 @@ async def test_an_edge_ban_pauses_every_webhook_of_the_tracker_and_counts_once(
         await banned.wait()
         assert first.stats().rate_limited == {"edge": 1}
         assert first.stats().edge_bans == second.stats().edge_bans == 1
+
+
+async def test_a_sender_opened_in_a_cancelled_scope_drains_and_never_hangs(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    fake = FakeDiscord(seed=0)
+    hook = fake.create_webhook()
+    with trio.CancelScope() as outer:
+        outer.cancel()  # cancelled before the sender's tasks began (was: a deadlock)
+        async with open_webhook_sender(
+            hook.url, config=config(), transport=fake.transport()
+        ) as sender:
+            receipt = sender.send_nowait(Message(content="queued while cancelled"))
+            await trio.sleep(1.0)
+    assert receipt.done
+    assert [m["content"] for m in fake.history(hook.channel_id)] == ["queued while cancelled"]

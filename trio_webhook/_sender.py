@@ -382,19 +382,18 @@ class WebhookSender:
 
     # -- the tasks ---------------------------------------------------------------------
 
-    async def _run_mover(self, *, task_status: trio.TaskStatus[None]) -> None:
+    async def _run_mover(self) -> None:
         # Shielded: an outer cancellation must not stop the drain; shutdown cancels
         # this scope itself when the drain deadline passes.
         try:
             with self._mover_scope:
-                await self._buffer.run_mover(self._send_channel, task_status=task_status)
+                await self._buffer.run_mover(self._send_channel)
         finally:
             self._mover_done.set()
 
-    async def _run_sender(self, *, task_status: trio.TaskStatus[None]) -> None:
+    async def _run_sender(self) -> None:
         try:
             with self._sender_scope:
-                task_status.started()
                 while True:
                     try:
                         item = await self._receive_channel.receive()
@@ -683,8 +682,11 @@ async def open_webhook_sender(
     sender = WebhookSender(client, config)
     try:
         async with trio.open_nursery() as nursery:
-            await nursery.start(sender._run_mover)
-            await nursery.start(sender._run_sender)
+            # start_soon, not start: awaiting a start could be cancelled (an outer
+            # cancellation) after one task began, leaving a shielded task that nothing
+            # would ever stop. Each task enters its shield before its first checkpoint.
+            nursery.start_soon(sender._run_mover)
+            nursery.start_soon(sender._run_sender)
             try:
                 yield sender
             finally:
