@@ -35,7 +35,9 @@ __all__ = [
     "DeadLetter",
     "DeadLetterFormatError",
     "Reason",
+    "decode_message",
     "decode_record",
+    "encode_message",
     "encode_record",
 ]
 
@@ -274,3 +276,38 @@ def decode_record(line: str | bytes) -> DeadLetter:
     except Exception as exc:  # cattrs raises groups of whatever failed inside
         detail = "; ".join(cattrs.transform_error(exc))
         raise DeadLetterFormatError(f"not a dead-letter record: {detail}") from None
+
+
+def encode_message(message: Message) -> str:
+    """One JSON text for ``message`` in the record codec (file bytes base64; paths are read).
+
+    This is how an outbox stores an accepted message: the same converter as a dead-letter
+    record, so a stored message and a record's ``message`` decode the same way.
+
+    Raises:
+        OSError: A path-backed file cannot be read.
+    """
+    raw = _converter.unstructure(message, Message)
+    return json.dumps({"v": FORMAT_VERSION, **raw}, ensure_ascii=True, separators=(",", ":"))
+
+
+def decode_message(text: str | bytes) -> Message:
+    """The message stored by :func:`encode_message`.
+
+    Raises:
+        DeadLetterFormatError: The text is not JSON, or not a message of a known version.
+    """
+    try:
+        raw = json.loads(text)
+    except ValueError as exc:
+        raise DeadLetterFormatError(f"stored message is not JSON: {exc}") from None
+    if not isinstance(raw, dict):
+        raise DeadLetterFormatError("stored message is not a JSON object")
+    version = raw.pop("v", None)
+    if version != FORMAT_VERSION:
+        raise DeadLetterFormatError(f"stored message has unknown version {version!r}")
+    try:
+        return _converter.structure(raw, Message)
+    except Exception as exc:  # cattrs raises groups of whatever failed inside
+        detail = "; ".join(cattrs.transform_error(exc))
+        raise DeadLetterFormatError(f"not a stored message: {detail}") from None
