@@ -12,6 +12,7 @@ Resource handling: the thread and the connection are made on first use and end w
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -163,6 +164,8 @@ class SQLiteOutbox:
         self._host: Final = socket.gethostname()
         self._queue: queue.SimpleQueue[_Job[Any] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._stopped = False  # the worker ended (closed, or died of a bug)
         self._closed = False  # no new calls once aclose began
         # Worker-thread state (only the worker reads or writes these).
         self._conn: sqlite3.Connection | None = None
@@ -199,9 +202,16 @@ class SQLiteOutbox:
         task = trio.lowlevel.current_task()
 
         def done(result: outcome.Outcome[T]) -> None:
-            token.run_sync_soon(trio.lowlevel.reschedule, task, result)
+            # After the run ended nobody is left to tell; the work is done all the same.
+            with contextlib.suppress(trio.RunFinishedError):
+                token.run_sync_soon(trio.lowlevel.reschedule, task, result)
 
-        self._queue.put(_Job(fn, done))
+        with self._lock:
+            # Checked under the lock the worker takes when it stops, so no call is queued
+            # after the worker's last look at the queue (it would wait forever).
+            if self._stopped:
+                raise OutboxError(f"outbox {self.path}: its worker stopped; reopen it")
+            self._queue.put(_Job(fn, done))
 
         def abort(_: object) -> trio.lowlevel.Abort:
             # The call is in the worker's hands: let it finish (and commit) so the
@@ -479,6 +489,9 @@ class SQLiteOutbox:
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             conn.execute("COMMIT")
             self._compact(conn)
+        except sqlite3.OperationalError as exc:  # locked, read-only, disk full, ...
+            conn.close()
+            raise OutboxError(f"outbox {self.path}: cannot open: {exc}") from exc
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise OutboxError(f"outbox {self.path}: not a usable outbox file: {exc}") from exc
@@ -488,6 +501,20 @@ class SQLiteOutbox:
         return conn
 
     def _run(self) -> None:
+        try:
+            self._loop()
+        except BaseException:
+            logger.exception("outbox %s: the worker thread failed", self.path)
+            raise
+        finally:
+            with self._lock:
+                self._stopped = True
+            self._fail_leftovers()
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def _loop(self) -> None:
         while True:
             timeout = _IDLE_SECONDS if self._dirty else None
             if self._held:
@@ -510,7 +537,6 @@ class SQLiteOutbox:
                     break
                 batch.append(more)
             if self._run_batch(batch):
-                self._fail_leftovers()
                 return
             if self._held and time.time() >= self._next_renewal:
                 self._maintain()
