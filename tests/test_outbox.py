@@ -364,13 +364,13 @@ async def test_a_killed_holder_is_taken_over_at_once(tmp_path: Path) -> None:
 
 async def test_a_stalled_holder_loses_its_lease_and_does_not_send(tmp_path: Path) -> None:
     path = tmp_path / "o.db"
-    with _child(_HOLDER, str(path), HOOK, "0.5") as child:
+    with _child(_HOLDER, str(path), HOOK, "1.0") as child:
         _expect(child, "claimed")
         async with SQLiteOutbox(path) as outbox:
             with pytest.raises(OutboxLeaseHeld):
                 await outbox.take(HOOK)
             child.send_signal(signal.SIGSTOP)
-            await trio.sleep(0.8)  # its lease runs out: it cannot renew while stopped
+            await trio.sleep(1.5)  # its lease runs out: it cannot renew while stopped
             [taken] = await outbox.take(HOOK)
             child.send_signal(signal.SIGCONT)
             assert child.stdin is not None
