@@ -8,8 +8,8 @@ import attrs
 import pytest
 
 from trio_webhook._config import ConfigError, SenderConfig
-from trio_webhook._deadletter import MemorySink
 from trio_webhook._errors import WebhookError
+from trio_webhook._sinks import MemorySink
 
 
 def test_defaults() -> None:

@@ -12,22 +12,6 @@ import trio
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trio_webhook._deadletter import (
-    MAX_BODY_BYTES,
-    REASONS,
-    AttachmentInfo,
-    CallbackSink,
-    ChannelSink,
-    DeadLetter,
-    DeadLetterFormatError,
-    DeadLetterSink,
-    JsonlSink,
-    MemorySink,
-    decode_record,
-    encode_record,
-    make_sink,
-    read,
-)
 from trio_webhook._models import (
     AllowedMentions,
     Embed,
@@ -37,6 +21,24 @@ from trio_webhook._models import (
     EmbedMedia,
     FilePart,
     Message,
+)
+from trio_webhook._records import (
+    MAX_BODY_BYTES,
+    REASONS,
+    AttachmentInfo,
+    DeadLetter,
+    DeadLetterFormatError,
+    decode_record,
+    encode_record,
+)
+from trio_webhook._sinks import (
+    CallbackSink,
+    ChannelSink,
+    DeadLetterSink,
+    JsonlSink,
+    MemorySink,
+    make_sink,
+    read,
 )
 
 # -- small strategies (trio_webhook.testing.strategies may replace these) ------------------

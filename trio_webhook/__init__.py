@@ -10,14 +10,6 @@ Example::
 
 from trio_webhook._client import WebhookClient
 from trio_webhook._config import SenderConfig
-from trio_webhook._deadletter import (
-    CallbackSink,
-    ChannelSink,
-    DeadLetter,
-    DeadLetterSink,
-    JsonlSink,
-    MemorySink,
-)
 from trio_webhook._errors import (
     ConfigError,
     DeadLetterFormatError,
@@ -51,15 +43,16 @@ from trio_webhook._models import (
     SentMessage,
 )
 from trio_webhook._planning import PlannedRequest, chunk_embeds, embed_length, plan_requests
+from trio_webhook._records import DeadLetter
+from trio_webhook._replay import ReplayResult, replay
 from trio_webhook._retry import RetryPolicy
 from trio_webhook._sender import (
     Receipt,
-    ReplayResult,
     SenderStats,
     WebhookSender,
     open_webhook_sender,
-    replay,
 )
+from trio_webhook._sinks import CallbackSink, ChannelSink, DeadLetterSink, JsonlSink, MemorySink
 from trio_webhook._version import __version__
 from trio_webhook.ratelimit import (
     AdaptiveStrategy,

@@ -13,12 +13,15 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Final, Literal, cast
+from typing import TYPE_CHECKING, Any, Final, Literal, cast
 
 import attrs
 
-from trio_webhook._deadletter import DeadLetterTarget
 from trio_webhook._errors import ConfigError
+
+if TYPE_CHECKING:
+    # For the annotation only: importing the sinks at run time would pull trio into config.
+    from trio_webhook._sinks import DeadLetterTarget
 
 __all__ = ["ConfigError", "SenderConfig", "Strategy"]
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import random
 import ssl
 import traceback
@@ -34,8 +33,6 @@ import trio
 from trio_webhook._buffer import PressureBuffer, Shed
 from trio_webhook._client import PlanProgress, WebhookClient
 from trio_webhook._config import SenderConfig
-from trio_webhook._deadletter import DeadLetter, DeadLetterSink, Reason, make_sink, read
-from trio_webhook._encoding import strip_attachment_refs
 from trio_webhook._errors import (
     DeliveryFailed,
     DiscordHTTPError,
@@ -46,8 +43,10 @@ from trio_webhook._errors import (
 )
 from trio_webhook._limits import check
 from trio_webhook._models import Delivery, Message
-from trio_webhook._planning import plan_checked, plan_requests
+from trio_webhook._planning import plan_checked
+from trio_webhook._records import DeadLetter, Reason
 from trio_webhook._retry import RetryPolicy
+from trio_webhook._sinks import DeadLetterSink, make_sink
 from trio_webhook._transport import Transport
 from trio_webhook._url import redact
 from trio_webhook.ratelimit import (
@@ -60,13 +59,11 @@ from trio_webhook.ratelimit import (
 from trio_webhook.transport._dryrun import DryRunTransport
 
 __all__ = [
-    "ReplayResult",
     "Receipt",
     "SenderStats",
     "WebhookSender",
     "client_from_config",
     "open_webhook_sender",
-    "replay",
 ]
 
 logger: Final = logging.getLogger("trio_webhook")
@@ -715,109 +712,3 @@ def _raise_single(group: BaseExceptionGroup[BaseException]) -> NoReturn:
     finally:
         single.__context__ = context
         del single, context
-
-
-# -- replay ----------------------------------------------------------------------------------
-
-
-@attrs.frozen
-class ReplayResult:
-    """What :func:`replay` did with a dead-letter file.
-
-    Attributes:
-        delivered: Records whose remaining requests were all delivered.
-        failed: Each record that failed again, with the error's text (token-free), in
-            file order.
-        skipped: Records with nothing left to send (``delivered_requests`` already
-            covers their whole plan).
-    """
-
-    delivered: int
-    failed: tuple[tuple[DeadLetter, str], ...]
-    skipped: int
-
-
-def _replayable(record: DeadLetter) -> Message:
-    """The message to send again: without references to files the record left out."""
-    message = record.message
-    if not record.omitted_attachments:
-        return message
-    logger.warning(
-        "replaying a dead letter without its %d attachment(s) (the record kept only "
-        "their metadata): %s",
-        len(record.omitted_attachments),
-        ", ".join(info.filename for info in record.omitted_attachments),
-        extra={"webhook_id": record.webhook_id},
-    )
-    return attrs.evolve(message, embeds=tuple(strip_attachment_refs(e) for e in message.embeds))
-
-
-async def replay(
-    path: str | os.PathLike[str],
-    url: str,
-    *,
-    config: SenderConfig | None = None,
-    client: WebhookClient | None = None,
-    ssl_context: ssl.SSLContext | None = None,
-    transport: Transport | None = None,
-) -> ReplayResult:
-    """Send the messages of a JSONL dead-letter file again, in file order.
-
-    Each record is planned again and its first ``delivered_requests`` requests are
-    skipped: the parts Discord already showed are not posted twice. The rest of a forum
-    post whose first request was delivered goes into the thread that request created
-    (the record's ``thread_id``). A record written
-    with ``dead_letter_attachments=False`` holds file metadata only; it is replayed
-    without those files (and without embed images that referred to them) and a warning
-    names them. Failures are collected, never raised, so one bad record does not stop
-    the rest.
-
-    Args:
-        path: The JSONL file written by a sender's dead-letter sink.
-        url: The webhook to deliver to (records never hold tokens, so it is needed).
-        config: Timeouts, retry policy, strategy and ``wait`` for the client made here.
-        client: A client to deliver through instead (not closed here).
-        ssl_context: Trust for the server's certificate, for the client made here.
-        transport: How the client made here reaches Discord, such as
-            ``FakeDiscord.transport()``.
-
-    Returns:
-        How many records were delivered, which failed and why, how many were skipped.
-
-    Raises:
-        DeadLetterFormatError: A line of the file is not a record.
-        OSError: The file cannot be read.
-
-    Example::
-
-        result = await replay("dead.jsonl", url)
-        for record, error in result.failed:
-            print(record.reason, error)
-
-    Cancellation: records already replayed stay delivered; the file is not changed.
-    """
-    config = config if config is not None else SenderConfig()
-    records = list(read(path))
-    own_client = client is None
-    if client is None:
-        client = client_from_config(url, config, ssl_context=ssl_context, transport=transport)
-    delivered = skipped = 0
-    failed: list[tuple[DeadLetter, str]] = []
-    try:
-        for record in records:
-            try:
-                plan = plan_requests(_replayable(record), max_upload_bytes=config.max_upload_bytes)
-                if record.delivered_requests >= len(plan):
-                    skipped += 1
-                    continue
-                progress = PlanProgress(record.delivered_requests, thread_id=record.thread_id)
-                await client.execute_plan(plan, wait=config.wait, thread_id=None, progress=progress)
-            except (ValidationError, DeliveryFailed, DiscordHTTPError, TransportError) as exc:
-                failed.append((record, redact(str(exc))))
-            else:
-                delivered += 1
-    finally:
-        if own_client:
-            with trio.move_on_after(1.0, shield=True):
-                await client.aclose()
-    return ReplayResult(delivered=delivered, failed=tuple(failed), skipped=skipped)

@@ -10,19 +10,18 @@ Example::
     result = await deadletter.replay("dead.jsonl", url)
 """
 
-from trio_webhook._deadletter import (
-    AttachmentInfo,
+from trio_webhook._errors import DeadLetterFormatError
+from trio_webhook._records import AttachmentInfo, DeadLetter
+from trio_webhook._replay import ReplayResult, replay
+from trio_webhook._sinks import (
     CallbackSink,
     ChannelSink,
-    DeadLetter,
     DeadLetterSink,
     JsonlSink,
     MemorySink,
     make_sink,
     read,
 )
-from trio_webhook._errors import DeadLetterFormatError
-from trio_webhook._sender import ReplayResult, replay
 
 __all__ = [
     "AttachmentInfo",

@@ -22,10 +22,10 @@ import attrs
 import trio
 
 from trio_webhook._config import SenderConfig, Strategy
-from trio_webhook._deadletter import MemorySink
 from trio_webhook._models import Embed, EmbedField, EmbedFooter, EmbedMedia, FilePart, Message
 from trio_webhook._planning import plan_requests
 from trio_webhook._sender import SenderStats, client_from_config, open_webhook_sender
+from trio_webhook._sinks import MemorySink
 from trio_webhook.cli._send import ProgressFn, watching
 from trio_webhook.ratelimit import (
     AdaptiveStrategy,

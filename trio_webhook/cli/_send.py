@@ -20,7 +20,8 @@ from trio_webhook._errors import DeliveryFailed
 from trio_webhook._models import Delivery, Message
 
 if TYPE_CHECKING:
-    from trio_webhook._sender import Receipt, ReplayResult, SenderStats
+    from trio_webhook._replay import ReplayResult
+    from trio_webhook._sender import Receipt, SenderStats
     from trio_webhook.transport import Transport
 
 __all__ = ["ProgressFn", "replay_file", "send_message", "send_messages", "watching"]
@@ -132,7 +133,7 @@ async def replay_file(
     Returns:
         The replay's result.
     """
-    from trio_webhook._deadletter import JsonlSink
+    from trio_webhook._sinks import JsonlSink
     from trio_webhook.deadletter import replay
 
     result = await replay(path, url, ssl_context=ssl_context, transport=transport)

@@ -1,0 +1,131 @@
+"""Replay: send the messages of a dead-letter file again, skipping what Discord already shows."""
+
+from __future__ import annotations
+
+import logging
+import os
+import ssl
+from typing import Final
+
+import attrs
+import trio
+
+from trio_webhook._client import PlanProgress, WebhookClient
+from trio_webhook._config import SenderConfig
+from trio_webhook._encoding import strip_attachment_refs
+from trio_webhook._errors import DeliveryFailed, DiscordHTTPError, TransportError, ValidationError
+from trio_webhook._models import Message
+from trio_webhook._planning import plan_requests
+from trio_webhook._records import DeadLetter
+from trio_webhook._sender import client_from_config
+from trio_webhook._sinks import read
+from trio_webhook._transport import Transport
+from trio_webhook._url import redact
+
+__all__ = ["ReplayResult", "replay"]
+
+# The sender's logger: replay warnings have always been logged there.
+logger: Final = logging.getLogger("trio_webhook")
+
+
+@attrs.frozen
+class ReplayResult:
+    """What :func:`replay` did with a dead-letter file.
+
+    Attributes:
+        delivered: Records whose remaining requests were all delivered.
+        failed: Each record that failed again, with the error's text (token-free), in
+            file order.
+        skipped: Records with nothing left to send (``delivered_requests`` already
+            covers their whole plan).
+    """
+
+    delivered: int
+    failed: tuple[tuple[DeadLetter, str], ...]
+    skipped: int
+
+
+def _replayable(record: DeadLetter) -> Message:
+    """The message to send again: without references to files the record left out."""
+    message = record.message
+    if not record.omitted_attachments:
+        return message
+    logger.warning(
+        "replaying a dead letter without its %d attachment(s) (the record kept only "
+        "their metadata): %s",
+        len(record.omitted_attachments),
+        ", ".join(info.filename for info in record.omitted_attachments),
+        extra={"webhook_id": record.webhook_id},
+    )
+    return attrs.evolve(message, embeds=tuple(strip_attachment_refs(e) for e in message.embeds))
+
+
+async def replay(
+    path: str | os.PathLike[str],
+    url: str,
+    *,
+    config: SenderConfig | None = None,
+    client: WebhookClient | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+    transport: Transport | None = None,
+) -> ReplayResult:
+    """Send the messages of a JSONL dead-letter file again, in file order.
+
+    Each record is planned again and its first ``delivered_requests`` requests are
+    skipped: the parts Discord already showed are not posted twice. The rest of a forum
+    post whose first request was delivered goes into the thread that request created
+    (the record's ``thread_id``). A record written
+    with ``dead_letter_attachments=False`` holds file metadata only; it is replayed
+    without those files (and without embed images that referred to them) and a warning
+    names them. Failures are collected, never raised, so one bad record does not stop
+    the rest.
+
+    Args:
+        path: The JSONL file written by a sender's dead-letter sink.
+        url: The webhook to deliver to (records never hold tokens, so it is needed).
+        config: Timeouts, retry policy, strategy and ``wait`` for the client made here.
+        client: A client to deliver through instead (not closed here).
+        ssl_context: Trust for the server's certificate, for the client made here.
+        transport: How the client made here reaches Discord, such as
+            ``FakeDiscord.transport()``.
+
+    Returns:
+        How many records were delivered, which failed and why, how many were skipped.
+
+    Raises:
+        DeadLetterFormatError: A line of the file is not a record.
+        OSError: The file cannot be read.
+
+    Example::
+
+        result = await replay("dead.jsonl", url)
+        for record, error in result.failed:
+            print(record.reason, error)
+
+    Cancellation: records already replayed stay delivered; the file is not changed.
+    """
+    config = config if config is not None else SenderConfig()
+    records = list(read(path))
+    own_client = client is None
+    if client is None:
+        client = client_from_config(url, config, ssl_context=ssl_context, transport=transport)
+    delivered = skipped = 0
+    failed: list[tuple[DeadLetter, str]] = []
+    try:
+        for record in records:
+            try:
+                plan = plan_requests(_replayable(record), max_upload_bytes=config.max_upload_bytes)
+                if record.delivered_requests >= len(plan):
+                    skipped += 1
+                    continue
+                progress = PlanProgress(record.delivered_requests, thread_id=record.thread_id)
+                await client.execute_plan(plan, wait=config.wait, thread_id=None, progress=progress)
+            except (ValidationError, DeliveryFailed, DiscordHTTPError, TransportError) as exc:
+                failed.append((record, redact(str(exc))))
+            else:
+                delivered += 1
+    finally:
+        if own_client:
+            with trio.move_on_after(1.0, shield=True):
+                await client.aclose()
+    return ReplayResult(delivered=delivered, failed=tuple(failed), skipped=skipped)
