@@ -786,3 +786,25 @@ async def test_lifespan_is_answered() -> None:
 
     await fake({"type": "lifespan"}, receive, send)
     assert sent == [{"type": "lifespan.startup.complete"}, {"type": "lifespan.shutdown.complete"}]
+
+
+async def test_a_non_ascii_filename_round_trips_and_a_broken_one_is_a_400() -> None:
+    fake = FakeDiscord(seed=0)
+    hook = fake.create_webhook()
+    from trio_webhook import FilePart, Message, WebhookClient
+
+    async with WebhookClient(hook.url, transport=fake.transport()) as client:
+        sent = await client.execute(
+            Message(content="x", attachments=[FilePart("résumé.txt", data=b"cv")])
+        )
+    # Was: the fake read the UTF-8 filename as latin-1, then crashed decoding it.
+    assert [a["filename"] for a in sent.messages[0].raw["attachments"]] == ["résumé.txt"]
+    body = (
+        b'--b\r\nContent-Disposition: form-data; name="files[0]"; filename="\xe9.txt"\r\n'
+        b"Content-Type: text/plain\r\n\r\nx\r\n--b--\r\n"
+    )
+    async with httpx.AsyncClient(transport=fake.httpx_transport()) as http:
+        answer = await http.post(
+            hook.url, content=body, headers={"content-type": "multipart/form-data; boundary=b"}
+        )
+    assert (answer.status_code, answer.json()["code"]) == (400, 50035)

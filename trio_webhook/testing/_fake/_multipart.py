@@ -58,14 +58,16 @@ def _parse_multipart(content_type: str, body: bytes) -> tuple[Any, list[Upload]]
     uploads: list[Upload] = []
     for part_headers, data in _read_parts(boundary, body):
         _, disposition = parse_options_header(part_headers.get("content-disposition", ""))
-        name = disposition.get(b"name", b"").decode()
-        filename = disposition.get(b"filename")
+        try:
+            name = disposition.get(b"name", b"").decode()
+            raw_filename = disposition.get(b"filename")
+            filename = None if raw_filename is None else raw_filename.decode()
+        except UnicodeDecodeError:
+            raise _invalid_form_body() from None
         if name == "payload_json" and filename is None:
             payload = _parse_json(bytes(data))
         elif filename is not None:
-            uploads.append(
-                Upload(name, filename.decode(), part_headers.get("content-type"), bytes(data))
-            )
+            uploads.append(Upload(name, filename, part_headers.get("content-type"), bytes(data)))
     return payload, uploads
 
 
@@ -90,7 +92,9 @@ def _read_parts(boundary: bytes, body: bytes) -> list[_Part]:
         value.append(data[start:end])
 
     def on_header_end() -> None:
-        parts[-1][0][b"".join(field).decode("latin-1").lower()] = b"".join(value).decode()
+        # Header bytes as latin-1, one char a byte (HTTP's rule): parse_options_header
+        # re-encodes them so, and the filename's UTF-8 is decoded once, below.
+        parts[-1][0][b"".join(field).decode("latin-1").lower()] = b"".join(value).decode("latin-1")
         field.clear()
         value.clear()
 
