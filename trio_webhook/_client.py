@@ -11,7 +11,7 @@ import logging
 import random
 import ssl
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import attrs
 import trio
@@ -37,7 +37,7 @@ from trio_webhook.ratelimit import AdaptiveStrategy, RateLimitTracker
 from trio_webhook.ratelimit._keys import route_key
 from trio_webhook.transport._default import default_transport
 
-__all__ = ["ClientCounters", "PlanProgress", "WebhookClient"]
+__all__ = ["ClientCounters", "Journal", "PlanProgress", "WebhookClient"]
 
 logger: Final = logging.getLogger("trio_webhook")
 
@@ -68,6 +68,18 @@ def _response_json(response: HTTPResponse, route: str) -> Mapping[str, Any]:
             route=route,
         )
     return data
+
+
+class Journal(Protocol):
+    """Hears of each request of a plan: before it goes out, and once delivered."""
+
+    async def sending(self, request: int) -> None:
+        """Request ``request`` (0-based, plan order) is about to be sent."""
+
+    async def delivered(
+        self, request: int, *, discord_id: str | None, thread_id: str | None
+    ) -> None:
+        """Request ``request`` was delivered (``discord_id`` when waited for)."""
 
 
 @attrs.define
@@ -229,6 +241,7 @@ class WebhookClient:
         wait: bool,
         thread_id: int | str | None,
         progress: PlanProgress,
+        journal: Journal | None = None,
     ) -> None:
         """Send ``plan[progress.delivered:]`` in order, recording each success in ``progress``.
 
@@ -236,22 +249,18 @@ class WebhookClient:
         one with ``delivered`` and ``thread_id`` set to resume a plan (a dead letter's
         ``delivered_requests`` and ``thread_id``). A plan that creates a forum post
         (``thread_name``) sends the rest of its requests into the thread the first one
-        created, and keeps that thread's id in ``progress.thread_id``.
+        created, and keeps that thread's id in ``progress.thread_id``. A ``journal`` (the
+        sender's outbox) hears of each request before it goes out and after it is
+        delivered.
         """
         thread = None if thread_id is None else str(thread_id)
         for planned in plan[progress.delivered :]:
-            target = thread or progress.thread_id or planned.thread_id
-            if progress.thread_id is not None and planned.thread_name is not None:
-                # A resumed forum post whose thread exists: naming it again would ask
-                # Discord for a second post.
-                planned = attrs.evolve(planned, thread_name=None, applied_tags=None)
-            creates_thread = planned.thread_name is not None and len(plan) > 1
-            must_wait = wait or creates_thread
-            query: list[tuple[str, str]] = [("wait", "true" if must_wait else "false")]
-            if target is not None:
-                query.append(("thread_id", target))
-            body = encode_execute(attrs.evolve(planned, thread_id=target))
-            request = self._request("POST", "", body=body, query=query)
+            index = progress.delivered
+            request, must_wait, creates_thread = self._plan_request(
+                planned, plan, wait=wait, thread=thread, created=progress.thread_id
+            )
+            if journal is not None:
+                await journal.sending(index)
             response = await self.send_with_retry(request, progress)
             progress.delivered += 1
             progress.maybe_posted = False
@@ -263,6 +272,8 @@ class WebhookClient:
                     progress.thread_id = message.channel_id
                 if wait:
                     progress.messages.append(message)
+            if journal is not None:
+                await journal.delivered(index, discord_id=message_id, thread_id=progress.thread_id)
             if logger.isEnabledFor(logging.DEBUG):
                 logger.debug(
                     "delivered request %d of %d to webhook %s: message id %s",
@@ -277,6 +288,29 @@ class WebhookClient:
                         "message_id": message_id,
                     },
                 )
+
+    def _plan_request(
+        self,
+        planned: PlannedRequest,
+        plan: Sequence[PlannedRequest],
+        *,
+        wait: bool,
+        thread: str | None,
+        created: str | None,
+    ) -> tuple[HTTPRequest, bool, bool]:
+        """The HTTP request of one planned request; whether it waits, creates a thread."""
+        target = thread or created or planned.thread_id
+        if created is not None and planned.thread_name is not None:
+            # A resumed forum post whose thread exists: naming it again would ask Discord
+            # for a second post.
+            planned = attrs.evolve(planned, thread_name=None, applied_tags=None)
+        creates_thread = planned.thread_name is not None and len(plan) > 1
+        must_wait = wait or creates_thread
+        query: list[tuple[str, str]] = [("wait", "true" if must_wait else "false")]
+        if target is not None:
+            query.append(("thread_id", target))
+        body = encode_execute(attrs.evolve(planned, thread_id=target))
+        return self._request("POST", "", body=body, query=query), must_wait, creates_thread
 
     async def get_message(
         self, message_id: int | str, *, thread_id: int | str | None = None

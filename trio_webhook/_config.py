@@ -22,6 +22,7 @@ from trio_webhook._errors import ConfigError
 if TYPE_CHECKING:
     # For the annotation only: importing the sinks at run time would pull trio into config.
     from trio_webhook._sinks import DeadLetterTarget
+    from trio_webhook.outbox import Outbox
 
 __all__ = ["ConfigError", "SenderConfig", "Strategy"]
 
@@ -74,6 +75,9 @@ class SenderConfig:
         wait: Execute with ``wait=true`` so receipts carry Discord's message ids.
         dry_run: Do everything but the final POST; receipts get synthetic ids.
         seed: Seed of the retry jitter's random generator (``None``: unpredictable).
+        outbox: Where accepted messages are kept until settled, so a crash loses none:
+            a SQLite file path, an :class:`~trio_webhook.outbox.Outbox`, or ``None``
+            (memory only). See ``docs/durability.md``.
 
     Example::
 
@@ -99,6 +103,7 @@ class SenderConfig:
     wait: bool = True
     dry_run: bool = False
     seed: int | None = None
+    outbox: str | os.PathLike[str] | Outbox | None = None
 
     def __attrs_post_init__(self) -> None:
         _validate(self)
@@ -167,8 +172,8 @@ class SenderConfig:
         """A config from a TOML file's ``[trio_webhook]`` (or ``[tool.trio_webhook]``) table.
 
         The ``[tool.<table>]`` form is what a ``pyproject.toml`` holds. A relative
-        ``dead_letter`` path is taken relative to the TOML file's directory, so the
-        config means the same whatever the working directory.
+        ``dead_letter`` or ``outbox`` path is taken relative to the TOML file's directory,
+        so the config means the same whatever the working directory.
 
         Args:
             path: The TOML file.
@@ -211,9 +216,10 @@ class SenderConfig:
                 where=where,
             )
         values = dict(found)
-        target = values.get("dead_letter")
-        if isinstance(target, str) and target and not Path(target).is_absolute():
-            values["dead_letter"] = str(p.parent / target)
+        for key in ("dead_letter", "outbox"):
+            target = values.get(key)
+            if isinstance(target, str) and target and not Path(target).is_absolute():
+                values[key] = str(p.parent / target)
         base = base if base is not None else cls()
         try:
             return attrs.evolve(base, **values)
@@ -252,6 +258,7 @@ _KINDS: Final[dict[str, _Kind]] = {
     "wait": "bool",
     "dry_run": "bool",
     "seed": "opt_int",
+    "outbox": "path",
 }
 _TRUE: Final = frozenset({"1", "true", "yes", "on"})
 _FALSE: Final = frozenset({"0", "false", "no", "off"})
@@ -335,9 +342,22 @@ def _validate(c: SenderConfig) -> None:
     _check_int("proactive_threshold", c.proactive_threshold, 0)
     _check_seconds("drain_timeout", c.drain_timeout, allow_zero=True)
     _check_dead_letter(c.dead_letter)
+    _check_outbox(c.outbox)
     _check_int("max_upload_bytes", c.max_upload_bytes, 1)
     if c.seed is not None and not _is_int(c.seed):
         raise ConfigError("seed", c.seed, "an integer or None")
+
+
+def _check_outbox(target: object) -> None:
+    if target is None or isinstance(target, os.PathLike):
+        return
+    if isinstance(target, str):
+        if not target.strip():
+            raise ConfigError("outbox", target, "a non-empty SQLite file path, an Outbox or None")
+        return
+    if callable(getattr(target, "append", None)) and callable(getattr(target, "take", None)):
+        return
+    raise ConfigError("outbox", target, "a SQLite file path, an Outbox object, or None")
 
 
 def _check_dead_letter(target: object) -> None:

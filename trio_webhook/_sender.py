@@ -33,6 +33,7 @@ import trio
 from trio_webhook._buffer import PressureBuffer, Shed
 from trio_webhook._client import PlanProgress, WebhookClient
 from trio_webhook._config import SenderConfig
+from trio_webhook._durable import COMMITTED, MEMORY, Durable, DurableItem, shared_outbox
 from trio_webhook._errors import (
     DeliveryFailed,
     DiscordHTTPError,
@@ -49,6 +50,7 @@ from trio_webhook._retry import RetryPolicy
 from trio_webhook._sinks import DeadLetterSink, make_sink
 from trio_webhook._transport import Transport
 from trio_webhook._url import redact
+from trio_webhook.outbox import OutboxError, OutboxLeaseLost, PendingMessage
 from trio_webhook.ratelimit import (
     AdaptiveStrategy,
     ProactiveStrategy,
@@ -138,10 +140,11 @@ class Receipt:
             self._event.set()
 
 
-@attrs.define(slots=True)
-class _Item:
-    message: Message
-    receipt: Receipt
+@attrs.define(eq=False)
+class _Item(DurableItem):
+    receipt: Receipt = attrs.field(factory=Receipt)
+    # Where to resume: a message an earlier process left half delivered in the outbox.
+    resume: PlanProgress | None = None
 
 
 @attrs.frozen
@@ -165,6 +168,15 @@ class SenderStats:
         shed_attachments: Files dropped from buffered messages above the high-water mark.
         shed_messages: Messages that lost their files so.
         buffered: Messages in the buffer (not yet in the bounded channel).
+        kept: Messages left pending in the outbox at shutdown (not delivered in time, not
+            dead): the next sender on the outbox delivers them. Their receipts fail
+            with reason ``kept``.
+        recovered: Messages an earlier process left pending in the outbox, delivered (or
+            dead-lettered) first by this one; counted in ``enqueued``.
+        recovered_ambiguous: Of those, how many had a request in flight at the crash:
+            retried (each may show twice on Discord) or, with ``retry_ambiguous=False``,
+            dead-lettered ``ambiguous``.
+        outbox_errors: Messages the outbox could not commit (delivered from memory only).
         invalid_requests: Answers the client's tracker counts towards Discord's
             invalid-request limit (401, 403, 429 not ``shared``) in the last 10 minutes;
             shared by every sender of the tracker. Near 10,000 the tracker slows down, at
@@ -188,6 +200,10 @@ class SenderStats:
     buffered: int
     invalid_requests: int = 0
     edge_bans: int = 0
+    kept: int = 0
+    recovered: int = 0
+    recovered_ambiguous: int = 0
+    outbox_errors: int = 0
 
 
 def _strategy(config: SenderConfig) -> Strategy:
@@ -233,9 +249,15 @@ class WebhookSender:
     Made by :func:`open_webhook_sender`; see there for the lifecycle.
     """
 
-    def __init__(self, client: WebhookClient, config: SenderConfig) -> None:
+    def __init__(
+        self, client: WebhookClient, config: SenderConfig, durable: Durable | None = None
+    ) -> None:
         self._client = client
         self._config = config
+        self._durable = durable
+        self._kept = 0
+        self._recovered = 0
+        self._recovered_ambiguous = 0
         self._sink: DeadLetterSink | None = make_sink(
             config.dead_letter, include_attachments=config.dead_letter_attachments
         )
@@ -283,9 +305,11 @@ class WebhookSender:
             SenderClosed: The sender is shutting down.
         """
         check(message, max_upload_bytes=self._config.max_upload_bytes)
-        item = _Item(message, Receipt())
+        item = _Item(message)
         self._buffer.push_nowait(item)
         self._enqueued += 1
+        if self._durable is not None:
+            self._durable.accept(item)
         if logger.isEnabledFor(logging.DEBUG):
             self._log_enqueued()
         return item.receipt
@@ -300,12 +324,35 @@ class WebhookSender:
             SenderClosed: The sender is shutting down.
         """
         check(message, max_upload_bytes=self._config.max_upload_bytes)
-        item = _Item(message, Receipt())
+        item = _Item(message)
         await self._buffer.push(item)
         self._enqueued += 1
         if logger.isEnabledFor(logging.DEBUG):
             self._log_enqueued()
+        if self._durable is not None:
+            self._durable.accept(item)
+            # Shielded: the message is queued; the caller may stop waiting, but the
+            # promise of send() is that it returns once the message is committed.
+            with trio.CancelScope(shield=True):
+                durable = await self._durable.committed(item)
+            if not durable:
+                raise OutboxError(
+                    "the message is queued and will be delivered while this process lives, "
+                    "but the outbox could not commit it (see the error logged): a crash "
+                    "now would lose it"
+                )
         return item.receipt
+
+    async def flush(self) -> None:
+        """Wait until every message accepted so far is committed to the outbox.
+
+        Without an outbox it returns at once (there is nothing to commit). A crash after
+        ``flush`` returns loses none of the messages it covered.
+        """
+        if self._durable is None:
+            await trio.lowlevel.checkpoint()
+            return
+        await self._durable.flush()
 
     def _log_enqueued(self) -> None:
         webhook_id = self._client.url.webhook_id
@@ -325,7 +372,7 @@ class WebhookSender:
             enqueued=self._enqueued,
             delivered=self._delivered,
             dead=self._dead,
-            in_flight=self._enqueued - self._delivered - self._dead,
+            in_flight=self._enqueued - self._delivered - self._dead - self._kept,
             requests=counters.requests,
             retries=counters.retries,
             ambiguous_retries=counters.ambiguous_retries,
@@ -337,6 +384,10 @@ class WebhookSender:
             buffered=buffer.buffered,
             invalid_requests=limits.invalid_requests,
             edge_bans=limits.edge_bans,
+            kept=self._kept,
+            recovered=self._recovered,
+            recovered_ambiguous=self._recovered_ambiguous,
+            outbox_errors=self._durable.errors if self._durable is not None else 0,
         )
 
     def _on_shed(self, shed: Shed) -> None:
@@ -391,28 +442,69 @@ class WebhookSender:
     async def _run_sender(self) -> None:
         try:
             with self._sender_scope:
+                if self._durable is not None:
+                    # What an earlier process accepted goes before what this one does.
+                    async for pending in self._durable.recovered():
+                        await self._work_on(self._recover(pending))
                 while True:
                     try:
                         item = await self._receive_channel.receive()
                     except trio.EndOfChannel:
                         return
-                    self._current, self._current_progress = item, PlanProgress()
                     if logger.isEnabledFor(logging.DEBUG):
                         logger.debug(
                             "dequeued a message for webhook %s",
                             self._client.url.webhook_id,
                             extra={"webhook_id": self._client.url.webhook_id},
                         )
-                    try:
-                        await self._deliver(item)
-                    except Exception as exc:
-                        await self._fail_internal(item, exc)
-                    self._current = None
+                    await self._work_on(item)
         finally:
             self._sender_done.set()
 
+    async def _work_on(self, item: _Item) -> None:
+        self._current = item
+        self._current_progress = item.resume if item.resume is not None else PlanProgress()
+        try:
+            await self._deliver(item)
+        except Exception as exc:
+            await self._fail_internal(item, exc)
+        self._current = None
+
+    def _recover(self, pending: PendingMessage) -> _Item:
+        """The item of a message an earlier process left pending (its receipt unheld)."""
+        progress = PlanProgress(pending.delivered_requests, thread_id=pending.thread_id)
+        progress.maybe_posted = pending.maybe_posted
+        item = _Item(pending.message, entry=pending.entry, commit=COMMITTED, resume=progress)
+        self._enqueued += 1
+        self._recovered += 1
+        if pending.maybe_posted:
+            self._recovered_ambiguous += 1
+            logger.warning(
+                "outbox: message %d for webhook %s had request %d in flight when its "
+                "process stopped; it may be on Discord already: %s",
+                pending.entry,
+                self._client.url.webhook_id,
+                (pending.in_flight or 0) + 1,
+                "sending it again (it may show twice)"
+                if self._config.retry_ambiguous
+                else "dead-lettering it as ambiguous (retry_ambiguous=False)",
+                extra={"webhook_id": self._client.url.webhook_id, "entry": pending.entry},
+            )
+        return item
+
     async def _deliver(self, item: _Item) -> None:
         client = self._client
+        durable = self._durable
+        if durable is not None and item.commit != MEMORY:
+            # Never post before the row exists: a crash right after would post it again.
+            await durable.committed(item)
+        journal = None
+        if durable is not None and item.entry is not None:
+            journal = durable.journal(item.entry)
+            if self._current_progress.maybe_posted and not self._config.retry_ambiguous:
+                error = SenderClosed("a request was in flight when its process stopped")
+                await self._dead_letter(item, "ambiguous", error, attempts=1)
+                return
         if client.dead is not None:
             await self._dead_letter(
                 item, "dead_webhook", client.dead, attempts=0, status=client.dead.status
@@ -425,7 +517,7 @@ class WebhookSender:
             # The progress record is where a dead letter's ``delivered_requests`` and
             # ``thread_id`` come from, so a replay skips exactly what Discord already shows.
             await client.execute_plan(
-                plan, wait=wait, thread_id=None, progress=self._current_progress
+                plan, wait=wait, thread_id=None, progress=self._current_progress, journal=journal
             )
         except ValidationError as exc:
             await self._dead_letter(item, "invalid", exc, attempts=0)
@@ -444,10 +536,24 @@ class WebhookSender:
             # the message was posted: a replay could show it twice, so say so.
             reason = "ambiguous" if exc.ambiguous else "permanent"
             await self._dead_letter(item, reason, exc, attempts=1)
+        except OutboxLeaseLost as exc:
+            # Another process took this webhook over; it delivers the message. Posting it
+            # here too would show it twice.
+            self._keep(item, str(exc))
         else:
+            if durable is not None and item.entry is not None:
+                with trio.CancelScope(shield=True):
+                    await durable.settle_delivered(item.entry)
             self._delivered += 1
             messages = tuple(self._current_progress.messages)
             item.receipt._resolve(Delivery(messages=messages))
+
+    def _keep(self, item: _Item, why: str) -> None:
+        """Leave ``item`` pending in the outbox for the next sender on it."""
+        if item.receipt.done:
+            return
+        self._kept += 1
+        item.receipt._fail(DeliveryFailed("kept", attempts=0, status=None, error=redact(why)))
 
     async def _fail_internal(self, item: _Item, exc: Exception) -> None:
         """The last line of defence: an unexpected error costs this message alone.
@@ -489,7 +595,12 @@ class WebhookSender:
         status: int | None = None,
     ) -> None:
         record = self._settle_dead(item, reason, error, attempts=attempts, status=status)
-        if record is None or self._sink is None:
+        if record is None:
+            return
+        if self._durable is not None and item.entry is not None:
+            with trio.CancelScope(shield=True):
+                await self._durable.settle_dead(item.entry, record)
+        if self._sink is None:
             return
         with trio.move_on_after(_SINK_TIMEOUT) as scope:
             await self._put(record)
@@ -517,7 +628,7 @@ class WebhookSender:
         attempts: int,
         status: int | None = None,
     ) -> DeadLetter | None:
-        """Fail the receipt, count and log it; the record for the sink (``None``: no sink)."""
+        """Fail the receipt, count and log it; the record (``None``: nowhere to keep it)."""
         if item.receipt.done:
             return None
         text = redact(str(error))
@@ -536,7 +647,7 @@ class WebhookSender:
             text,
             extra={"webhook_id": self._client.url.webhook_id, "reason": reason},
         )
-        if self._sink is None:
+        if self._sink is None and item.entry is None:
             return None
         return DeadLetter(
             reason=reason,
@@ -562,12 +673,20 @@ class WebhookSender:
         self._flush_shed_log()
         deadline = trio.current_time() + self._config.drain_timeout
         with trio.CancelScope(deadline=deadline, shield=True):
+            if self._durable is not None:
+                # Everything accepted is made durable first: a crash during the drain
+                # then loses nothing either.
+                await self._durable.flush()
             await self._sender_done.wait()
         self._mover_scope.cancel()
         self._sender_scope.cancel()
         with trio.CancelScope(shield=True):
             await self._mover_done.wait()
             await self._sender_done.wait()
+            if self._durable is not None:
+                # Before the leftovers are settled: a commit still running when it stops
+                # completes, and its message then stays in the outbox, not dead-lettered.
+                await self._durable.stop()
             left: list[_Item] = []
             if self._current is not None:
                 left.append(self._current)
@@ -616,6 +735,16 @@ class WebhookSender:
         records = []
         for item in left:
             record: DeadLetter | None
+            if item.entry is not None:
+                # Durable: it stays pending, and the next sender on the outbox delivers
+                # it (a request in flight is marked so; that sender treats it as
+                # ambiguous).
+                self._keep(
+                    item,
+                    f"still queued when the drain deadline ({timeout:g} s) "
+                    "passed; kept in the outbox for the next sender on it",
+                )
+                continue
             if item is self._current and self._current_progress.maybe_posted:
                 record = self._settle_dead(item, "ambiguous", in_flight, attempts=1)
             else:
@@ -676,7 +805,24 @@ async def open_webhook_sender(
             "open_webhook_sender: pass either client= or the parts of a client to make "
             "(tracker=, ssl_context=, transport=), not both"
         )
-    sender = WebhookSender(client, config)
+    try:
+        async with shared_outbox(config.outbox) as outbox:
+            durable = None
+            if outbox is not None:
+                durable = Durable(outbox, client.url.webhook_id)
+                await durable.open()
+            async with _running(WebhookSender(client, config, durable)) as sender:
+                yield sender
+    finally:
+        if own_client:
+            with trio.move_on_after(1.0, shield=True):
+                await client.aclose()
+
+
+@asynccontextmanager
+async def _running(sender: WebhookSender) -> AsyncIterator[WebhookSender]:
+    """The sender's tasks for the life of the block, then the drain."""
+    durable = sender._durable
     try:
         async with trio.open_nursery() as nursery:
             # start_soon, not start: awaiting a start could be cancelled (an outer
@@ -684,6 +830,8 @@ async def open_webhook_sender(
             # would ever stop. Each task enters its shield before its first checkpoint.
             nursery.start_soon(sender._run_mover)
             nursery.start_soon(sender._run_sender)
+            if durable is not None:
+                nursery.start_soon(durable.run_committer)
             try:
                 yield sender
             finally:
@@ -693,10 +841,6 @@ async def open_webhook_sender(
         # caller's exception, perhaps beside Cancelled: hand it back as itself, as trio's
         # own as_safe_channel does, so `except KeyError` around the block still works.
         _raise_single(group)
-    finally:
-        if own_client:
-            with trio.move_on_after(1.0, shield=True):
-                await client.aclose()
 
 
 def _raise_single(group: BaseExceptionGroup[BaseException]) -> NoReturn:

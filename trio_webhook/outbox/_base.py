@@ -212,6 +212,13 @@ class Outbox(Protocol):
             OutboxLeaseHeld: Another live outbox delivers this webhook.
         """
 
+    async def last_entry(self, webhook_id: str) -> int:
+        """The newest pending entry of ``webhook_id`` (``0`` when none), without claiming.
+
+        A sender opening on an outbox delivers the entries up to this one first: what an
+        earlier process accepted comes before what this one accepts.
+        """
+
     async def mark_in_flight(self, entry: int, request: int) -> None:
         """Record that request ``request`` (0-based, plan order) of ``entry`` is being sent.
 

@@ -289,6 +289,19 @@ class SQLiteOutbox:
 
         return await self._call(job)
 
+    async def last_entry(self, webhook_id: str) -> int:
+        """The newest pending entry of ``webhook_id``; see :meth:`Outbox.last_entry`."""
+        wid = check_webhook_id(webhook_id)
+
+        def job(conn: sqlite3.Connection) -> int:
+            row = conn.execute(
+                "SELECT MAX(entry) FROM messages WHERE webhook_id = ? AND state = ?",
+                (wid, _PENDING),
+            ).fetchone()
+            return int(row[0]) if row is not None and row[0] is not None else 0
+
+        return await self._call(job)
+
     async def mark_in_flight(self, entry: int, request: int) -> None:
         """Record that a request is being sent; see :meth:`Outbox.mark_in_flight`."""
 
