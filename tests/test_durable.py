@@ -170,3 +170,26 @@ async def test_a_second_sender_on_the_same_webhook_and_file_is_refused(tmp_path:
                 hook.url, config=config(path), transport=fake.transport()
             ):
                 pass
+
+
+async def test_replaying_the_outbox_twice_posts_once(tmp_path: Path) -> None:
+    from trio_webhook.deadletter import replay
+
+    fake, hook = fast_fake()
+    path = tmp_path / "outbox.db"
+    fake.inject("server_error", count=2, status=503)
+    async with open_webhook_sender(
+        hook.url,
+        config=config(path, max_attempts=2, backoff_base=0.01, backoff_cap=0.02),
+        transport=fake.transport(),
+    ) as sender:
+        with pytest.raises(DeliveryFailed):
+            await sender.send_nowait(Message(content="again")).wait()
+    first = await replay(path, hook.url, transport=fake.transport())
+    second = await replay(path, hook.url, transport=fake.transport())
+    assert (first.delivered, second.delivered, second.skipped) == (1, 0, 0)
+    assert contents(fake, hook) == ["again"]
+    async with SQLiteOutbox(path) as look:
+        assert await look.dead_letters(hook.id) == []
+        [done] = await look.dead_letters(hook.id, include_replayed=True)
+    assert done.replayed is not None

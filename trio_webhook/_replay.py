@@ -1,4 +1,4 @@
-"""Replay: send the messages of a dead-letter file again, skipping what Discord already shows."""
+"""Replay: send dead letters again (a JSONL file or an outbox), skipping what Discord shows."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import trio
 
 from trio_webhook._client import PlanProgress, WebhookClient
 from trio_webhook._config import SenderConfig
+from trio_webhook._durable import shared_outbox
 from trio_webhook._encoding import strip_attachment_refs
 from trio_webhook._errors import DeliveryFailed, DiscordHTTPError, TransportError, ValidationError
 from trio_webhook._models import Message
@@ -21,6 +22,7 @@ from trio_webhook._sender import client_from_config
 from trio_webhook._sinks import read
 from trio_webhook._transport import Transport
 from trio_webhook._url import redact
+from trio_webhook.outbox import Outbox
 
 __all__ = ["ReplayResult", "replay"]
 
@@ -60,8 +62,17 @@ def _replayable(record: DeadLetter) -> Message:
     return attrs.evolve(message, embeds=tuple(strip_attachment_refs(e) for e in message.embeds))
 
 
+def _is_sqlite(path: str | os.PathLike[str]) -> bool:
+    # SQLite's file header; a JSONL dead-letter file starts with "{".
+    try:
+        with open(path, "rb") as file:
+            return file.read(16) == b"SQLite format 3\x00"
+    except OSError:
+        return False
+
+
 async def replay(
-    path: str | os.PathLike[str],
+    source: str | os.PathLike[str] | Outbox,
     url: str,
     *,
     config: SenderConfig | None = None,
@@ -69,7 +80,7 @@ async def replay(
     ssl_context: ssl.SSLContext | None = None,
     transport: Transport | None = None,
 ) -> ReplayResult:
-    """Send the messages of a JSONL dead-letter file again, in file order.
+    """Send dead letters again, in order: from a JSONL file, or from an outbox.
 
     Each record is planned again and its first ``delivered_requests`` requests are
     skipped: the parts Discord already showed are not posted twice. The rest of a forum
@@ -80,8 +91,15 @@ async def replay(
     names them. Failures are collected, never raised, so one bad record does not stop
     the rest.
 
+    From an outbox (a SQLite outbox file, or an :class:`~trio_webhook.outbox.Outbox`),
+    only the dead letters of ``url``'s webhook not replayed yet are sent, and each one
+    delivered (or with nothing left to send) is marked replayed: replaying twice does not
+    post twice. The webhook's lease is held meanwhile, so a sender of another process on
+    the same webhook and file refuses to run at the same time.
+
     Args:
-        path: The JSONL file written by a sender's dead-letter sink.
+        source: The JSONL file written by a sender's dead-letter sink, or an outbox (its
+            file's path, or the object).
         url: The webhook to deliver to (records never hold tokens, so it is needed).
         config: Timeouts, retry policy, strategy and ``wait`` for the client made here.
         client: A client to deliver through instead (not closed here).
@@ -94,6 +112,7 @@ async def replay(
 
     Raises:
         DeadLetterFormatError: A line of the file is not a record.
+        OutboxLeaseHeld: Another process is delivering this webhook from the outbox.
         OSError: The file cannot be read.
 
     Example::
@@ -102,30 +121,66 @@ async def replay(
         for record, error in result.failed:
             print(record.reason, error)
 
-    Cancellation: records already replayed stay delivered; the file is not changed.
+    Cancellation: records already replayed stay delivered (and, in an outbox, marked).
     """
     config = config if config is not None else SenderConfig()
-    records = list(read(path))
     own_client = client is None
     if client is None:
         client = client_from_config(url, config, ssl_context=ssl_context, transport=transport)
-    delivered = skipped = 0
-    failed: list[tuple[DeadLetter, str]] = []
     try:
-        for record in records:
-            try:
-                plan = plan_requests(_replayable(record), max_upload_bytes=config.max_upload_bytes)
-                if record.delivered_requests >= len(plan):
-                    skipped += 1
-                    continue
-                progress = PlanProgress(record.delivered_requests, thread_id=record.thread_id)
-                await client.execute_plan(plan, wait=config.wait, thread_id=None, progress=progress)
-            except (ValidationError, DeliveryFailed, DiscordHTTPError, TransportError) as exc:
-                failed.append((record, redact(str(exc))))
-            else:
-                delivered += 1
+        if isinstance(source, Outbox) or _is_sqlite(source):
+            async with shared_outbox(source) as outbox:
+                assert outbox is not None
+                return await _replay_outbox(outbox, client, config)
+        tally = _Tally()
+        for record in read(source):
+            await tally.replay(client, record, config)
+        return tally.result()
     finally:
         if own_client:
             with trio.move_on_after(1.0, shield=True):
                 await client.aclose()
-    return ReplayResult(delivered=delivered, failed=tuple(failed), skipped=skipped)
+
+
+async def _replay_outbox(
+    outbox: Outbox, client: WebhookClient, config: SenderConfig
+) -> ReplayResult:
+    webhook_id = client.url.webhook_id
+    await outbox.claim(webhook_id)
+    tally = _Tally()
+    try:
+        for stored in await outbox.dead_letters(webhook_id):
+            if await tally.replay(client, stored.record, config):
+                with trio.CancelScope(shield=True):
+                    await outbox.mark_replayed(stored.entry)
+    finally:
+        with trio.CancelScope(shield=True):
+            await outbox.release(webhook_id)
+    return tally.result()
+
+
+@attrs.define
+class _Tally:
+    delivered: int = 0
+    skipped: int = 0
+    failed: list[tuple[DeadLetter, str]] = attrs.Factory(list)
+
+    async def replay(self, client: WebhookClient, record: DeadLetter, config: SenderConfig) -> bool:
+        """Send what is left of ``record``; whether nothing of it is left to send."""
+        try:
+            plan = plan_requests(_replayable(record), max_upload_bytes=config.max_upload_bytes)
+            if record.delivered_requests >= len(plan):
+                self.skipped += 1
+                return True
+            progress = PlanProgress(record.delivered_requests, thread_id=record.thread_id)
+            await client.execute_plan(plan, wait=config.wait, thread_id=None, progress=progress)
+        except (ValidationError, DeliveryFailed, DiscordHTTPError, TransportError) as exc:
+            self.failed.append((record, redact(str(exc))))
+            return False
+        self.delivered += 1
+        return True
+
+    def result(self) -> ReplayResult:
+        return ReplayResult(
+            delivered=self.delivered, failed=tuple(self.failed), skipped=self.skipped
+        )
