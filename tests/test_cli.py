@@ -467,3 +467,55 @@ def test_commands_leave_logging_as_they_found_it() -> None:
     before = (logger.level, logger.propagate, list(logger.handlers))
     run("-v", "validate", "missing.json")
     assert (logger.level, logger.propagate, list(logger.handlers)) == before
+
+
+async def test_send_batch_with_an_outbox_resumes_without_sending_twice(tmp_path: Path) -> None:
+    from trio_webhook.cli._outbox import batch_key, send_messages_durably
+
+    fake = FakeDiscord(seed=0, bucket_limit=5, bucket_window=0.1)  # 50 a second, real clock
+    hook = fake.create_webhook()
+    batch = tmp_path / "batch.jsonl"
+    batch.write_text("".join(f'{{"content": "m{n}"}}\n' for n in range(30)))
+    messages = [Message(content=f"m{n}") for n in range(30)]
+    key = batch_key(batch, hook.id)
+    outbox = str(tmp_path / "outbox.db")
+    # A first run interrupted early (as by Ctrl-C), with no time to drain.
+    with trio.move_on_after(0.3):
+        await send_messages_durably(
+            hook.url,
+            messages,
+            outbox_path=outbox,
+            key=key,
+            config=SenderConfig(seed=0, drain_timeout=0.0),
+            transport=fake.transport(),
+        )
+    assert len(fake.history(hook.channel_id)) < 30  # it did stop part way
+    # The same command again finishes the batch; nothing is appended or shown twice.
+    stats = await send_messages_durably(
+        hook.url,
+        messages,
+        outbox_path=outbox,
+        key=key,
+        config=SenderConfig(seed=0),
+        transport=fake.transport(),
+    )
+    shown = [m["content"] for m in fake.history(hook.channel_id)]
+    assert sorted(set(shown), key=lambda c: int(c[1:])) == [f"m{n}" for n in range(30)]
+    assert len(shown) - len(set(shown)) <= stats.recovered_ambiguous
+
+
+def test_the_outbox_command_shows_pending_and_dead_per_webhook(tmp_path: Path) -> None:
+    from trio_webhook.outbox import SQLiteOutbox
+
+    path = tmp_path / "outbox.db"
+
+    async def fill() -> None:
+        async with SQLiteOutbox(path) as box:
+            await box.append("123", [Message(content="a"), Message(content="b")])
+
+    trio.run(fill)
+    result = CliRunner().invoke(cli, ["outbox", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "webhook 123" in result.output
+    assert "pending" in result.output
+    assert "2" in result.output

@@ -24,7 +24,7 @@ import random
 import ssl
 import traceback
 from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from contextlib import aclosing, asynccontextmanager
 from typing import Final, NoReturn, final
 
 import attrs
@@ -444,8 +444,9 @@ class WebhookSender:
             with self._sender_scope:
                 if self._durable is not None:
                     # What an earlier process accepted goes before what this one does.
-                    async for pending in self._durable.recovered():
-                        await self._work_on(self._recover(pending))
+                    async with aclosing(self._durable.recovered()) as recovered:
+                        async for pending in recovered:
+                            await self._work_on(self._recover(pending))
                 while True:
                     try:
                         item = await self._receive_channel.receive()

@@ -28,7 +28,7 @@ from trio_webhook._errors import ValidationError
 from trio_webhook._limits import validate
 from trio_webhook._models import FilePart, Message
 from trio_webhook._planning import plan_requests
-from trio_webhook._url import redact
+from trio_webhook._url import parse_webhook_url, redact
 from trio_webhook._version import __version__
 from trio_webhook.cli._fake_commands import demo, serve_fake
 from trio_webhook.cli._input import (
@@ -42,6 +42,7 @@ from trio_webhook.cli._input import (
     require_url,
     split_url_and_file,
 )
+from trio_webhook.cli._outbox import batch_key, outbox, send_messages_durably
 from trio_webhook.cli._output import (
     fail,
     friendly,
@@ -194,6 +195,12 @@ def send(
 @click.option(
     "--config", "config_file", metavar="TOML", help="Read [trio_webhook] settings from this file."
 )
+@click.option(
+    "--outbox",
+    "outbox_path",
+    metavar="FILE",
+    help="Commit the batch to this SQLite outbox first; run again to resume after a crash.",
+)
 @_ca_option
 @friendly
 def send_batch(
@@ -201,6 +208,7 @@ def send_batch(
     dead_letter: str | None,
     strategy: str | None,
     config_file: str | None,
+    outbox_path: str | None,
     ca_file: str | None,
 ) -> None:
     """Send every message of a JSONL file (one message a line), in order, with progress.
@@ -226,12 +234,16 @@ def send_batch(
             detail = "; ".join(str(v) for v in violations)
             raise InputError(f"{path}: message {n} breaks Discord's limits: {detail}")
     context = ca_context(ca_file)
+    send = functools.partial(send_messages, url, messages)
+    if outbox_path is not None:
+        key = batch_key(path, parse_webhook_url(url).webhook_id)
+        send = functools.partial(
+            send_messages_durably, url, messages, outbox_path=outbox_path, key=key
+        )
     stats = with_progress(
         len(messages),
         lambda update: trio.run(
-            functools.partial(
-                send_messages, url, messages, config=config, ssl_context=context, progress=update
-            )
+            functools.partial(send, config=config, ssl_context=context, progress=update)
         ),
         "sending",
     )
@@ -300,3 +312,4 @@ def validate_cmd(path: str) -> None:
 
 cli.add_command(demo)
 cli.add_command(serve_fake)
+cli.add_command(outbox)

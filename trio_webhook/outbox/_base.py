@@ -191,8 +191,18 @@ class Outbox(Protocol):
     async def release(self, webhook_id: str) -> None:
         """Give up the lease on ``webhook_id`` (a sender closed; the outbox stays open)."""
 
-    async def append(self, webhook_id: str, messages: Sequence[Message]) -> list[int]:
+    async def append(
+        self,
+        webhook_id: str,
+        messages: Sequence[Message],
+        *,
+        cursor: tuple[str, int] | None = None,
+    ) -> list[int]:
         """Store ``messages`` (in order, in one commit) and return their entry ids.
+
+        ``cursor`` (a key and a value) is set in the same commit: a producer that reads
+        its input in order (``trio-webhook send-batch --outbox``) records how far it got,
+        and resumes there after a crash without appending anything twice.
 
         Claims the lease on ``webhook_id``.
 
@@ -200,6 +210,9 @@ class Outbox(Protocol):
             OutboxLeaseHeld: Another live outbox delivers this webhook.
             OSError: A path-backed file of a message cannot be read (nothing is stored).
         """
+
+    async def cursor(self, key: str) -> int:
+        """The value last set for ``key`` by :meth:`append` (``0`` when never set)."""
 
     async def take(
         self, webhook_id: str, *, after: int = 0, limit: int | None = None

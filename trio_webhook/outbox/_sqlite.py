@@ -86,6 +86,10 @@ CREATE TABLE IF NOT EXISTS messages (
     replayed REAL
 );
 CREATE INDEX IF NOT EXISTS messages_by_webhook ON messages (webhook_id, state, entry);
+CREATE TABLE IF NOT EXISTS cursors (
+    key TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS leases (
     webhook_id TEXT PRIMARY KEY,
     owner TEXT NOT NULL,
@@ -254,7 +258,13 @@ class SQLiteOutbox:
 
         await self._call(job)
 
-    async def append(self, webhook_id: str, messages: Sequence[Message]) -> list[int]:
+    async def append(
+        self,
+        webhook_id: str,
+        messages: Sequence[Message],
+        *,
+        cursor: tuple[str, int] | None = None,
+    ) -> list[int]:
         """Store ``messages`` in one commit; see :meth:`Outbox.append`."""
         wid = check_webhook_id(webhook_id)
         batch = tuple(messages)
@@ -273,7 +283,18 @@ class SQLiteOutbox:
                 )
                 assert cur.lastrowid is not None
                 entries.append(cur.lastrowid)
+            if cursor is not None:
+                conn.execute("INSERT OR REPLACE INTO cursors (key, value) VALUES (?, ?)", cursor)
             return entries
+
+        return await self._call(job)
+
+    async def cursor(self, key: str) -> int:
+        """A cursor's value (``0`` when never set); see :meth:`Outbox.cursor`."""
+
+        def job(conn: sqlite3.Connection) -> int:
+            row = conn.execute("SELECT value FROM cursors WHERE key = ?", (key,)).fetchone()
+            return int(row[0]) if row is not None else 0
 
         return await self._call(job)
 
