@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Final
 
@@ -153,7 +153,7 @@ class Durable:
 
     # -- recovery ------------------------------------------------------------------------
 
-    async def recovered(self) -> AsyncIterator[PendingMessage]:
+    async def recovered(self) -> AsyncGenerator[PendingMessage, None]:
         """What an earlier process left pending for this webhook, in order, in pages."""
         cursor = 0
         while cursor < self.boundary:
