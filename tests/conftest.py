@@ -8,3 +8,7 @@ settings.register_profile(
 )
 settings.register_profile("thorough", max_examples=2000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+# The real redis-server fixture (tests/redis_server.py), for the tests that need Redis.
+pytest_plugins = ["redis_server"]
