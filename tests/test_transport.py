@@ -30,12 +30,12 @@ from trio_webhook import (
     TransportError,
 )
 from trio_webhook._client import WebhookClient
-from trio_webhook._http import HTTPRequest, MultipartFile
-from trio_webhook._multipart import multipart_body
 from trio_webhook._outcome import Permanent, classify
-from trio_webhook._transport import DEFAULT_USER_AGENT, HttpxTransport
 from trio_webhook._version import __version__
 from trio_webhook.testing import FakeDiscord, FakeWebhook, FaultKind
+from trio_webhook.transport import DEFAULT_USER_AGENT, HttpxTransport
+from trio_webhook.transport._multipart import multipart_body
+from trio_webhook.transport._values import HTTPRequest, MultipartFile
 
 
 @attrs.frozen
