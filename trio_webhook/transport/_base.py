@@ -30,7 +30,9 @@ __all__ = [
 
 PROJECT_URL: Final = "https://github.com/trio-webhook/trio-webhook"
 DEFAULT_USER_AGENT: Final = f"DiscordBot ({PROJECT_URL}, {__version__}) trio-webhook"
+"""Every transport's ``User-Agent``: Discord's edge may block one not of this form."""
 DEFAULT_MAX_RESPONSE_BYTES: Final = 1024 * 1024
+"""The largest answer body a transport reads by default (1 MiB)."""
 
 
 def check_timeouts(connect_timeout: float, total_timeout: float) -> None:

@@ -12,7 +12,7 @@ enforces the same rules as :class:`~trio_webhook.transport.HttpxTransport`:
 - Response bodies are read up to a bound (1 MiB by default), ``Accept-Encoding:
   identity``, Discord's ``User-Agent``.
 - A connect timeout, and a deadline on the whole request.
-- Every failure becomes a :class:`~trio_webhook.errors.TransportError` with the kinds
+- Every failure becomes a :class:`~trio_webhook.TransportError` with the kinds
   HttpxTransport uses; ``ambiguous`` is ``True`` only once the whole request was sent.
 - It logs nothing, and no exception text holds the request path (which holds the token).
 

@@ -2,7 +2,7 @@
 
 Everything above the seam speaks :class:`~trio_webhook.transport.HTTPRequest` and
 :class:`~trio_webhook.transport.HTTPResponse`; this module turns them into httpx calls and
-maps every httpx failure onto :class:`~trio_webhook.errors.TransportError` with a ``kind``
+maps every httpx failure onto :class:`~trio_webhook.TransportError` with a ``kind``
 and whether the request may have been acted on (``ambiguous``). It is the only module
 that imports httpx.
 

@@ -2,7 +2,7 @@
 
 The pool decides nothing about requests: it hands out a slot and a connection (idle or
 new) and takes the connection back when the exchange left it reusable. Connecting maps
-every failure onto a :class:`~trio_webhook.errors.TransportError` that is never
+every failure onto a :class:`~trio_webhook.TransportError` that is never
 ambiguous: nothing was sent yet.
 """
 
