@@ -127,6 +127,7 @@ SHELL = {
     "trio_webhook._sender",
     "trio_webhook._buffer",
     "trio_webhook._client",
+    "trio_webhook._durable",
     "trio_webhook._sinks",
     "trio_webhook._replay",
 }
