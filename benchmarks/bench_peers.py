@@ -350,9 +350,9 @@ def _trio_webhook(spec: dict[str, Any]) -> dict[str, Any]:
         choice = spec.get("transport", "default")
         if choice == "default":  # whatever WebhookClient picks by itself
             return WebhookClient(url, ssl_context=context, tracker=tracker)
-        from trio_webhook._h11transport import H11Transport
-        from trio_webhook._transport import HttpxTransport
         from trio_webhook._url import parse_webhook_url
+        from trio_webhook.transport._h11 import H11Transport
+        from trio_webhook.transport._httpx import HttpxTransport
 
         api_base = parse_webhook_url(url).api_base
         transport: H11Transport | HttpxTransport = (

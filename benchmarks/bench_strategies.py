@@ -29,7 +29,6 @@ from typing import Any
 
 import attrs
 
-from trio_webhook._http import HTTPResponse
 from trio_webhook._outcome import Success, classify
 from trio_webhook._retry import GiveUp, RetryPolicy
 from trio_webhook.ratelimit import (
@@ -42,6 +41,7 @@ from trio_webhook.ratelimit import (
 )
 from trio_webhook.ratelimit._headers import parse_rate_limit
 from trio_webhook.ratelimit._keys import route_key
+from trio_webhook.transport._values import HTTPResponse
 
 BUCKET_LIMIT = 5
 BUCKET_WINDOW = 2.0

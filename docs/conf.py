@@ -40,6 +40,39 @@ nitpicky = False
 html_theme = "alabaster"
 html_title = f"trio-webhook {release}"
 
+# The public namespaces, the top level last so that it wins for the names it shares.
+PUBLIC_NAMESPACES = (
+    "trio_webhook.testing",
+    "trio_webhook.outbox",
+    "trio_webhook.transport",
+    "trio_webhook.limits",
+    "trio_webhook.ratelimit",
+    "trio_webhook.deadletter",
+    "trio_webhook.errors",
+    "trio_webhook",
+)
+
+
+def _show_public_homes() -> None:
+    """Name each public class by the namespace users import it from, in this build only.
+
+    Type hints and base classes are rendered from ``__module__``, which points into the
+    private modules (``trio_webhook._models.Message``): neither readable nor a link. The
+    package itself is left alone (its classes' ``__module__`` stays true at run time).
+    """
+    import importlib
+
+    for namespace in PUBLIC_NAMESPACES:
+        module = importlib.import_module(namespace)
+        for name in module.__all__:
+            value = getattr(module, name)
+            home = getattr(value, "__module__", None)
+            if isinstance(value, type) and home and home.startswith("trio_webhook"):
+                value.__module__ = namespace
+
+
+_show_public_homes()
+
 
 def _config_table() -> str:
     """The configuration reference table, built from ``SenderConfig`` itself."""
@@ -95,3 +128,54 @@ def _cli_help() -> str:
 
 
 (generated / "cli-help.md").write_text(_cli_help(), encoding="utf-8")
+
+
+def _data_directives(namespace: str, source: str, names: list[str]) -> str:
+    """``py:data`` entries for constants re-exported by ``namespace`` from ``source``.
+
+    autodoc finds an attribute's docstring only in the module that assigns it, so a
+    constant documented under its public name would show ``int``'s docstring instead.
+    """
+    import importlib
+
+    from sphinx.pycode import ModuleAnalyzer
+
+    analyzer = ModuleAnalyzer.for_module(source)
+    docs = analyzer.find_attr_docs()
+    module = importlib.import_module(namespace)
+    parts = []
+    for name in sorted(names, key=lambda n: analyzer.tagorder.get(n, 0)):
+        value = getattr(module, name)
+        if isinstance(value, frozenset):
+            shown = "frozenset({" + ", ".join(repr(v) for v in sorted(value)) + "})"
+        elif isinstance(value, str) and "|" in value:
+            shown = value  # a type alias written as a string
+        else:
+            shown = repr(value)
+        lines = [f".. py:data:: {name}", f"   :module: {namespace}", f"   :value: {shown}", ""]
+        lines += [f"   {line}" for line in docs.get(("", name), [])]
+        parts.append("\n".join(lines).rstrip())
+    return "\n\n".join(parts) + "\n"
+
+
+def _constants() -> None:
+    import trio_webhook.limits
+
+    limits = [n for n in trio_webhook.limits.__all__ if n.isupper()]
+    codes = ["UNKNOWN_WEBHOOK", "UNKNOWN_MESSAGE", "INVALID_TOKEN", "ENTITY_TOO_LARGE"]
+    for file, namespace, source, names in [
+        ("limits.inc", "trio_webhook.limits", "trio_webhook._limits", limits),
+        ("error-codes.inc", "trio_webhook.errors", "trio_webhook._errors", codes),
+        (
+            "transport-data.inc",
+            "trio_webhook.transport",
+            "trio_webhook.transport._base",
+            ["DEFAULT_USER_AGENT"],
+        ),
+        ("outbox-data.inc", "trio_webhook.outbox", "trio_webhook.outbox._base", ["OutboxTarget"]),
+    ]:
+        text = _data_directives(namespace, source, names)
+        (generated / file).write_text(text, encoding="utf-8")
+
+
+_constants()

@@ -8,7 +8,6 @@ import random
 
 import pytest
 
-from trio_webhook._http import HTTPResponse
 from trio_webhook.ratelimit import (
     AdaptiveStrategy,
     MemoryStore,
@@ -19,6 +18,7 @@ from trio_webhook.ratelimit import (
 )
 from trio_webhook.ratelimit._headers import parse_rate_limit
 from trio_webhook.ratelimit._keys import route_key
+from trio_webhook.transport._values import HTTPResponse
 
 HOOKS = [route_key("POST", str(100 + i), "token", "") for i in range(3)]
 

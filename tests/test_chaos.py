@@ -26,16 +26,15 @@ import pytest
 import trio
 
 from trio_webhook import (
-    DeadLetter,
     Delivery,
     DeliveryFailed,
-    MemorySink,
     Message,
     SenderConfig,
     SenderStats,
     open_webhook_sender,
 )
 from trio_webhook._url import parse_webhook_url
+from trio_webhook.deadletter import DeadLetter, MemorySink
 from trio_webhook.transport import HttpxTransport
 
 pytestmark = pytest.mark.tls

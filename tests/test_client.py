@@ -22,14 +22,12 @@ from trio_webhook import (
     EmbedField,
     FilePart,
     Message,
-    MessageNotFound,
     TransportError,
-    Unauthorized,
     ValidationError,
-    WebhookNotFound,
 )
 from trio_webhook._client import WebhookClient
 from trio_webhook._retry import RetryPolicy
+from trio_webhook.errors import MessageNotFound, Unauthorized, WebhookNotFound
 from trio_webhook.testing import FakeDiscord, FakeWebhook, FaultKind
 
 

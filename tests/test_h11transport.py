@@ -19,9 +19,6 @@ import trio
 
 from trio_webhook import FilePart, Message, TransportError
 from trio_webhook._client import WebhookClient
-from trio_webhook._h11transport import H11Transport
-from trio_webhook._http import HTTPRequest, MultipartFile
-from trio_webhook._transport import DEFAULT_USER_AGENT
 from trio_webhook.testing import (
     FakeDiscord,
     FakeDiscordServer,
@@ -29,6 +26,9 @@ from trio_webhook.testing import (
     FaultKind,
     serve_fake_discord,
 )
+from trio_webhook.transport import DEFAULT_USER_AGENT
+from trio_webhook.transport._h11 import H11Transport
+from trio_webhook.transport._values import HTTPRequest, MultipartFile
 
 pytestmark = pytest.mark.tls
 

@@ -15,7 +15,6 @@ from trio_webhook import (
     FilePart,
     Message,
     ValidationError,
-    Violation,
 )
 from trio_webhook._limits import (
     ALLOWED_FLAGS,
@@ -27,6 +26,7 @@ from trio_webhook._limits import (
     validate_request,
 )
 from trio_webhook._planning import PlannedRequest
+from trio_webhook.errors import Violation
 from trio_webhook.testing.strategies import messages
 
 

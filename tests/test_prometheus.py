@@ -9,8 +9,9 @@ import trio.testing
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from trio_webhook import Message, RateLimitTracker, SenderConfig, open_webhook_sender
+from trio_webhook import Message, SenderConfig, open_webhook_sender
 from trio_webhook.prometheus import SenderCollector
+from trio_webhook.ratelimit import RateLimitTracker
 from trio_webhook.testing import FakeDiscord
 
 

@@ -19,12 +19,12 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from trio_webhook._errors import ConfigError, InvalidRequestBudgetExceeded
-from trio_webhook._http import HTTPResponse
 from trio_webhook.ratelimit import InvalidRequestBudget, MemoryStore, RateLimitTracker
 from trio_webhook.ratelimit._budget import InvalidRequestWindow
 from trio_webhook.ratelimit._headers import parse_rate_limit
 from trio_webhook.ratelimit._keys import route_key
 from trio_webhook.ratelimit._records import GlobalPacing
+from trio_webhook.transport._values import HTTPResponse
 
 TOKEN = "s3cret-token"
 ROUTE = route_key("POST", "123", TOKEN, "")

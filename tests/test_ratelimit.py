@@ -8,7 +8,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trio_webhook._http import HTTPResponse
 from trio_webhook._outcome import interpret
 from trio_webhook.ratelimit import (
     AdaptiveStrategy,
@@ -22,6 +21,7 @@ from trio_webhook.ratelimit import (
 from trio_webhook.ratelimit._headers import parse_rate_limit
 from trio_webhook.ratelimit._keys import route_key
 from trio_webhook.ratelimit._records import BucketState, GlobalPacing
+from trio_webhook.transport._values import HTTPResponse
 
 ROUTE = route_key("POST", "123", "s3cret-token", "")
 OTHER = route_key("POST", "456", "other-token", "")

@@ -15,9 +15,10 @@ import pytest
 import trio
 import trio.testing
 
-from trio_webhook import DeliveryFailed, InvalidWebhookURL, Message, WebhookError
+from trio_webhook import DeliveryFailed, Message, WebhookError
 from trio_webhook._client import WebhookClient
 from trio_webhook._retry import RetryPolicy
+from trio_webhook.errors import InvalidWebhookURL
 from trio_webhook.testing import FakeDiscord, FakeWebhook, FaultKind, serve_fake_discord
 
 LOGGERS = ("", "httpx", "httpcore", "trio_webhook", "hypercorn")

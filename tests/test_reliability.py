@@ -21,16 +21,10 @@ import pytest
 import trio
 import trio.testing
 
-from trio_webhook import (
-    DeliveryFailed,
-    FilePart,
-    Message,
-    SenderConfig,
-    WebhookNotFound,
-    open_webhook_sender,
-)
+from trio_webhook import DeliveryFailed, FilePart, Message, SenderConfig, open_webhook_sender
 from trio_webhook._client import WebhookClient
 from trio_webhook.deadletter import DeadLetter, MemorySink
+from trio_webhook.errors import WebhookNotFound
 from trio_webhook.ratelimit import InvalidRequestBudget, RateLimitTracker
 from trio_webhook.testing import FakeDiscord
 from trio_webhook.transport import HttpxTransport

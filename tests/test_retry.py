@@ -8,7 +8,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from trio_webhook._errors import TransportError
-from trio_webhook._http import HTTPResponse
 from trio_webhook._outcome import (
     Permanent,
     RateLimitedOutcome,
@@ -18,6 +17,7 @@ from trio_webhook._outcome import (
     parse_discord_error,
 )
 from trio_webhook._retry import GiveUp, RetryAfter, RetryPolicy, RetryState, decorrelated_jitter
+from trio_webhook.transport._values import HTTPResponse
 
 
 def _error(status: int, code: int) -> HTTPResponse:

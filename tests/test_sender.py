@@ -27,7 +27,6 @@ from trio_webhook import (
     FilePart,
     Message,
     QueueFull,
-    RateLimitTracker,
     Receipt,
     SenderClosed,
     SenderConfig,
@@ -36,6 +35,7 @@ from trio_webhook import (
     open_webhook_sender,
 )
 from trio_webhook.deadletter import DeadLetter, JsonlSink, read, replay
+from trio_webhook.ratelimit import RateLimitTracker
 from trio_webhook.testing import FakeDiscord, FakeWebhook
 
 # The fake's bucket: 5 requests per fixed 2-s window (Discord's observed webhook limit).

@@ -2,12 +2,12 @@ from __future__ import annotations
 
 import random
 
-from trio_webhook._http import HTTPResponse
 from trio_webhook.ratelimit import AdaptiveStrategy, RateLimitInfo, RateLimitTracker
 from trio_webhook.ratelimit._headers import parse_rate_limit
 from trio_webhook.ratelimit._keys import route_key
 from trio_webhook.ratelimit._records import GlobalPacing, Jitter
 from trio_webhook.stores import MemoryStore, RateLimitStore
+from trio_webhook.transport._values import HTTPResponse
 
 STRATEGY = AdaptiveStrategy()
 PACING = GlobalPacing(limit=0)

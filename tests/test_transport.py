@@ -21,21 +21,15 @@ import trio.testing
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trio_webhook import (
-    DiscordHTTPError,
-    FilePart,
-    Forbidden,
-    Message,
-    PayloadTooLarge,
-    TransportError,
-)
+from trio_webhook import DiscordHTTPError, FilePart, Message, TransportError
 from trio_webhook._client import WebhookClient
-from trio_webhook._http import HTTPRequest, MultipartFile
-from trio_webhook._multipart import multipart_body
 from trio_webhook._outcome import Permanent, classify
-from trio_webhook._transport import DEFAULT_USER_AGENT, HttpxTransport
 from trio_webhook._version import __version__
+from trio_webhook.errors import Forbidden, PayloadTooLarge
 from trio_webhook.testing import FakeDiscord, FakeWebhook, FaultKind
+from trio_webhook.transport import DEFAULT_USER_AGENT, HttpxTransport
+from trio_webhook.transport._multipart import multipart_body
+from trio_webhook.transport._values import HTTPRequest, MultipartFile
 
 
 @attrs.frozen

@@ -2,8 +2,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trio_webhook import InvalidWebhookURL
 from trio_webhook._url import parse_webhook_url, redact
+from trio_webhook.errors import InvalidWebhookURL
 
 TOKEN = "s3cr3t-T0ken_abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 

@@ -1,5 +1,10 @@
 """trio-webhook: deliver Discord webhook messages from trio, reliably and as fast as allowed.
 
+The names most programs need are here; the rest live in public sub-namespaces:
+:mod:`trio_webhook.errors` (the whole exception tree), :mod:`trio_webhook.deadletter`,
+:mod:`trio_webhook.limits`, :mod:`trio_webhook.ratelimit`, :mod:`trio_webhook.transport`,
+:mod:`trio_webhook.outbox` and :mod:`trio_webhook.testing`.
+
 Example::
 
     from trio_webhook import Embed, Message, open_webhook_sender
@@ -11,25 +16,14 @@ Example::
 from trio_webhook._client import WebhookClient
 from trio_webhook._config import SenderConfig
 from trio_webhook._errors import (
-    ConfigError,
-    DeadLetterFormatError,
     DeliveryFailed,
     DiscordHTTPError,
-    Forbidden,
-    InvalidWebhookURL,
-    MessageNotFound,
-    PayloadTooLarge,
     QueueFull,
-    RateLimited,
     SenderClosed,
     TransportError,
-    Unauthorized,
     ValidationError,
-    Violation,
     WebhookError,
-    WebhookNotFound,
 )
-from trio_webhook._limits import DEFAULT_MAX_UPLOAD_BYTES, check, validate
 from trio_webhook._models import (
     AllowedMentions,
     Delivery,
@@ -42,9 +36,6 @@ from trio_webhook._models import (
     Message,
     SentMessage,
 )
-from trio_webhook._planning import PlannedRequest, chunk_embeds, embed_length, plan_requests
-from trio_webhook._records import DeadLetter
-from trio_webhook._replay import ReplayResult, replay
 from trio_webhook._retry import RetryPolicy
 from trio_webhook._sender import (
     Receipt,
@@ -52,72 +43,37 @@ from trio_webhook._sender import (
     WebhookSender,
     open_webhook_sender,
 )
-from trio_webhook._sinks import CallbackSink, ChannelSink, DeadLetterSink, JsonlSink, MemorySink
 from trio_webhook._version import __version__
-from trio_webhook.ratelimit import (
-    AdaptiveStrategy,
-    ProactiveStrategy,
-    RateLimitInfo,
-    RateLimitTracker,
-    ReactiveStrategy,
-    Strategy,
-)
 
 __all__ = [
-    "AdaptiveStrategy",
-    "AllowedMentions",
-    "CallbackSink",
-    "ChannelSink",
-    "ConfigError",
-    "DEFAULT_MAX_UPLOAD_BYTES",
-    "DeadLetter",
-    "DeadLetterFormatError",
-    "DeadLetterSink",
-    "Delivery",
-    "DeliveryFailed",
-    "DiscordHTTPError",
+    # the sender
+    "open_webhook_sender",
+    "WebhookSender",
+    "Receipt",
+    "SenderStats",
+    # the client
+    "WebhookClient",
+    # the config
+    "SenderConfig",
+    "RetryPolicy",
+    # the models
+    "Message",
     "Embed",
-    "EmbedAuthor",
     "EmbedField",
     "EmbedFooter",
+    "EmbedAuthor",
     "EmbedMedia",
     "FilePart",
-    "Forbidden",
-    "InvalidWebhookURL",
-    "JsonlSink",
-    "MemorySink",
-    "Message",
-    "MessageNotFound",
-    "PayloadTooLarge",
-    "PlannedRequest",
-    "ProactiveStrategy",
-    "QueueFull",
-    "RateLimitInfo",
-    "RateLimitTracker",
-    "RateLimited",
-    "ReactiveStrategy",
-    "Receipt",
-    "ReplayResult",
-    "RetryPolicy",
-    "SenderClosed",
-    "SenderConfig",
-    "SenderStats",
+    "AllowedMentions",
+    "Delivery",
     "SentMessage",
-    "Strategy",
-    "TransportError",
-    "Unauthorized",
-    "ValidationError",
-    "Violation",
-    "WebhookClient",
+    # the main errors (the whole tree: trio_webhook.errors)
     "WebhookError",
-    "WebhookNotFound",
-    "WebhookSender",
-    "check",
-    "chunk_embeds",
-    "embed_length",
-    "open_webhook_sender",
-    "plan_requests",
-    "replay",
-    "validate",
+    "ValidationError",
+    "DeliveryFailed",
+    "QueueFull",
+    "SenderClosed",
+    "DiscordHTTPError",
+    "TransportError",
     "__version__",
 ]

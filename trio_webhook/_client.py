@@ -18,7 +18,6 @@ import trio
 
 from trio_webhook._encoding import EncodedBody, encode_edit, encode_execute
 from trio_webhook._errors import DeliveryFailed, DiscordHTTPError, TransportError, ValidationError
-from trio_webhook._http import HTTPRequest, HTTPResponse
 from trio_webhook._limits import DEFAULT_MAX_UPLOAD_BYTES, validate_edit
 from trio_webhook._models import Delivery, Message, SentMessage
 from trio_webhook._outcome import (
@@ -31,11 +30,12 @@ from trio_webhook._outcome import (
 )
 from trio_webhook._planning import PlannedRequest, plan_requests
 from trio_webhook._retry import GiveUp, RetryPolicy, RetryState
-from trio_webhook._transport import Transport
 from trio_webhook._url import WebhookURL, parse_webhook_url, redact
 from trio_webhook.ratelimit import AdaptiveStrategy, RateLimitTracker
 from trio_webhook.ratelimit._keys import route_key
+from trio_webhook.transport._base import Transport
 from trio_webhook.transport._default import default_transport
+from trio_webhook.transport._values import HTTPRequest, HTTPResponse
 
 __all__ = ["ClientCounters", "Journal", "PlanProgress", "WebhookClient"]
 

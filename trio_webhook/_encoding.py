@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
-from trio_webhook._http import MultipartFile
 from trio_webhook._models import Embed, EmbedAuthor, EmbedFooter, EmbedMedia, FilePart, Message
 from trio_webhook._models import to_json_dict as _to_json_dict
+from trio_webhook.transport._values import MultipartFile
 
 if TYPE_CHECKING:
     from trio_webhook._planning import PlannedRequest

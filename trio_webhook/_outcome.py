@@ -37,9 +37,9 @@ from trio_webhook._errors import (
     Unauthorized,
     WebhookNotFound,
 )
-from trio_webhook._http import HTTPResponse
 from trio_webhook._url import redact
 from trio_webhook.ratelimit._headers import DEFAULT_RETRY_AFTER, RateLimitInfo, parse_rate_limit
+from trio_webhook.transport._values import HTTPResponse
 
 __all__ = [
     "Outcome",

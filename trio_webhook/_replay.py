@@ -20,9 +20,9 @@ from trio_webhook._planning import plan_requests
 from trio_webhook._records import DeadLetter
 from trio_webhook._sender import client_from_config
 from trio_webhook._sinks import read
-from trio_webhook._transport import Transport
 from trio_webhook._url import redact
 from trio_webhook.outbox import Outbox
+from trio_webhook.transport._base import Transport
 
 __all__ = ["ReplayResult", "replay"]
 

@@ -48,7 +48,6 @@ from trio_webhook._planning import plan_checked
 from trio_webhook._records import DeadLetter, Reason
 from trio_webhook._retry import RetryPolicy
 from trio_webhook._sinks import DeadLetterSink, make_sink
-from trio_webhook._transport import Transport
 from trio_webhook._url import redact
 from trio_webhook.outbox import OutboxError, OutboxLeaseLost, PendingMessage
 from trio_webhook.ratelimit import (
@@ -58,6 +57,7 @@ from trio_webhook.ratelimit import (
     ReactiveStrategy,
     Strategy,
 )
+from trio_webhook.transport._base import Transport
 from trio_webhook.transport._dryrun import DryRunTransport
 
 __all__ = [

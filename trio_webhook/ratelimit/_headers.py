@@ -14,7 +14,7 @@ from typing import Final
 
 import attrs
 
-from trio_webhook._http import HTTPResponse
+from trio_webhook.transport._values import HTTPResponse
 
 __all__ = [
     "DEFAULT_RETRY_AFTER",

@@ -15,11 +15,12 @@ servers such as FakeDiscord's :meth:`~trio_webhook.testing.FakeDiscord.transport
 :class:`DryRunTransport`. :func:`default_transport` makes the default.
 """
 
-from trio_webhook._h11transport import H11Transport
-from trio_webhook._http import HTTPRequest, HTTPResponse, MultipartFile
-from trio_webhook._transport import DEFAULT_USER_AGENT, HttpxTransport, Transport
+from trio_webhook.transport._base import DEFAULT_USER_AGENT, Transport
 from trio_webhook.transport._default import default_transport
 from trio_webhook.transport._dryrun import DryRunTransport
+from trio_webhook.transport._h11 import H11Transport
+from trio_webhook.transport._httpx import HttpxTransport
+from trio_webhook.transport._values import HTTPRequest, HTTPResponse, MultipartFile
 
 __all__ = [
     "DEFAULT_USER_AGENT",

@@ -9,8 +9,9 @@ from typing import Final
 
 import certifi
 
-from trio_webhook._h11transport import H11Transport
-from trio_webhook._transport import DEFAULT_MAX_RESPONSE_BYTES, HttpxTransport, Transport
+from trio_webhook.transport._base import DEFAULT_MAX_RESPONSE_BYTES, Transport
+from trio_webhook.transport._h11 import H11Transport
+from trio_webhook.transport._httpx import HttpxTransport
 
 __all__ = ["default_transport"]
 

@@ -7,7 +7,7 @@ import json
 
 import trio
 
-from trio_webhook._http import HTTPRequest, HTTPResponse
+from trio_webhook.transport._values import HTTPRequest, HTTPResponse
 
 __all__ = ["DryRunTransport"]
 

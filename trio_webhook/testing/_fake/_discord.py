@@ -15,13 +15,14 @@ from typing import Any, Final
 
 import attrs
 
-from trio_webhook._transport import DEFAULT_MAX_RESPONSE_BYTES, HttpxTransport
 from trio_webhook.testing._asgi import ASGIReceive, ASGIScope, ASGISend
 from trio_webhook.testing._asgi_transport import FakeDiscordTransport
 from trio_webhook.testing._fake._app import App, RecordedRequest
 from trio_webhook.testing._fake._faults import Fault, FaultKind, Faults
 from trio_webhook.testing._fake._model import FakeWebhook, Model
 from trio_webhook.testing._fake._ratelimits import RateLimits
+from trio_webhook.transport._base import DEFAULT_MAX_RESPONSE_BYTES
+from trio_webhook.transport._httpx import HttpxTransport
 
 __all__ = ["FakeDiscord", "FakeStats"]
 

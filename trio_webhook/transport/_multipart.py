@@ -12,7 +12,7 @@ import os
 import re
 from typing import Final
 
-from trio_webhook._http import HTTPRequest
+from trio_webhook.transport._values import HTTPRequest
 
 __all__ = ["multipart_body"]
 

@@ -1,10 +1,10 @@
-"""A lean :class:`~trio_webhook._transport.Transport`: h11 over trio sockets and TLS.
+"""A lean :class:`~trio_webhook.transport.Transport`: h11 over trio sockets and TLS.
 
 httpx's ``AsyncClient`` costs about three times aiohttp's CPU per request (request and
 header objects, cookies, httpcore's per-operation cancel scopes and separate writes for
 head and body). This transport speaks HTTP/1.1 with h11 directly over
 ``trio.open_tcp_stream`` and ``trio.SSLStream``, keeps a few connections alive, and
-enforces the same rules as :class:`~trio_webhook._transport.HttpxTransport`:
+enforces the same rules as :class:`~trio_webhook.transport.HttpxTransport`:
 
 - TLS verification is always on (the caller's ``ssl_context``, or
   ``ssl.create_default_context()``); plain ``http`` only to a loopback host.
@@ -12,7 +12,7 @@ enforces the same rules as :class:`~trio_webhook._transport.HttpxTransport`:
 - Response bodies are read up to a bound (1 MiB by default), ``Accept-Encoding:
   identity``, Discord's ``User-Agent``.
 - A connect timeout, and a deadline on the whole request.
-- Every failure becomes a :class:`~trio_webhook._errors.TransportError` with the kinds
+- Every failure becomes a :class:`~trio_webhook.TransportError` with the kinds
   HttpxTransport uses; ``ambiguous`` is ``True`` only once the whole request was sent.
 - It logs nothing, and no exception text holds the request path (which holds the token).
 
@@ -22,14 +22,15 @@ and ``SSL_CERT_DIR``), where httpx uses certifi's bundle; and proxies from the e
 (``HTTPS_PROXY``, ``ALL_PROXY``), which httpx follows, are not used: connections always go
 straight to the host.
 
-Multipart bodies come from :func:`~trio_webhook._multipart.multipart_body`, as the httpx
+Multipart bodies come from ``_multipart.multipart_body``, as the httpx
 transport's do, so both put the same bytes on the wire; this one imports nothing of httpx.
 
-Connection reuse: an idle connection that has become readable (the server closed it, or
-sent something unasked) is dropped before use. A reused connection that breaks while the
-request is being written is replaced by a fresh one once (the server cannot have acted on
-an incomplete request). A connection that closes after the whole request was written is
-an ambiguous ``protocol`` error, never retried here: the caller's retry policy decides.
+Connections come from a ``_pool.ConnectionPool``. Reuse: an idle connection that has
+become readable (the server closed it, or sent something unasked) is dropped before use. A
+reused connection that breaks while the request is being written is replaced by a fresh
+one once (the server cannot have acted on an incomplete request). A connection that
+closes after the whole request was written is an ambiguous ``protocol`` error, never
+retried here: the caller's retry policy decides.
 """
 
 from __future__ import annotations
@@ -43,17 +44,16 @@ import h11
 import trio
 
 from trio_webhook._errors import TransportError
-from trio_webhook._http import HTTPRequest, HTTPResponse
-from trio_webhook._multipart import multipart_body
-from trio_webhook._transport import (
+from trio_webhook._url import _is_loopback, redact
+from trio_webhook.transport._base import (
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_USER_AGENT,
     check_timeouts,
-    find_ssl_error,
-    tls_error,
     too_large_error,
 )
-from trio_webhook._url import _is_loopback, redact
+from trio_webhook.transport._multipart import multipart_body
+from trio_webhook.transport._pool import Connection, ConnectionPool, describe_break
+from trio_webhook.transport._values import HTTPRequest, HTTPResponse
 
 __all__ = ["H11Transport"]
 
@@ -61,7 +61,6 @@ _RECEIVE_SIZE: Final = 64 * 1024
 # Bodies up to this size go out in the same write as the head; larger ones in slices of
 # this size, so TLS never holds a whole upload encrypted at once.
 _WRITE_CHUNK: Final = 64 * 1024
-_MAX_HEAD_BYTES: Final = 64 * 1024
 
 _Phase = Literal["pool", "connect", "write", "read"]
 
@@ -73,15 +72,6 @@ class _Progress:
     phase: _Phase = "pool"
 
 
-@attrs.define(eq=False)
-class _Connection:
-    """One HTTP/1.1 connection: the stream, its socket, and h11's state for it."""
-
-    stream: trio.abc.Stream
-    socket: trio.socket.SocketType
-    http: h11.Connection
-
-
 class _Broken(Exception):
     """The connection failed while the request was being written (internal)."""
 
@@ -91,7 +81,7 @@ class _Broken(Exception):
 
 
 class H11Transport:
-    """:class:`~trio_webhook._transport.Transport` over h11, trio sockets and TLS.
+    """:class:`~trio_webhook.transport.Transport` over h11, trio sockets and TLS.
 
     Args:
         api_base: The API root, as ``https://discord.com/api/v10`` (``http`` only to a
@@ -141,22 +131,22 @@ class H11Transport:
             raise ValueError(f"plain http is allowed to a loopback host only, not {host!r}")
         if parts.username or parts.password or parts.query or parts.fragment:
             raise ValueError("api_base must not carry credentials, a query or a fragment")
-        self._tls = parts.scheme == "https"
-        self._host = host
-        self._port = parts.port or (443 if self._tls else 80)
+        tls = parts.scheme == "https"
         self._prefix = parts.path.rstrip("/")
-        self._ssl_context = (
-            (ssl_context if ssl_context is not None else ssl.create_default_context())
-            if self._tls
-            else None
+        self._pool = ConnectionPool(
+            host,
+            parts.port or (443 if tls else 80),
+            ssl_context=(
+                (ssl_context if ssl_context is not None else ssl.create_default_context())
+                if tls
+                else None
+            ),
+            connect_timeout=connect_timeout,
+            max_connections=max_connections,
+            max_keepalive=max_keepalive,
         )
-        self._connect_timeout = connect_timeout
         self._total_timeout = total_timeout
         self._max_response_bytes = max_response_bytes
-        self._max_keepalive = max_keepalive
-        self._slots = trio.Semaphore(max_connections)
-        self._idle: list[_Connection] = []
-        self._closed = False
         self._headers: Final = [
             (b"host", parts.netloc.encode("ascii")),
             (b"user-agent", user_agent.encode("ascii")),
@@ -171,10 +161,7 @@ class H11Transport:
 
     async def aclose(self) -> None:
         """Close every kept-alive connection; later sends raise ``RuntimeError``."""
-        self._closed = True
-        idle, self._idle = self._idle, []
-        for connection in idle:
-            await trio.aclose_forcefully(connection.stream)
+        await self._pool.aclose()
 
     # -- sending ------------------------------------------------------------------------
 
@@ -189,7 +176,7 @@ class H11Transport:
         Cancellation closes the connection of the request in flight; nothing is retried
         here except a write onto a reused connection that turned out dead.
         """
-        if self._closed:
+        if self._pool.closed:
             raise RuntimeError("the transport is closed")
         route = request.route
         target = self._prefix + request.path
@@ -235,16 +222,14 @@ class H11Transport:
     async def _send(
         self, event: h11.Request, body: list[bytes], route: str, progress: _Progress
     ) -> HTTPResponse:
+        pool = self._pool
+        await pool.acquire_slot()
         try:
-            self._slots.acquire_nowait()
-        except trio.WouldBlock:
-            await self._slots.acquire()
-        try:
-            connection = await self._idle_connection()
+            connection = await pool.take_idle()
             reused = connection is not None
             if connection is None:
                 progress.phase = "connect"
-                connection = await self._connect(route)
+                connection = await pool.connect(route)
             try:
                 return await self._exchange(connection, event, body, route, progress)
             except _Broken as exc:
@@ -254,69 +239,17 @@ class H11Transport:
                     ) from None
             # A kept-alive connection died under the write: once more on a fresh one.
             progress.phase = "connect"
-            connection = await self._connect(route)
+            connection = await pool.connect(route)
             try:
                 return await self._exchange(connection, event, body, route, progress)
             except _Broken as exc:
                 raise TransportError("protocol", exc.detail, ambiguous=False, route=route) from None
         finally:
-            self._slots.release()
-
-    async def _idle_connection(self) -> _Connection | None:
-        while self._idle:
-            connection = self._idle.pop()
-            if not connection.socket.is_readable():
-                return connection
-            # Readable while idle: the server closed it (EOF, close_notify) or broke
-            # protocol by talking unasked. Either way it is of no use.
-            await trio.aclose_forcefully(connection.stream)
-        return None
-
-    async def _connect(self, route: str) -> _Connection:
-        where = f"{self._host}:{self._port}"
-        with trio.move_on_after(self._connect_timeout):
-            try:
-                tcp = await trio.open_tcp_stream(self._host, self._port)
-            except OSError as exc:
-                detail = redact(exc.strerror or str(exc)) or type(exc).__name__
-                raise TransportError(
-                    "connect",
-                    f"could not connect to {where} ({detail})",
-                    ambiguous=False,
-                    route=route,
-                ) from None
-            if self._ssl_context is None:
-                return _Connection(tcp, tcp.socket, _new_h11())
-            stream = trio.SSLStream(
-                tcp, self._ssl_context, server_hostname=self._host, https_compatible=True
-            )
-            try:
-                await stream.do_handshake()
-            except trio.BrokenResourceError as exc:
-                await trio.aclose_forcefully(tcp)
-                ssl_error = find_ssl_error(exc)
-                if ssl_error is not None:
-                    raise tls_error(ssl_error, route) from None
-                raise TransportError(
-                    "connect",
-                    f"{where} closed the connection during the TLS handshake",
-                    ambiguous=False,
-                    route=route,
-                ) from None
-            except BaseException:
-                await trio.aclose_forcefully(tcp)
-                raise
-            return _Connection(stream, tcp.socket, _new_h11())
-        raise TransportError(
-            "connect_timeout",
-            f"could not connect to {where} within {self._connect_timeout:g} s",
-            ambiguous=False,
-            route=route,
-        )
+            pool.release_slot()
 
     async def _exchange(
         self,
-        connection: _Connection,
+        connection: Connection,
         event: h11.Request,
         body: list[bytes],
         route: str,
@@ -329,22 +262,13 @@ class H11Transport:
             await self._write(connection, event, body)
             progress.phase = "read"
             response = await self._read(connection, route)
-            http = connection.http
-            keep = (
-                http.our_state is h11.DONE
-                and http.their_state is h11.DONE
-                and not self._closed
-                and len(self._idle) < self._max_keepalive
-            )
-            if keep:
-                http.start_next_cycle()
-                self._idle.append(connection)
+            keep = self._pool.keep(connection)
             return response
         finally:
             if not keep:
                 await trio.aclose_forcefully(connection.stream)
 
-    async def _write(self, connection: _Connection, event: h11.Request, body: list[bytes]) -> None:
+    async def _write(self, connection: Connection, event: h11.Request, body: list[bytes]) -> None:
         http = connection.http
         stream = connection.stream
         # h11 checks the framing (Content-Length); its Data pieces are our own bytes
@@ -362,9 +286,9 @@ class H11Transport:
                     for start in range(0, len(view), _WRITE_CHUNK):
                         await stream.send_all(view[start : start + _WRITE_CHUNK])
         except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-            raise _Broken(_describe_break(exc, "while sending the request")) from None
+            raise _Broken(describe_break(exc, "while sending the request")) from None
 
-    async def _read(self, connection: _Connection, route: str) -> HTTPResponse:
+    async def _read(self, connection: Connection, route: str) -> HTTPResponse:
         http = connection.http
         stream = connection.stream
         limit = self._max_response_bytes
@@ -408,22 +332,8 @@ class H11Transport:
         except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
             raise TransportError(
                 "protocol",
-                _describe_break(exc, "before the answer was complete"),
+                describe_break(exc, "before the answer was complete"),
                 ambiguous=True,
                 route=route,
             ) from None
         return HTTPResponse(status=status, headers=headers, body=b"".join(chunks))
-
-
-def _new_h11() -> h11.Connection:
-    return h11.Connection(h11.CLIENT, max_incomplete_event_size=_MAX_HEAD_BYTES)
-
-
-def _describe_break(exc: BaseException, when: str) -> str:
-    cause = exc.__cause__ or exc.__context__
-    reason = ""
-    if isinstance(cause, OSError):
-        reason = cause.strerror or type(cause).__name__
-    elif cause is not None:
-        reason = type(cause).__name__
-    return f"the connection broke {when}" + (f" ({redact(reason)})" if reason else "")

@@ -1,7 +1,8 @@
 """Plain HTTP values that cross the seam between the sans-IO core and the transport.
 
 The core builds an :class:`HTTPRequest` and reads an :class:`HTTPResponse`; it never sees
-httpx types. Only ``_transport.py`` turns these into real HTTP.
+httpx types. Only a transport turns these into real HTTP. This module imports nothing
+but attrs and the standard library, so the pure core may import it.
 """
 
 from __future__ import annotations
