@@ -1,4 +1,8 @@
-"""The outbox storage layer: SQLiteOutbox on real files, real threads and real processes."""
+"""The outbox storage layer: SQLiteOutbox on real files, real threads and real processes.
+
+The contract tests (order, marks, settling, dead letters, keys, cancellation) run on both
+implementations: a SQLite file, and a RedisOutbox on the real redis-server fixture.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,8 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -23,6 +28,7 @@ from trio_webhook.outbox import (
     Outbox,
     OutboxError,
     OutboxLeaseHeld,
+    RedisOutbox,
     SQLiteOutbox,
     open_outbox,
 )
@@ -36,11 +42,35 @@ def _contents(messages: list[Message]) -> list[str | None]:
     return [m.content for m in messages]
 
 
+# A factory of outboxes: the same name gives the same storage (a reopen), each call a
+# new object (as another process would have).
+MakeOutbox = Callable[..., SQLiteOutbox | RedisOutbox]
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def make_outbox(request: pytest.FixtureRequest, tmp_path: Path) -> MakeOutbox:
+    if request.param == "sqlite":
+
+        def sqlite(name: str = "o") -> SQLiteOutbox | RedisOutbox:
+            return SQLiteOutbox(tmp_path / f"{name}.db")
+
+        return sqlite
+    url = request.getfixturevalue("redis_server").url
+    run = uuid.uuid4().hex[:12]
+
+    def redis(name: str = "o") -> SQLiteOutbox | RedisOutbox:
+        return RedisOutbox(url, prefix=f"test-{run}-{name}")
+
+    return redis
+
+
 # -- order, progress, settling ---------------------------------------------------------------
 
 
-async def test_order_is_kept_per_webhook_across_batches_and_webhooks(tmp_path: Path) -> None:
-    async with SQLiteOutbox(tmp_path / "o.db") as outbox:
+async def test_order_is_kept_per_webhook_across_batches_and_webhooks(
+    make_outbox: MakeOutbox,
+) -> None:
+    async with make_outbox() as outbox:
         await outbox.append(HOOK, [Message(content="a1"), Message(content="a2")])
         await outbox.append(OTHER, [Message(content="b1")])
         await outbox.append(HOOK, [Message(content="a3")])
@@ -56,8 +86,8 @@ async def test_order_is_kept_per_webhook_across_batches_and_webhooks(tmp_path: P
     assert [p.entry for p in other] == sorted(p.entry for p in other)
 
 
-async def test_take_pages_with_after_and_limit(tmp_path: Path) -> None:
-    async with SQLiteOutbox(tmp_path / "o.db") as outbox:
+async def test_take_pages_with_after_and_limit(make_outbox: MakeOutbox) -> None:
+    async with make_outbox() as outbox:
         entries = await outbox.append(HOOK, [Message(content=str(i)) for i in range(10)])
         first = await outbox.take(HOOK, limit=4)
         rest = await outbox.take(HOOK, after=first[-1].entry)
@@ -65,10 +95,11 @@ async def test_take_pages_with_after_and_limit(tmp_path: Path) -> None:
     assert [p.entry for p in rest] == entries[4:]
 
 
-async def test_delivered_requests_and_in_flight_marks_survive_reopen(tmp_path: Path) -> None:
-    path = tmp_path / "o.db"
+async def test_delivered_requests_and_in_flight_marks_survive_reopen(
+    make_outbox: MakeOutbox,
+) -> None:
     post = Message(embeds=[Embed(title=str(i)) for i in range(12)], thread_name="post")
-    async with SQLiteOutbox(path) as outbox:
+    async with make_outbox() as outbox:
         [entry, quiet, never] = await outbox.append(
             HOOK, [post, Message(content="no wait"), Message(content="never sent")]
         )
@@ -79,7 +110,7 @@ async def test_delivered_requests_and_in_flight_marks_survive_reopen(tmp_path: P
         await outbox.record_delivered(quiet, 0)  # wait=False: no id
         await outbox.record_delivered(quiet, 0)  # a repeat changes nothing
 
-    async with SQLiteOutbox(path) as reopened:
+    async with make_outbox() as reopened:
         by_entry = {p.entry: p for p in await reopened.take(HOOK)}
     resumed = by_entry[entry]
     assert resumed.message == post
@@ -91,8 +122,8 @@ async def test_delivered_requests_and_in_flight_marks_survive_reopen(tmp_path: P
     assert (by_entry[never].delivered_requests, by_entry[never].in_flight) == (0, None)
 
 
-async def test_recording_a_request_out_of_order_is_refused(tmp_path: Path) -> None:
-    async with SQLiteOutbox(tmp_path / "o.db") as outbox:
+async def test_recording_a_request_out_of_order_is_refused(make_outbox: MakeOutbox) -> None:
+    async with make_outbox() as outbox:
         [entry] = await outbox.append(HOOK, [Message(content="x")])
         with pytest.raises(ValueError, match=r"entry \d+: request 2 recorded as delivered"):
             await outbox.record_delivered(entry, 2)
@@ -100,23 +131,24 @@ async def test_recording_a_request_out_of_order_is_refused(tmp_path: Path) -> No
             await outbox.record_delivered(entry + 100, 0)
 
 
-async def test_settle_delivered_deletes_the_message(tmp_path: Path) -> None:
-    path = tmp_path / "o.db"
-    async with SQLiteOutbox(path) as outbox:
+async def test_settle_delivered_deletes_the_message(make_outbox: MakeOutbox) -> None:
+    async with make_outbox() as outbox:
         [done, left] = await outbox.append(HOOK, [Message(content="x"), Message(content="y")])
         await outbox.settle_delivered(done)
         with pytest.raises(KeyError, match="not pending"):
             await outbox.mark_in_flight(done, 0)
-    async with SQLiteOutbox(path) as reopened:
+    async with make_outbox() as reopened:
         assert [p.entry for p in await reopened.pending()] == [left]
         [summary] = await reopened.summary()
     assert (summary.pending, summary.dead, summary.replayed) == (1, 0, 0)
 
 
-async def test_file_bytes_are_stored_with_the_message(tmp_path: Path) -> None:
+async def test_file_bytes_are_stored_with_the_message(
+    tmp_path: Path, make_outbox: MakeOutbox
+) -> None:
     source = tmp_path / "log.txt"
     source.write_bytes(b"\x00build log\xff" * 100)
-    async with SQLiteOutbox(tmp_path / "o.db") as outbox:
+    async with make_outbox() as outbox:
         await outbox.append(HOOK, [Message(attachments=[FilePart.from_path(source)])])
         source.unlink()  # gone after acceptance: the outbox kept the bytes
         [pending] = await outbox.pending(HOOK)
@@ -124,8 +156,10 @@ async def test_file_bytes_are_stored_with_the_message(tmp_path: Path) -> None:
     assert pending.message.attachments[0].filename == "log.txt"
 
 
-async def test_an_unreadable_file_fails_its_own_append_only(tmp_path: Path) -> None:
-    async with SQLiteOutbox(tmp_path / "o.db") as outbox:
+async def test_an_unreadable_file_fails_its_own_append_only(
+    tmp_path: Path, make_outbox: MakeOutbox
+) -> None:
+    async with make_outbox() as outbox:
         (tmp_path / "gone.txt").write_text("x")
         missing = FilePart.from_path(tmp_path / "gone.txt")
         (tmp_path / "gone.txt").unlink()
@@ -147,9 +181,10 @@ async def test_an_unreadable_file_fails_its_own_append_only(tmp_path: Path) -> N
 # -- dead letters ----------------------------------------------------------------------------
 
 
-async def test_dead_letters_are_listed_and_replaying_twice_finds_nothing(tmp_path: Path) -> None:
-    path = tmp_path / "o.db"
-    async with SQLiteOutbox(path) as outbox:
+async def test_dead_letters_are_listed_and_replaying_twice_finds_nothing(
+    make_outbox: MakeOutbox,
+) -> None:
+    async with make_outbox() as outbox:
         [entry, _] = await outbox.append(HOOK, [Message(content="bad"), Message(content="ok")])
         record = DeadLetter(
             reason="permanent",
@@ -160,7 +195,7 @@ async def test_dead_letters_are_listed_and_replaying_twice_finds_nothing(tmp_pat
         )
         await outbox.settle_dead(entry, record)
         never = await outbox.put_dead(OTHER, DeadLetter(reason="invalid", message=Message()))
-    async with SQLiteOutbox(path) as reopened:
+    async with make_outbox() as reopened:
         dead = await reopened.dead_letters()
         assert [(d.entry, d.webhook_id) for d in dead] == [(entry, HOOK), (never, OTHER)]
         assert dead[0].record.status == 400
@@ -184,9 +219,9 @@ async def test_dead_letters_are_listed_and_replaying_twice_finds_nothing(tmp_pat
 
 
 async def test_a_webhook_is_keyed_by_its_id_and_a_token_never_reaches_an_error(
-    tmp_path: Path,
+    make_outbox: MakeOutbox,
 ) -> None:
-    async with SQLiteOutbox(tmp_path / "o.db") as outbox:
+    async with make_outbox() as outbox:
         url = "https://discord.com/api/webhooks/123/very-secret-token"
         with pytest.raises(ValueError, match="numeric id") as info:
             await outbox.append(url, [Message(content="x")])
@@ -203,6 +238,11 @@ async def test_open_outbox_selects_by_target(tmp_path: Path) -> None:
     assert made.path == tmp_path / "o.db"
     assert open_outbox(made) is made
     assert isinstance(open_outbox(str(tmp_path / "p.db")), SQLiteOutbox)
+    redis = open_outbox("redis://:secret@127.0.0.1:6379/2")
+    assert isinstance(redis, RedisOutbox)
+    assert isinstance(redis, Outbox)
+    assert "secret" not in repr(redis)
+    assert redis.display == "redis://127.0.0.1:6379/2"
     with pytest.raises(ValueError, match="outbox path is empty"):
         open_outbox(" ")
     with pytest.raises(TypeError, match="got int"):
@@ -210,8 +250,10 @@ async def test_open_outbox_selects_by_target(tmp_path: Path) -> None:
     assert not (tmp_path / "o.db").exists()  # opened on first use, not before
 
 
-async def test_a_cancelled_append_still_commits_what_it_handed_over(tmp_path: Path) -> None:
-    async with SQLiteOutbox(tmp_path / "o.db") as outbox:
+async def test_a_cancelled_append_still_commits_what_it_handed_over(
+    make_outbox: MakeOutbox,
+) -> None:
+    async with make_outbox() as outbox:
         with trio.CancelScope() as scope:
             scope.cancel()
             entries = await outbox.append(HOOK, [Message(content="kept")])
@@ -219,14 +261,16 @@ async def test_a_cancelled_append_still_commits_what_it_handed_over(tmp_path: Pa
         assert _contents([p.message for p in await outbox.pending()]) == ["kept"]
 
 
-async def test_a_closed_outbox_refuses_calls_and_closing_twice_is_fine(tmp_path: Path) -> None:
-    outbox = SQLiteOutbox(tmp_path / "o.db")
+async def test_a_closed_outbox_refuses_calls_and_closing_twice_is_fine(
+    make_outbox: MakeOutbox,
+) -> None:
+    outbox = make_outbox()
     await outbox.append(HOOK, [Message(content="x")])
     await outbox.aclose()
     await outbox.aclose()
-    with pytest.raises(OutboxError, match=r"o\.db is closed"):
+    with pytest.raises(OutboxError, match=r"(o\.db|:\d+/0) is closed"):
         await outbox.pending()
-    await SQLiteOutbox(tmp_path / "never-opened.db").aclose()
+    await make_outbox("never-opened").aclose()
 
 
 async def test_a_file_that_is_not_an_outbox_is_named_in_the_error(tmp_path: Path) -> None:

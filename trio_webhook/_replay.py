@@ -22,6 +22,7 @@ from trio_webhook._sender import client_from_config
 from trio_webhook._sinks import read
 from trio_webhook._url import redact
 from trio_webhook.outbox import Outbox
+from trio_webhook.outbox._redis import is_redis_url
 from trio_webhook.transport._base import Transport
 
 __all__ = ["ReplayResult", "replay"]
@@ -91,7 +92,8 @@ async def replay(
     names them. Failures are collected, never raised, so one bad record does not stop
     the rest.
 
-    From an outbox (a SQLite outbox file, or an :class:`~trio_webhook.outbox.Outbox`),
+    From an outbox (a SQLite outbox file, a ``redis://`` URL, or an
+    :class:`~trio_webhook.outbox.Outbox`),
     only the dead letters of ``url``'s webhook not replayed yet are sent, and each one
     delivered (or with nothing left to send) is marked replayed: replaying twice does not
     post twice. The webhook's lease is held meanwhile, so a sender of another process on
@@ -128,7 +130,7 @@ async def replay(
     if client is None:
         client = client_from_config(url, config, ssl_context=ssl_context, transport=transport)
     try:
-        if isinstance(source, Outbox) or _is_sqlite(source):
+        if isinstance(source, Outbox) or is_redis_url(source) or _is_sqlite(source):
             async with shared_outbox(source) as outbox:
                 assert outbox is not None
                 return await _replay_outbox(outbox, client, config)

@@ -52,6 +52,7 @@ from trio_webhook.cli._output import (
     with_progress,
 )
 from trio_webhook.cli._send import replay_file, send_message, send_messages
+from trio_webhook.cli._worker import worker
 
 __all__ = ["cli"]
 
@@ -313,3 +314,4 @@ def validate_cmd(path: str) -> None:
 cli.add_command(demo)
 cli.add_command(serve_fake)
 cli.add_command(outbox)
+cli.add_command(worker)

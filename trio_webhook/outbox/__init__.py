@@ -5,6 +5,7 @@ Example::
     from trio_webhook.outbox import SQLiteOutbox, open_outbox
 
     outbox = open_outbox("outbox.db")        # a SQLiteOutbox, opened on first use
+    outbox = open_outbox("redis://127.0.0.1:6379/0")   # a RedisOutbox, for workers
     async with SQLiteOutbox("outbox.db") as outbox:
         for summary in await outbox.summary():
             print(summary.webhook_id, summary.pending, summary.dead)
@@ -24,6 +25,8 @@ from trio_webhook.outbox._base import (
     StoredDeadLetter,
     WebhookSummary,
 )
+from trio_webhook.outbox._redis import RedisOutbox, is_redis_url
+from trio_webhook.outbox._redis_sync import enqueue
 from trio_webhook.outbox._sqlite import SQLiteOutbox
 
 __all__ = [
@@ -33,9 +36,11 @@ __all__ = [
     "OutboxLeaseLost",
     "OutboxTarget",
     "PendingMessage",
+    "RedisOutbox",
     "SQLiteOutbox",
     "StoredDeadLetter",
     "WebhookSummary",
+    "enqueue",
     "open_outbox",
 ]
 
@@ -44,7 +49,8 @@ def open_outbox(target: str | os.PathLike[str] | Outbox | None) -> Outbox | None
     """The outbox for a configuration value.
 
     Args:
-        target: A path (a :class:`SQLiteOutbox` on that file, opened on first use), an
+        target: A path (a :class:`SQLiteOutbox` on that file, opened on first use), a
+            ``redis://`` URL (a :class:`RedisOutbox` with the default prefix), an
             object with the :class:`Outbox` methods (used as is), or ``None`` (no outbox:
             messages live in memory only, as without this package).
 
@@ -58,6 +64,9 @@ def open_outbox(target: str | os.PathLike[str] | Outbox | None) -> Outbox | None
     """
     if target is None:
         return None
+    if is_redis_url(target):
+        assert isinstance(target, str)
+        return RedisOutbox(target)
     if isinstance(target, str | os.PathLike):
         if not os.fspath(target).strip():
             raise ValueError("outbox path is empty; give a file path, an Outbox, or None")
