@@ -267,3 +267,13 @@ def test_from_toml_missing_table(tmp_path: Path) -> None:
     path = write(tmp_path, "e.toml", "trio_webhook = 3\n")
     with pytest.raises(ConfigError, match="expected a table"):
         SenderConfig.from_toml(path)
+
+
+def test_a_toml_outbox_url_is_not_taken_for_a_relative_path(tmp_path: Path) -> None:
+    toml = tmp_path / "sender.toml"
+    toml.write_text(
+        '[trio_webhook]\noutbox = "redis://127.0.0.1:6379/0"\ndead_letter = "d.jsonl"\n'
+    )
+    config = SenderConfig.from_toml(toml)
+    assert config.outbox == "redis://127.0.0.1:6379/0"
+    assert config.dead_letter == str(tmp_path / "d.jsonl")

@@ -218,6 +218,8 @@ class SenderConfig:
         values = dict(found)
         for key in ("dead_letter", "outbox"):
             target = values.get(key)
+            if isinstance(target, str) and "://" in target:
+                continue  # a URL (redis://...), not a path
             if isinstance(target, str) and target and not Path(target).is_absolute():
                 values[key] = str(p.parent / target)
         base = base if base is not None else cls()

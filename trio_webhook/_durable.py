@@ -229,8 +229,9 @@ async def shared_outbox(target: OutboxTarget) -> AsyncIterator[Outbox | None]:
     if target is None or not isinstance(target, str | os.PathLike):
         yield open_outbox(target)
         return
-    # abspath only joins strings (no file system access): the key of "the same file".
-    key = os.path.abspath(os.fspath(target))  # noqa: ASYNC240
+    name = os.fspath(target)
+    # A URL names its server; abspath only joins strings (no file system access).
+    key = name if "://" in name else os.path.abspath(name)  # noqa: ASYNC240
     outbox, users = _SHARED.get(key) or (open_outbox(target), 0)
     assert outbox is not None
     _SHARED[key] = (outbox, users + 1)
