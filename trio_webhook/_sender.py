@@ -23,17 +23,16 @@ import math
 import random
 import ssl
 import traceback
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from contextlib import aclosing, asynccontextmanager
-from typing import Final, NoReturn, final
+from typing import Final, NoReturn
 
-import attrs
 import trio
 
 from trio_webhook._buffer import PressureBuffer, Shed
 from trio_webhook._client import PlanProgress, WebhookClient
 from trio_webhook._config import SenderConfig
-from trio_webhook._durable import COMMITTED, MEMORY, Durable, DurableItem, shared_outbox
+from trio_webhook._durable import COMMITTED, MEMORY, Durable, shared_outbox
 from trio_webhook._errors import (
     DeliveryFailed,
     DiscordHTTPError,
@@ -45,6 +44,7 @@ from trio_webhook._errors import (
 from trio_webhook._limits import check
 from trio_webhook._models import Delivery, Message
 from trio_webhook._planning import plan_checked
+from trio_webhook._receipts import Item, Receipt, SenderStats
 from trio_webhook._records import DeadLetter, Reason
 from trio_webhook._retry import RetryPolicy
 from trio_webhook._sinks import DeadLetterSink, make_sink
@@ -76,134 +76,6 @@ _SINK_TIMEOUT: Final = 5.0
 # Shedding warnings: at most one a second (the counters stay exact), naming a few files.
 _SHED_LOG_INTERVAL: Final = 1.0
 _SHED_LOG_NAMES: Final = 10
-
-
-@final
-class Receipt:
-    """The promise of one message's outcome, returned by ``send_nowait`` and ``send``.
-
-    Costs nothing until awaited: the event a waiter parks on is made on first use.
-
-    Example::
-
-        receipt = sender.send_nowait(Message(content="hi"))
-        delivery = await receipt.wait()   # or DeliveryFailed
-        print(delivery.id)
-    """
-
-    __slots__ = ("_delivery", "_error", "_event")
-
-    def __init__(self) -> None:
-        self._delivery: Delivery | None = None
-        self._error: DeliveryFailed | None = None
-        self._event: trio.Event | None = None
-
-    def __repr__(self) -> str:
-        state = "pending"
-        if self._delivery is not None:
-            state = f"delivered id={self._delivery.id}"
-        elif self._error is not None:
-            state = f"failed ({self._error.reason})"
-        return f"<Receipt {state}>"
-
-    @property
-    def done(self) -> bool:
-        """Whether the message was delivered or dead-lettered."""
-        return self._delivery is not None or self._error is not None
-
-    async def wait(self) -> Delivery:
-        """Wait until the message is delivered and return what Discord answered.
-
-        Raises:
-            DeliveryFailed: The message was dead-lettered; ``reason`` says why.
-
-        Cancellation: cancelling the wait leaves the message queued; only the waiter
-        stops waiting.
-        """
-        if not self.done:
-            if self._event is None:
-                self._event = trio.Event()
-            await self._event.wait()
-        if self._error is not None:
-            raise self._error
-        assert self._delivery is not None
-        return self._delivery
-
-    def _resolve(self, delivery: Delivery) -> None:
-        self._delivery = delivery
-        if self._event is not None:
-            self._event.set()
-
-    def _fail(self, error: DeliveryFailed) -> None:
-        self._error = error
-        if self._event is not None:
-            self._event.set()
-
-
-@attrs.define(eq=False)
-class _Item(DurableItem):
-    receipt: Receipt = attrs.field(factory=Receipt)
-    # Where to resume: a message an earlier process left half delivered in the outbox.
-    resume: PlanProgress | None = None
-
-
-@attrs.frozen
-class SenderStats:
-    """A snapshot of a sender's counters (``sender.stats()``).
-
-    ``enqueued == delivered + dead + in_flight`` holds in every snapshot.
-
-    Attributes:
-        enqueued: Messages accepted by ``send_nowait``/``send``.
-        delivered: Messages whose every request Discord accepted.
-        dead: Messages dead-lettered.
-        in_flight: Messages buffered, queued or being sent.
-        requests: HTTP requests made (retries included).
-        retries: Requests repeated after a fault or a 429.
-        ambiguous_retries: Retries after a fault that may have posted the message already
-            (a read timeout, 500, 504): each may have made a duplicate.
-        rate_limited: 429s received, by scope (``user``, ``shared``, ``global``).
-        waits: Times the limiter made a request wait.
-        wait_seconds: Total time spent waiting on the limiter.
-        shed_attachments: Files dropped from buffered messages above the high-water mark.
-        shed_messages: Messages that lost their files so.
-        buffered: Messages in the buffer (not yet in the bounded channel).
-        kept: Messages left pending in the outbox at shutdown (not delivered in time, not
-            dead): the next sender on the outbox delivers them. Their receipts fail
-            with reason ``kept``.
-        recovered: Messages an earlier process left pending in the outbox, delivered (or
-            dead-lettered) first by this one; counted in ``enqueued``.
-        recovered_ambiguous: Of those, how many had a request in flight at the crash:
-            retried (each may show twice on Discord) or, with ``retry_ambiguous=False``,
-            dead-lettered ``ambiguous``.
-        outbox_errors: Messages the outbox could not commit (delivered from memory only).
-        invalid_requests: Answers the client's tracker counts towards Discord's
-            invalid-request limit (401, 403, 429 not ``shared``) in the last 10 minutes;
-            shared by every sender of the tracker. Near 10,000 the tracker slows down, at
-            95 % it stops (reason ``invalid_budget``).
-        edge_bans: IP-wide bans by Discord's edge the tracker saw (each paused every
-            route of the tracker).
-    """
-
-    enqueued: int
-    delivered: int
-    dead: int
-    in_flight: int
-    requests: int
-    retries: int
-    ambiguous_retries: int
-    rate_limited: Mapping[str, int]
-    waits: int
-    wait_seconds: float
-    shed_attachments: int
-    shed_messages: int
-    buffered: int
-    invalid_requests: int = 0
-    edge_bans: int = 0
-    kept: int = 0
-    recovered: int = 0
-    recovered_ambiguous: int = 0
-    outbox_errors: int = 0
 
 
 def _strategy(config: SenderConfig) -> Strategy:
@@ -261,17 +133,15 @@ class WebhookSender:
         self._sink: DeadLetterSink | None = make_sink(
             config.dead_letter, include_attachments=config.dead_letter_attachments
         )
-        self._buffer: PressureBuffer[_Item] = PressureBuffer.from_config(
+        self._buffer: PressureBuffer[Item] = PressureBuffer.from_config(
             config, on_shed=self._on_shed
         )
-        self._send_channel, self._receive_channel = trio.open_memory_channel[_Item](
-            config.queue_cap
-        )
+        self._send_channel, self._receive_channel = trio.open_memory_channel[Item](config.queue_cap)
         self._enqueued = 0
         self._delivered = 0
         self._dead = 0
         # The message the sender task is working on, and what of it was delivered.
-        self._current: _Item | None = None
+        self._current: Item | None = None
         self._current_progress = PlanProgress()
         self._mover_scope = trio.CancelScope(shield=True)
         self._sender_scope = trio.CancelScope(shield=True)
@@ -305,7 +175,7 @@ class WebhookSender:
             SenderClosed: The sender is shutting down.
         """
         check(message, max_upload_bytes=self._config.max_upload_bytes)
-        item = _Item(message)
+        item = Item(message)
         self._buffer.push_nowait(item)
         self._enqueued += 1
         if self._durable is not None:
@@ -324,7 +194,7 @@ class WebhookSender:
             SenderClosed: The sender is shutting down.
         """
         check(message, max_upload_bytes=self._config.max_upload_bytes)
-        item = _Item(message)
+        item = Item(message)
         await self._buffer.push(item)
         self._enqueued += 1
         if logger.isEnabledFor(logging.DEBUG):
@@ -462,7 +332,7 @@ class WebhookSender:
         finally:
             self._sender_done.set()
 
-    async def _work_on(self, item: _Item) -> None:
+    async def _work_on(self, item: Item) -> None:
         self._current = item
         self._current_progress = item.resume if item.resume is not None else PlanProgress()
         try:
@@ -471,11 +341,11 @@ class WebhookSender:
             await self._fail_internal(item, exc)
         self._current = None
 
-    def _recover(self, pending: PendingMessage) -> _Item:
+    def _recover(self, pending: PendingMessage) -> Item:
         """The item of a message an earlier process left pending (its receipt unheld)."""
         progress = PlanProgress(pending.delivered_requests, thread_id=pending.thread_id)
         progress.maybe_posted = pending.maybe_posted
-        item = _Item(pending.message, entry=pending.entry, commit=COMMITTED, resume=progress)
+        item = Item(pending.message, entry=pending.entry, commit=COMMITTED, resume=progress)
         self._enqueued += 1
         self._recovered += 1
         if pending.maybe_posted:
@@ -493,7 +363,7 @@ class WebhookSender:
             )
         return item
 
-    async def _deliver(self, item: _Item) -> None:
+    async def _deliver(self, item: Item) -> None:
         client = self._client
         durable = self._durable
         if durable is not None and item.commit != MEMORY:
@@ -549,14 +419,14 @@ class WebhookSender:
             messages = tuple(self._current_progress.messages)
             item.receipt._resolve(Delivery(messages=messages))
 
-    def _keep(self, item: _Item, why: str) -> None:
+    def _keep(self, item: Item, why: str) -> None:
         """Leave ``item`` pending in the outbox for the next sender on it."""
         if item.receipt.done:
             return
         self._kept += 1
         item.receipt._fail(DeliveryFailed("kept", attempts=0, status=None, error=redact(why)))
 
-    async def _fail_internal(self, item: _Item, exc: Exception) -> None:
+    async def _fail_internal(self, item: Item, exc: Exception) -> None:
         """The last line of defence: an unexpected error costs this message alone.
 
         Nothing the library knows of should get here (bad input is refused by
@@ -588,7 +458,7 @@ class WebhookSender:
 
     async def _dead_letter(
         self,
-        item: _Item,
+        item: Item,
         reason: Reason,
         error: Exception,
         *,
@@ -622,7 +492,7 @@ class WebhookSender:
 
     def _settle_dead(
         self,
-        item: _Item,
+        item: Item,
         reason: Reason,
         error: Exception,
         *,
@@ -688,7 +558,7 @@ class WebhookSender:
                 # Before the leftovers are settled: a commit still running when it stops
                 # completes, and its message then stays in the outbox, not dead-lettered.
                 await self._durable.stop()
-            left: list[_Item] = []
+            left: list[Item] = []
             if self._current is not None:
                 left.append(self._current)
             while True:
@@ -725,7 +595,7 @@ class WebhookSender:
                     extra={"webhook_id": self._client.url.webhook_id},
                 )
 
-    def _settle_left(self, left: list[_Item]) -> list[DeadLetter]:
+    def _settle_left(self, left: list[Item]) -> list[DeadLetter]:
         """Fail what the drain deadline left; a request in flight makes it ``ambiguous``."""
         timeout = self._config.drain_timeout
         shutdown = SenderClosed(f"still queued when the drain deadline ({timeout:g} s) passed")
