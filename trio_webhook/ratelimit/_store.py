@@ -17,7 +17,7 @@ from trio_webhook.ratelimit._records import (
 from trio_webhook.ratelimit._state import EDGE_BAN_FLOOR
 from trio_webhook.ratelimit._strategies import Strategy
 
-__all__ = ["RateLimitStore"]
+__all__ = ["AsyncRateLimitStore", "RateLimitStore"]
 
 
 class RateLimitStore(Protocol):
@@ -117,5 +117,59 @@ class RateLimitStore(Protocol):
         ...
 
     def clear(self) -> None:
+        """Forget everything."""
+        ...
+
+
+class AsyncRateLimitStore(Protocol):
+    """The asynchronous twin of :class:`RateLimitStore`, for stores that do I/O.
+
+    :meth:`reserve` and :meth:`update` are coroutines with the same arguments, results
+    and atomicity as :class:`RateLimitStore`'s;
+    :class:`~trio_webhook.ratelimit.RedisRateLimitStore` is one. A tracker with such a
+    store is driven through its async methods (``areserve``, ``aobserve``, ...), and the
+    client picks them by itself (:attr:`RateLimitTracker.is_async`).
+
+    :meth:`global_snapshot` stays synchronous (metrics are read from any thread): it
+    returns the global state as the store last saw it, without I/O.
+    """
+
+    async def reserve(
+        self,
+        route: str,
+        now: float,
+        *,
+        strategy: Strategy,
+        pacing: GlobalPacing,
+        reservation_ttl: float,
+        budget: InvalidRequestBudget = DEFAULT_BUDGET,
+    ) -> Reservation:
+        """See :meth:`RateLimitStore.reserve`."""
+        ...
+
+    async def update(
+        self,
+        route: str,
+        info: RateLimitInfo | None,
+        now: float,
+        *,
+        strategy: Strategy,
+        channel_id: str | None,
+        jitter: Jitter,
+        budget: InvalidRequestBudget = DEFAULT_BUDGET,
+        edge_ban_floor: float = EDGE_BAN_FLOOR,
+    ) -> Observed:
+        """See :meth:`RateLimitStore.update`."""
+        ...
+
+    def global_snapshot(self, now: float, budget: InvalidRequestBudget) -> GlobalSnapshot:
+        """The global state as last seen (no I/O)."""
+        ...
+
+    async def snapshot(self, route: str) -> BucketSnapshot | None:
+        """See :meth:`RateLimitStore.snapshot`."""
+        ...
+
+    async def clear(self) -> None:
         """Forget everything."""
         ...

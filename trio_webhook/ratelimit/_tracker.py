@@ -17,10 +17,11 @@ until the reservation expires, so a cancelled request never leaks a slot.
 from __future__ import annotations
 
 import datetime
+import inspect
 import logging
 import math
 import random
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, cast
 
 import attrs
 
@@ -28,12 +29,18 @@ from trio_webhook._errors import ConfigError, InvalidRequestBudgetExceeded
 from trio_webhook.ratelimit._budget import InvalidRequestBudget
 from trio_webhook.ratelimit._headers import RateLimitInfo
 from trio_webhook.ratelimit._memory import MemoryStore
-from trio_webhook.ratelimit._records import BucketSnapshot, GlobalPacing, Jitter, Reservation
+from trio_webhook.ratelimit._records import (
+    BucketSnapshot,
+    GlobalPacing,
+    Jitter,
+    Observed,
+    Reservation,
+)
 from trio_webhook.ratelimit._state import EDGE_BAN_FLOOR
 from trio_webhook.ratelimit._strategies import AdaptiveStrategy, Strategy
 
 if TYPE_CHECKING:
-    from trio_webhook.ratelimit._store import RateLimitStore
+    from trio_webhook.ratelimit._store import AsyncRateLimitStore, RateLimitStore
 
 __all__ = ["RATE_LIMITED_JITTER", "RateLimitMetrics", "RateLimitTracker"]
 
@@ -86,6 +93,9 @@ class RateLimitTracker:
         strategy: How to wait (:class:`AdaptiveStrategy` by default).
         store: Where the state lives (:class:`~trio_webhook.ratelimit.MemoryStore` by
             default; share one store, or use a shared one, between senders of one IP).
+            An asynchronous store (:class:`~trio_webhook.ratelimit.AsyncRateLimitStore`,
+            such as :class:`~trio_webhook.ratelimit.RedisRateLimitStore`) is driven
+            through the ``a``-methods (:meth:`areserve`, :meth:`aobserve`, ...).
         rng: Randomness for jitter (seed it for reproducible runs).
         pacing: The proactive global limit (50 requests a second).
         reservation_ttl: Seconds after which an unobserved reservation is dropped (longer
@@ -111,7 +121,7 @@ class RateLimitTracker:
     """
 
     strategy: Strategy = attrs.field(factory=_default_strategy)
-    store: RateLimitStore = attrs.field(factory=MemoryStore)
+    store: RateLimitStore | AsyncRateLimitStore = attrs.field(factory=MemoryStore)
     rng: random.Random = attrs.field(factory=random.Random)
     pacing: GlobalPacing = attrs.field(factory=GlobalPacing)
     reservation_ttl: float = 30.0
@@ -124,8 +134,10 @@ class RateLimitTracker:
     _edge_bans: int = attrs.field(default=0, init=False)
     _refused: int = attrs.field(default=0, init=False)
     _now: float | None = attrs.field(default=None, init=False)
+    _async: bool = attrs.field(default=False, init=False)
 
     def __attrs_post_init__(self) -> None:
+        self._async = inspect.iscoroutinefunction(getattr(self.store, "reserve", None))
         # Checked here, not by an attrs validator: a validator would route every counter
         # update on the hot path through attrs' __setattr__.
         value = self.edge_ban_floor
@@ -134,6 +146,24 @@ class RateLimitTracker:
                 "RateLimitTracker.edge_ban_floor", value, "a finite number of seconds >= 0"
             )
 
+    @property
+    def is_async(self) -> bool:
+        """Whether the store is asynchronous (then use :meth:`areserve`, :meth:`aobserve`)."""
+        return self._async
+
+    def use_store(self, store: RateLimitStore | AsyncRateLimitStore) -> None:
+        """Keep the state in ``store`` from now on (what was in the old store stays there)."""
+        self.store = store
+        self._async = inspect.iscoroutinefunction(getattr(store, "reserve", None))
+
+    def _sync_store(self) -> RateLimitStore:
+        if self._async:
+            raise TypeError(
+                f"RateLimitTracker.store is asynchronous ({type(self.store).__name__}): "
+                "use areserve/aacquire/aobserve/arelease/abucket/aclear"
+            )
+        return cast("RateLimitStore", self.store)
+
     def reserve(self, route: str, now: float) -> Reservation:
         """Like :meth:`acquire`, with the reason of a wait, and a refusal instead of raising.
 
@@ -141,9 +171,16 @@ class RateLimitTracker:
             The reservation. When ``refused`` is set, nothing was reserved and the request
             must not be sent (dead-letter it with that text as the reason); ``delay`` then
             says when sending may resume.
+
+        Raises:
+            TypeError: The store is asynchronous (use :meth:`areserve`).
         """
+        if self._async:
+            self._sync_store()  # raises
         self._now = now
-        reservation = self.store.reserve(
+        # Inlined (no helper calls): this and observe run once per request.
+        store: RateLimitStore = self.store  # type: ignore[assignment]
+        reservation = store.reserve(
             route,
             now,
             strategy=self.strategy,
@@ -151,6 +188,31 @@ class RateLimitTracker:
             reservation_ttl=self.reservation_ttl,
             budget=self.budget,
         )
+        if reservation.refused is not None:
+            self._refused += 1
+        elif reservation.delay > 0.0:
+            self._waits += 1
+            self._wait_seconds += reservation.delay
+        else:
+            self._granted += 1
+        return reservation
+
+    async def areserve(self, route: str, now: float) -> Reservation:
+        """:meth:`reserve` through an asynchronous store (a synchronous one works too)."""
+        if not self._async:
+            return self.reserve(route, now)
+        self._now = now
+        reservation = await cast("AsyncRateLimitStore", self.store).reserve(
+            route,
+            now,
+            strategy=self.strategy,
+            pacing=self.pacing,
+            reservation_ttl=self.reservation_ttl,
+            budget=self.budget,
+        )
+        return self._count(reservation)
+
+    def _count(self, reservation: Reservation) -> Reservation:
         if reservation.refused is not None:
             self._refused += 1
         elif reservation.delay > 0.0:
@@ -174,14 +236,24 @@ class RateLimitTracker:
         """
         reservation = self.reserve(route, now)
         if reservation.refused is not None:
-            raise InvalidRequestBudgetExceeded(
-                self.store.global_snapshot(now, self.budget).invalid_requests,
-                self.budget.limit,
-                self.budget.window,
-                reservation.delay,
-                stop_at=self.budget.stop_at,
-            )
+            raise self._refusal(reservation, now)
         return reservation.delay
+
+    async def aacquire(self, route: str, now: float) -> float:
+        """:meth:`acquire` through an asynchronous store (a synchronous one works too)."""
+        reservation = await self.areserve(route, now)
+        if reservation.refused is not None:
+            raise self._refusal(reservation, now)
+        return reservation.delay
+
+    def _refusal(self, reservation: Reservation, now: float) -> InvalidRequestBudgetExceeded:
+        return InvalidRequestBudgetExceeded(
+            self.store.global_snapshot(now, self.budget).invalid_requests,
+            self.budget.limit,
+            self.budget.window,
+            reservation.delay,
+            stop_at=self.budget.stop_at,
+        )
 
     def observe(
         self,
@@ -204,6 +276,8 @@ class RateLimitTracker:
             epoch_now: Wall-clock time, only to say in the log line of an edge ban when it
                 ends.
         """
+        if self._async:
+            self._sync_store()  # raises
         self._now = now
         if info is not None and info.is_rate_limited:
             if info.edge_ban:
@@ -215,7 +289,8 @@ class RateLimitTracker:
             reset=self.rng.uniform(0.0, self.strategy.reset_jitter),
             rate_limited=self.rng.uniform(0.0, RATE_LIMITED_JITTER),
         )
-        observed = self.store.update(
+        store: RateLimitStore = self.store  # type: ignore[assignment]
+        observed = store.update(
             route,
             info,
             now,
@@ -226,8 +301,59 @@ class RateLimitTracker:
             edge_ban_floor=self.edge_ban_floor,
         )
         if observed.edge_ban_started and info is not None:
-            self._edge_bans += 1
-            self._log_edge_ban(route, info, now, observed.edge_ban_until, epoch_now)
+            self._edge_ban(route, info, now, observed, epoch_now)
+
+    async def aobserve(
+        self,
+        route: str,
+        info: RateLimitInfo | None,
+        now: float,
+        *,
+        channel_id: str | None = None,
+        epoch_now: float | None = None,
+    ) -> None:
+        """:meth:`observe` through an asynchronous store (a synchronous one works too)."""
+        if not self._async:
+            self.observe(route, info, now, channel_id=channel_id, epoch_now=epoch_now)
+            return
+        self._now = now
+        jitter = self._prepare(info)
+        observed = await cast("AsyncRateLimitStore", self.store).update(
+            route,
+            info,
+            now,
+            strategy=self.strategy,
+            channel_id=channel_id,
+            jitter=jitter,
+            budget=self.budget,
+            edge_ban_floor=self.edge_ban_floor,
+        )
+        if observed.edge_ban_started and info is not None:
+            self._edge_ban(route, info, now, observed, epoch_now)
+
+    def _prepare(self, info: RateLimitInfo | None) -> Jitter:
+        # Count the answer, and draw the jitter the store needs (a store draws nothing).
+        if info is not None and info.is_rate_limited:
+            if info.edge_ban:
+                scope = "edge"
+            else:
+                scope = info.scope or ("global" if info.is_global else "user")
+            self._rate_limited[scope] = self._rate_limited.get(scope, 0) + 1
+        return Jitter(
+            reset=self.rng.uniform(0.0, self.strategy.reset_jitter),
+            rate_limited=self.rng.uniform(0.0, RATE_LIMITED_JITTER),
+        )
+
+    def _edge_ban(
+        self,
+        route: str,
+        info: RateLimitInfo,
+        now: float,
+        observed: Observed,
+        epoch_now: float | None,
+    ) -> None:
+        self._edge_bans += 1
+        self._log_edge_ban(route, info, now, observed.edge_ban_until, epoch_now)
 
     def _log_edge_ban(
         self,
@@ -263,13 +389,30 @@ class RateLimitTracker:
         """Give back a reservation without an answer (the request was never sent)."""
         self.observe(route, None, now)
 
+    async def arelease(self, route: str, now: float) -> None:
+        """:meth:`release` through an asynchronous store (a synchronous one works too)."""
+        await self.aobserve(route, None, now)
+
     def bucket(self, route: str) -> BucketSnapshot | None:
         """The state of ``route``'s bucket, or ``None`` when nothing is known."""
-        return self.store.snapshot(route)
+        return self._sync_store().snapshot(route)
+
+    async def abucket(self, route: str) -> BucketSnapshot | None:
+        """:meth:`bucket` through an asynchronous store (a synchronous one works too)."""
+        if not self._async:
+            return self.bucket(route)
+        return await cast("AsyncRateLimitStore", self.store).snapshot(route)
 
     def clear(self) -> None:
         """Forget every bucket and the global state (metrics are kept)."""
-        self.store.clear()
+        self._sync_store().clear()
+
+    async def aclear(self) -> None:
+        """:meth:`clear` through an asynchronous store (a synchronous one works too)."""
+        if not self._async:
+            self.clear()
+            return
+        await cast("AsyncRateLimitStore", self.store).clear()
 
     def metrics(self, now: float | None = None) -> RateLimitMetrics:
         """A snapshot of the counters.

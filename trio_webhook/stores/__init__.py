@@ -1,9 +1,14 @@
 """Where the rate limiter keeps bucket state: in memory, or shared through Redis.
 
-The protocol and the memory store live in :mod:`trio_webhook.ratelimit`; this namespace
-names them where the shared (Redis) stores will be.
+The protocols and the stores live in :mod:`trio_webhook.ratelimit`; this namespace names
+them together.
 """
 
-from trio_webhook.ratelimit import MemoryStore, RateLimitStore
+from trio_webhook.ratelimit import (
+    AsyncRateLimitStore,
+    MemoryStore,
+    RateLimitStore,
+    RedisRateLimitStore,
+)
 
-__all__ = ["MemoryStore", "RateLimitStore"]
+__all__ = ["AsyncRateLimitStore", "MemoryStore", "RateLimitStore", "RedisRateLimitStore"]
