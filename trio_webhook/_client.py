@@ -398,7 +398,12 @@ class WebhookClient:
         )
 
     async def _wait_for_slot(self, route: str) -> None:
-        while (delay := self._tracker.acquire(route, now=trio.current_time())) > 0:
+        tracker = self._tracker
+        while (
+            delay := await tracker.aacquire(route, now=trio.current_time())
+            if tracker.is_async
+            else tracker.acquire(route, now=trio.current_time())
+        ) > 0:
             self.counters.waits += 1
             self.counters.wait_seconds += delay
             logger.debug(
@@ -443,12 +448,23 @@ class WebhookClient:
                 progress.maybe_posted = True
             answer = await self._send_reserved(request)
             outcome = interpret(answer, request.route)
-            self._tracker.observe(
-                request.route,
-                outcome.rate_limit,
-                now=trio.current_time(),
-                channel_id=outcome.channel_id,
-            )
+            if self._tracker.is_async:
+                # Shielded (the store bounds its own calls): what the answer taught, and
+                # the slot's release, are shared with every other process.
+                with trio.CancelScope(shield=True):
+                    await self._tracker.aobserve(
+                        request.route,
+                        outcome.rate_limit,
+                        now=trio.current_time(),
+                        channel_id=outcome.channel_id,
+                    )
+            else:
+                self._tracker.observe(
+                    request.route,
+                    outcome.rate_limit,
+                    now=trio.current_time(),
+                    channel_id=outcome.channel_id,
+                )
             verdict = outcome.verdict
             if isinstance(verdict, Success):
                 assert isinstance(answer, HTTPResponse)
@@ -484,7 +500,11 @@ class WebhookClient:
             # A cancellation (or a bug below) leaves no answer to observe: give the slot
             # back now, or the next request on this route waits out the reservation's
             # expiry (30 s) for an answer that never comes.
-            self._tracker.release(request.route, now=trio.current_time())
+            if self._tracker.is_async:
+                with trio.move_on_after(1.0, shield=True):
+                    await self._tracker.arelease(request.route, now=trio.current_time())
+            else:
+                self._tracker.release(request.route, now=trio.current_time())
             raise
 
     def _count_and_log(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import math
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     # For the annotation only: importing the sinks at run time would pull trio into config.
     from trio_webhook._sinks import DeadLetterTarget
     from trio_webhook.outbox import Outbox
+    from trio_webhook.ratelimit._store import AsyncRateLimitStore, RateLimitStore
 
 __all__ = ["ConfigError", "SenderConfig", "Strategy"]
 
@@ -78,6 +80,11 @@ class SenderConfig:
         outbox: Where accepted messages are kept until settled, so a crash loses none:
             a SQLite file path, an :class:`~trio_webhook.outbox.Outbox`, or ``None``
             (memory only). See ``docs/durability.md``.
+        rate_limit_store: Where the rate-limit state lives: a ``redis://`` URL (shared by
+            every process and machine using it; senders of one process with the same URL
+            share one store and connection pool), a store object, or ``None`` (this
+            process's memory). From the environment: ``TRIO_WEBHOOK_REDIS_URL`` (or
+            ``TRIO_WEBHOOK_RATE_LIMIT_STORE``). See ``docs/many-processes.md``.
 
     Example::
 
@@ -104,6 +111,9 @@ class SenderConfig:
     dry_run: bool = False
     seed: int | None = None
     outbox: str | os.PathLike[str] | Outbox | None = None
+    rate_limit_store: str | RateLimitStore | AsyncRateLimitStore | None = attrs.field(
+        default=None, repr=lambda value: repr(_redact_password(value))
+    )
 
     def __attrs_post_init__(self) -> None:
         _validate(self)
@@ -126,7 +136,9 @@ class SenderConfig:
         Each setting reads ``<prefix><KEY>`` (``TRIO_WEBHOOK_QUEUE_CAP=50``). Booleans
         take ``1/0``, ``true/false``, ``yes/no``, ``on/off``; ``high_water`` and ``seed``
         take ``none`` (or an empty value) for ``None``; ``dead_letter`` is a JSONL path
-        (empty or ``none`` for no sink). Variables not set keep ``base``'s values.
+        (empty or ``none`` for no sink); ``TRIO_WEBHOOK_REDIS_URL`` sets
+        ``rate_limit_store`` unless ``TRIO_WEBHOOK_RATE_LIMIT_STORE`` does. Variables not
+        set keep ``base``'s values.
 
         Args:
             environ: The variables to read; ``os.environ`` when ``None``.
@@ -150,6 +162,10 @@ class SenderConfig:
                 continue
             names[key] = var
             changes[key] = _parse_env(var, env[var], kind)
+        redis_var = prefix + "REDIS_URL"
+        if "rate_limit_store" not in changes and redis_var in env:
+            names["rate_limit_store"] = redis_var
+            changes["rate_limit_store"] = _parse_env(redis_var, env[redis_var], "path")
         try:
             return attrs.evolve(base, **changes)
         except ConfigError as exc:
@@ -159,7 +175,9 @@ class SenderConfig:
                 # were read, since one of them caused it.
                 where = "with " + ", ".join(names.values()) + " from the environment"
                 raise ConfigError(exc.key, exc.value, exc.expected, where=where) from None
-            raise ConfigError(culprit, env[culprit], exc.expected) from None
+            # A Redis URL may carry a password: the check already masked it.
+            shown = exc.value if exc.key == "rate_limit_store" else env[culprit]
+            raise ConfigError(culprit, shown, exc.expected) from None
 
     @classmethod
     def from_toml(
@@ -261,6 +279,7 @@ _KINDS: Final[dict[str, _Kind]] = {
     "dry_run": "bool",
     "seed": "opt_int",
     "outbox": "path",
+    "rate_limit_store": "path",
 }
 _TRUE: Final = frozenset({"1", "true", "yes", "on"})
 _FALSE: Final = frozenset({"0", "false", "no", "off"})
@@ -345,6 +364,7 @@ def _validate(c: SenderConfig) -> None:
     _check_seconds("drain_timeout", c.drain_timeout, allow_zero=True)
     _check_dead_letter(c.dead_letter)
     _check_outbox(c.outbox)
+    _check_rate_limit_store(c.rate_limit_store)
     _check_int("max_upload_bytes", c.max_upload_bytes, 1)
     if c.seed is not None and not _is_int(c.seed):
         raise ConfigError("seed", c.seed, "an integer or None")
@@ -360,6 +380,34 @@ def _check_outbox(target: object) -> None:
     if callable(getattr(target, "append", None)) and callable(getattr(target, "take", None)):
         return
     raise ConfigError("outbox", target, "a SQLite file path, an Outbox object, or None")
+
+
+_REDIS_SCHEMES: Final = ("redis://", "rediss://", "unix://")
+_PASSWORD_RE: Final = re.compile(r"(//[^:/@]*:)[^@/]*@")
+
+
+def _redact_password(value: object) -> object:
+    return _PASSWORD_RE.sub(r"\1***@", value) if isinstance(value, str) else value
+
+
+def _check_rate_limit_store(target: object) -> None:
+    if target is None:
+        return
+    if isinstance(target, str):
+        if not target.startswith(_REDIS_SCHEMES):
+            # Never echo the value: a Redis URL may carry a password.
+            shown = target.split("://", 1)[0] + "://..." if "://" in target else "<not a URL>"
+            raise ConfigError(
+                "rate_limit_store", shown, "a redis://, rediss:// or unix:// URL, a store or None"
+            )
+        return
+    if callable(getattr(target, "reserve", None)) and callable(getattr(target, "update", None)):
+        return
+    raise ConfigError(
+        "rate_limit_store",
+        target,
+        "a redis:// URL, a RateLimitStore (reserve and update), or None",
+    )
 
 
 def _check_dead_letter(target: object) -> None:

@@ -57,6 +57,7 @@ from trio_webhook.ratelimit import (
     ReactiveStrategy,
     Strategy,
 )
+from trio_webhook.ratelimit._redis import open_rate_limit_store
 from trio_webhook.transport._base import Transport
 from trio_webhook.transport._dryrun import DryRunTransport
 
@@ -657,7 +658,8 @@ async def open_webhook_sender(
 
     Raises:
         ValueError: ``client`` is given together with ``tracker``, ``ssl_context`` or
-            ``transport`` (those build a client; a given client has its own).
+            ``transport`` (those build a client; a given client has its own), or
+            ``config.rate_limit_store`` together with ``client`` or ``tracker``.
 
     Resource handling:
         The mover and sender tasks live exactly as long as the ``async with`` block.
@@ -667,6 +669,11 @@ async def open_webhook_sender(
     """
     config = config if config is not None else SenderConfig()
     own_client = client is None
+    if config.rate_limit_store is not None and (client is not None or tracker is not None):
+        raise ValueError(
+            "open_webhook_sender: config.rate_limit_store is for the tracker made here; "
+            "give a tracker= or client= of your own its store (RateLimitTracker(store=...))"
+        )
     if client is None:
         client = client_from_config(
             url, config, tracker=tracker, ssl_context=ssl_context, transport=transport
@@ -677,7 +684,12 @@ async def open_webhook_sender(
             "(tracker=, ssl_context=, transport=), not both"
         )
     try:
-        async with shared_outbox(config.outbox) as outbox:
+        async with (
+            open_rate_limit_store(config.rate_limit_store) as store,
+            shared_outbox(config.outbox) as outbox,
+        ):
+            if store is not None:
+                client.tracker.use_store(store)
             durable = None
             if outbox is not None:
                 durable = Durable(outbox, client.url.webhook_id)

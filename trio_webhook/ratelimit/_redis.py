@@ -54,6 +54,7 @@ from trio_webhook.ratelimit._records import (
     Reservation,
 )
 from trio_webhook.ratelimit._state import EDGE_BAN_FLOOR
+from trio_webhook.ratelimit._store import AsyncRateLimitStore, RateLimitStore
 from trio_webhook.ratelimit._strategies import Strategy
 
 __all__ = ["RedisRateLimitStore", "StoreConflict", "open_rate_limit_store"]
@@ -652,7 +653,9 @@ _SHARED: dict[str, tuple[RedisRateLimitStore, int]] = {}
 
 
 @asynccontextmanager
-async def open_rate_limit_store(target: object) -> AsyncIterator[object]:
+async def open_rate_limit_store(
+    target: str | RateLimitStore | AsyncRateLimitStore | None,
+) -> AsyncIterator[RateLimitStore | AsyncRateLimitStore | None]:
     """The rate-limit store for a config value (``SenderConfig.rate_limit_store``).
 
     A URL gives the process's one :class:`RedisRateLimitStore` for it (made and entered
