@@ -32,7 +32,7 @@ import re
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import attrs
 import trio
@@ -184,6 +184,14 @@ def _bucket_horizon(state: BucketState) -> float:
     return horizon
 
 
+def _lasting(state: BucketState) -> tuple[float | None, int, bool]:
+    # What a waiting reservation may change that depends on when it was computed.
+    return state.rolled_at, len(state.in_flight), state.learned is None
+
+
+_FRESH: Final = (None, 0, True)
+
+
 # --------------------------------------------------------------------------- one read
 
 
@@ -199,8 +207,11 @@ class _View:
     buckets: dict[str, BucketState]
 
 
-def _parse(reply: Sequence[Any], global_key: str, route_key: str, prefix: str) -> _View:
-    now = int(reply[0]) + int(reply[1]) / 1_000_000
+def _parse(
+    reply: Sequence[Any], global_key: str, route_key: str, prefix: str, now: float | None
+) -> _View:
+    if now is None:
+        now = int(reply[0]) + int(reply[1]) / 1_000_000
     versions = {global_key: str(reply[2]), route_key: str(reply[4])}
     raw = {global_key: str(reply[3]), route_key: str(reply[5])}
     route = None
@@ -261,6 +272,11 @@ class RedisRateLimitStore:
         fallback: The in-memory store used while Redis is down.
         client: A ``coredis.Redis`` to use instead of one made from ``url`` (entered and
             left with this store).
+        clock: ``"redis"`` (the default, and the only sound choice for several
+            processes): every decision takes Redis's ``TIME``. ``"caller"`` takes the
+            ``now`` each call passes instead, so that one process's tests can drive the
+            store with simulated times and compare it with a
+            :class:`~trio_webhook.ratelimit.MemoryStore` step by step.
 
     Example::
 
@@ -287,6 +303,7 @@ class RedisRateLimitStore:
     probe_interval: float = 1.0
     fallback: MemoryStore = attrs.field(factory=MemoryStore)
     client: Any = None
+    clock: Literal["redis", "caller"] = "redis"
     _read: Any = attrs.field(default=None, init=False)
     _cas: Any = attrs.field(default=None, init=False)
     _down: bool = attrs.field(default=False, init=False)
@@ -441,7 +458,7 @@ class RedisRateLimitStore:
                 )
 
             result: Reservation = await self._run(
-                route, [bucket_key(route, None)], decide, budget, check_all=True
+                route, now, [bucket_key(route, None)], decide, budget, check_all=True
             )
             return result
 
@@ -499,7 +516,7 @@ class RedisRateLimitStore:
                     budget=budget,
                     edge_ban_floor=edge_ban_floor,
                 )
-                if observed.edge_ban_until:
+                if observed.edge_ban_until and view.now != now:
                     # Redis's clock to the caller's: the tracker says how long it lasts.
                     observed = attrs.evolve(
                         observed, edge_ban_until=now + observed.edge_ban_until - view.now
@@ -511,7 +528,7 @@ class RedisRateLimitStore:
                 extras.append(bucket_key(route, info.bucket))
             if channel_id is not None:
                 extras.append(_CHANNEL_PREFIX + channel_id)
-            result: Observed = await self._run(route, extras, decide, budget, check_all=False)
+            result: Observed = await self._run(route, now, extras, decide, budget, check_all=False)
             return result
 
         result: Observed = await self._guarded(now, in_redis, in_memory)
@@ -520,6 +537,7 @@ class RedisRateLimitStore:
     async def _run(
         self,
         route: str,
+        now: float,
         extras: list[str],
         decide: Any,
         budget: InvalidRequestBudget,
@@ -527,14 +545,22 @@ class RedisRateLimitStore:
         check_all: bool,
     ) -> Any:
         global_key, route_key, prefix = self._keys(route)
+        caller_now = now if self.clock == "caller" else None
         reply = await self._read(keys=[global_key, route_key], args=[prefix, *extras])
         for _ in range(MAX_ROUNDS):
-            view = _parse(reply, global_key, route_key, prefix)
+            view = _parse(reply, global_key, route_key, prefix, caller_now)
             scratch = _scratch(view, route)
+            before = {k: _lasting(b) for k, b in view.buckets.items()}
             result = decide(scratch, view)
             self._last_global = scratch._global.snapshot(view.now, budget)
-            if isinstance(result, Reservation) and result.delay > 0.0:
-                # A wait changes nothing the next reader would not recompute from time.
+            if (
+                isinstance(result, Reservation)
+                and result.delay > 0.0
+                and all(_lasting(b) == before.get(k, _FRESH) for k, b in view.buckets.items())
+            ):
+                # A wait writes only a new window, lapsed reservations or an expired
+                # learned limit: all else it changed (pruned history, last use) the next
+                # reader recomputes from time alone, so waiters do not contend with senders.
                 return result
             keys, args = self._commit(view, scratch, route, budget, check_all=check_all)
             answer = await self._cas(keys=keys, args=[prefix, len(keys), *args, *extras])
@@ -613,7 +639,7 @@ class RedisRateLimitStore:
         """
         global_key, route_key, prefix = self._keys(route)
         reply = await self._read(keys=[global_key, route_key], args=[prefix])
-        view = _parse(reply, global_key, route_key, prefix)
+        view = _parse(reply, global_key, route_key, prefix, None)
         if view.route is None or view.route.bucket not in view.buckets:
             return None
         return view.buckets[view.route.bucket].snapshot()
@@ -623,7 +649,7 @@ class RedisRateLimitStore:
         global_key, _, prefix = self._keys("")
         name = _CHANNEL_PREFIX + channel_id
         reply = await self._read(keys=[global_key, f"{self.prefix}:route:"], args=[prefix, name])
-        view = _parse(reply, global_key, f"{self.prefix}:route:", prefix)
+        view = _parse(reply, global_key, f"{self.prefix}:route:", prefix, None)
         state = view.buckets.get(name)
         return None if state is None else state.snapshot()
 
@@ -683,5 +709,6 @@ async def open_rate_limit_store(
             _SHARED[target] = (store, users - 1)
         else:
             del _SHARED[target]
-            with trio.move_on_after(1.0, shield=True):
-                await store.aclose()
+            # No cancel scope around it: the pool's task group was entered outside one,
+            # and must be left there too (closing it needs no checkpoint to succeed).
+            await store.aclose()
