@@ -105,7 +105,7 @@ def test_a_channel_of_three_webhooks_learns_the_same_limit_at_any_scale(scale: f
     t = make()
     now = _fill_channel(t, 0.0, 30, 0.01 * scale)
     _burst_429(t, now, 41.0 * scale)
-    channel = t.store.channel_snapshot("c1")  # type: ignore[attr-defined]
+    channel = t.store.channel_snapshot("c1")  # type: ignore[union-attr]
     assert channel is not None
     assert channel.learned is not None
     # Every webhook's first request counts (sent before the channel was known), the two
@@ -124,7 +124,7 @@ def test_refused_again_while_paced_widens_the_window_to_retry_ratio(scale: float
     now += 41.5 * scale
     now = _fill_channel(t, now, 30, 0.01 * scale)  # paced: the 31st would wait
     _burst_429(t, now + 41.5 * scale, 42.0 * scale)
-    channel = t.store.channel_snapshot("c1")  # type: ignore[attr-defined]
+    channel = t.store.channel_snapshot("c1")  # type: ignore[union-attr]
     assert channel is not None
     assert channel.learned is not None
     assert channel.learned.limit == 30  # the window was too short, not the limit too high

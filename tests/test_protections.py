@@ -420,7 +420,7 @@ class BudgetCounter(RuleBasedStateMachine):
 
     @invariant()
     def memory_is_bounded_by_the_slots(self) -> None:
-        window = self.tracker.store._global.invalid  # type: ignore[attr-defined]
+        window = self.tracker.store._global.invalid  # type: ignore[union-attr]
         assert isinstance(window, InvalidRequestWindow)
         assert len(window.slots) <= self.budget.slots + 1
 

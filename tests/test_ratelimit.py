@@ -355,7 +355,7 @@ def test_adaptive_learns_a_hidden_limit_from_a_shared_429_and_paces_under_it() -
         ROUTE, parse_rate_limit(too_many(48.0, scope="shared", remaining=3, reset_after=1.0)), now
     )
     assert t.metrics().rate_limited == {"shared": 1}
-    channel = t.store.channel_snapshot("c1")  # type: ignore[attr-defined]
+    channel = t.store.channel_snapshot("c1")  # type: ignore[union-attr]
     assert channel is not None
     assert channel.learned is not None
     assert channel.learned.limit == 30
@@ -387,7 +387,7 @@ def test_shared_evidence_ages_out_and_pacing_relaxes() -> None:
     assert paced > now + 48.5 + 30  # while the evidence holds, 40 take more than a window
     later = now + 130.0  # the evidence is older than its ttl
     assert _send_burst(t, ROUTE, later, 40, 0.0) == pytest.approx(later)  # no pacing left
-    channel = t.store.channel_snapshot("c1")  # type: ignore[attr-defined]
+    channel = t.store.channel_snapshot("c1")  # type: ignore[union-attr]
     assert channel is not None
     assert channel.learned is None
 
