@@ -17,6 +17,7 @@ import gc
 import logging
 import math
 import random
+import socket
 import subprocess
 import uuid
 from collections.abc import AsyncIterator
@@ -400,6 +401,23 @@ async def test_a_dead_redis_falls_back_to_memory_and_comes_back(
 def _available(store: RedisRateLimitStore) -> bool:
     # A function, not the property: mypy would keep the property narrowed after an assert.
     return store.available
+
+
+@_COREDIS_LEAKS_STREAMS
+async def test_a_store_opened_while_redis_is_down_starts_on_its_fallback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens there once it is closed
+    caplog.set_level(logging.WARNING, logger="trio_webhook")
+    async with RedisRateLimitStore(f"redis://127.0.0.1:{port}/0", prefix=prefix()) as store:
+        tracker = RateLimitTracker(store=store, pacing=NO_PACING)
+        assert not _available(store)
+        for i in range(3):
+            assert await tracker.aacquire(route_key("POST", str(i), "t", ""), 0.0) == 0.0
+    assert len(caplog.records) == 1
+    gc.collect()
 
 
 async def _wait_for_redis(url: str) -> None:
