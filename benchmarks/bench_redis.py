@@ -30,8 +30,9 @@ from pathlib import Path
 
 import trio
 
-from trio_webhook.ratelimit import MemoryStore, RateLimitInfo, RateLimitTracker, RedisRateLimitStore
+from trio_webhook.ratelimit import MemoryStore, RateLimitInfo, RateLimitTracker
 from trio_webhook.ratelimit._records import GlobalPacing
+from trio_webhook.stores import RedisRateLimitStore
 
 ANSWER = RateLimitInfo(
     status=200, limit=1_000_000, remaining=999_999, reset_after=60.0, bucket="bench"

@@ -36,10 +36,10 @@ from trio_webhook.ratelimit import (
     MemoryStore,
     RateLimitInfo,
     RateLimitTracker,
-    RedisRateLimitStore,
 )
 from trio_webhook.ratelimit._keys import route_key
 from trio_webhook.ratelimit._records import GlobalPacing, Jitter
+from trio_webhook.stores import RedisRateLimitStore
 from trio_webhook.testing import FakeDiscord
 
 NO_PACING = GlobalPacing(limit=0)

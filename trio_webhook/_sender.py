@@ -57,7 +57,7 @@ from trio_webhook.ratelimit import (
     ReactiveStrategy,
     Strategy,
 )
-from trio_webhook.ratelimit._redis import open_rate_limit_store
+from trio_webhook.stores._redis import open_rate_limit_store
 from trio_webhook.transport._base import Transport
 from trio_webhook.transport._dryrun import DryRunTransport
 

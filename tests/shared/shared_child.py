@@ -19,8 +19,9 @@ from contextlib import AsyncExitStack
 import trio
 
 from trio_webhook import DeliveryFailed, Message, SenderConfig, open_webhook_sender
-from trio_webhook.ratelimit import MemoryStore, RateLimitTracker, RedisRateLimitStore
+from trio_webhook.ratelimit import MemoryStore, RateLimitTracker
 from trio_webhook.ratelimit._records import GlobalPacing
+from trio_webhook.stores import RedisRateLimitStore
 
 
 async def main(url: str, ca_file: str, count: int, store_url: str, prefix: str, name: str) -> None:

@@ -5,15 +5,13 @@ from an injected ``random.Random``. The client drives it (reserve, send, parse t
 once, observe); see ``docs/ratelimits.md``. The modules behind this face, one role each:
 ``_headers`` (reading answers), ``_state`` (bucket and global state and every transition),
 ``_strategies``, ``_budget`` (the invalid-request budget), ``_records`` (the values a store
-takes and returns), ``_store`` (the store protocols), ``_memory`` (the memory store),
-``_redis`` and ``_lua`` (the Redis store, shared by processes; the one module here that
-does I/O) and ``_tracker``.
+takes and returns), ``_store`` (the store protocols), ``_memory`` (the memory store) and
+``_tracker``. The Redis store, which does I/O, is in :mod:`trio_webhook.stores`.
 """
 
 from trio_webhook.ratelimit._budget import InvalidRequestBudget
 from trio_webhook.ratelimit._headers import RateLimitInfo
 from trio_webhook.ratelimit._memory import MemoryStore
-from trio_webhook.ratelimit._redis import RedisRateLimitStore
 from trio_webhook.ratelimit._store import AsyncRateLimitStore, RateLimitStore
 from trio_webhook.ratelimit._strategies import (
     AdaptiveStrategy,
@@ -34,6 +32,5 @@ __all__ = [
     "RateLimitStore",
     "RateLimitTracker",
     "ReactiveStrategy",
-    "RedisRateLimitStore",
     "Strategy",
 ]

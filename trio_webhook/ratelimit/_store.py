@@ -126,7 +126,7 @@ class AsyncRateLimitStore(Protocol):
 
     :meth:`reserve` and :meth:`update` are coroutines with the same arguments, results
     and atomicity as :class:`RateLimitStore`'s;
-    :class:`~trio_webhook.ratelimit.RedisRateLimitStore` is one. A tracker with such a
+    :class:`~trio_webhook.stores.RedisRateLimitStore` is one. A tracker with such a
     store is driven through its async methods (``areserve``, ``aobserve``, ...), and the
     client picks them by itself (:attr:`RateLimitTracker.is_async`).
 

@@ -94,7 +94,7 @@ class RateLimitTracker:
         store: Where the state lives (:class:`~trio_webhook.ratelimit.MemoryStore` by
             default; share one store, or use a shared one, between senders of one IP).
             An asynchronous store (:class:`~trio_webhook.ratelimit.AsyncRateLimitStore`,
-            such as :class:`~trio_webhook.ratelimit.RedisRateLimitStore`) is driven
+            such as :class:`~trio_webhook.stores.RedisRateLimitStore`) is driven
             through the ``a``-methods (:meth:`areserve`, :meth:`aobserve`, ...).
         rng: Randomness for jitter (seed it for reproducible runs).
         pacing: The proactive global limit (50 requests a second).

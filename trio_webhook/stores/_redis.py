@@ -40,7 +40,6 @@ import trio
 from trio_webhook.ratelimit._budget import DEFAULT_BUDGET, InvalidRequestBudget
 from trio_webhook.ratelimit._headers import RateLimitInfo
 from trio_webhook.ratelimit._keys import bucket_key
-from trio_webhook.ratelimit._lua import CAS_SCRIPT, READ_SCRIPT
 from trio_webhook.ratelimit._memory import MemoryStore, _Route
 from trio_webhook.ratelimit._records import (
     BucketSnapshot,
@@ -56,6 +55,7 @@ from trio_webhook.ratelimit._records import (
 from trio_webhook.ratelimit._state import EDGE_BAN_FLOOR
 from trio_webhook.ratelimit._store import AsyncRateLimitStore, RateLimitStore
 from trio_webhook.ratelimit._strategies import Strategy
+from trio_webhook.stores._lua import CAS_SCRIPT, READ_SCRIPT
 
 __all__ = ["RedisRateLimitStore", "StoreConflict", "open_rate_limit_store"]
 
