@@ -335,6 +335,21 @@ async def test_keys_are_namespaced_token_free_and_expire(redis_server: RedisServ
                 assert ttl <= 21_000  # idle_ttl + 1 s
 
 
+async def test_grants_far_from_the_invalid_limit_leave_the_global_key_alone(
+    redis_server: RedisServer,
+) -> None:
+    """Without global pacing, grants of different webhooks never contend on one key."""
+    namespace = prefix()
+    async with RedisRateLimitStore(redis_server.url, prefix=namespace, call_timeout=5.0) as store:
+        tracker = RateLimitTracker(store=store, pacing=NO_PACING)
+        assert await tracker.aacquire(ROUTE, 0.0) == 0.0
+        async with coredis.Redis.from_url(redis_server.url, decode_responses=True) as client:
+            version = await client.hget(f"{namespace}:global:default", "v")
+            for i in range(5):
+                assert await tracker.aacquire(route_key("POST", str(10 + i), "t", ""), 0.0) == 0.0
+            assert await client.hget(f"{namespace}:global:default", "v") == version
+
+
 # coredis 6.9 drops a lost connection's anyio memory streams without closing them; their
 # ResourceWarning surfaces as an unraisable exception, which the suite turns into an error.
 _COREDIS_LEAKS_STREAMS = pytest.mark.filterwarnings(

@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import random
 import re
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
@@ -318,6 +319,8 @@ class RedisRateLimitStore:
         factory=lambda: GlobalSnapshot(0.0, 0.0, 0), init=False
     )
     _conflicts: int = attrs.field(default=0, init=False)
+    # Only for the backoff between lost compare-and-set rounds, never for a rate decision.
+    _rng: random.Random = attrs.field(factory=random.Random, init=False)
     _outages: int = attrs.field(default=0, init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -561,7 +564,7 @@ class RedisRateLimitStore:
         global_key, route_key, prefix = self._keys(route)
         caller_now = now if self.clock == "caller" else None
         reply = await self._read(keys=[global_key, route_key], args=[prefix, *extras])
-        for _ in range(MAX_ROUNDS):
+        for lost in range(MAX_ROUNDS):
             view = _parse(reply, global_key, route_key, prefix, caller_now)
             scratch = _scratch(view, route)
             before = {k: _lasting(b) for k, b in view.buckets.items()}
@@ -581,7 +584,13 @@ class RedisRateLimitStore:
             if int(answer[0]) == 1:
                 return result
             self._conflicts += 1
-            reply = answer[1:]
+            if lost < 4:
+                reply = answer[1:]
+                continue
+            # Losing again and again to writers at full speed: step aside for a random
+            # moment (growing, at most 20 ms), then read afresh, or one process can starve.
+            await trio.sleep(self._rng.uniform(0.0, min(0.0005 * 2**lost, 0.02)))
+            reply = await self._read(keys=[global_key, route_key], args=[prefix, *extras])
         raise StoreConflict(f"{MAX_ROUNDS} compare-and-set rounds lost on {route}")
 
     def _commit(
@@ -613,7 +622,17 @@ class RedisRateLimitStore:
         horizon = max(glob.blocked_until, glob.edge_ban_until)
         if glob.invalid.total:
             horizon = max(horizon, now + budget.window + budget.granularity)
-        put(global_key, "w" if text != view.raw[global_key] else unchanged, text, horizon)
+        before = view.raw[global_key]
+        if text != before and budget.spacing(glob.invalid.count(now, budget)) == 0.0:
+            # The time of the last grant is read only to space grants near the
+            # invalid-request limit. Far from it, writing it on every grant would make
+            # every grant of every process contend on this one key for nothing.
+            granted_at = glob.last_grant
+            glob.last_grant = _load_global(before).last_grant
+            if _dump_global(glob) == before:
+                text = before
+            glob.last_grant = granted_at
+        put(global_key, "w" if text != before else unchanged, text, horizon)
         entry = scratch._routes[route]
         route_text = f"{entry.bucket}\n{entry.channel or ''}"
         states = scratch._buckets
