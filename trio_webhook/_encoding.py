@@ -53,7 +53,7 @@ def sanitize_filename(name: str) -> str:
 
     Quotes and control characters (CR, LF, NUL, ...) are dropped, slashes and
     backslashes become ``_`` (no path survives), whitespace becomes ``_`` as Discord
-    does, and leading dots are removed. The extension is kept; an empty stem becomes
+    does, and leading and trailing dots are removed. The extension is kept; an empty stem becomes
     ``file``, so the result is never empty.
 
     Args:
@@ -75,7 +75,8 @@ def sanitize_filename(name: str) -> str:
             out.append("_")
         else:
             out.append(ch)
-    cleaned = "".join(out)
+    # Trailing dots go too: "0.." would otherwise become "0." and, sanitised again, "0".
+    cleaned = "".join(out).rstrip(".")
     stem, dot, ext = cleaned.rpartition(".")
     if not dot:
         stem, ext = cleaned, ""
