@@ -25,7 +25,7 @@ from trio_webhook._limits import (
     validate_edit,
     validate_request,
 )
-from trio_webhook._planning import PlannedRequest
+from trio_webhook._models import PlannedRequest
 from trio_webhook.errors import Violation
 from trio_webhook.testing.strategies import messages
 

@@ -21,14 +21,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
-from trio_webhook._encoding import ATTACHMENT_SCHEME, file_names, sanitize_filename
+from trio_webhook._attachments import ATTACHMENT_SCHEME, file_names, sanitize_filename
 from trio_webhook._errors import ValidationError, Violation
-from trio_webhook._models import AllowedMentions, Embed, FilePart, Message
-
-if TYPE_CHECKING:
-    from trio_webhook._planning import PlannedRequest
+from trio_webhook._models import AllowedMentions, Embed, FilePart, Message, PlannedRequest
 
 __all__ = [
     "ALLOWED_FLAGS",

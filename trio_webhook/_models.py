@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import mimetypes
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final, TypeVar, cast
@@ -28,6 +28,7 @@ __all__ = [
     "EmbedMedia",
     "FilePart",
     "Message",
+    "PlannedRequest",
     "SentMessage",
     "converter",
     "to_json_dict",
@@ -499,6 +500,56 @@ class Delivery:
     def id(self) -> str | None:
         """The first message's id, or ``None`` when the message was not waited for."""
         return self.messages[0].id if self.messages else None
+
+
+def _tuple_of_embeds(values: Sequence[Embed]) -> tuple[Embed, ...]:
+    return tuple(values)
+
+
+def _tuple_of_files(values: Sequence[FilePart]) -> tuple[FilePart, ...]:
+    return tuple(values)
+
+
+@attrs.frozen
+class PlannedRequest:
+    """One *Execute Webhook* request of a planned message.
+
+    ``username``, ``avatar_url``, ``allowed_mentions``, ``flags`` and ``thread_id`` are
+    repeated on every request so that the posts look alike and land in the same place;
+    ``content`` and ``tts`` are only on the first.
+
+    Forum posts: ``thread_name`` and ``applied_tags`` are only on the first request,
+    which creates the post. The client must send the remaining requests into the
+    created thread: set ``thread_id`` (``attrs.evolve``) to the ``channel_id`` of the
+    first response, which it therefore executes with ``wait=true``.
+
+    Attributes:
+        index: The position of this request in its plan, from 0.
+        content: The message content (first request only).
+        embeds: This request's chunk of embeds, in message order.
+        files: The files uploaded with this request, in message order.
+        username: The webhook's display name for this post.
+        avatar_url: The webhook's avatar for this post.
+        tts: Text-to-speech (first request only).
+        allowed_mentions: Which mentions may ping.
+        flags: Message flags (SUPPRESS_EMBEDS, SUPPRESS_NOTIFICATIONS).
+        thread_id: The thread to post into (a query parameter, not in the body).
+        thread_name: The forum post to create (first request only).
+        applied_tags: Tags of the forum post (first request only).
+    """
+
+    index: int
+    content: str | None = None
+    embeds: tuple[Embed, ...] = attrs.field(default=(), converter=_tuple_of_embeds)
+    files: tuple[FilePart, ...] = attrs.field(default=(), converter=_tuple_of_files)
+    username: str | None = None
+    avatar_url: str | None = None
+    tts: bool | None = None
+    allowed_mentions: AllowedMentions | None = None
+    flags: int | None = None
+    thread_id: str | None = None
+    thread_name: str | None = None
+    applied_tags: tuple[str, ...] | None = None
 
 
 _SKIP: Final = frozenset({"attachments", "thread_id"})

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 
 import attrs
 
-from trio_webhook._encoding import ATTACHMENT_SCHEME, file_names
+from trio_webhook._attachments import ATTACHMENT_SCHEME, file_names
 from trio_webhook._errors import ValidationError, Violation
 from trio_webhook._limits import (
     DEFAULT_MAX_UPLOAD_BYTES,
@@ -33,59 +33,9 @@ from trio_webhook._limits import (
     check,
     embed_length,
 )
-from trio_webhook._models import AllowedMentions, Embed, FilePart, Message
+from trio_webhook._models import Embed, FilePart, Message, PlannedRequest
 
 __all__ = ["PlannedRequest", "chunk_embeds", "embed_length", "plan_checked", "plan_requests"]
-
-
-def _tuple_of_embeds(values: Sequence[Embed]) -> tuple[Embed, ...]:
-    return tuple(values)
-
-
-def _tuple_of_files(values: Sequence[FilePart]) -> tuple[FilePart, ...]:
-    return tuple(values)
-
-
-@attrs.frozen
-class PlannedRequest:
-    """One *Execute Webhook* request of a planned message.
-
-    ``username``, ``avatar_url``, ``allowed_mentions``, ``flags`` and ``thread_id`` are
-    repeated on every request so that the posts look alike and land in the same place;
-    ``content`` and ``tts`` are only on the first.
-
-    Forum posts: ``thread_name`` and ``applied_tags`` are only on the first request,
-    which creates the post. The client must send the remaining requests into the
-    created thread: set ``thread_id`` (``attrs.evolve``) to the ``channel_id`` of the
-    first response, which it therefore executes with ``wait=true``.
-
-    Attributes:
-        index: The position of this request in its plan, from 0.
-        content: The message content (first request only).
-        embeds: This request's chunk of embeds, in message order.
-        files: The files uploaded with this request, in message order.
-        username: The webhook's display name for this post.
-        avatar_url: The webhook's avatar for this post.
-        tts: Text-to-speech (first request only).
-        allowed_mentions: Which mentions may ping.
-        flags: Message flags (SUPPRESS_EMBEDS, SUPPRESS_NOTIFICATIONS).
-        thread_id: The thread to post into (a query parameter, not in the body).
-        thread_name: The forum post to create (first request only).
-        applied_tags: Tags of the forum post (first request only).
-    """
-
-    index: int
-    content: str | None = None
-    embeds: tuple[Embed, ...] = attrs.field(default=(), converter=_tuple_of_embeds)
-    files: tuple[FilePart, ...] = attrs.field(default=(), converter=_tuple_of_files)
-    username: str | None = None
-    avatar_url: str | None = None
-    tts: bool | None = None
-    allowed_mentions: AllowedMentions | None = None
-    flags: int | None = None
-    thread_id: str | None = None
-    thread_name: str | None = None
-    applied_tags: tuple[str, ...] | None = None
 
 
 def _chunk(
