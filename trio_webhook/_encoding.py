@@ -23,6 +23,7 @@ from trio_webhook._models import (
     FilePart,
     Message,
     PlannedRequest,
+    request_fields,
 )
 from trio_webhook._models import to_json_dict as _to_json_dict
 from trio_webhook.transport._values import MultipartFile
@@ -130,17 +131,9 @@ def encode_execute(planned: PlannedRequest) -> EncodedBody:
         OSError: A path-backed file could not be read.
     """
     renames = _renames(planned.files)
-    message = Message(
-        content=planned.content,
-        username=planned.username,
-        avatar_url=planned.avatar_url,
-        tts=planned.tts,
-        embeds=[_rewrite_embed(e, renames) for e in planned.embeds],
-        allowed_mentions=planned.allowed_mentions,
-        flags=planned.flags,
-        thread_name=planned.thread_name,
-        applied_tags=planned.applied_tags,
-    )
+    embeds = [_rewrite_embed(e, renames) for e in planned.embeds]
+    # thread_id is a query parameter: the converter leaves it out of the body.
+    message = Message(embeds=embeds, **request_fields(planned))
     payload = _to_json_dict(message)
     if not planned.files:
         return EncodedBody(json=dumps(payload))

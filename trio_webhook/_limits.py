@@ -395,20 +395,17 @@ def _check_flags(c: _Collector, flags: int) -> None:
 
 
 def _check_common(
-    c: _Collector,
-    *,
-    content: str | None,
-    embeds: Sequence[Embed],
-    has_files: bool,
-    username: str | None,
-    avatar_url: str | None,
-    allowed_mentions: AllowedMentions | None,
-    flags: int | None,
-    thread_id: str | None,
-    thread_name: str | None,
-    applied_tags: Sequence[str] | None,
-    require_body: bool = True,
+    c: _Collector, body: Message | PlannedRequest, *, has_files: bool, edit: bool = False
 ) -> None:
+    # An edit changes only content, embeds, allowed mentions and flags, and need not
+    # carry any of them: the other fields are not checked.
+    content, embeds = body.content, body.embeds
+    require_body = not edit
+    username, avatar_url = (None, None) if edit else (body.username, body.avatar_url)
+    thread_id, thread_name, applied_tags = (
+        (None, None, None) if edit else (body.thread_id, body.thread_name, body.applied_tags)
+    )
+    allowed_mentions, flags = body.allowed_mentions, body.flags
     c.max_len("content", "content", content, CONTENT_MAX)
     if require_body and not (content and content.strip()) and not embeds and not has_files:
         c.add(
@@ -482,19 +479,7 @@ def validate(
         The violations; empty when the message can be sent.
     """
     c = _Collector()
-    _check_common(
-        c,
-        content=message.content,
-        embeds=message.embeds,
-        has_files=bool(message.attachments),
-        username=message.username,
-        avatar_url=message.avatar_url,
-        allowed_mentions=message.allowed_mentions,
-        flags=message.flags,
-        thread_id=message.thread_id,
-        thread_name=message.thread_name,
-        applied_tags=message.applied_tags,
-    )
+    _check_common(c, message, has_files=bool(message.attachments))
     _check_files(c, "attachments", message.attachments, max_upload_bytes)
     _check_references(c, message.embeds, message.attachments, "the message")
     return c.violations
@@ -568,19 +553,7 @@ def validate_request(
         The violations (paths name ``files[i]`` for the request's files).
     """
     c = _Collector()
-    _check_common(
-        c,
-        content=planned.content,
-        embeds=planned.embeds,
-        has_files=bool(planned.files),
-        username=planned.username,
-        avatar_url=planned.avatar_url,
-        allowed_mentions=planned.allowed_mentions,
-        flags=planned.flags,
-        thread_id=planned.thread_id,
-        thread_name=planned.thread_name,
-        applied_tags=planned.applied_tags,
-    )
+    _check_common(c, planned, has_files=bool(planned.files))
     upload = _check_files(c, "files", planned.files, max_upload_bytes)
     _check_request_totals(c, planned.embeds, planned.files, upload, max_upload_bytes)
     _check_references(c, planned.embeds, planned.files, "this request")
@@ -617,20 +590,7 @@ def validate_edit(
         The violations.
     """
     c = _Collector()
-    _check_common(
-        c,
-        content=message.content,
-        embeds=message.embeds,
-        has_files=bool(message.attachments),
-        username=None,
-        avatar_url=None,
-        allowed_mentions=message.allowed_mentions,
-        flags=message.flags,
-        thread_id=None,
-        thread_name=None,
-        applied_tags=None,
-        require_body=False,
-    )
+    _check_common(c, message, has_files=bool(message.attachments), edit=True)
     upload = _check_files(c, "attachments", message.attachments, max_upload_bytes)
     # References are not checked: an edit may refer to attachments the message keeps.
     _check_request_totals(

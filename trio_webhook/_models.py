@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Final, TypeVar, cast
+from typing import Any, Final, TypedDict, TypeVar, cast
 
 import attrs
 import cattrs
@@ -29,8 +29,10 @@ __all__ = [
     "FilePart",
     "Message",
     "PlannedRequest",
+    "RequestFields",
     "SentMessage",
     "converter",
+    "request_fields",
     "to_json_dict",
 ]
 
@@ -550,6 +552,51 @@ class PlannedRequest:
     thread_id: str | None = None
     thread_name: str | None = None
     applied_tags: tuple[str, ...] | None = None
+
+
+class RequestFields(TypedDict):
+    """The fields a :class:`Message` and its :class:`PlannedRequest` share, by name."""
+
+    content: str | None
+    username: str | None
+    avatar_url: str | None
+    tts: bool | None
+    allowed_mentions: AllowedMentions | None
+    flags: int | None
+    thread_id: str | None
+    thread_name: str | None
+    applied_tags: tuple[str, ...] | None
+
+
+def request_fields(source: Message | PlannedRequest, *, first: bool = True) -> RequestFields:
+    """The fields a request takes from its message, or a message body from its request.
+
+    The one place that knows which fields every request of a plan repeats (so the
+    posts look alike and land together: ``username``, ``avatar_url``,
+    ``allowed_mentions``, ``flags``, ``thread_id``) and which only the first carries
+    (``content``, ``tts``, and ``thread_name`` and ``applied_tags``, which create a
+    forum post once).
+
+    Args:
+        source: The message being planned, or a planned request being encoded.
+        first: Whether the fields are for the first request (``False`` leaves the
+            first-only fields ``None``).
+
+    Returns:
+        Keyword arguments for ``PlannedRequest(index=..., **fields)`` or
+        ``Message(**fields)``; the embeds and files are the caller's.
+    """
+    return {
+        "content": source.content if first else None,
+        "username": source.username,
+        "avatar_url": source.avatar_url,
+        "tts": source.tts if first else None,
+        "allowed_mentions": source.allowed_mentions,
+        "flags": source.flags,
+        "thread_id": source.thread_id,
+        "thread_name": source.thread_name if first else None,
+        "applied_tags": source.applied_tags if first else None,
+    }
 
 
 _SKIP: Final = frozenset({"attachments", "thread_id"})

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-import attrs
-
 from trio_webhook._attachments import ATTACHMENT_SCHEME, file_names
 from trio_webhook._errors import ValidationError, Violation
 from trio_webhook._limits import (
@@ -33,7 +31,7 @@ from trio_webhook._limits import (
     check,
     embed_length,
 )
-from trio_webhook._models import Embed, FilePart, Message, PlannedRequest
+from trio_webhook._models import Embed, FilePart, Message, PlannedRequest, request_fields
 
 __all__ = ["PlannedRequest", "chunk_embeds", "embed_length", "plan_checked", "plan_requests"]
 
@@ -195,21 +193,7 @@ def plan_checked(
     ):
         # The common message: one request, nothing to place. Built directly, since
         # the general path below costs about three times as much.
-        return (
-            PlannedRequest(
-                index=0,
-                content=message.content,
-                embeds=embeds,
-                username=message.username,
-                avatar_url=message.avatar_url,
-                tts=message.tts,
-                allowed_mentions=message.allowed_mentions,
-                flags=message.flags,
-                thread_id=message.thread_id,
-                thread_name=message.thread_name,
-                applied_tags=message.applied_tags,
-            ),
-        )
+        return (PlannedRequest(index=0, embeds=embeds, **request_fields(message)),)
     files = message.attachments
     sizes = [f.size() for f in files]
     refs = _references(message.embeds, files)
@@ -272,33 +256,21 @@ def plan_checked(
         spill[-1].append(i)
     placed[0] = sorted(first)
 
-    # Every request repeats these so that the posts look alike and land together.
-    template = PlannedRequest(
-        index=0,
-        username=message.username,
-        avatar_url=message.avatar_url,
-        allowed_mentions=message.allowed_mentions,
-        flags=message.flags,
-        thread_id=message.thread_id,
-    )
     requests = [
-        attrs.evolve(
-            template,
+        PlannedRequest(
             index=n,
             embeds=message.embeds[start:end],
             files=[files[i] for i in placed[n]],
+            **request_fields(message, first=n == 0),
         )
         for n, (start, end) in enumerate(ranges)
     ]
-    requests[0] = attrs.evolve(
-        requests[0],
-        content=message.content,
-        tts=message.tts,
-        thread_name=message.thread_name,
-        applied_tags=message.applied_tags,
-    )
     for extra in spill:
         requests.append(
-            attrs.evolve(template, index=len(requests), files=[files[i] for i in extra])
+            PlannedRequest(
+                index=len(requests),
+                files=[files[i] for i in extra],
+                **request_fields(message, first=False),
+            )
         )
     return tuple(requests)
