@@ -196,8 +196,42 @@ def plan_checked(
         return (PlannedRequest(index=0, embeds=embeds, **request_fields(message)),)
     files = message.attachments
     sizes = [f.size() for f in files]
-    refs = _references(message.embeds, files)
+    refs = _references(embeds, files)
+    ranges = _chunk_keeping_references(embeds, refs, sizes, max_upload_bytes)
+    placed = [sorted(set().union(*refs[start:end])) for start, end in ranges]
+    placed[0], spill = _place_unreferenced(placed[0], set().union(*refs), sizes, max_upload_bytes)
+    requests = [
+        PlannedRequest(
+            index=n,
+            embeds=embeds[start:end],
+            files=[files[i] for i in placed[n]],
+            **request_fields(message, first=n == 0),
+        )
+        for n, (start, end) in enumerate(ranges)
+    ]
+    for extra in spill:
+        requests.append(
+            PlannedRequest(
+                index=len(requests),
+                files=[files[i] for i in extra],
+                **request_fields(message, first=False),
+            )
+        )
+    return tuple(requests)
 
+
+def _chunk_keeping_references(
+    embeds: Sequence[Embed],
+    refs: Sequence[frozenset[int]],
+    sizes: Sequence[int],
+    max_upload_bytes: int,
+) -> list[tuple[int, int]]:
+    """Chunk ``embeds`` so that each chunk's referenced files fit its request.
+
+    Returns:
+        The ``[start, end)`` ranges; one empty range when there are no embeds, so the
+        files still have a first request to go with.
+    """
     # A cut between embeds i and i+1 may not separate two embeds that use one file.
     last_use: dict[int, int] = {}
     first_use: dict[int, int] = {}
@@ -216,26 +250,31 @@ def plan_checked(
         )
 
     ranges = _chunk(
-        message.embeds,
+        embeds,
         max_per=EMBEDS_PER_REQUEST,
         max_chars=EMBED_TOTAL_CHARS,
         can_cut_after=lambda i: i not in blocked,
         fits_extra=fits_files,
     )
-    if not ranges:
-        ranges = [(0, 0)]
-    placed: list[list[int]] = []
-    for start, end in ranges:
-        placed.append(sorted(set().union(*refs[start:end])))
-    referenced = set(first_use)
+    return ranges or [(0, 0)]
 
-    # Unreferenced files fill the first request, then spill in order into file-only
-    # requests after the others.
+
+def _place_unreferenced(
+    first: list[int], referenced: set[int], sizes: Sequence[int], max_upload_bytes: int
+) -> tuple[list[int], list[list[int]]]:
+    """Place the files no embed refers to, keeping file order.
+
+    They fill the first request (which holds ``first``), then spill in order into
+    file-only requests after the others.
+
+    Returns:
+        The first request's files (sorted) and the file-only requests' files.
+    """
+    first = list(first)
     spill: list[list[int]] = []
-    first = placed[0]
     first_bytes = sum(sizes[i] for i in first)
     overflowed = False
-    for i in range(len(files)):
+    for i in range(len(sizes)):
         if i in referenced:
             continue
         if (
@@ -254,23 +293,4 @@ def plan_checked(
         ):
             spill.append([])
         spill[-1].append(i)
-    placed[0] = sorted(first)
-
-    requests = [
-        PlannedRequest(
-            index=n,
-            embeds=message.embeds[start:end],
-            files=[files[i] for i in placed[n]],
-            **request_fields(message, first=n == 0),
-        )
-        for n, (start, end) in enumerate(ranges)
-    ]
-    for extra in spill:
-        requests.append(
-            PlannedRequest(
-                index=len(requests),
-                files=[files[i] for i in extra],
-                **request_fields(message, first=False),
-            )
-        )
-    return tuple(requests)
+    return sorted(first), spill
