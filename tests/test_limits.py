@@ -16,9 +16,8 @@ from trio_webhook import (
     Message,
     ValidationError,
 )
+from trio_webhook._limit_values import ALLOWED_FLAGS, DEFAULT_MAX_UPLOAD_BYTES
 from trio_webhook._limits import (
-    ALLOWED_FLAGS,
-    DEFAULT_MAX_UPLOAD_BYTES,
     check,
     check_request,
     validate,

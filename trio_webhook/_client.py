@@ -18,7 +18,8 @@ import trio
 
 from trio_webhook._encoding import EncodedBody, encode_edit, encode_execute
 from trio_webhook._errors import DeliveryFailed, DiscordHTTPError, TransportError, ValidationError
-from trio_webhook._limits import DEFAULT_MAX_UPLOAD_BYTES, validate_edit
+from trio_webhook._limit_values import DEFAULT_MAX_UPLOAD_BYTES
+from trio_webhook._limits import validate_edit
 from trio_webhook._models import Delivery, Message, PlannedRequest, SentMessage
 from trio_webhook._outcome import (
     ERROR_EXCERPT,

@@ -23,17 +23,16 @@ from collections.abc import Callable, Sequence
 
 from trio_webhook._attachments import ATTACHMENT_SCHEME, file_names
 from trio_webhook._errors import ValidationError, Violation
-from trio_webhook._limits import (
+from trio_webhook._limit_values import (
     DEFAULT_MAX_UPLOAD_BYTES,
     EMBED_TOTAL_CHARS,
     EMBEDS_PER_REQUEST,
     FILES_PER_REQUEST,
-    check,
-    embed_length,
 )
+from trio_webhook._limits import check, embed_length
 from trio_webhook._models import Embed, FilePart, Message, PlannedRequest, request_fields
 
-__all__ = ["PlannedRequest", "chunk_embeds", "embed_length", "plan_checked", "plan_requests"]
+__all__ = ["chunk_embeds", "embed_length", "plan_checked", "plan_requests"]
 
 
 def _chunk(
