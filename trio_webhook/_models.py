@@ -13,7 +13,7 @@ integers, timestamps as ISO 8601 and snowflakes as strings.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final, TypedDict
@@ -251,14 +251,6 @@ class Delivery:
         return self.messages[0].id if self.messages else None
 
 
-def _tuple_of_embeds(values: Sequence[Embed]) -> tuple[Embed, ...]:
-    return tuple(values)
-
-
-def _tuple_of_files(values: Sequence[FilePart]) -> tuple[FilePart, ...]:
-    return tuple(values)
-
-
 @attrs.frozen
 class PlannedRequest:
     """One *Execute Webhook* request of a planned message.
@@ -289,8 +281,8 @@ class PlannedRequest:
 
     index: int
     content: str | None = None
-    embeds: tuple[Embed, ...] = attrs.field(default=(), converter=_tuple_of_embeds)
-    files: tuple[FilePart, ...] = attrs.field(default=(), converter=_tuple_of_files)
+    embeds: tuple[Embed, ...] = attrs.field(default=(), converter=_embeds)
+    files: tuple[FilePart, ...] = attrs.field(default=(), converter=_files)
     username: str | None = None
     avatar_url: str | None = None
     tts: bool | None = None

@@ -61,14 +61,30 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def v_optional(
+    kind: type, expected: str | None = None
+) -> Callable[[object, attrs.Attribute[Any], object], None]:
+    """A validator of ``kind`` or ``None``; ``expected`` words the type for the error."""
+    whole = expected or f"{kind.__name__} or None"
+
+    def validate(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
+        if value is not None and not isinstance(value, kind):
+            raise _type_error(inst, attr, whole, value)
+
+    return validate
+
+
+v_opt_str: Final = v_optional(str)
+v_opt_datetime: Final = v_optional(datetime)
+# The converters made these types of what the user may give; the errors name that.
+v_opt_snowflake: Final = v_optional(str, "a snowflake (int or str) or None")
+v_opt_bytes: Final = v_optional(bytes, "bytes, bytearray, memoryview or None")
+v_opt_path: Final = v_optional(Path, "str, os.PathLike or None")
+
+
 def v_str(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
     if not isinstance(value, str):
         raise _type_error(inst, attr, "str", value)
-
-
-def v_opt_str(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
-    if value is not None and not isinstance(value, str):
-        raise _type_error(inst, attr, "str or None", value)
 
 
 def v_bool(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
@@ -97,26 +113,6 @@ def v_opt_color(inst: object, attr: attrs.Attribute[Any], value: object) -> None
             f"{type(inst).__name__}.{attr.name} must be in 0..0xFFFFFF (a 24-bit RGB "
             f"value), got {value:#x}"
         )
-
-
-def v_opt_datetime(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
-    if value is not None and not isinstance(value, datetime):
-        raise _type_error(inst, attr, "datetime or None", value)
-
-
-def v_opt_snowflake(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
-    if value is not None and not isinstance(value, str):
-        raise _type_error(inst, attr, "a snowflake (int or str) or None", value)
-
-
-def v_optional(kind: type) -> Callable[[object, attrs.Attribute[Any], object], None]:
-    expected = f"{kind.__name__} or None"
-
-    def validate(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
-        if value is not None and not isinstance(value, kind):
-            raise _type_error(inst, attr, expected, value)
-
-    return validate
 
 
 def v_tuple_of(
@@ -216,16 +212,6 @@ def opt_bytes(value: bytes | bytearray | memoryview | None) -> bytes | None:
         # its buffer.
         return bytes(v)
     return cast(bytes, v)  # the validator names the field and the type
-
-
-def v_opt_bytes(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
-    if value is not None and not isinstance(value, bytes):
-        raise _type_error(inst, attr, "bytes, bytearray, memoryview or None", value)
-
-
-def v_opt_path(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
-    if value is not None and not isinstance(value, Path):
-        raise _type_error(inst, attr, "str, os.PathLike or None", value)
 
 
 def v_filename(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
