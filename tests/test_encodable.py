@@ -30,7 +30,7 @@ from trio_webhook import (
 )
 from trio_webhook._encoding import encode_execute
 from trio_webhook._limits import check, validate, validate_edit, validate_request
-from trio_webhook._planning import PlannedRequest
+from trio_webhook._models import PlannedRequest
 from trio_webhook.errors import Violation
 from trio_webhook.testing import FakeDiscord
 

@@ -23,8 +23,10 @@ from trio_webhook import (
     FilePart,
     Message,
 )
-from trio_webhook._encoding import EncodedBody, encode_edit, encode_execute, sanitize_filename
-from trio_webhook._planning import PlannedRequest, plan_requests
+from trio_webhook._attachments import sanitize_filename
+from trio_webhook._encoding import EncodedBody, encode_edit, encode_execute
+from trio_webhook._models import PlannedRequest
+from trio_webhook._planning import plan_requests
 from trio_webhook.testing.strategies import messages
 
 GOLDEN = Path(__file__).parent / "golden"

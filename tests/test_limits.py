@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import attrs
 import pytest
 from hypothesis import given
 
@@ -16,16 +17,15 @@ from trio_webhook import (
     Message,
     ValidationError,
 )
+from trio_webhook._limit_values import ALLOWED_FLAGS, DEFAULT_MAX_UPLOAD_BYTES
 from trio_webhook._limits import (
-    ALLOWED_FLAGS,
-    DEFAULT_MAX_UPLOAD_BYTES,
     check,
     check_request,
     validate,
     validate_edit,
     validate_request,
 )
-from trio_webhook._planning import PlannedRequest
+from trio_webhook._models import PlannedRequest
 from trio_webhook.errors import Violation
 from trio_webhook.testing.strategies import messages
 
@@ -292,3 +292,25 @@ def test_check_request_raises() -> None:
 def test_edit_needs_no_content_but_keeps_request_limits() -> None:
     assert validate_edit(Message(flags=4)) == []
     assert one(validate_edit(Message(embeds=[Embed(title="t")] * 11))) == ("embeds", 10, 11)
+
+
+def test_edit_ignores_the_fields_an_edit_cannot_change() -> None:
+    # PATCH sends only content, embeds, allowed mentions, flags and files: a username
+    # or forum field on the Message is not sent, so it cannot be a violation.
+    message = Message(
+        content="edited",
+        username="discord",
+        avatar_url="https://x/" + "a" * 3000,
+        thread_id="01",
+        thread_name=" ",
+        applied_tags=["1"] * 6,
+    )
+    assert {v.path for v in validate(message)} == {
+        "username",
+        "avatar_url",
+        "thread_id",
+        "thread_name",
+        "applied_tags",
+    }
+    assert validate_edit(message) == []
+    assert [v.path for v in validate_edit(attrs.evolve(message, content="x" * 2001))] == ["content"]

@@ -18,9 +18,11 @@ from trio_webhook import (
     Message,
     ValidationError,
 )
-from trio_webhook._encoding import ATTACHMENT_SCHEME, file_names
-from trio_webhook._limits import DEFAULT_MAX_UPLOAD_BYTES, validate_request
-from trio_webhook._planning import PlannedRequest, chunk_embeds, embed_length, plan_requests
+from trio_webhook._attachments import ATTACHMENT_SCHEME, file_names
+from trio_webhook._limit_values import DEFAULT_MAX_UPLOAD_BYTES
+from trio_webhook._limits import validate_request
+from trio_webhook._models import PlannedRequest
+from trio_webhook._planning import chunk_embeds, embed_length, plan_requests
 from trio_webhook.testing.strategies import embeds, messages
 
 

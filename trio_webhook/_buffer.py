@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Final, Generic, Protocol, TypeVar
 import attrs
 import trio
 
-from trio_webhook._encoding import strip_attachment_refs
+from trio_webhook._attachments import strip_attachment_refs
 from trio_webhook._errors import QueueFull, SenderClosed
 from trio_webhook._models import Embed, Message
 

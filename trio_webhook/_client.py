@@ -18,8 +18,9 @@ import trio
 
 from trio_webhook._encoding import EncodedBody, encode_edit, encode_execute
 from trio_webhook._errors import DeliveryFailed, DiscordHTTPError, TransportError, ValidationError
-from trio_webhook._limits import DEFAULT_MAX_UPLOAD_BYTES, validate_edit
-from trio_webhook._models import Delivery, Message, SentMessage
+from trio_webhook._limit_values import DEFAULT_MAX_UPLOAD_BYTES
+from trio_webhook._limits import validate_edit
+from trio_webhook._models import Delivery, Message, PlannedRequest, SentMessage
 from trio_webhook._outcome import (
     ERROR_EXCERPT,
     Outcome,
@@ -28,7 +29,7 @@ from trio_webhook._outcome import (
     Transient,
     interpret,
 )
-from trio_webhook._planning import PlannedRequest, plan_requests
+from trio_webhook._planning import plan_requests
 from trio_webhook._retry import GiveUp, RetryPolicy, RetryState
 from trio_webhook._url import WebhookURL, parse_webhook_url, redact
 from trio_webhook.ratelimit import AdaptiveStrategy, RateLimitTracker

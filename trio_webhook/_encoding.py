@@ -8,91 +8,27 @@ A planned request becomes either a JSON body or the parts of a multipart body: a
 
 from __future__ import annotations
 
-import functools
 import json
-import unicodedata
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import attrs
 
-from trio_webhook._models import Embed, EmbedAuthor, EmbedFooter, EmbedMedia, FilePart, Message
+from trio_webhook._attachments import ATTACHMENT_SCHEME, file_names, sanitize_filename
+from trio_webhook._models import (
+    Embed,
+    EmbedAuthor,
+    EmbedFooter,
+    EmbedMedia,
+    FilePart,
+    Message,
+    PlannedRequest,
+    request_fields,
+)
 from trio_webhook._models import to_json_dict as _to_json_dict
 from trio_webhook.transport._values import MultipartFile
 
-if TYPE_CHECKING:
-    from trio_webhook._planning import PlannedRequest
-
-__all__ = [
-    "ATTACHMENT_SCHEME",
-    "strip_attachment_refs",
-    "EncodedBody",
-    "dumps",
-    "encode_edit",
-    "encode_execute",
-    "file_names",
-    "sanitize_filename",
-]
-
-ATTACHMENT_SCHEME: Final = "attachment://"
-"""The prefix by which an embed refers to a file uploaded with the same request."""
-
-_DROPPED: Final = frozenset("\"'")
-_SEPARATORS: Final = frozenset("/\\")
-# Control and format characters (CR, LF, NUL, bidi overrides, zero-width joiners) and
-# line/paragraph separators could split a header or disguise a name: drop them.
-_DROPPED_CATEGORIES: Final = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
-_FALLBACK_STEM: Final = "file"
-
-
-# Pure and called for every file on every validation and encoding (send_nowait's hot
-# path): filenames repeat, so a small cache halves the cost of checking a message.
-@functools.lru_cache(maxsize=1024)
-def sanitize_filename(name: str) -> str:
-    r"""Make a filename safe to put in a multipart header, as Discord would store it.
-
-    Quotes and control characters (CR, LF, NUL, ...) are dropped, slashes and
-    backslashes become ``_`` (no path survives), whitespace becomes ``_`` as Discord
-    does, and leading and trailing dots are removed. The extension is kept; an empty stem becomes
-    ``file``, so the result is never empty.
-
-    Args:
-        name: The filename as the user gave it (``FilePart.upload_name``).
-
-    Returns:
-        The filename that is uploaded and that ``attachment://`` references resolve to.
-
-    Example::
-
-        sanitize_filename('a"\r\nX: y.png')  # 'aX:_y.png'
-        sanitize_filename("../../etc/passwd")  # '_.._etc_passwd'
-    """
-    out = []
-    for ch in name:
-        if ch in _DROPPED or unicodedata.category(ch) in _DROPPED_CATEGORIES:
-            continue
-        if ch in _SEPARATORS or ch.isspace():
-            out.append("_")
-        else:
-            out.append(ch)
-    # Trailing dots go too: "0.." would otherwise become "0." and, sanitised again, "0".
-    cleaned = "".join(out).rstrip(".")
-    stem, dot, ext = cleaned.rpartition(".")
-    if not dot:
-        stem, ext = cleaned, ""
-    stem = stem.lstrip(".")
-    if not stem:
-        stem = _FALLBACK_STEM
-    return f"{stem}.{ext}" if ext else stem
-
-
-def file_names(part: FilePart) -> frozenset[str]:
-    """Every name by which an embed may refer to ``part`` (after ``attachment://``).
-
-    That is the sanitised upload name (what Discord stores), the upload name with its
-    ``SPOILER_`` prefix, and the filename as given.
-    """
-    return frozenset({part.filename, part.upload_name, sanitize_filename(part.upload_name)})
+__all__ = ["EncodedBody", "dumps", "encode_edit", "encode_execute"]
 
 
 def dumps(obj: Any) -> bytes:
@@ -195,17 +131,9 @@ def encode_execute(planned: PlannedRequest) -> EncodedBody:
         OSError: A path-backed file could not be read.
     """
     renames = _renames(planned.files)
-    message = Message(
-        content=planned.content,
-        username=planned.username,
-        avatar_url=planned.avatar_url,
-        tts=planned.tts,
-        embeds=[_rewrite_embed(e, renames) for e in planned.embeds],
-        allowed_mentions=planned.allowed_mentions,
-        flags=planned.flags,
-        thread_name=planned.thread_name,
-        applied_tags=planned.applied_tags,
-    )
+    embeds = [_rewrite_embed(e, renames) for e in planned.embeds]
+    # thread_id is a query parameter: the converter leaves it out of the body.
+    message = Message(embeds=embeds, **request_fields(planned))
     payload = _to_json_dict(message)
     if not planned.files:
         return EncodedBody(json=dumps(payload))
@@ -252,30 +180,3 @@ def encode_edit(message: Message, *, keep_attachment_ids: Sequence[str] | None) 
     if not parts:
         return EncodedBody(json=dumps(payload))
     return EncodedBody(payload_json=dumps(payload), files=parts)
-
-
-def _is_upload_ref(url: str | None) -> bool:
-    return url is not None and url.startswith(ATTACHMENT_SCHEME)
-
-
-def strip_attachment_refs(embed: Embed) -> Embed:
-    """``embed`` without its ``attachment://`` images and icons (the same object if none).
-
-    For a message whose files were dropped (shed under pressure, or left out of a dead
-    letter): a reference to a missing upload makes Discord refuse the whole message.
-    """
-    # Runs on send_nowait's path when the buffer sheds: plain tests, no closures.
-    image, thumbnail, author, footer = embed.image, embed.thumbnail, embed.author, embed.footer
-    drop_image = image is not None and _is_upload_ref(image.url)
-    drop_thumbnail = thumbnail is not None and _is_upload_ref(thumbnail.url)
-    drop_author = author is not None and _is_upload_ref(author.icon_url)
-    drop_footer = footer is not None and _is_upload_ref(footer.icon_url)
-    if not (drop_image or drop_thumbnail or drop_author or drop_footer):
-        return embed
-    return attrs.evolve(
-        embed,
-        image=None if drop_image else image,
-        thumbnail=None if drop_thumbnail else thumbnail,
-        author=attrs.evolve(author, icon_url=None) if drop_author and author else author,
-        footer=attrs.evolve(footer, icon_url=None) if drop_footer and footer else footer,
-    )

@@ -21,71 +21,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-import attrs
-
-from trio_webhook._encoding import ATTACHMENT_SCHEME, file_names
+from trio_webhook._attachments import ATTACHMENT_SCHEME, file_names
 from trio_webhook._errors import ValidationError, Violation
-from trio_webhook._limits import (
+from trio_webhook._limit_values import (
     DEFAULT_MAX_UPLOAD_BYTES,
     EMBED_TOTAL_CHARS,
     EMBEDS_PER_REQUEST,
     FILES_PER_REQUEST,
-    check,
-    embed_length,
 )
-from trio_webhook._models import AllowedMentions, Embed, FilePart, Message
+from trio_webhook._limits import check, embed_length
+from trio_webhook._models import Embed, FilePart, Message, PlannedRequest, request_fields
 
-__all__ = ["PlannedRequest", "chunk_embeds", "embed_length", "plan_checked", "plan_requests"]
-
-
-def _tuple_of_embeds(values: Sequence[Embed]) -> tuple[Embed, ...]:
-    return tuple(values)
-
-
-def _tuple_of_files(values: Sequence[FilePart]) -> tuple[FilePart, ...]:
-    return tuple(values)
-
-
-@attrs.frozen
-class PlannedRequest:
-    """One *Execute Webhook* request of a planned message.
-
-    ``username``, ``avatar_url``, ``allowed_mentions``, ``flags`` and ``thread_id`` are
-    repeated on every request so that the posts look alike and land in the same place;
-    ``content`` and ``tts`` are only on the first.
-
-    Forum posts: ``thread_name`` and ``applied_tags`` are only on the first request,
-    which creates the post. The client must send the remaining requests into the
-    created thread: set ``thread_id`` (``attrs.evolve``) to the ``channel_id`` of the
-    first response, which it therefore executes with ``wait=true``.
-
-    Attributes:
-        index: The position of this request in its plan, from 0.
-        content: The message content (first request only).
-        embeds: This request's chunk of embeds, in message order.
-        files: The files uploaded with this request, in message order.
-        username: The webhook's display name for this post.
-        avatar_url: The webhook's avatar for this post.
-        tts: Text-to-speech (first request only).
-        allowed_mentions: Which mentions may ping.
-        flags: Message flags (SUPPRESS_EMBEDS, SUPPRESS_NOTIFICATIONS).
-        thread_id: The thread to post into (a query parameter, not in the body).
-        thread_name: The forum post to create (first request only).
-        applied_tags: Tags of the forum post (first request only).
-    """
-
-    index: int
-    content: str | None = None
-    embeds: tuple[Embed, ...] = attrs.field(default=(), converter=_tuple_of_embeds)
-    files: tuple[FilePart, ...] = attrs.field(default=(), converter=_tuple_of_files)
-    username: str | None = None
-    avatar_url: str | None = None
-    tts: bool | None = None
-    allowed_mentions: AllowedMentions | None = None
-    flags: int | None = None
-    thread_id: str | None = None
-    thread_name: str | None = None
-    applied_tags: tuple[str, ...] | None = None
+__all__ = ["chunk_embeds", "embed_length", "plan_checked", "plan_requests"]
 
 
 def _chunk(
@@ -245,25 +192,45 @@ def plan_checked(
     ):
         # The common message: one request, nothing to place. Built directly, since
         # the general path below costs about three times as much.
-        return (
-            PlannedRequest(
-                index=0,
-                content=message.content,
-                embeds=embeds,
-                username=message.username,
-                avatar_url=message.avatar_url,
-                tts=message.tts,
-                allowed_mentions=message.allowed_mentions,
-                flags=message.flags,
-                thread_id=message.thread_id,
-                thread_name=message.thread_name,
-                applied_tags=message.applied_tags,
-            ),
-        )
+        return (PlannedRequest(index=0, embeds=embeds, **request_fields(message)),)
     files = message.attachments
     sizes = [f.size() for f in files]
-    refs = _references(message.embeds, files)
+    refs = _references(embeds, files)
+    ranges = _chunk_keeping_references(embeds, refs, sizes, max_upload_bytes)
+    placed = [sorted(set().union(*refs[start:end])) for start, end in ranges]
+    placed[0], spill = _place_unreferenced(placed[0], set().union(*refs), sizes, max_upload_bytes)
+    requests = [
+        PlannedRequest(
+            index=n,
+            embeds=embeds[start:end],
+            files=[files[i] for i in placed[n]],
+            **request_fields(message, first=n == 0),
+        )
+        for n, (start, end) in enumerate(ranges)
+    ]
+    for extra in spill:
+        requests.append(
+            PlannedRequest(
+                index=len(requests),
+                files=[files[i] for i in extra],
+                **request_fields(message, first=False),
+            )
+        )
+    return tuple(requests)
 
+
+def _chunk_keeping_references(
+    embeds: Sequence[Embed],
+    refs: Sequence[frozenset[int]],
+    sizes: Sequence[int],
+    max_upload_bytes: int,
+) -> list[tuple[int, int]]:
+    """Chunk ``embeds`` so that each chunk's referenced files fit its request.
+
+    Returns:
+        The ``[start, end)`` ranges; one empty range when there are no embeds, so the
+        files still have a first request to go with.
+    """
     # A cut between embeds i and i+1 may not separate two embeds that use one file.
     last_use: dict[int, int] = {}
     first_use: dict[int, int] = {}
@@ -282,26 +249,31 @@ def plan_checked(
         )
 
     ranges = _chunk(
-        message.embeds,
+        embeds,
         max_per=EMBEDS_PER_REQUEST,
         max_chars=EMBED_TOTAL_CHARS,
         can_cut_after=lambda i: i not in blocked,
         fits_extra=fits_files,
     )
-    if not ranges:
-        ranges = [(0, 0)]
-    placed: list[list[int]] = []
-    for start, end in ranges:
-        placed.append(sorted(set().union(*refs[start:end])))
-    referenced = set(first_use)
+    return ranges or [(0, 0)]
 
-    # Unreferenced files fill the first request, then spill in order into file-only
-    # requests after the others.
+
+def _place_unreferenced(
+    first: list[int], referenced: set[int], sizes: Sequence[int], max_upload_bytes: int
+) -> tuple[list[int], list[list[int]]]:
+    """Place the files no embed refers to, keeping file order.
+
+    They fill the first request (which holds ``first``), then spill in order into
+    file-only requests after the others.
+
+    Returns:
+        The first request's files (sorted) and the file-only requests' files.
+    """
+    first = list(first)
     spill: list[list[int]] = []
-    first = placed[0]
     first_bytes = sum(sizes[i] for i in first)
     overflowed = False
-    for i in range(len(files)):
+    for i in range(len(sizes)):
         if i in referenced:
             continue
         if (
@@ -320,35 +292,4 @@ def plan_checked(
         ):
             spill.append([])
         spill[-1].append(i)
-    placed[0] = sorted(first)
-
-    # Every request repeats these so that the posts look alike and land together.
-    template = PlannedRequest(
-        index=0,
-        username=message.username,
-        avatar_url=message.avatar_url,
-        allowed_mentions=message.allowed_mentions,
-        flags=message.flags,
-        thread_id=message.thread_id,
-    )
-    requests = [
-        attrs.evolve(
-            template,
-            index=n,
-            embeds=message.embeds[start:end],
-            files=[files[i] for i in placed[n]],
-        )
-        for n, (start, end) in enumerate(ranges)
-    ]
-    requests[0] = attrs.evolve(
-        requests[0],
-        content=message.content,
-        tts=message.tts,
-        thread_name=message.thread_name,
-        applied_tags=message.applied_tags,
-    )
-    for extra in spill:
-        requests.append(
-            attrs.evolve(template, index=len(requests), files=[files[i] for i in extra])
-        )
-    return tuple(requests)
+    return sorted(first), spill

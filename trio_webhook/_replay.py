@@ -10,10 +10,10 @@ from typing import Final
 import attrs
 import trio
 
+from trio_webhook._attachments import strip_attachment_refs
 from trio_webhook._client import PlanProgress, WebhookClient
 from trio_webhook._config import SenderConfig
 from trio_webhook._durable import shared_outbox
-from trio_webhook._encoding import strip_attachment_refs
 from trio_webhook._errors import DeliveryFailed, DiscordHTTPError, TransportError, ValidationError
 from trio_webhook._models import Message
 from trio_webhook._planning import plan_requests

@@ -21,7 +21,7 @@ Example::
         print(violation)  # content: content has 2001 characters, Discord allows 2000; ...
 """
 
-from trio_webhook._limits import (
+from trio_webhook._limit_values import (
     ALLOWED_FLAGS,
     ALLOWED_MENTION_TYPES,
     APPLIED_TAGS_MAX,
@@ -50,11 +50,8 @@ from trio_webhook._limits import (
     USERNAME_FORBIDDEN,
     USERNAME_MAX,
     USERNAME_MIN,
-    check,
-    embed_length,
-    validate,
-    validate_edit,
 )
+from trio_webhook._limits import check, embed_length, validate, validate_edit
 
 __all__ = [
     "ALLOWED_FLAGS",

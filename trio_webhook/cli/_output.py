@@ -16,8 +16,8 @@ import click
 
 from trio_webhook._errors import ValidationError, WebhookError
 from trio_webhook._limits import validate
-from trio_webhook._models import Message
-from trio_webhook._planning import PlannedRequest, plan_requests
+from trio_webhook._models import Message, PlannedRequest
+from trio_webhook._planning import plan_requests
 from trio_webhook._url import redact
 from trio_webhook.cli._input import InputError
 from trio_webhook.cli._send import ProgressFn

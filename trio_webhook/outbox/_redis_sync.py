@@ -17,7 +17,8 @@ from typing import Final
 from urllib.parse import unquote, urlsplit
 
 import trio_webhook.outbox._redis_scripts as scripts
-from trio_webhook._limits import DEFAULT_MAX_UPLOAD_BYTES, check
+from trio_webhook._limit_values import DEFAULT_MAX_UPLOAD_BYTES
+from trio_webhook._limits import check
 from trio_webhook._models import Message
 from trio_webhook._records import encode_message
 from trio_webhook._url import parse_webhook_url

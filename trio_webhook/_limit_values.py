@@ -1,0 +1,90 @@
+"""Discord's limits on a webhook message, as constants, each with where it comes from.
+
+The only place a limit's number is written: the checks (:mod:`trio_webhook._limits`)
+and the planner read it from here, and :mod:`trio_webhook.limits` shows it to users.
+In the comments, "OpenAPI" names the schema and field in Discord's OpenAPI description
+(the discord-api-spec repository); "docs" the prose of the discord-api-docs
+repository, where the schema is silent.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+__all__ = [
+    "ALLOWED_FLAGS",
+    "ALLOWED_MENTION_TYPES",
+    "APPLIED_TAGS_MAX",
+    "ATTACHMENT_DESCRIPTION_MAX",
+    "ATTACHMENT_FILENAME_MAX",
+    "AUTHOR_NAME_MAX",
+    "COLOR_MAX",
+    "CONTENT_MAX",
+    "DEFAULT_MAX_UPLOAD_BYTES",
+    "EMBEDS_PER_REQUEST",
+    "EMBED_DESCRIPTION_MAX",
+    "EMBED_FIELDS_MAX",
+    "EMBED_TITLE_MAX",
+    "EMBED_TOTAL_CHARS",
+    "FIELD_NAME_MAX",
+    "FIELD_VALUE_MAX",
+    "FILES_PER_REQUEST",
+    "FOOTER_TEXT_MAX",
+    "IS_COMPONENTS_V2",
+    "MENTION_IDS_MAX",
+    "SUPPRESS_EMBEDS",
+    "SUPPRESS_NOTIFICATIONS",
+    "THREAD_NAME_MAX",
+    "THREAD_NAME_MIN",
+    "URL_MAX",
+    "USERNAME_FORBIDDEN",
+    "USERNAME_MAX",
+    "USERNAME_MIN",
+]
+
+# The message (OpenAPI IncomingWebhookRequestPartial).
+CONTENT_MAX: Final = 2000  # content.maxLength
+"""Characters of ``content``."""
+EMBEDS_PER_REQUEST: Final = 10  # embeds.maxItems
+"""Embeds in one request (a message with more is split)."""
+FILES_PER_REQUEST: Final = 10  # attachments.maxItems; more files is error 30015
+USERNAME_MIN: Final = 1  # username.minLength
+USERNAME_MAX: Final = 80  # username.maxLength
+USERNAME_FORBIDDEN: Final = ("discord", "clyde")  # docs: Webhook, "Execute Webhook"
+"""Substrings Discord rejects in a webhook username, in any letter case."""
+THREAD_NAME_MIN: Final = 1  # docs: a forum post needs a name (the schema says 0)
+THREAD_NAME_MAX: Final = 100  # thread_name.maxLength
+APPLIED_TAGS_MAX: Final = 5  # applied_tags.maxItems
+URL_MAX: Final = 2048  # avatar_url.maxLength, RichEmbed*.url and icon_url.maxLength
+"""Characters of any URL (avatar, embed link, image, icon), per Discord's OpenAPI schema."""
+
+# An embed (OpenAPI RichEmbed, RichEmbedField, RichEmbedFooter, RichEmbedAuthor).
+EMBED_TOTAL_CHARS: Final = 6000  # docs: Message, "Embed Limits"
+"""Characters over all embeds of one request, whitespace trimmed (see
+:func:`~trio_webhook._limits.embed_length`)."""
+EMBED_TITLE_MAX: Final = 256  # RichEmbed.title.maxLength
+EMBED_DESCRIPTION_MAX: Final = 4096  # RichEmbed.description.maxLength
+EMBED_FIELDS_MAX: Final = 25  # RichEmbed.fields.maxItems
+FIELD_NAME_MAX: Final = 256  # RichEmbedField.name.maxLength
+FIELD_VALUE_MAX: Final = 1024  # RichEmbedField.value.maxLength
+FOOTER_TEXT_MAX: Final = 2048  # RichEmbedFooter.text.maxLength
+AUTHOR_NAME_MAX: Final = 256  # RichEmbedAuthor.name.maxLength
+COLOR_MAX: Final = 0xFFFFFF  # RichEmbed.color.maximum
+
+# Uploads (OpenAPI MessageAttachmentRequest).
+DEFAULT_MAX_UPLOAD_BYTES: Final = 10 * 1024 * 1024  # docs: Reference, "Uploading Files"
+"""Default bytes a file and a request may upload (a boosted server allows more)."""
+ATTACHMENT_FILENAME_MAX: Final = 1024  # filename.maxLength
+ATTACHMENT_DESCRIPTION_MAX: Final = 1024  # description.maxLength
+
+# Mentions (OpenAPI MessageAllowedMentionsRequest; the types from docs: Message).
+MENTION_IDS_MAX: Final = 100  # users.maxItems, roles.maxItems
+"""Explicit user ids, and role ids, in ``allowed_mentions``."""
+ALLOWED_MENTION_TYPES: Final = frozenset({"users", "roles", "everyone"})
+
+# Message flags (docs: Message, "Message Flags"; Webhook, "Execute Webhook").
+SUPPRESS_EMBEDS: Final = 1 << 2
+SUPPRESS_NOTIFICATIONS: Final = 1 << 12
+IS_COMPONENTS_V2: Final = 1 << 15
+ALLOWED_FLAGS: Final = SUPPRESS_EMBEDS | SUPPRESS_NOTIFICATIONS
+"""The only message flags a webhook message without components may carry."""
