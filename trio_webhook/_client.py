@@ -516,10 +516,9 @@ class WebhookClient:
         route: str,
     ) -> None:
         if isinstance(verdict, RateLimitedOutcome):
-            if outcome.rate_limit is not None and outcome.rate_limit.edge_ban:
-                scope = "edge"
-            else:
-                scope = verdict.scope or ("global" if verdict.is_global else "user")
+            # A 429 always has its parsed info (only transport errors lack one).
+            assert outcome.rate_limit is not None
+            scope = outcome.rate_limit.counted_scope
             self.counters.rate_limited[scope] = self.counters.rate_limited.get(scope, 0) + 1
         elif (
             isinstance(answer, HTTPResponse)

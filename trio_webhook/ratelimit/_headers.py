@@ -77,6 +77,16 @@ class RateLimitInfo:
     edge_ban_cause: str = ""
 
     @property
+    def counted_scope(self) -> str:
+        """The scope a 429 is counted under (the one rule the tracker and client share).
+
+        ``edge`` for an edge ban, else Discord's scope, else ``global`` or ``user``.
+        """
+        if self.edge_ban:
+            return "edge"
+        return self.scope or ("global" if self.is_global else "user")
+
+    @property
     def is_rate_limited(self) -> bool:
         """Whether the answer was a 429."""
         return self.status == 429

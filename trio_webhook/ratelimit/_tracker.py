@@ -279,16 +279,7 @@ class RateLimitTracker:
         if self._async:
             self._sync_store()  # raises
         self._now = now
-        if info is not None and info.is_rate_limited:
-            if info.edge_ban:
-                scope = "edge"
-            else:
-                scope = info.scope or ("global" if info.is_global else "user")
-            self._rate_limited[scope] = self._rate_limited.get(scope, 0) + 1
-        jitter = Jitter(
-            reset=self.rng.uniform(0.0, self.strategy.reset_jitter),
-            rate_limited=self.rng.uniform(0.0, RATE_LIMITED_JITTER),
-        )
+        jitter = self._prepare(info)
         store: RateLimitStore = self.store  # type: ignore[assignment]
         observed = store.update(
             route,
@@ -334,10 +325,7 @@ class RateLimitTracker:
     def _prepare(self, info: RateLimitInfo | None) -> Jitter:
         # Count the answer, and draw the jitter the store needs (a store draws nothing).
         if info is not None and info.is_rate_limited:
-            if info.edge_ban:
-                scope = "edge"
-            else:
-                scope = info.scope or ("global" if info.is_global else "user")
+            scope = info.counted_scope
             self._rate_limited[scope] = self._rate_limited.get(scope, 0) + 1
         return Jitter(
             reset=self.rng.uniform(0.0, self.strategy.reset_jitter),
