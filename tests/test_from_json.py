@@ -323,3 +323,15 @@ def test_a_new_model_is_read_from_its_type_hints(monkeypatch: pytest.MonkeyPatch
         "row.extra.a: expected an integer, got a string",
         "row.kind: unknown key; known keys: type, components, extra",
     ]
+
+
+@attrs.frozen
+class _Odd:
+    when: complex
+
+
+def test_a_type_without_a_strict_hook_is_still_a_problem_with_a_path() -> None:
+    with pytest.raises(JSONMessageError) as info:
+        read_json({"when": "soon"}, _Odd, root="odd")
+    assert [p.path for p in info.value.problems] == ["odd.when"]
+    assert info.value.problems[0].detail.startswith("cannot be read as ")

@@ -180,6 +180,9 @@ def _class_hook(cls: type, conv: cattrs.Converter) -> Callable[[object, Any], An
                 kwargs[spec.arg] = conv.structure(item, spec.type)
             except Problems as exc:
                 problems += under(f".{key}", exc.problems)
+            except Exception as exc:  # a type without a strict hook: cattrs's own error
+                detail = f"cannot be read as {expected_type(spec.type)}: {exc}"
+                problems.append(JSONProblem(f".{key}", detail, None, kind_of(item)))
         for key, spec in keys.items():
             if spec.required and key not in value:
                 expected = expected_type(spec.type)

@@ -63,11 +63,13 @@ def kind_of(value: object) -> str:
 
 
 def mismatch(expected: str, value: object) -> Problems:
+    """The problem of ``value`` not being of the JSON type ``expected``."""
     given = kind_of(value)
     return Problems([JSONProblem("", f"expected {expected}, got {given}", expected, given)])
 
 
 def under(prefix: str, problems: Sequence[JSONProblem]) -> list[JSONProblem]:
+    """``problems`` of a child value, their paths put below ``prefix`` (``.key``, ``[i]``)."""
     return [attrs.evolve(p, path=prefix + p.path) for p in problems]
 
 
@@ -237,7 +239,8 @@ def expected_type(t: Any) -> str:
         return "null"
     if _is_literal(t):
         return _choices(get_args(t))
-    return _EXPECTED.get(t, "an object" if attrs.has(t) or _is_mapping(t) else str(t))
+    fallback = "an object" if attrs.has(t) or _is_mapping(t) else getattr(t, "__name__", str(t))
+    return _EXPECTED.get(t, fallback)
 
 
 def _is_literal(t: Any) -> bool:
