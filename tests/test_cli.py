@@ -20,7 +20,7 @@ from click.testing import CliRunner, Result
 from trio_webhook import Embed, Message, SenderConfig
 from trio_webhook.cli._commands import cli
 from trio_webhook.cli._demo import DemoOptions, minimum_seconds, run_demo, tiny_png
-from trio_webhook.cli._input import ENV_URL, InputError, message_from_json
+from trio_webhook.cli._input import ENV_URL, InputError, load_message
 from trio_webhook.cli._send import replay_file, send_message, send_messages
 from trio_webhook.deadletter import read
 from trio_webhook.testing import FakeDiscord, FakeDiscordServer, FakeWebhook, serve_fake_discord
@@ -54,54 +54,38 @@ def write_json(path: Path, data: Any) -> str:
 # --------------------------------------------------------------------------- message JSON
 
 
-def test_message_from_json_reads_discords_shape(tmp_path: Path) -> None:
+def test_load_message_reads_the_files_beside_the_json(tmp_path: Path) -> None:
     (tmp_path / "log.txt").write_text("hello")
-    message = message_from_json(
-        {
-            "content": "deployed",
-            "username": "ci",
-            "embeds": [
-                {
-                    "title": "v1.2.3",
-                    "color": 0x57F287,
-                    "timestamp": "2024-05-01T12:00:00Z",
-                    "fields": [{"name": "branch", "value": "main", "inline": True}],
-                    "footer": {"text": "ci"},
-                    "image": {"url": "attachment://log.txt"},
-                }
-            ],
-            "attachments": [{"path": "log.txt", "description": "the log"}],
-            "allowed_mentions": {"parse": []},
-            "thread_id": 123,
-        },
-        base_dir=tmp_path,
+    message = load_message(
+        write_json(
+            tmp_path / "m.json",
+            {
+                "content": "deployed",
+                "embeds": [{"image": {"url": "attachment://log.txt"}}],
+                "attachments": [{"path": "log.txt", "description": "the log"}],
+            },
+        )
     )
     assert message.content == "deployed"
-    assert message.thread_id == "123"
-    embed = message.embeds[0]
-    assert embed.fields[0].inline is True
-    assert embed.timestamp is not None
-    assert embed.timestamp.year == 2024
     assert message.attachments[0].read() == b"hello"
-    assert message.allowed_mentions is not None
-    assert message.allowed_mentions.parse == ()
+    assert message.attachments[0].description == "the log"
 
 
 @pytest.mark.parametrize(
     ("data", "needle"),
     [
         ({"content": 5}, "content: expected a string, got a number"),
-        ({"embeds": [{"colour": 1}]}, "embeds[0]: unknown field 'colour' (did you mean 'color'?)"),
-        ({"embeds": [{"fields": [{"name": "a"}]}]}, "embeds[0].fields[0]: missing required"),
+        ({"embeds": [{"colour": 1}]}, "embeds[0].colour: unknown key; did you mean 'color'?"),
+        ({"embeds": [{"fields": [{"name": "a"}]}]}, "embeds[0].fields[0].value: missing required"),
         ({"embeds": [{"timestamp": "yesterday"}]}, "embeds[0].timestamp: 'yesterday' is not"),
         ({"thread_id": "abc"}, "thread_id: expected a snowflake"),
         ({"tts": "yes"}, "tts: expected true or false"),
         ({"attachments": [{"path": "missing.bin"}]}, "attachments[0].path: no readable file"),
         ([1, 2], "message: expected an object, got a list"),
-        ({"bogus": 1}, "unknown field 'bogus'"),
+        ({"bogus": 1}, "bogus: unknown key"),
         ({"embeds": "x"}, "embeds: expected a list, got a string"),
         ({"embeds": [{"type": "video"}]}, "embeds[0].type: webhooks send only 'rich' embeds"),
-        ({"embeds": [{"image": {}}]}, "embeds[0].image: missing required field 'url'"),
+        ({"embeds": [{"image": {}}]}, "embeds[0].image.url: missing required key"),
         ({"embeds": [{"author": {"name": 1}}]}, "embeds[0].author.name: expected a string"),
         (
             {"embeds": [{"fields": [{"name": "a", "value": "b", "inline": 1}]}]},
@@ -110,40 +94,51 @@ def test_message_from_json_reads_discords_shape(tmp_path: Path) -> None:
         ({"flags": True}, "flags: expected an integer, got a boolean"),
         ({"applied_tags": [1, "a"]}, "applied_tags[1]: expected a snowflake"),
         ({"allowed_mentions": {"users": ["x"]}}, "allowed_mentions.users[0]: expected a snow"),
-        ({"attachments": [{"id": "1"}]}, "attachments[0]: an attachment needs a 'path'"),
+        ({"attachments": [{"id": "1"}]}, "attachments[0].path: missing required key"),
     ],
 )
-def test_message_from_json_names_the_bad_field(data: Any, needle: str, tmp_path: Path) -> None:
+def test_load_message_names_the_file_and_the_bad_field(
+    data: Any, needle: str, tmp_path: Path
+) -> None:
+    path = write_json(tmp_path / "m.json", data)
     with pytest.raises(InputError) as info:
-        message_from_json(data, base_dir=tmp_path)
+        load_message(path)
+    assert str(info.value).startswith(f"{path}: ")
     assert needle in str(info.value)
 
 
-def test_message_from_json_accepts_what_discord_echoes_back(tmp_path: Path) -> None:
-    message = message_from_json(
-        {
-            "embeds": [
-                {
-                    "type": "rich",
-                    "image": {"url": "https://x/a.png", "proxy_url": "p", "width": 1, "height": 2},
-                    "footer": {"text": "f", "proxy_icon_url": "p"},
-                    "fields": None,
-                }
-            ],
-            "attachments": None,
-            "applied_tags": [1, "2"],
-            "allowed_mentions": {"users": [5], "parse": ["roles"]},
-        },
-        base_dir=tmp_path,
+def test_validate_names_every_problem_of_the_json_on_one_line(tmp_path: Path) -> None:
+    path = write_json(
+        tmp_path / "m.json", {"content": 5, "embeds": [{"titel": "x", "color": "red"}]}
     )
-    assert message.embeds[0].image is not None
-    assert message.embeds[0].image.url == "https://x/a.png"
-    assert message.embeds[0].fields == ()
-    assert message.attachments == ()
-    assert message.applied_tags == ("1", "2")
-    assert message.allowed_mentions is not None
-    assert message.allowed_mentions.users == ("5",)
-    assert message.allowed_mentions.parse == ("roles",)
+    assert_one_line_error(
+        run("validate", path),
+        f"{path}: 3 problems in the message JSON: content: expected a string, got a number; ",
+        "embeds[0].titel: unknown key; did you mean 'title'?",
+        "embeds[0].color: expected an integer, got a string",
+    )
+
+
+def test_send_json_and_embed_name_the_bad_key(tmp_path: Path) -> None:
+    url = "https://discord.com/api/webhooks/123/" + TOKEN
+    path = write_json(tmp_path / "m.json", {"embeds": [{"title": "t", "fields": [{"nme": "a"}]}]})
+    assert_one_line_error(
+        run("send", url, "--json", path),
+        "embeds[0].fields[0].nme: unknown key; did you mean 'name'?",
+        "embeds[0].fields[0].name: missing required key; expected a string",
+    )
+    assert_one_line_error(
+        run("send", url, "--embed", '{"description": 1}'),
+        "--embed: embed.description: expected a string, got a number",
+    )
+
+
+def test_a_message_on_stdin_reads_its_files(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("attached")
+    data = json.dumps({"content": "hi", "attachments": [{"path": str(tmp_path / "a.txt")}]})
+    result = run("send", "--json", "-", "--dry-run", stdin=data)
+    assert result.exit_code == 0, result.output
+    assert "a.txt" in result.stdout
 
 
 def test_thread_id_option_must_be_a_snowflake() -> None:

@@ -4,6 +4,7 @@ Every exception derives from :class:`WebhookError`::
 
     WebhookError
     ├── ValidationError (also ValueError)  a message breaks Discord's limits; nothing was sent
+    │   └── JSONMessageError    Message.from_json: the JSON is not a message (problems)
     ├── InvalidWebhookURL (also ValueError) the URL is not a webhook URL we can use
     ├── DiscordHTTPError                    Discord answered with an error status
     │   ├── Unauthorized        401: bad token; the webhook is dead
@@ -38,6 +39,8 @@ __all__ = [
     "Forbidden",
     "InvalidRequestBudgetExceeded",
     "InvalidWebhookURL",
+    "JSONMessageError",
+    "JSONProblem",
     "MessageNotFound",
     "PayloadTooLarge",
     "QueueFull",
@@ -102,6 +105,50 @@ class ValidationError(WebhookError, ValueError):
         super().__init__(
             f"message breaks {count} Discord limit{'s' if count != 1 else ''}: {lines}"
         )
+
+
+@attrs.frozen
+class JSONProblem:
+    """One problem of a message's JSON (:class:`JSONMessageError`).
+
+    Attributes:
+        path: Where in the JSON, as ``embeds[2].fields[0].value`` (``""``: the whole value).
+        detail: What is wrong, as ``expected a string, got a number``.
+        expected: The JSON type expected there, as ``a string``; ``None`` when the type
+            was right (an unknown key, a value a model refuses).
+        given: The JSON type given, as ``a number``; ``None`` for a missing or unknown key.
+    """
+
+    path: str
+    detail: str
+    expected: str | None = None
+    given: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.path or 'message'}: {self.detail}"
+
+
+class JSONMessageError(ValidationError):
+    """A message's JSON cannot be read: every problem, each with its path.
+
+    Raised by ``Message.from_json``. Each problem is also a :class:`Violation` (with
+    ``limit`` and ``actual`` 0) in ``violations``, for code that handles any
+    :class:`ValidationError`.
+
+    Attributes:
+        problems: Every problem found, in the order of the JSON.
+    """
+
+    def __init__(self, problems: Sequence[JSONProblem]) -> None:
+        self.problems: tuple[JSONProblem, ...] = tuple(problems)
+        self.violations = tuple(Violation(p.path, 0, 0, p.detail) for p in self.problems)
+        if len(self.problems) == 1:
+            text = str(self.problems[0])
+        else:
+            text = f"{len(self.problems)} problems in the message JSON: " + "; ".join(
+                str(p) for p in self.problems
+            )
+        super(ValidationError, self).__init__(text)  # not ValidationError's wording
 
 
 class InvalidWebhookURL(WebhookError, ValueError):

@@ -213,6 +213,17 @@ class Message:
         default=None, converter=snowflakes, validator=V_SNOWFLAKES
     )
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | str | bytes) -> Message:
+        """A message from Discord's execute-webhook JSON (parsed, or its text), read strictly.
+
+        Raises:
+            JSONMessageError: Every problem, each with its JSON path (a ``ValidationError``).
+        """
+        from trio_webhook._from_json import message_from_json  # which imports this module
+
+        return message_from_json(data)
+
 
 @attrs.frozen
 class SentMessage:

@@ -8,6 +8,7 @@ exported from :mod:`trio_webhook`; this module has the whole tree::
 
     WebhookError
     ├── ValidationError (also ValueError)  a message breaks Discord's limits; nothing was sent
+    │   └── JSONMessageError    Message.from_json: the JSON is not a message (problems)
     ├── InvalidWebhookURL (also ValueError) the URL is not a webhook URL we can use
     ├── DiscordHTTPError                    Discord answered with an error status
     │   ├── Unauthorized        401: bad token; the webhook is dead
@@ -28,7 +29,8 @@ exported from :mod:`trio_webhook`; this module has the whole tree::
     └── SenderClosed                        the sender no longer accepts messages
 
 :class:`Violation` is not an exception: it is one broken limit, listed by
-:class:`ValidationError` and returned by :func:`trio_webhook.limits.validate`.
+:class:`ValidationError` and returned by :func:`trio_webhook.limits.validate`;
+:class:`JSONProblem` is one problem of a message's JSON, listed by :class:`JSONMessageError`.
 
 No message or attribute of these exceptions ever holds a webhook token.
 
@@ -61,6 +63,8 @@ from trio_webhook._errors import (
     Forbidden,
     InvalidRequestBudgetExceeded,
     InvalidWebhookURL,
+    JSONMessageError,
+    JSONProblem,
     MessageNotFound,
     PayloadTooLarge,
     QueueFull,
@@ -88,6 +92,8 @@ __all__ = [
     "Forbidden",
     "InvalidRequestBudgetExceeded",
     "InvalidWebhookURL",
+    "JSONMessageError",
+    "JSONProblem",
     "MessageNotFound",
     "OutboxError",
     "OutboxLeaseHeld",

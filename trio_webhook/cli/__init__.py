@@ -1,10 +1,10 @@
 """The ``trio-webhook`` command line (the ``cli`` extra: click and rich).
 
-One role a module: ``_input`` and ``_message_json`` read what the user gives,
-``_send`` and ``_demo`` do the work, ``_output`` draws it, ``_commands`` holds the click
-commands. :func:`main`, the console entry point, imports the commands (and with them
-click) only when it runs, so that an install without the extra explains itself in one
-line instead of a traceback.
+One role a module: ``_input`` reads what the user gives (messages through
+``Message.from_json``), ``_send`` and ``_demo`` do the work, ``_output`` draws it,
+``_commands`` holds the click commands. :func:`main`, the console entry point, imports
+the commands (and with them click) only when it runs, so that an install without the
+extra explains itself in one line instead of a traceback.
 """
 
 from __future__ import annotations

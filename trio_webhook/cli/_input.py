@@ -14,14 +14,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
+from trio_webhook._errors import JSONMessageError
+from trio_webhook._from_json import Snowflake, message_from_json, read_json
 from trio_webhook._models import Embed, Message
 from trio_webhook._url import parse_webhook_url
-from trio_webhook.cli._message_json import (
-    InputError,
-    embed_from_json,
-    message_from_json,
-    parse_snowflake,
-)
 
 __all__ = [
     "ENV_URL",
@@ -29,7 +25,6 @@ __all__ = [
     "ca_context",
     "embed_option",
     "load_message",
-    "message_from_json",
     "parse_snowflake",
     "read_jsonl_messages",
     "require_url",
@@ -40,6 +35,10 @@ ENV_URL: Final = "TRIO_WEBHOOK_URL"
 """The environment variable every command reads the webhook URL from when none is given."""
 
 T = TypeVar("T")
+
+
+class InputError(ValueError):
+    """Input the command line cannot use: the message names the file and field at fault."""
 
 
 def _read_text(path: str) -> str:
@@ -71,8 +70,20 @@ def _parse_json(text: str, where: str) -> Any:
 def _prefixed(where: str, fn: Callable[[], T]) -> T:
     try:
         return fn()
-    except InputError as exc:
+    except (InputError, JSONMessageError) as exc:
         raise InputError(f"{where}: {exc}") from None
+
+
+def _message(data: Any, base: Path) -> Message:
+    """The message of one JSON document; its files must exist (relative to ``base``)."""
+    if not isinstance(data, dict):
+        # Parsed already (a JSON string is no message text); read_json words the error.
+        return read_json(data, Message)
+    message = message_from_json(data, base_dir=base)
+    for i, part in enumerate(message.attachments):
+        if part.path is not None and not part.path.is_file():
+            raise InputError(f"attachments[{i}].path: no readable file at {part.path}")
+    return message
 
 
 def load_message(path: str) -> Message:
@@ -83,7 +94,7 @@ def load_message(path: str) -> Message:
     """
     data = _parse_json(_read_text(path), path)
     base = Path(path).parent if path != "-" else Path()
-    return _prefixed(path, lambda: message_from_json(data, base_dir=base))
+    return _prefixed(path, lambda: _message(data, base))
 
 
 def read_jsonl_messages(path: str) -> list[Message]:
@@ -102,7 +113,7 @@ def read_jsonl_messages(path: str) -> list[Message]:
             continue
         where = f"{path}:{lineno}"
         data = _parse_json(line, where)
-        messages.append(_prefixed(where, functools.partial(message_from_json, data, base_dir=base)))
+        messages.append(_prefixed(where, functools.partial(_message, data, base)))
     if not messages:
         raise InputError(f"{path}: no messages in the file")
     return messages
@@ -120,7 +131,19 @@ def embed_option(value: str) -> Embed:
     else:
         where = "--embed"
         data = _parse_json(value, where)
-    return _prefixed(where, lambda: embed_from_json(data))
+    return _prefixed(where, lambda: read_json(data, Embed, root="embed"))
+
+
+def parse_snowflake(value: str, option: str) -> str:
+    """A snowflake id given on the command line (``--thread-id``).
+
+    Raises:
+        InputError: ``value`` is not digits.
+    """
+    try:
+        return read_json(value, Snowflake, root=option)
+    except JSONMessageError as exc:
+        raise InputError(str(exc)) from None
 
 
 def require_url(url: str | None) -> str:
