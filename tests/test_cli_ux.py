@@ -96,5 +96,6 @@ def test_the_demo_says_what_it_shows_and_its_429_counts_agree() -> None:
     assert "the least time Discord's limits allow" in result.stdout
     seen = re.search(r"429s received\s*│\s*(\d+)", result.stdout)
     sent = re.search(r"fake: 429s sent\s*│\s*(\d+)", result.stdout)
-    assert seen and sent, result.stdout
+    assert seen, result.stdout
+    assert sent, result.stdout
     assert seen.group(1) == sent.group(1)
