@@ -133,7 +133,14 @@ def _console(*, stderr: bool = False) -> Console:
 
 def with_progress(total: int, run: Callable[[ProgressFn], T], label: str) -> T:
     """Call ``run`` with a callback that draws a progress bar of ``total`` messages on stderr."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     with Progress(
         TextColumn("[bold]{task.description}"),
@@ -141,6 +148,8 @@ def with_progress(total: int, run: Callable[[ProgressFn], T], label: str) -> T:
         MofNCompleteColumn(),
         TextColumn("delivered {task.fields[delivered]}  dead {task.fields[dead]}"),
         TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
         console=_console(stderr=True),
         transient=False,
     ) as bar:
