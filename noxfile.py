@@ -51,7 +51,7 @@ def typecheck(session: nox.Session) -> None:
 @nox.session
 def docs(session: nox.Session) -> None:
     """Build the HTML docs with Sphinx; warnings are errors."""
-    session.install("-e", ".[dev]", "sphinx>=7", "myst-parser>=2")
+    session.install("-e", ".[dev]", "sphinx>=7", "myst-parser>=2", "furo>=2024.8")
     session.run("sphinx-build", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html")
 
 

@@ -37,7 +37,8 @@ autodoc_class_signature = "separated"
 autodoc_default_options = {"members": True, "show-inheritance": True}
 nitpicky = False
 
-html_theme = "alabaster"
+# furo shows code blocks whole (alabaster cut long lines off).
+html_theme = "furo"
 html_title = f"trio-webhook {release}"
 
 # The public namespaces, the top level last so that it wins for the names it shares.

@@ -248,25 +248,35 @@ def send_batch(
         ),
         "sending",
     )
+    sink = config.dead_letter
+    kept = (
+        f"{stats.dead} in {sink}"
+        if isinstance(sink, str)
+        else f"{stats.dead} (none kept: pass --dead-letter FILE to keep them)"
+        if sink is None
+        else f"{stats.dead} in {sink!r}"
+    )
     print_table("send-batch", stats_rows(stats))
+    # Its own line, so that a long path is never cut to the table's width.
+    click.echo(f"dead letters: {kept}")
     if stats.dead:
-        where = f" to {config.dead_letter}" if isinstance(config.dead_letter, str) else ""
+        where = f" to {sink}" if isinstance(sink, str) else ""
         fail(f"{stats.dead} of {stats.enqueued} message(s) dead-lettered{where}")
 
 
 @cli.command()
-@click.argument("path", metavar="DEAD.jsonl")
-@_url_argument
+@click.argument("args", nargs=-1, metavar="[URL] DEAD.jsonl")
 @click.option(
     "--dead-letter", metavar="FILE", help="Append messages that fail again to this JSONL."
 )
 @_ca_option
 @friendly
-def replay(path: str, url: str | None, dead_letter: str | None, ca_file: str | None) -> None:
+def replay(args: tuple[str, ...], dead_letter: str | None, ca_file: str | None) -> None:
     """Send the messages of a dead-letter file again, skipping parts already delivered.
 
     URL defaults to $TRIO_WEBHOOK_URL.
     """
+    url, path = split_url_and_file(args, os.environ.get(ENV_URL), "DEAD.jsonl")
     url = require_url(url)
     if not Path(path).is_file():
         raise InputError(f"{path}: no such file")

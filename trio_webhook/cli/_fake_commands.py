@@ -82,6 +82,14 @@ def demo(
         seed=seed,
         burst=burst,
     )
+    click.echo(
+        f"trio-webhook demo: {messages} messages with embeds and files, sent to a fake "
+        "Discord on 127.0.0.1 over TLS that keeps Discord's limits (5 requests per 2 s per "
+        f"webhook; 30 messages a minute per channel, never announced) at {1 / time_scale:g}x "
+        f"speed and injects a fault into {faults:.0%} of requests: watch the sender pace "
+        "itself, retry, and account for every message.",
+        err=True,
+    )
     result = with_progress(
         messages,
         lambda update: trio.run(functools.partial(run_demo, options, progress=update)),

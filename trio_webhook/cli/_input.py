@@ -182,7 +182,11 @@ def split_url_and_file(args: tuple[str, ...], url_env: str | None, what: str) ->
         InputError: No URL anywhere, or not one or two arguments.
     """
     if len(args) == 2:
-        return args[0], args[1]
+        first, second = args
+        if "://" in second and "://" not in first:
+            # FILE URL: the order `replay` took before every command put the URL first.
+            first, second = second, first
+        return first, second
     if len(args) == 1:
         if not url_env:
             raise InputError(f"no webhook URL: give it before {what} or set {ENV_URL}")

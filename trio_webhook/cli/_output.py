@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Final, Literal, NoReturn, ParamSpec, TypeVar
 
 import click
 
-from trio_webhook._errors import ValidationError, WebhookError
+from trio_webhook._errors import TransportError, ValidationError, WebhookError
 from trio_webhook._limits import validate
 from trio_webhook._models import Message, PlannedRequest
 from trio_webhook._planning import plan_requests
@@ -50,16 +50,25 @@ def _leaves(exc: BaseException) -> Iterator[BaseException]:
         yield exc
 
 
+# A person meets a TLS failure on the command line mostly against `serve-fake`.
+_CA_FILE_HINT: Final = (
+    "; to trust a CA of your own (such as the one `trio-webhook serve-fake --ca-out ca.pem` "
+    "writes), pass --ca-file ca.pem"
+)
+
+
 def _describe(exc: BaseException) -> str | None:
     """One line for an error the user can act on, or ``None`` for a bug."""
     if isinstance(exc, InputError):
         return str(exc)
     if isinstance(exc, ValidationError):
         return f"the message breaks Discord's limits: {exc}"
+    if isinstance(exc, TransportError) and exc.kind == "tls":
+        return f"{exc}{_CA_FILE_HINT}"
     if isinstance(exc, WebhookError):
         return str(exc)
     if isinstance(exc, ssl.SSLError):
-        return f"TLS: {exc.reason or exc}"
+        return f"TLS: {exc.reason or exc}{_CA_FILE_HINT}"
     if isinstance(exc, OSError):
         name = f"{exc.filename}: " if exc.filename else ""
         return f"{name}{exc.strerror or exc}"
@@ -124,7 +133,14 @@ def _console(*, stderr: bool = False) -> Console:
 
 def with_progress(total: int, run: Callable[[ProgressFn], T], label: str) -> T:
     """Call ``run`` with a callback that draws a progress bar of ``total`` messages on stderr."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     with Progress(
         TextColumn("[bold]{task.description}"),
@@ -132,6 +148,8 @@ def with_progress(total: int, run: Callable[[ProgressFn], T], label: str) -> T:
         MofNCompleteColumn(),
         TextColumn("delivered {task.fields[delivered]}  dead {task.fields[dead]}"),
         TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
         console=_console(stderr=True),
         transient=False,
     ) as bar:
@@ -158,22 +176,51 @@ def stats_rows(stats: SenderStats) -> list[tuple[str, str]]:
     ]
 
 
-def print_table(title: str, rows: Iterable[tuple[str, str]]) -> None:
-    """Print a two-column table of ``(what, value)`` rows on stdout."""
+def print_table(title: str, rows: Iterable[tuple[str, ...]]) -> None:
+    """Print a table of ``(what, value)`` or ``(what, value, meaning)`` rows on stdout."""
     from rich.table import Table
 
+    rows = list(rows)
     table = Table(title=title, show_header=False, title_justify="left")
-    table.add_column("what", style="bold")
+    table.add_column("what", style="bold", no_wrap=True)
     table.add_column("value", justify="right")
-    for what, value in rows:
-        table.add_row(what, value)
+    if any(len(row) > 2 for row in rows):
+        table.add_column("meaning", style="dim")
+    for row in rows:
+        table.add_row(*row)
     _console().print(table)
 
 
-def demo_rows(result: DemoResult) -> list[tuple[str, str]]:
-    """The demo's summary: the sender's counters, the fake's and the timing."""
+# The fault kinds the fake answers with a 429 (the others are 5xx, delays and drops).
+_INJECTED_429S: Final = frozenset({"retry_after_ms", "rate_limit_no_body"})
+
+# What each row of the demo's table means, for a reader seeing it the first time.
+_DEMO_MEANINGS: Final[Mapping[str, str]] = {
+    "messages enqueued": "handed to the sender",
+    "delivered": "stored by the fake, each exactly once",
+    "dead letters": "given up on, each with its reason",
+    "requests": "HTTP requests the sender made, retries included",
+    "planned requests": "requests the messages needed without retries",
+    "fake: requests received": "as the fake counted them",
+    "fake: messages stored": "what a reader of the channel sees",
+    "fake: 429s sent": "real limits reached, and injected 429s",
+    "fake: faults injected": "5xx, delays and 429s the fake made up",
+    "429s received": "by scope; each was waited out and retried",
+    "retries": "ambiguous: the request may have been stored (a timeout, a 5xx)",
+    "limiter waits": "pauses taken before a request, to avoid a 429",
+    "attachments shed": "files dropped to keep the queue within its cap",
+    "dead-letter records": "lines written to the dead-letter sink",
+    "elapsed / minimum": "minimum: the least time Discord's limits allow",
+    "every message accounted for": "delivered + dead letters = enqueued",
+}
+
+
+def demo_rows(result: DemoResult) -> list[tuple[str, str, str]]:
+    """The demo's summary: the sender's counters, the fake's and the timing, explained."""
     s = result.stats
-    fake_limited = ", ".join(f"{k} {v}" for k, v in sorted(result.fake_rate_limited.items()))
+    injected = sum(v for k, v in result.fake_faults.items() if k in _INJECTED_429S)
+    real = sum(result.fake_rate_limited.values())
+    fake_limited = ", ".join(f"{k} {v}" for k, v in sorted(result.fake_rate_limited.items()) if v)
     faults = ", ".join(f"{k} {v}" for k, v in sorted(result.fake_faults.items())) or "none"
     ratio = result.elapsed / result.minimum if result.minimum else math.nan
     rows = stats_rows(s)
@@ -181,7 +228,11 @@ def demo_rows(result: DemoResult) -> list[tuple[str, str]]:
         ("planned requests", str(result.planned_requests)),
         ("fake: requests received", str(result.fake_requests)),
         ("fake: messages stored", str(result.fake_messages)),
-        ("fake: 429s sent", f"{sum(result.fake_rate_limited.values())} ({fake_limited})"),
+        (
+            "fake: 429s sent",
+            f"{real + injected} ({real} real{': ' + fake_limited if fake_limited else ''}; "
+            f"{injected} injected)",
+        ),
         ("fake: faults injected", faults),
     ]
     rows.append(("dead-letter records", str(result.dead_letters)))
@@ -192,7 +243,7 @@ def demo_rows(result: DemoResult) -> list[tuple[str, str]]:
         )
     )
     rows.append(("every message accounted for", "yes" if result.ok else "NO"))
-    return rows
+    return [(what, value, _DEMO_MEANINGS.get(what, "")) for what, value in rows]
 
 
 def print_plan(message: Message) -> None:
