@@ -114,6 +114,7 @@ CORE = [
     "trio_webhook._errors",
     "trio_webhook._url",
     "trio_webhook._config",
+    "trio_webhook._config_load",
     "trio_webhook._limits",
     "trio_webhook._limit_values",
     "trio_webhook._checks",
