@@ -125,6 +125,7 @@ CORE = [
     "trio_webhook._outcome",
     "trio_webhook._retry",
     "trio_webhook._records",
+    "trio_webhook._shed",
     *(m for m in MODULES if m.startswith("trio_webhook.ratelimit._")),
     "trio_webhook.transport._values",
     "trio_webhook.transport._base",

@@ -29,7 +29,7 @@ from typing import Final, NoReturn
 
 import trio
 
-from trio_webhook._buffer import PressureBuffer, Shed
+from trio_webhook._buffer import PressureBuffer
 from trio_webhook._client import PlanProgress, WebhookClient
 from trio_webhook._config import SenderConfig
 from trio_webhook._durable import COMMITTED, MEMORY, Durable, shared_outbox
@@ -47,6 +47,7 @@ from trio_webhook._planning import plan_checked
 from trio_webhook._receipts import Item, Receipt, SenderStats
 from trio_webhook._records import DeadLetter, Reason
 from trio_webhook._retry import RetryPolicy
+from trio_webhook._shed import Shed
 from trio_webhook._sinks import DeadLetterSink, make_sink
 from trio_webhook._url import redact
 from trio_webhook.outbox import OutboxError, OutboxLeaseLost, PendingMessage
