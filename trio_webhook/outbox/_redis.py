@@ -50,6 +50,7 @@ from trio_webhook.outbox._base import (
     StoredDeadLetter,
     WebhookSummary,
     check_webhook_id,
+    pid_alive,
 )
 
 __all__ = ["RedisOutbox", "is_redis_url", "redis_display"]
@@ -74,16 +75,6 @@ def redis_display(url: str) -> str:
     host = parts.hostname or ""
     port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme}://{host}{port}{parts.path}"
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _utc(text: str) -> datetime:
@@ -314,7 +305,7 @@ class RedisOutbox:
             holder, pttl = str(reply[1]), int(reply[2])
             _, pid, host = [*holder.split(" "), "", ""][:3]
             dead = host == self._host and pid.isdigit() and int(pid) != self._pid
-            if steal or not dead or _pid_alive(int(pid)):
+            if steal or not dead or pid_alive(int(pid)):
                 self._held.discard(wid)
                 here = pid == str(self._pid) and host == self._host
                 raise OutboxLeaseHeld(
