@@ -131,6 +131,7 @@ CORE = [
     "trio_webhook.transport._base",
     "trio_webhook.transport._multipart",
     "trio_webhook.outbox._base",
+    "trio_webhook.stores._redis_state",
 ]
 SHELL = {
     "trio_webhook._sender",
