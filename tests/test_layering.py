@@ -135,6 +135,8 @@ CORE = [
 ]
 SHELL = {
     "trio_webhook._sender",
+    "trio_webhook._delivery",
+    "trio_webhook._draining",
     "trio_webhook._buffer",
     "trio_webhook._client",
     "trio_webhook._durable",
