@@ -22,7 +22,7 @@ from trio_webhook._sender import client_from_config
 from trio_webhook._sinks import read
 from trio_webhook._url import redact
 from trio_webhook.outbox import Outbox
-from trio_webhook.outbox._redis import is_redis_url
+from trio_webhook.outbox._redis_conn import is_redis_url
 from trio_webhook.transport._base import Transport
 
 __all__ = ["ReplayResult", "replay"]

@@ -23,7 +23,7 @@ from trio_webhook._models import Message
 from trio_webhook._records import encode_message
 from trio_webhook._url import parse_webhook_url
 from trio_webhook.outbox._base import OutboxError
-from trio_webhook.outbox._redis import is_redis_url, redis_display
+from trio_webhook.outbox._redis_conn import is_redis_url, redis_display
 
 __all__ = ["enqueue"]
 
