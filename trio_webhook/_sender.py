@@ -51,6 +51,7 @@ __all__ = [
     "SenderStats",
     "WebhookSender",
     "client_from_config",
+    "closing_client",
     "open_webhook_sender",
 ]
 
@@ -252,11 +253,17 @@ async def open_webhook_sender(
     config = config if config is not None else SenderConfig()
     own_client = client is None
     client = _client_for(url, config, client, tracker, ssl_context, transport)
+    async with closing_client(client, own=own_client), _opened(client, config) as sender:
+        yield sender
+
+
+@asynccontextmanager
+async def closing_client(client: WebhookClient, *, own: bool) -> AsyncIterator[WebhookClient]:
+    """``client`` for the block, closed after it (within a second) when ``own``."""
     try:
-        async with _opened(client, config) as sender:
-            yield sender
+        yield client
     finally:
-        if own_client:
+        if own:
             with trio.move_on_after(1.0, shield=True):
                 await client.aclose()
 
