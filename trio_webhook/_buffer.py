@@ -11,61 +11,20 @@ and the newest messages keep their files. Past ``max_buffered`` a push raises
 from __future__ import annotations
 
 import collections
-import operator
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Final, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 import attrs
 import trio
 
-from trio_webhook._attachments import strip_attachment_refs
 from trio_webhook._errors import QueueFull, SenderClosed
-from trio_webhook._models import Embed, Message
+from trio_webhook._models import Message
+from trio_webhook._shed import Shed, merge_shed, strip_attachments
 
 if TYPE_CHECKING:
     from trio_webhook._config import SenderConfig
 
 __all__ = ["BufferEntry", "BufferStatistics", "Entry", "PressureBuffer", "Shed"]
-
-
-def _make_stripper() -> Callable[[Message], Message]:
-    """``attrs.evolve(message, attachments=())``, about twice as fast.
-
-    Shedding runs inside ``push_nowait``, whose latency budget is a few microseconds;
-    ``evolve`` spends half its time looking fields up by name on every call. This reads
-    every field with one ``attrgetter`` and calls the constructor positionally, so the
-    constructor's converters and checks still run. Built from ``attrs.fields`` so a new
-    field of ``Message`` is picked up; falls back to ``evolve`` if a field cannot be
-    passed positionally.
-    """
-    fields = attrs.fields(Message)
-    if not all(a.init and not a.kw_only and a.alias == a.name for a in fields):
-        return lambda message: attrs.evolve(
-            message, attachments=(), embeds=_embeds_without_refs(message.embeds)
-        )
-    getter = operator.attrgetter(*(a.name for a in fields))
-    names = [a.name for a in fields]
-    index, embeds_index = names.index("attachments"), names.index("embeds")
-
-    def strip(message: Message) -> Message:
-        values = list(getter(message))
-        values[index] = ()
-        values[embeds_index] = _embeds_without_refs(message.embeds)
-        return Message(*values)
-
-    return strip
-
-
-def _embeds_without_refs(embeds: tuple[Embed, ...]) -> tuple[Embed, ...]:
-    # With its files shed, an embed still showing one (attachment://name) would make
-    # Discord refuse the whole message: the image goes, the embed stays.
-    for embed in embeds:
-        if strip_attachment_refs(embed) is not embed:
-            return tuple([strip_attachment_refs(e) for e in embeds])
-    return embeds
-
-
-_strip_attachments: Final = _make_stripper()
 
 
 class BufferEntry(Protocol):
@@ -88,21 +47,6 @@ class Entry(Generic[P]):
 
     message: Message
     payload: P
-
-
-@attrs.frozen
-class Shed:
-    """Attachments stripped from buffered messages to stay under the high-water mark.
-
-    Attributes:
-        messages: How many messages lost their attachments.
-        attachments: How many files were dropped.
-        filenames: Their names, oldest message first (never their contents).
-    """
-
-    messages: int
-    attachments: int
-    filenames: tuple[str, ...]
 
 
 @attrs.frozen
@@ -251,7 +195,7 @@ class PressureBuffer(Generic[T]):
         if self._not_empty:
             self._not_empty.unpark_all()
         if shed is not None:
-            more = _merge(shed, more)
+            more = merge_shed(shed, more)
         if more is not None and self.on_shed is not None:
             self.on_shed(more)
         return more
@@ -369,7 +313,7 @@ class PressureBuffer(Generic[T]):
             return None
         _, victim = self._with_files.popleft()
         files = victim.message.attachments
-        victim.message = _strip_attachments(victim.message)
+        victim.message = strip_attachments(victim.message)
         self._shed_messages += 1
         self._shed_attachments += len(files)
         return Shed(1, len(files), tuple(f.filename for f in files))
@@ -380,7 +324,7 @@ class PressureBuffer(Generic[T]):
         staged, self._pending = self._pending, []
         shed: Shed | None = None
         for entry in staged:
-            shed = _merge(shed, self._append(entry))
+            shed = merge_shed(shed, self._append(entry))
         return shed
 
     def _popleft(self) -> T:
@@ -397,11 +341,3 @@ class PressureBuffer(Generic[T]):
         self._deque.appendleft(entry)
         if entry.message.attachments:
             self._with_files.appendleft((self._popped, entry))
-
-
-def _merge(a: Shed | None, b: Shed | None) -> Shed | None:
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return Shed(a.messages + b.messages, a.attachments + b.attachments, a.filenames + b.filenames)

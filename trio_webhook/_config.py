@@ -7,17 +7,15 @@ start-up and says where to look.
 
 from __future__ import annotations
 
-import difflib
 import math
 import os
 import re
-import tomllib
 from collections.abc import Mapping
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Literal, cast
+from typing import TYPE_CHECKING, Final, Literal, cast
 
 import attrs
 
+from trio_webhook._config_load import load_env, load_toml
 from trio_webhook._errors import ConfigError
 
 if TYPE_CHECKING:
@@ -152,32 +150,7 @@ class SenderConfig:
             ConfigError: A variable does not parse, or the result is inconsistent; the
                 message names the variable and the expected form.
         """
-        env = os.environ if environ is None else environ
-        base = base if base is not None else cls()
-        changes: dict[str, Any] = {}
-        names: dict[str, str] = {}
-        for key, kind in _KINDS.items():
-            var = prefix + key.upper()
-            if var not in env:
-                continue
-            names[key] = var
-            changes[key] = _parse_env(var, env[var], kind)
-        redis_var = prefix + "REDIS_URL"
-        if "rate_limit_store" not in changes and redis_var in env:
-            names["rate_limit_store"] = redis_var
-            changes["rate_limit_store"] = _parse_env(redis_var, env[redis_var], "path")
-        try:
-            return attrs.evolve(base, **changes)
-        except ConfigError as exc:
-            culprit = names.get(exc.key)
-            if culprit is None:
-                # A clash with a value the environment did not set: say which variables
-                # were read, since one of them caused it.
-                where = "with " + ", ".join(names.values()) + " from the environment"
-                raise ConfigError(exc.key, exc.value, exc.expected, where=where) from None
-            # A Redis URL may carry a password: the check already masked it.
-            shown = exc.value if exc.key == "rate_limit_store" else env[culprit]
-            raise ConfigError(culprit, shown, exc.expected) from None
+        return load_env(cls, environ, prefix=prefix, base=base, kinds=_KINDS)
 
     @classmethod
     def from_toml(
@@ -207,53 +180,7 @@ class SenderConfig:
             OSError: The file cannot be read.
             tomllib.TOMLDecodeError: The file is not valid TOML.
         """
-        p = Path(path)
-        with p.open("rb") as f:
-            data = tomllib.load(f)
-        found = _lookup(data, table.split("."))
-        where = f"{p} [{table}]"
-        if found is None:
-            found = _lookup(data, ["tool", *table.split(".")])
-            where = f"{p} [tool.{table}]"
-        if found is None:
-            raise ConfigError(
-                "table", table, f"a [{table}] or [tool.{table}] table in {p}", where=str(p)
-            )
-        if not isinstance(found, dict):
-            raise ConfigError(table, found, "a table", where=str(p))
-        unknown = sorted(set(found) - set(_KINDS))
-        if unknown:
-            hints = []
-            for key in unknown:
-                close = difflib.get_close_matches(key, list(_KINDS), n=1)
-                hints.append(f"{key} (did you mean {close[0]}?)" if close else key)
-            raise ConfigError(
-                "unknown keys",
-                ", ".join(hints),
-                "only " + ", ".join(sorted(_KINDS)),
-                where=where,
-            )
-        values = dict(found)
-        for key in ("dead_letter", "outbox"):
-            target = values.get(key)
-            if isinstance(target, str) and "://" in target:
-                continue  # a URL (redis://...), not a path
-            if isinstance(target, str) and target and not Path(target).is_absolute():
-                values[key] = str(p.parent / target)
-        base = base if base is not None else cls()
-        try:
-            return attrs.evolve(base, **values)
-        except ConfigError as exc:
-            raise ConfigError(exc.key, exc.value, exc.expected, where=where) from None
-
-
-def _lookup(data: Mapping[str, Any], parts: list[str]) -> Any:
-    node: Any = data
-    for part in parts:
-        if not isinstance(node, dict) or part not in node:
-            return None
-        node = node[part]
-    return node
+        return load_toml(cls, path, table=table, base=base, kinds=_KINDS)
 
 
 # How each setting is spelt in an environment variable.
@@ -281,37 +208,6 @@ _KINDS: Final[dict[str, _Kind]] = {
     "outbox": "path",
     "rate_limit_store": "path",
 }
-_TRUE: Final = frozenset({"1", "true", "yes", "on"})
-_FALSE: Final = frozenset({"0", "false", "no", "off"})
-_NONE: Final = frozenset({"", "none", "null"})
-
-
-def _parse_env(var: str, raw: str, kind: _Kind) -> Any:
-    text = raw.strip()
-    low = text.lower()
-    if kind == "bool":
-        if low in _TRUE:
-            return True
-        if low in _FALSE:
-            return False
-        raise ConfigError(var, raw, "a boolean: 1/0, true/false, yes/no or on/off")
-    if kind == "path":
-        return None if low in _NONE else text
-    if kind == "strategy":
-        return low  # the validator names the choices
-    if kind == "opt_int" and low in _NONE:
-        return None
-    if kind in ("int", "opt_int"):
-        try:
-            return int(text.replace("_", ""))
-        except ValueError:
-            none = " or none" if kind == "opt_int" else ""
-            raise ConfigError(var, raw, f"an integer (as 50){none}") from None
-    try:
-        value = float(text)
-    except ValueError:
-        raise ConfigError(var, raw, "a number of seconds (as 2.5)") from None
-    return value
 
 
 def _check_int(key: str, value: object, low: int) -> None:

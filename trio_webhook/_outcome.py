@@ -192,6 +192,20 @@ def _not_found(code: int, route: str) -> tuple[type[DiscordHTTPError], bool]:
     return DiscordHTTPError, False
 
 
+def _rate_limited(info: RateLimitInfo, code: int, text: str, route: str) -> Outcome:
+    retry_after = info.retry_after if info.retry_after is not None else DEFAULT_RETRY_AFTER
+    verdict = RateLimitedOutcome(retry_after, info.is_global, info.scope)
+    error = RateLimited(
+        retry_after,
+        is_global=info.is_global,
+        scope=info.scope,
+        code=code,
+        text=text,
+        route=route,
+    )
+    return Outcome(verdict, rate_limit=info, error=error)
+
+
 def interpret(answer: HTTPResponse | TransportError, route: str = "") -> Outcome:
     """What one attempt's answer means: the single place that decides it.
 
@@ -226,17 +240,8 @@ def interpret(answer: HTTPResponse | TransportError, route: str = "") -> Outcome
         text = answer.body[:ERROR_EXCERPT].decode("utf-8", "replace")
     text = redact(text)
     if status == 429:
-        retry_after = info.retry_after if info.retry_after is not None else DEFAULT_RETRY_AFTER
-        verdict: Verdict = RateLimitedOutcome(retry_after, info.is_global, info.scope)
-        error: DiscordHTTPError = RateLimited(
-            retry_after,
-            is_global=info.is_global,
-            scope=info.scope,
-            code=code,
-            text=text,
-            route=route,
-        )
-        return Outcome(verdict, rate_limit=info, error=error)
+        return _rate_limited(info, code, text, route)
+    verdict: Verdict
     cls: type[DiscordHTTPError] = DiscordHTTPError
     dead = False
     if 500 <= status < 600:

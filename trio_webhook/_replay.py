@@ -18,11 +18,11 @@ from trio_webhook._errors import DeliveryFailed, DiscordHTTPError, TransportErro
 from trio_webhook._models import Message
 from trio_webhook._planning import plan_requests
 from trio_webhook._records import DeadLetter
-from trio_webhook._sender import client_from_config
+from trio_webhook._sender import client_from_config, closing_client
 from trio_webhook._sinks import read
 from trio_webhook._url import redact
 from trio_webhook.outbox import Outbox
-from trio_webhook.outbox._redis import is_redis_url
+from trio_webhook.outbox._redis_conn import is_redis_url
 from trio_webhook.transport._base import Transport
 
 __all__ = ["ReplayResult", "replay"]
@@ -86,18 +86,17 @@ async def replay(
     Each record is planned again and its first ``delivered_requests`` requests are
     skipped: the parts Discord already showed are not posted twice. The rest of a forum
     post whose first request was delivered goes into the thread that request created
-    (the record's ``thread_id``). A record written
-    with ``dead_letter_attachments=False`` holds file metadata only; it is replayed
-    without those files (and without embed images that referred to them) and a warning
-    names them. Failures are collected, never raised, so one bad record does not stop
-    the rest.
+    (the record's ``thread_id``). A record written with ``dead_letter_attachments=False``
+    holds file metadata only; it is replayed without those files (and without embed
+    images that referred to them) and a warning names them. Failures are collected,
+    never raised, so one bad record does not stop the rest.
 
     From an outbox (a SQLite outbox file, a ``redis://`` URL, or an
-    :class:`~trio_webhook.outbox.Outbox`),
-    only the dead letters of ``url``'s webhook not replayed yet are sent, and each one
-    delivered (or with nothing left to send) is marked replayed: replaying twice does not
-    post twice. The webhook's lease is held meanwhile, so a sender of another process on
-    the same webhook and file refuses to run at the same time.
+    :class:`~trio_webhook.outbox.Outbox`), only the dead letters of ``url``'s webhook
+    not replayed yet are sent, and each one delivered (or with nothing left to send) is
+    marked replayed: replaying twice does not post twice. The webhook's lease is held
+    meanwhile, so a sender of another process on the same webhook and file refuses to
+    run at the same time.
 
     Args:
         source: The JSONL file written by a sender's dead-letter sink, or an outbox (its
@@ -129,19 +128,21 @@ async def replay(
     own_client = client is None
     if client is None:
         client = client_from_config(url, config, ssl_context=ssl_context, transport=transport)
-    try:
-        if isinstance(source, Outbox) or is_redis_url(source) or _is_sqlite(source):
-            async with shared_outbox(source) as outbox:
-                assert outbox is not None
-                return await _replay_outbox(outbox, client, config)
-        tally = _Tally()
-        for record in read(source):
-            await tally.replay(client, record, config)
-        return tally.result()
-    finally:
-        if own_client:
-            with trio.move_on_after(1.0, shield=True):
-                await client.aclose()
+    async with closing_client(client, own=own_client):
+        return await _replay_from(source, client, config)
+
+
+async def _replay_from(
+    source: str | os.PathLike[str] | Outbox, client: WebhookClient, config: SenderConfig
+) -> ReplayResult:
+    if isinstance(source, Outbox) or is_redis_url(source) or _is_sqlite(source):
+        async with shared_outbox(source) as outbox:
+            assert outbox is not None
+            return await _replay_outbox(outbox, client, config)
+    tally = _Tally()
+    for record in read(source):
+        await tally.replay(client, record, config)
+    return tally.result()
 
 
 async def _replay_outbox(

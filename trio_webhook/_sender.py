@@ -17,39 +17,24 @@ in_flight`` always holds.
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 import random
 import ssl
-import traceback
 from collections.abc import AsyncIterator
-from contextlib import aclosing, asynccontextmanager
-from typing import Final, NoReturn
+from contextlib import asynccontextmanager
+from typing import Final
 
 import trio
 
-from trio_webhook._buffer import PressureBuffer, Shed
-from trio_webhook._client import PlanProgress, WebhookClient
+from trio_webhook._client import WebhookClient
 from trio_webhook._config import SenderConfig
-from trio_webhook._durable import COMMITTED, MEMORY, Durable, shared_outbox
-from trio_webhook._errors import (
-    DeliveryFailed,
-    DiscordHTTPError,
-    InvalidRequestBudgetExceeded,
-    SenderClosed,
-    TransportError,
-    ValidationError,
-)
+from trio_webhook._draining import Draining, running
+from trio_webhook._durable import Durable, shared_outbox
 from trio_webhook._limits import check
-from trio_webhook._models import Delivery, Message
-from trio_webhook._planning import plan_checked
+from trio_webhook._models import Message
 from trio_webhook._receipts import Item, Receipt, SenderStats
-from trio_webhook._records import DeadLetter, Reason
 from trio_webhook._retry import RetryPolicy
-from trio_webhook._sinks import DeadLetterSink, make_sink
-from trio_webhook._url import redact
-from trio_webhook.outbox import OutboxError, OutboxLeaseLost, PendingMessage
+from trio_webhook.outbox import OutboxError
 from trio_webhook.ratelimit import (
     AdaptiveStrategy,
     ProactiveStrategy,
@@ -66,17 +51,11 @@ __all__ = [
     "SenderStats",
     "WebhookSender",
     "client_from_config",
+    "closing_client",
     "open_webhook_sender",
 ]
 
 logger: Final = logging.getLogger("trio_webhook")
-
-# How long shutdown may spend handing one record to a sink (a sink that blocks forever,
-# such as a full channel nobody reads, must not hang the exit).
-_SINK_TIMEOUT: Final = 5.0
-# Shedding warnings: at most one a second (the counters stay exact), naming a few files.
-_SHED_LOG_INTERVAL: Final = 1.0
-_SHED_LOG_NAMES: Final = 10
 
 
 def _strategy(config: SenderConfig) -> Strategy:
@@ -116,43 +95,11 @@ def client_from_config(
     )
 
 
-class WebhookSender:
+class WebhookSender(Draining):
     """Queues messages for one webhook and delivers them in order.
 
     Made by :func:`open_webhook_sender`; see there for the lifecycle.
     """
-
-    def __init__(
-        self, client: WebhookClient, config: SenderConfig, durable: Durable | None = None
-    ) -> None:
-        self._client = client
-        self._config = config
-        self._durable = durable
-        self._kept = 0
-        self._recovered = 0
-        self._recovered_ambiguous = 0
-        self._sink: DeadLetterSink | None = make_sink(
-            config.dead_letter, include_attachments=config.dead_letter_attachments
-        )
-        self._buffer: PressureBuffer[Item] = PressureBuffer.from_config(
-            config, on_shed=self._on_shed
-        )
-        self._send_channel, self._receive_channel = trio.open_memory_channel[Item](config.queue_cap)
-        self._enqueued = 0
-        self._delivered = 0
-        self._dead = 0
-        # The message the sender task is working on, and what of it was delivered.
-        self._current: Item | None = None
-        self._current_progress = PlanProgress()
-        self._mover_scope = trio.CancelScope(shield=True)
-        self._sender_scope = trio.CancelScope(shield=True)
-        self._mover_done = trio.Event()
-        self._sender_done = trio.Event()
-        # Shedding is logged in summaries (see _on_shed).
-        self._shed_log_after = -math.inf
-        self._shed_pending_messages = 0
-        self._shed_pending_attachments = 0
-        self._shed_pending_names: list[str] = []
 
     def __repr__(self) -> str:
         return f"<WebhookSender {self._client.url.redacted}>"
@@ -261,370 +208,6 @@ class WebhookSender:
             outbox_errors=self._durable.errors if self._durable is not None else 0,
         )
 
-    def _on_shed(self, shed: Shed) -> None:
-        # Called on the producer's hot path, once per push past the high-water mark: a
-        # log record each time would cost more than the push itself and flood the log
-        # while a stall lasts. The first shed warns at once; later ones are summed and
-        # warned about at most once per _SHED_LOG_INTERVAL (and at shutdown).
-        self._shed_pending_messages += shed.messages
-        self._shed_pending_attachments += shed.attachments
-        names = self._shed_pending_names
-        if len(names) < _SHED_LOG_NAMES:
-            names.extend(shed.filenames[: _SHED_LOG_NAMES - len(names)])
-        now = trio.current_time()
-        if now >= self._shed_log_after:
-            self._shed_log_after = now + _SHED_LOG_INTERVAL
-            self._flush_shed_log()
-
-    def _flush_shed_log(self) -> None:
-        attachments = self._shed_pending_attachments
-        if not attachments:
-            return
-        names = self._shed_pending_names
-        more = attachments - len(names)
-        listed = ", ".join(names) + (f" and {more} more" if more > 0 else "")
-        logger.warning(
-            "queue above its high-water mark (%d): dropped %d attachment(s) of %d queued "
-            "message(s): %s",
-            self._buffer.high_water,
-            attachments,
-            self._shed_pending_messages,
-            listed,
-            extra={
-                "webhook_id": self._client.url.webhook_id,
-                "shed_attachments": attachments,
-                "filenames": tuple(names),
-            },
-        )
-        self._shed_pending_messages = self._shed_pending_attachments = 0
-        self._shed_pending_names = []
-
-    # -- the tasks ---------------------------------------------------------------------
-
-    async def _run_mover(self) -> None:
-        # Shielded: an outer cancellation must not stop the drain; shutdown cancels
-        # this scope itself when the drain deadline passes.
-        try:
-            with self._mover_scope:
-                await self._buffer.run_mover(self._send_channel)
-        finally:
-            self._mover_done.set()
-
-    async def _run_sender(self) -> None:
-        try:
-            with self._sender_scope:
-                if self._durable is not None:
-                    # What an earlier process accepted goes before what this one does.
-                    async with aclosing(self._durable.recovered()) as recovered:
-                        async for pending in recovered:
-                            await self._work_on(self._recover(pending))
-                while True:
-                    try:
-                        item = await self._receive_channel.receive()
-                    except trio.EndOfChannel:
-                        return
-                    if logger.isEnabledFor(logging.DEBUG):
-                        logger.debug(
-                            "dequeued a message for webhook %s",
-                            self._client.url.webhook_id,
-                            extra={"webhook_id": self._client.url.webhook_id},
-                        )
-                    await self._work_on(item)
-        finally:
-            self._sender_done.set()
-
-    async def _work_on(self, item: Item) -> None:
-        self._current = item
-        self._current_progress = item.resume if item.resume is not None else PlanProgress()
-        try:
-            await self._deliver(item)
-        except Exception as exc:
-            await self._fail_internal(item, exc)
-        self._current = None
-
-    def _recover(self, pending: PendingMessage) -> Item:
-        """The item of a message an earlier process left pending (its receipt unheld)."""
-        progress = PlanProgress(pending.delivered_requests, thread_id=pending.thread_id)
-        progress.maybe_posted = pending.maybe_posted
-        item = Item(pending.message, entry=pending.entry, commit=COMMITTED, resume=progress)
-        self._enqueued += 1
-        self._recovered += 1
-        if pending.maybe_posted:
-            self._recovered_ambiguous += 1
-            logger.warning(
-                "outbox: message %d for webhook %s had request %d in flight when its "
-                "process stopped; it may be on Discord already: %s",
-                pending.entry,
-                self._client.url.webhook_id,
-                (pending.in_flight or 0) + 1,
-                "sending it again (it may show twice)"
-                if self._config.retry_ambiguous
-                else "dead-lettering it as ambiguous (retry_ambiguous=False)",
-                extra={"webhook_id": self._client.url.webhook_id, "entry": pending.entry},
-            )
-        return item
-
-    async def _deliver(self, item: Item) -> None:
-        client = self._client
-        durable = self._durable
-        if durable is not None and item.commit != MEMORY:
-            # Never post before the row exists: a crash right after would post it again.
-            await durable.committed(item)
-        journal = None
-        if durable is not None and item.entry is not None:
-            journal = durable.journal(item.entry)
-            if self._current_progress.maybe_posted and not self._config.retry_ambiguous:
-                error = SenderClosed("a request was in flight when its process stopped")
-                await self._dead_letter(item, "ambiguous", error, attempts=1)
-                return
-        if client.dead is not None:
-            await self._dead_letter(
-                item, "dead_webhook", client.dead, attempts=0, status=client.dead.status
-            )
-            return
-        wait = self._config.wait
-        try:
-            # Checked when it was enqueued (and shedding keeps it valid).
-            plan = plan_checked(item.message, max_upload_bytes=self._config.max_upload_bytes)
-            # The progress record is where a dead letter's ``delivered_requests`` and
-            # ``thread_id`` come from, so a replay skips exactly what Discord already shows.
-            await client.execute_plan(
-                plan, wait=wait, thread_id=None, progress=self._current_progress, journal=journal
-            )
-        except ValidationError as exc:
-            await self._dead_letter(item, "invalid", exc, attempts=0)
-        except InvalidRequestBudgetExceeded as exc:
-            # Nothing of this request was sent: hammering on would earn the IP an hour's
-            # ban from Discord's edge, for every webhook of this process.
-            await self._dead_letter(item, "invalid_budget", exc, attempts=0)
-        except DeliveryFailed as exc:
-            reason: Reason = "ambiguous" if exc.reason == "ambiguous" else "exhausted"
-            await self._dead_letter(item, reason, exc, attempts=exc.attempts, status=exc.status)
-        except DiscordHTTPError as exc:
-            reason = "dead_webhook" if client.dead is not None else "permanent"
-            await self._dead_letter(item, reason, exc, attempts=1, status=exc.status)
-        except TransportError as exc:
-            # An answer that came but could not be read (a 2xx that is not JSON) may mean
-            # the message was posted: a replay could show it twice, so say so.
-            reason = "ambiguous" if exc.ambiguous else "permanent"
-            await self._dead_letter(item, reason, exc, attempts=1)
-        except OutboxLeaseLost as exc:
-            # Another process took this webhook over; it delivers the message. Posting it
-            # here too would show it twice.
-            self._keep(item, str(exc))
-        else:
-            if durable is not None and item.entry is not None:
-                with trio.CancelScope(shield=True):
-                    await durable.settle_delivered(item.entry)
-            self._delivered += 1
-            messages = tuple(self._current_progress.messages)
-            item.receipt._resolve(Delivery(messages=messages))
-
-    def _keep(self, item: Item, why: str) -> None:
-        """Leave ``item`` pending in the outbox for the next sender on it."""
-        if item.receipt.done:
-            return
-        self._kept += 1
-        item.receipt._fail(DeliveryFailed("kept", attempts=0, status=None, error=redact(why)))
-
-    async def _fail_internal(self, item: Item, exc: Exception) -> None:
-        """The last line of defence: an unexpected error costs this message alone.
-
-        Nothing the library knows of should get here (bad input is refused by
-        ``send_nowait``); what does (a bug, a file deleted after it was queued) is
-        dead-lettered ``internal`` with the exception's type, and the traceback is logged.
-        """
-        webhook_id = self._client.url.webhook_id
-        # Logged as redacted text, not exc_info: an exception's message may hold a URL.
-        trace = redact("".join(traceback.format_exception(exc)))
-        logger.error(
-            "unexpected %s while delivering a message to webhook %s; dead-lettered it "
-            "(reason internal) and going on with the next one\n%s",
-            type(exc).__name__,
-            webhook_id,
-            trace,
-            extra={"webhook_id": webhook_id, "reason": "internal"},
-        )
-        error = RuntimeError(f"{type(exc).__name__}: {exc}")
-        progress = self._current_progress if item is self._current else PlanProgress()
-        try:
-            await self._dead_letter(item, "internal", error, attempts=progress.delivered)
-        except Exception:
-            logger.exception("dead-lettering failed for webhook %s", webhook_id)
-            if not item.receipt.done:
-                self._dead += 1
-                item.receipt._fail(
-                    DeliveryFailed("internal", attempts=0, status=None, error=redact(str(error)))
-                )
-
-    async def _dead_letter(
-        self,
-        item: Item,
-        reason: Reason,
-        error: Exception,
-        *,
-        attempts: int,
-        status: int | None = None,
-    ) -> None:
-        record = self._settle_dead(item, reason, error, attempts=attempts, status=status)
-        if record is None:
-            return
-        if self._durable is not None and item.entry is not None:
-            with trio.CancelScope(shield=True):
-                await self._durable.settle_dead(item.entry, record)
-        if self._sink is None:
-            return
-        with trio.move_on_after(_SINK_TIMEOUT) as scope:
-            await self._put(record)
-        if scope.cancelled_caught:
-            logger.error(
-                "dead-letter sink took over %s s; record dropped (the receipt carries the failure)",
-                _SINK_TIMEOUT,
-                extra={"webhook_id": self._client.url.webhook_id},
-            )
-
-    async def _put(self, record: DeadLetter) -> None:
-        assert self._sink is not None
-        try:
-            await self._sink.put(record)
-        except Exception:
-            # A broken sink must not stop the sender; the receipt already carries the failure.
-            logger.exception("dead-letter sink failed for webhook %s", self._client.url.webhook_id)
-
-    def _settle_dead(
-        self,
-        item: Item,
-        reason: Reason,
-        error: Exception,
-        *,
-        attempts: int,
-        status: int | None = None,
-    ) -> DeadLetter | None:
-        """Fail the receipt, count and log it; the record (``None``: nowhere to keep it)."""
-        if item.receipt.done:
-            return None
-        text = redact(str(error))
-        body = ""
-        cause = error.__cause__ if isinstance(error, DeliveryFailed) else error
-        if isinstance(cause, DiscordHTTPError):
-            body = json.dumps({"code": cause.code, "message": cause.text, "errors": cause.errors})
-        progress = self._current_progress if item is self._current else PlanProgress()
-        self._dead += 1
-        failure = DeliveryFailed(reason, attempts=attempts, status=status, error=text)
-        item.receipt._fail(failure)
-        logger.warning(
-            "dead-lettered a message for webhook %s (%s): %s",
-            self._client.url.webhook_id,
-            reason,
-            text,
-            extra={"webhook_id": self._client.url.webhook_id, "reason": reason},
-        )
-        if self._sink is None and item.entry is None:
-            return None
-        return DeadLetter(
-            reason=reason,
-            message=item.message,
-            status=status,
-            attempts=attempts,
-            error=text,
-            body=body,
-            webhook_id=self._client.url.webhook_id,
-            delivered_requests=progress.delivered,
-            thread_id=progress.thread_id,
-        )
-
-    # -- shutdown ----------------------------------------------------------------------
-
-    async def _shutdown(self) -> None:
-        """Drain within ``drain_timeout``, then dead-letter what is left as ``shutdown``.
-
-        Runs shielded (bounded by the drain deadline), so an outer cancellation still
-        gets every queued message delivered or recorded.
-        """
-        self._buffer.close()
-        self._flush_shed_log()
-        deadline = trio.current_time() + self._config.drain_timeout
-        with trio.CancelScope(deadline=deadline, shield=True):
-            if self._durable is not None:
-                # Everything accepted is made durable first: a crash during the drain
-                # then loses nothing either.
-                await self._durable.flush()
-            await self._sender_done.wait()
-        self._mover_scope.cancel()
-        self._sender_scope.cancel()
-        with trio.CancelScope(shield=True):
-            await self._mover_done.wait()
-            await self._sender_done.wait()
-            if self._durable is not None:
-                # Before the leftovers are settled: a commit still running when it stops
-                # completes, and its message then stays in the outbox, not dead-lettered.
-                await self._durable.stop()
-            left: list[Item] = []
-            if self._current is not None:
-                left.append(self._current)
-            while True:
-                try:
-                    left.append(self._receive_channel.receive_nowait())
-                except (trio.WouldBlock, trio.EndOfChannel):
-                    break
-            left.extend(self._buffer.drain_nowait())
-            self._flush_shed_log()
-            if left:
-                logger.warning(
-                    "drain deadline (%.1f s) passed with %d message(s) undelivered",
-                    self._config.drain_timeout,
-                    len(left),
-                    extra={"webhook_id": self._client.url.webhook_id},
-                )
-            records = self._settle_left(left)
-            self._current = None
-            self._receive_channel.close()
-            # One deadline for every record: a slow sink must not stretch the exit to
-            # N x _SINK_TIMEOUT. The receipts already carry each failure.
-            written = 0
-            with trio.move_on_after(_SINK_TIMEOUT):
-                for record in records:
-                    await self._put(record)
-                    written += 1
-            if written < len(records):
-                logger.error(
-                    "dead-letter sink took over %s s at shutdown: %d of %d record(s) not "
-                    "written (their receipts carry the failure)",
-                    _SINK_TIMEOUT,
-                    len(records) - written,
-                    len(records),
-                    extra={"webhook_id": self._client.url.webhook_id},
-                )
-
-    def _settle_left(self, left: list[Item]) -> list[DeadLetter]:
-        """Fail what the drain deadline left; a request in flight makes it ``ambiguous``."""
-        timeout = self._config.drain_timeout
-        shutdown = SenderClosed(f"still queued when the drain deadline ({timeout:g} s) passed")
-        in_flight = SenderClosed(
-            f"a request was in flight when the drain deadline ({timeout:g} s) passed: "
-            "Discord may have posted it"
-        )
-        records = []
-        for item in left:
-            record: DeadLetter | None
-            if item.entry is not None:
-                # Durable: it stays pending, and the next sender on the outbox delivers
-                # it (a request in flight is marked so; that sender treats it as
-                # ambiguous).
-                self._keep(
-                    item,
-                    f"still queued when the drain deadline ({timeout:g} s) "
-                    "passed; kept in the outbox for the next sender on it",
-                )
-                continue
-            if item is self._current and self._current_progress.maybe_posted:
-                record = self._settle_dead(item, "ambiguous", in_flight, attempts=1)
-            else:
-                record = self._settle_dead(item, "shutdown", shutdown, attempts=0)
-            if record is not None:
-                records.append(record)
-        return records
-
 
 @asynccontextmanager
 async def open_webhook_sender(
@@ -669,73 +252,60 @@ async def open_webhook_sender(
     """
     config = config if config is not None else SenderConfig()
     own_client = client is None
+    client = _client_for(url, config, client, tracker, ssl_context, transport)
+    async with closing_client(client, own=own_client), _opened(client, config) as sender:
+        yield sender
+
+
+@asynccontextmanager
+async def closing_client(client: WebhookClient, *, own: bool) -> AsyncIterator[WebhookClient]:
+    """``client`` for the block, closed after it (within a second) when ``own``."""
+    try:
+        yield client
+    finally:
+        if own:
+            with trio.move_on_after(1.0, shield=True):
+                await client.aclose()
+
+
+def _client_for(
+    url: str,
+    config: SenderConfig,
+    client: WebhookClient | None,
+    tracker: RateLimitTracker | None,
+    ssl_context: ssl.SSLContext | None,
+    transport: Transport | None,
+) -> WebhookClient:
+    """The client given, or one made from ``config``; refuses a mix of the two."""
     if config.rate_limit_store is not None and (client is not None or tracker is not None):
         raise ValueError(
             "open_webhook_sender: config.rate_limit_store is for the tracker made here; "
             "give a tracker= or client= of your own its store (RateLimitTracker(store=...))"
         )
     if client is None:
-        client = client_from_config(
+        return client_from_config(
             url, config, tracker=tracker, ssl_context=ssl_context, transport=transport
         )
-    elif tracker is not None or ssl_context is not None or transport is not None:
+    if tracker is not None or ssl_context is not None or transport is not None:
         raise ValueError(
             "open_webhook_sender: pass either client= or the parts of a client to make "
             "(tracker=, ssl_context=, transport=), not both"
         )
-    try:
-        async with (
-            open_rate_limit_store(config.rate_limit_store) as store,
-            shared_outbox(config.outbox) as outbox,
-        ):
-            if store is not None:
-                client.tracker.use_store(store)
-            durable = None
-            if outbox is not None:
-                durable = Durable(outbox, client.url.webhook_id)
-                await durable.open()
-            async with _running(WebhookSender(client, config, durable)) as sender:
-                yield sender
-    finally:
-        if own_client:
-            with trio.move_on_after(1.0, shield=True):
-                await client.aclose()
+    return client
 
 
 @asynccontextmanager
-async def _running(sender: WebhookSender) -> AsyncIterator[WebhookSender]:
-    """The sender's tasks for the life of the block, then the drain."""
-    durable = sender._durable
-    try:
-        async with trio.open_nursery() as nursery:
-            # start_soon, not start: awaiting a start could be cancelled (an outer
-            # cancellation) after one task began, leaving a shielded task that nothing
-            # would ever stop. Each task enters its shield before its first checkpoint.
-            nursery.start_soon(sender._run_mover)
-            nursery.start_soon(sender._run_sender)
-            if durable is not None:
-                nursery.start_soon(durable.run_committer)
-            try:
-                yield sender
-            finally:
-                await sender._shutdown()
-    except BaseExceptionGroup as group:
-        # The tasks never raise (a message's failure is its own), so the group holds the
-        # caller's exception, perhaps beside Cancelled: hand it back as itself, as trio's
-        # own as_safe_channel does, so `except KeyError` around the block still works.
-        _raise_single(group)
-
-
-def _raise_single(group: BaseExceptionGroup[BaseException]) -> NoReturn:
-    """Re-raise the one exception of ``group`` that is not a Cancelled (else the group)."""
-    others = [e for e in group.exceptions if not isinstance(e, trio.Cancelled)]
-    if len(others) > 1 or (others and isinstance(others[0], BaseExceptionGroup)):
-        raise group
-    single = others[0] if others else group.exceptions[0]
-    # Keep the exception's own context, not the group it travelled in.
-    context = single.__context__
-    try:
-        raise single
-    finally:
-        single.__context__ = context
-        del single, context
+async def _opened(client: WebhookClient, config: SenderConfig) -> AsyncIterator[WebhookSender]:
+    """A running sender on ``client``, with ``config``'s rate-limit store and outbox."""
+    async with (
+        open_rate_limit_store(config.rate_limit_store) as store,
+        shared_outbox(config.outbox) as outbox,
+    ):
+        if store is not None:
+            client.tracker.use_store(store)
+        durable = None
+        if outbox is not None:
+            durable = Durable(outbox, client.url.webhook_id)
+            await durable.open()
+        async with running(WebhookSender(client, config, durable)) as sender:
+            yield sender

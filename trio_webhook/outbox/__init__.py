@@ -25,7 +25,8 @@ from trio_webhook.outbox._base import (
     StoredDeadLetter,
     WebhookSummary,
 )
-from trio_webhook.outbox._redis import RedisOutbox, is_redis_url
+from trio_webhook.outbox._redis import RedisOutbox
+from trio_webhook.outbox._redis_conn import is_redis_url
 from trio_webhook.outbox._redis_sync import enqueue
 from trio_webhook.outbox._sqlite import SQLiteOutbox
 

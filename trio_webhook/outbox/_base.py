@@ -34,6 +34,7 @@ __all__ = [
     "StoredDeadLetter",
     "WebhookSummary",
     "check_webhook_id",
+    "pid_alive",
 ]
 
 _SNOWFLAKE: Final = re.compile(r"[0-9]{1,20}")
@@ -91,6 +92,17 @@ def check_webhook_id(webhook_id: str) -> str:
         f"webhook_id must be the webhook's numeric id (1 to 20 digits, never the URL or "
         f"token), got {shown}"
     )
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this host (a lease holder that is gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists; it belongs to someone else
+    return True
 
 
 @attrs.frozen(kw_only=True)

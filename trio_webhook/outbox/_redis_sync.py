@@ -23,7 +23,7 @@ from trio_webhook._models import Message
 from trio_webhook._records import encode_message
 from trio_webhook._url import parse_webhook_url
 from trio_webhook.outbox._base import OutboxError
-from trio_webhook.outbox._redis import is_redis_url, redis_display
+from trio_webhook.outbox._redis_conn import is_redis_url, redis_display
 
 __all__ = ["enqueue"]
 
@@ -152,19 +152,23 @@ def enqueue(
     if not bodies:
         return []
     # ARGV as RedisOutbox.append, without an owner: a producer takes no lease.
-    args = [prefix, webhook_id, "", "0", "", "", "0", *bodies]
+    reply = _append(redis_url, timeout, [prefix, webhook_id, "", "0", "", "", "0", *bodies])
+    if not isinstance(reply, list) or reply[:1] != ["ok"]:
+        raise OutboxError(f"outbox {redis_display(redis_url)}: unexpected reply {reply!r}")
+    return [int(str(e)) for e in reply[1:]]
+
+
+def _append(redis_url: str, timeout: float, args: list[str]) -> object:
+    """Run the append script on a connection of its own (loading it if Redis lacks it)."""
     conn = _Connection(redis_url, timeout)
     try:
         try:
-            reply = conn.call("EVALSHA", _APPEND_SHA, "0", *args)
+            return conn.call("EVALSHA", _APPEND_SHA, "0", *args)
         except _RespError as exc:
             if not str(exc).startswith("NOSCRIPT"):
                 raise
-            reply = conn.call("EVAL", scripts.APPEND, "0", *args)
+            return conn.call("EVAL", scripts.APPEND, "0", *args)
     except _RespError as exc:
         raise OutboxError(f"outbox {redis_display(redis_url)}: Redis refused: {exc}") from exc
     finally:
         conn.close()
-    if not isinstance(reply, list) or reply[:1] != ["ok"]:
-        raise OutboxError(f"outbox {redis_display(redis_url)}: unexpected reply {reply!r}")
-    return [int(str(e)) for e in reply[1:]]

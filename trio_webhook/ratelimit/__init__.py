@@ -12,6 +12,7 @@ takes and returns), ``_store`` (the store protocols), ``_memory`` (the memory st
 from trio_webhook.ratelimit._budget import InvalidRequestBudget
 from trio_webhook.ratelimit._headers import RateLimitInfo
 from trio_webhook.ratelimit._memory import MemoryStore
+from trio_webhook.ratelimit._metrics import RateLimitMetrics
 from trio_webhook.ratelimit._store import AsyncRateLimitStore, RateLimitStore
 from trio_webhook.ratelimit._strategies import (
     AdaptiveStrategy,
@@ -19,7 +20,7 @@ from trio_webhook.ratelimit._strategies import (
     ReactiveStrategy,
     Strategy,
 )
-from trio_webhook.ratelimit._tracker import RateLimitMetrics, RateLimitTracker
+from trio_webhook.ratelimit._tracker import RateLimitTracker
 
 __all__ = [
     "AdaptiveStrategy",

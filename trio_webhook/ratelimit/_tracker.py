@@ -16,9 +16,7 @@ until the reservation expires, so a cancelled request never leaks a slot.
 
 from __future__ import annotations
 
-import datetime
 import inspect
-import logging
 import math
 import random
 from typing import TYPE_CHECKING, Final, cast
@@ -29,6 +27,7 @@ from trio_webhook._errors import ConfigError, InvalidRequestBudgetExceeded
 from trio_webhook.ratelimit._budget import InvalidRequestBudget
 from trio_webhook.ratelimit._headers import RateLimitInfo
 from trio_webhook.ratelimit._memory import MemoryStore
+from trio_webhook.ratelimit._metrics import RateLimitMetrics, log_edge_ban
 from trio_webhook.ratelimit._records import (
     BucketSnapshot,
     GlobalPacing,
@@ -46,39 +45,6 @@ __all__ = ["RATE_LIMITED_JITTER", "RateLimitMetrics", "RateLimitTracker"]
 
 # Jitter on top of a 429's retry_after (Discord's advice; also the retry policy's).
 RATE_LIMITED_JITTER: Final = 0.25
-
-logger: Final = logging.getLogger("trio_webhook")
-
-
-@attrs.frozen
-class RateLimitMetrics:
-    """Counters of one tracker, as a snapshot.
-
-    Attributes:
-        waits: Times ``acquire`` said wait.
-        wait_seconds: Sum of the waits it asked for.
-        granted: Requests let through.
-        rate_limited: 429s seen, by scope (``user``, ``shared``, ``global``, and ``edge``
-            for the edge's own 429s: :attr:`RateLimitInfo.edge_ban`).
-        invalid_requests: Answers counted towards Discord's invalid-request limit (401,
-            403, 429 not ``shared``; an edge-ban episode once) in the store's current
-            window.
-        edge_bans: Edge-ban episodes this tracker began (each paused every route).
-        refused: Reservations refused because the invalid-request budget was spent.
-    """
-
-    waits: int
-    wait_seconds: float
-    granted: int
-    rate_limited: dict[str, int]
-    invalid_requests: int = 0
-    edge_bans: int = 0
-    refused: int = 0
-
-    @property
-    def rate_limited_total(self) -> int:
-        """All 429s seen."""
-        return sum(self.rate_limited.values())
 
 
 def _default_strategy() -> Strategy:
@@ -341,37 +307,7 @@ class RateLimitTracker:
         epoch_now: float | None,
     ) -> None:
         self._edge_bans += 1
-        self._log_edge_ban(route, info, now, observed.edge_ban_until, epoch_now)
-
-    def _log_edge_ban(
-        self,
-        route: str,
-        info: RateLimitInfo,
-        now: float,
-        until: float,
-        epoch_now: float | None,
-    ) -> None:
-        # One error per episode (the store says which answer began it): the requests in
-        # flight when the ban began come back banned too, and would flood the log.
-        pause = until - now
-        ends = f"{until:.1f} s on the tracker's clock"
-        if epoch_now is not None and math.isfinite(epoch_now):
-            try:
-                wall = datetime.datetime.fromtimestamp(epoch_now + pause, datetime.UTC)
-                ends = f"{wall:%Y-%m-%d %H:%M:%S} UTC"
-            except (OverflowError, OSError, ValueError):
-                pass
-        logger.error(
-            "Discord's edge (Cloudflare) banned this IP address: a 429 on %s came %s. "
-            "This ban covers every webhook, not one bucket: every route of this tracker is "
-            "paused for %.1f s, until %s, and resumes by itself then. Such bans follow too "
-            "many invalid requests (401, 403, 429) or too many requests from one IP.",
-            route,
-            info.edge_ban_cause or "from Discord's edge",
-            pause,
-            ends,
-            extra={"route": route, "edge_ban_seconds": pause},
-        )
+        log_edge_ban(route, info, now, observed.edge_ban_until, epoch_now)
 
     def release(self, route: str, now: float) -> None:
         """Give back a reservation without an answer (the request was never sent)."""

@@ -1,0 +1,161 @@
+"""The sender's end: drain within the deadline, then record what is left.
+
+:func:`running` runs a sender's tasks for the life of its ``async with`` block;
+:meth:`Draining._shutdown` closes the buffer, lets the sender task deliver what is queued
+until ``drain_timeout``, and dead-letters (or, with an outbox, keeps) the rest.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Final, NoReturn, TypeVar
+
+import trio
+
+from trio_webhook._delivery import SINK_TIMEOUT, DeliveryLoop
+from trio_webhook._errors import SenderClosed
+from trio_webhook._receipts import Item
+from trio_webhook._records import DeadLetter
+
+__all__ = ["Draining", "running"]
+
+logger: Final = logging.getLogger("trio_webhook")
+
+S = TypeVar("S", bound="Draining")
+
+
+class Draining(DeliveryLoop):
+    """Shutdown and draining, on top of the delivery loop."""
+
+    # -- shutdown ----------------------------------------------------------------------
+
+    async def _shutdown(self) -> None:
+        """Drain within ``drain_timeout``, then dead-letter what is left as ``shutdown``.
+
+        Runs shielded (bounded by the drain deadline), so an outer cancellation still
+        gets every queued message delivered or recorded.
+        """
+        self._buffer.close()
+        self._flush_shed_log()
+        deadline = trio.current_time() + self._config.drain_timeout
+        with trio.CancelScope(deadline=deadline, shield=True):
+            if self._durable is not None:
+                # Everything accepted is made durable first: a crash during the drain
+                # then loses nothing either.
+                await self._durable.flush()
+            await self._sender_done.wait()
+        self._mover_scope.cancel()
+        self._sender_scope.cancel()
+        with trio.CancelScope(shield=True):
+            await self._mover_done.wait()
+            await self._sender_done.wait()
+            if self._durable is not None:
+                # Before the leftovers are settled: a commit still running when it stops
+                # completes, and its message then stays in the outbox, not dead-lettered.
+                await self._durable.stop()
+            left: list[Item] = []
+            if self._current is not None:
+                left.append(self._current)
+            while True:
+                try:
+                    left.append(self._receive_channel.receive_nowait())
+                except (trio.WouldBlock, trio.EndOfChannel):
+                    break
+            left.extend(self._buffer.drain_nowait())
+            self._flush_shed_log()
+            if left:
+                logger.warning(
+                    "drain deadline (%.1f s) passed with %d message(s) undelivered",
+                    self._config.drain_timeout,
+                    len(left),
+                    extra={"webhook_id": self._client.url.webhook_id},
+                )
+            records = self._settle_left(left)
+            self._current = None
+            self._receive_channel.close()
+            # One deadline for every record: a slow sink must not stretch the exit to
+            # N x SINK_TIMEOUT. The receipts already carry each failure.
+            written = 0
+            with trio.move_on_after(SINK_TIMEOUT):
+                for record in records:
+                    await self._put(record)
+                    written += 1
+            if written < len(records):
+                logger.error(
+                    "dead-letter sink took over %s s at shutdown: %d of %d record(s) not "
+                    "written (their receipts carry the failure)",
+                    SINK_TIMEOUT,
+                    len(records) - written,
+                    len(records),
+                    extra={"webhook_id": self._client.url.webhook_id},
+                )
+
+    def _settle_left(self, left: list[Item]) -> list[DeadLetter]:
+        """Fail what the drain deadline left; a request in flight makes it ``ambiguous``."""
+        timeout = self._config.drain_timeout
+        shutdown = SenderClosed(f"still queued when the drain deadline ({timeout:g} s) passed")
+        in_flight = SenderClosed(
+            f"a request was in flight when the drain deadline ({timeout:g} s) passed: "
+            "Discord may have posted it"
+        )
+        records = []
+        for item in left:
+            record: DeadLetter | None
+            if item.entry is not None:
+                # Durable: it stays pending, and the next sender on the outbox delivers
+                # it (a request in flight is marked so; that sender treats it as
+                # ambiguous).
+                self._keep(
+                    item,
+                    f"still queued when the drain deadline ({timeout:g} s) "
+                    "passed; kept in the outbox for the next sender on it",
+                )
+                continue
+            if item is self._current and self._current_progress.maybe_posted:
+                record = self._settle_dead(item, "ambiguous", in_flight, attempts=1)
+            else:
+                record = self._settle_dead(item, "shutdown", shutdown, attempts=0)
+            if record is not None:
+                records.append(record)
+        return records
+
+
+@asynccontextmanager
+async def running(sender: S) -> AsyncIterator[S]:
+    """The sender's tasks for the life of the block, then the drain."""
+    durable = sender._durable
+    try:
+        async with trio.open_nursery() as nursery:
+            # start_soon, not start: awaiting a start could be cancelled (an outer
+            # cancellation) after one task began, leaving a shielded task that nothing
+            # would ever stop. Each task enters its shield before its first checkpoint.
+            nursery.start_soon(sender._run_mover)
+            nursery.start_soon(sender._run_sender)
+            if durable is not None:
+                nursery.start_soon(durable.run_committer)
+            try:
+                yield sender
+            finally:
+                await sender._shutdown()
+    except BaseExceptionGroup as group:
+        # The tasks never raise (a message's failure is its own), so the group holds the
+        # caller's exception, perhaps beside Cancelled: hand it back as itself, as trio's
+        # own as_safe_channel does, so `except KeyError` around the block still works.
+        _raise_single(group)
+
+
+def _raise_single(group: BaseExceptionGroup[BaseException]) -> NoReturn:
+    """Re-raise the one exception of ``group`` that is not a Cancelled (else the group)."""
+    others = [e for e in group.exceptions if not isinstance(e, trio.Cancelled)]
+    if len(others) > 1 or (others and isinstance(others[0], BaseExceptionGroup)):
+        raise group
+    single = others[0] if others else group.exceptions[0]
+    # Keep the exception's own context, not the group it travelled in.
+    context = single.__context__
+    try:
+        raise single
+    finally:
+        single.__context__ = context
+        del single, context
