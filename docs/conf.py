@@ -45,6 +45,7 @@ html_title = f"trio-webhook {release}"
 PUBLIC_NAMESPACES = (
     "trio_webhook.testing",
     "trio_webhook.outbox",
+    "trio_webhook.worker",
     "trio_webhook.transport",
     "trio_webhook.limits",
     "trio_webhook.ratelimit",

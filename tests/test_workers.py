@@ -22,12 +22,12 @@ from click.testing import CliRunner
 from redis_server import RedisServer
 
 from trio_webhook import Message, SenderConfig
-from trio_webhook._worker import WorkerStats, open_worker
 from trio_webhook.cli._commands import cli
 from trio_webhook.outbox import RedisOutbox, enqueue
 from trio_webhook.ratelimit import RateLimitTracker
 from trio_webhook.ratelimit._records import GlobalPacing
 from trio_webhook.testing import FakeDiscord, FakeWebhook, serve_fake_discord
+from trio_webhook.worker import WorkerStats, open_worker
 
 CHILD = Path(__file__).parent / "crash" / "worker_child.py"
 
