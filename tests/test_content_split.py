@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import pytest
+import trio
+import trio.testing
 from hypothesis import given
 from hypothesis import strategies as st
 
+from trio_webhook import Embed, Message, SenderConfig, ValidationError, open_webhook_sender
+from trio_webhook._client import WebhookClient
 from trio_webhook._content_split import CLOSE_FENCE, ContentPiece, content_pieces, split_content
 from trio_webhook._limit_values import CONTENT_MAX
+from trio_webhook.testing import FakeDiscord
 
 # --- what the texts are made of ------------------------------------------------------
 
@@ -265,3 +270,59 @@ def test_a_lone_fence_is_plain_text() -> None:
     text = "a " * 20 + "``` b " * 3 + "c " * 10  # three fences: the last is not a block
     pieces = split_content(text, limit=25)
     assert "".join(pieces) == text
+
+
+# --- through the sender and the client -----------------------------------------------------
+
+LONG = "".join(f"paragraph {n}: " + "lorem ipsum " * 40 + "\n\n" for n in range(10))  # 4950
+
+
+async def test_the_sender_delivers_long_content_as_several_messages_in_order(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    fake = FakeDiscord(seed=0)
+    hook = fake.create_webhook()
+    async with open_webhook_sender(
+        hook.url, transport=fake.transport(), config=SenderConfig(seed=0)
+    ) as sender:
+        receipt = sender.send_nowait(Message(content=LONG, embeds=[Embed(title="summary")]))
+        delivery = await receipt.wait()
+    stored = fake.history(hook.channel_id)
+    assert [m["content"] for m in stored] == split_content(LONG)
+    assert len(stored) == len(delivery.messages) == 3
+    assert [len(m["embeds"]) for m in stored] == [0, 0, 1]  # under the end of the text
+
+
+async def test_a_sender_configured_not_to_split_refuses_long_content(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    fake = FakeDiscord(seed=0)
+    hook = fake.create_webhook()
+    config = SenderConfig(seed=0, split_content=False)
+    async with open_webhook_sender(hook.url, transport=fake.transport(), config=config) as sender:
+        too_long = "content has 4950 characters, Discord allows 2000"
+        with pytest.raises(ValidationError, match=too_long) as info:
+            sender.send_nowait(Message(content=LONG))
+        assert [v.path for v in info.value.violations] == ["content"]
+        with pytest.raises(ValidationError):
+            await sender.send(Message(content=LONG))
+    assert fake.history(hook.channel_id) == []
+    assert SenderConfig.from_env({"TRIO_WEBHOOK_SPLIT_CONTENT": "off"}).split_content is False
+
+
+async def test_execute_splits_a_long_forum_post_into_its_thread(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    fake = FakeDiscord(seed=0)
+    forum = fake.create_channel(forum=True)
+    hook = fake.create_webhook(forum)
+    async with WebhookClient(hook.url, transport=fake.transport()) as client:
+        delivery = await client.execute(Message(content=LONG, thread_name="notes", tts=True))
+        with pytest.raises(ValidationError, match="Discord allows 2000"):
+            await client.execute(Message(content=LONG, thread_name="x"), split_content=False)
+    [thread] = fake.threads(forum)
+    assert [m["content"] for m in fake.history(thread)] == split_content(LONG)
+    assert all(m.channel_id == thread for m in delivery.messages)
+    first, *rest = (r.json for r in fake.requests)
+    assert (first["thread_name"], first["tts"]) == ("notes", True)
+    assert all("thread_name" not in r and "tts" not in r for r in rest)
