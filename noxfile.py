@@ -44,7 +44,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on the package and the tests."""
-    session.install("-e", ".[dev,redis]", "mypy>=1.13")
+    session.install("-e", ".[dev,redis]", "mypy>=1.13", "types-regex")
     session.run("mypy", "trio_webhook", "tests", "benchmarks")
 
 

@@ -159,13 +159,13 @@ def test_validate_ok(tmp_path: Path) -> None:
 def test_validate_prints_every_violation(tmp_path: Path) -> None:
     path = write_json(
         tmp_path / "m.json",
-        {"content": "x" * 2001, "embeds": [{"title": "t" * 300, "description": "d" * 5000}]},
+        {"username": "u" * 81, "embeds": [{"title": "t" * 300, "description": "d" * 5000}]},
     )
     result = run("validate", path)
     assert result.exit_code == 1
     lines = result.stdout.strip().splitlines()
     assert len(lines) == 3
-    assert any("content" in line for line in lines)
+    assert any("username" in line for line in lines)
     assert any("embeds[0].description" in line for line in lines)
     assert_one_line_error(result, "3 violation(s)")
 
@@ -225,8 +225,8 @@ def test_missing_url_says_where_to_put_it() -> None:
 
 def test_message_over_the_limits_is_one_line() -> None:
     url = "https://discord.com/api/webhooks/123/" + TOKEN
-    result = run("send", url, "--content", "x" * 2001)
-    assert_one_line_error(result, "Discord's limits", "content")
+    result = run("send", url, "--content", "x", "--username", "u" * 81)
+    assert_one_line_error(result, "Discord's limits", "username")
 
 
 def test_bad_embed_json_and_missing_file(tmp_path: Path) -> None:

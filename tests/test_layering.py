@@ -123,6 +123,7 @@ CORE = [
     "trio_webhook._embed_checks",
     "trio_webhook._file_checks",
     "trio_webhook._planning",
+    "trio_webhook._content_split",
     "trio_webhook._encoding",
     "trio_webhook._outcome",
     "trio_webhook._retry",

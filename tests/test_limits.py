@@ -132,7 +132,21 @@ def test_generated_messages_are_valid(message: Message) -> None:
 def test_each_limit_names_path_limit_and_actual(
     message: Message, expected: tuple[str, int, int]
 ) -> None:
-    assert one(validate(message)) == expected
+    # Without splitting, so that content is held to one request's 2000 characters too.
+    assert one(validate(message, split_content=False)) == expected
+
+
+def test_long_content_is_no_violation_when_it_will_be_split() -> None:
+    long = Message(content="x" * 2001)
+    assert validate(long) == []
+    check(long)
+    (violation,) = validate(long, split_content=False)
+    assert str(violation) == "content: content has 2001 characters, Discord allows 2000; shorten it"
+    with pytest.raises(ValidationError, match="content has 2001 characters"):
+        check(long, split_content=False)
+    # What splitting cannot fix is still refused: text that cannot be encoded, nothing.
+    assert [v.path for v in validate(Message(content="x" * 3000 + "\ud800"))] == ["content"]
+    assert [v.path for v in validate(Message(content=" " * 3000))] == ["message"]
 
 
 def test_detail_says_what_is_wrong_and_how_to_fix_it() -> None:
@@ -163,7 +177,7 @@ def test_every_violation_is_reported_at_once() -> None:
         thread_id=1,
         thread_name="post",
     )
-    paths = [v.path for v in validate(message)]
+    paths = [v.path for v in validate(message, split_content=False)]
     assert paths == [
         "content",
         "username",
@@ -172,7 +186,7 @@ def test_every_violation_is_reported_at_once() -> None:
         "thread_name",
     ]
     with pytest.raises(ValidationError) as info:
-        check(message)
+        check(message, split_content=False)
     assert [v.path for v in info.value.violations] == paths
     assert "breaks 5 Discord limits" in str(info.value)
     assert isinstance(info.value, ValueError)

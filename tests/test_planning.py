@@ -19,6 +19,7 @@ from trio_webhook import (
     ValidationError,
 )
 from trio_webhook._attachments import ATTACHMENT_SCHEME, file_names
+from trio_webhook._content_split import split_content
 from trio_webhook._limit_values import DEFAULT_MAX_UPLOAD_BYTES
 from trio_webhook._limits import validate_request
 from trio_webhook._models import PlannedRequest
@@ -268,7 +269,9 @@ def test_files_of_one_embed_over_the_budget_raise() -> None:
 
 def test_invalid_message_raises_before_planning() -> None:
     with pytest.raises(ValidationError) as info:
-        plan_requests(Message(content="x" * 2001, embeds=[Embed(title="t" * 257)]))
+        plan_requests(
+            Message(content="x" * 2001, embeds=[Embed(title="t" * 257)]), split_content=False
+        )
     assert {v.path for v in info.value.violations} == {"content", "embeds[0].title"}
 
 
@@ -284,6 +287,102 @@ def test_planned_requests_are_frozen_and_evolvable() -> None:
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         first.thread_id = "1"  # type: ignore[misc]
     assert attrs.evolve(first, thread_id="5").thread_id == "5"
+
+
+# --- plan_requests: long content ----------------------------------------------------
+
+PARAGRAPH = "word " * 99 + "word.\n\n"  # 502 characters
+
+
+def test_content_over_the_limit_is_split_into_requests_of_its_own_in_order() -> None:
+    content = PARAGRAPH * 9  # 4518 characters: three paragraphs a request
+    plan = plan_requests(Message(content=content))
+    assert [len(p.content or "") for p in plan] == [1506, 1506, 1506]
+    assert "".join(p.content or "" for p in plan) == content
+    assert [p.index for p in plan] == [0, 1, 2]
+
+
+def test_content_of_exactly_the_limit_is_one_request_as_before() -> None:
+    message = Message(content="x" * 2000, embeds=[Embed(title="t")])
+    (only,) = plan_requests(message)
+    assert only == PlannedRequest(index=0, content="x" * 2000, embeds=(Embed(title="t"),))
+
+
+def test_embeds_and_files_go_with_the_last_piece_under_the_text() -> None:
+    message = Message(
+        content=PARAGRAPH * 5, embeds=titled(2), attachments=[png("a.png"), png("b.png")]
+    )
+    plan = plan_requests(message)
+    assert [(len(p.content or ""), len(p.embeds), len(p.files)) for p in plan] == [
+        (1506, 0, 0),
+        (1004, 2, 2),
+    ]
+
+
+def test_a_file_goes_with_the_embed_that_shows_it_after_the_pieces() -> None:
+    message = Message(
+        content=PARAGRAPH * 5,
+        embeds=[*titled(10), Embed(title="pic", image=EmbedMedia("attachment://b.png"))],
+        attachments=[png("a.png"), png("b.png")],
+    )
+    plan = plan_requests(message)
+    assert [[f.filename for f in p.files] for p in plan] == [[], ["a.png"], ["b.png"]]
+    for planned in plan:
+        assert validate_request(planned) == []
+
+
+def test_every_piece_repeats_the_identity_and_only_the_first_has_tts_and_the_post() -> None:
+    mentions = AllowedMentions(users=[1])
+    message = Message(
+        content=PARAGRAPH * 5,
+        username="ci",
+        avatar_url="https://example.com/a.png",
+        tts=True,
+        embeds=[Embed(title="t")],
+        allowed_mentions=mentions,
+        flags=4,
+        thread_name="release notes",
+        applied_tags=[7],
+    )
+    plan = plan_requests(message)
+    assert len(plan) == 2
+    for planned in plan:
+        assert (planned.username, planned.avatar_url) == ("ci", "https://example.com/a.png")
+        assert (planned.allowed_mentions, planned.flags) == (mentions, 4)
+    assert [(p.tts, p.thread_name, p.applied_tags) for p in plan] == [
+        (True, "release notes", ("7",)),
+        (None, None, None),
+    ]
+    into_thread = plan_requests(
+        attrs.evolve(message, thread_name=None, applied_tags=None, thread_id=9)
+    )
+    assert [p.thread_id for p in into_thread] == ["9", "9"]
+
+
+def test_a_code_block_cut_in_two_is_reopened_in_the_next_request() -> None:
+    code = "".join(f"print({n})\n" for n in range(300))  # 2890 characters
+    plan = plan_requests(Message(content=f"```py\n{code}```"))
+    assert len(plan) == 2
+    first, second = (p.content or "" for p in plan)
+    assert first.endswith("\n```")
+    assert second.startswith("```py\n")
+    for planned in plan:
+        assert validate_request(planned) == []
+
+
+def test_without_splitting_long_content_is_refused_as_before() -> None:
+    with pytest.raises(ValidationError) as info:
+        plan_requests(Message(content="x" * 2001), split_content=False)
+    (violation,) = info.value.violations
+    assert (violation.path, violation.limit, violation.actual) == ("content", 2000, 2001)
+
+
+def test_long_whitespace_around_the_text_is_left_out() -> None:
+    # Discord trims it: a request of only whitespace would be refused (50006).
+    plan = plan_requests(Message(content=" " * 2500 + "hello" + "\n" * 2500))
+    assert [p.content for p in plan] == ["hello" + "\n" * 1995]
+    (only,) = plan_requests(Message(content=" " * 2500, embeds=[Embed(title="t")]))
+    assert (only.content, only.embeds) == (None, (Embed(title="t"),))
 
 
 # --- plan_requests: properties ------------------------------------------------------
@@ -318,3 +417,40 @@ def test_every_plan_delivers_the_whole_message_within_limits(message: Message, b
         assert references_satisfied(planned)
         assert planned.username == message.username
         assert planned.flags == message.flags
+
+
+long_texts = st.builds(
+    lambda unit, extra: unit * (2001 // len(unit) + 1 + extra),
+    st.lists(
+        st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=30)
+        | st.sampled_from([" ", "\n", "\n\n", "```py\n", "```", "<@123>", "https://x.co/a"]),
+        min_size=1,
+        max_size=8,
+    ).map("".join),
+    st.integers(0, 3),
+)
+
+
+@given(messages(max_embeds=15, max_files=12), long_texts)
+def test_long_content_plans_its_pieces_first_and_the_rest_after_the_last(
+    message: Message, content: str
+) -> None:
+    message = attrs.evolve(message, content=content)
+    pieces = split_content(content)
+    if not pieces and not message.embeds and not message.attachments:
+        with pytest.raises(ValidationError):
+            plan_requests(message)
+        return
+    plan = plan_requests(message)
+    assert [p.index for p in plan] == list(range(len(plan)))
+    assert [p.content for p in plan[: len(pieces)]] == pieces
+    assert all(p.content is None for p in plan[len(pieces) :])
+    assert all(not p.embeds and not p.files for p in plan[: max(len(pieces) - 1, 0)])
+    assert [e for p in plan for e in p.embeds] == list(message.embeds)
+    assert sorted(id(f) for p in plan for f in p.files) == sorted(map(id, message.attachments))
+    assert plan[0].tts == message.tts
+    assert plan[0].thread_name == message.thread_name
+    assert all(p.tts is None and p.thread_name is None for p in plan[1:])
+    for planned in plan:
+        assert validate_request(planned) == []
+        assert (planned.username, planned.thread_id) == (message.username, message.thread_id)

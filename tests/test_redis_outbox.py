@@ -187,11 +187,11 @@ def test_enqueue_checks_the_message_and_stores_nothing_invalid(
     redis_server: RedisServer, prefix: str
 ) -> None:
     url = "https://discord.com/api/webhooks/123/very-secret-token"
-    with pytest.raises(ValidationError, match="2000"):
+    with pytest.raises(ValidationError, match="Discord allows 80"):
         enqueue(
             redis_server.url,
             url,
-            [Message(content="ok"), Message(content="x" * 2001)],
+            [Message(content="ok"), Message(content="x", username="u" * 81)],
             prefix=prefix,
         )
 

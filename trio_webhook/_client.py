@@ -207,7 +207,12 @@ class WebhookClient:
     # -- the public calls --------------------------------------------------------------
 
     async def execute(
-        self, message: Message, *, wait: bool = True, thread_id: int | str | None = None
+        self,
+        message: Message,
+        *,
+        wait: bool = True,
+        thread_id: int | str | None = None,
+        split_content: bool = True,
     ) -> Delivery:
         """Send ``message``, split into as many requests as Discord needs, in order.
 
@@ -215,6 +220,8 @@ class WebhookClient:
             message: What to send.
             wait: Ask Discord to return each created message (``?wait=true``).
             thread_id: Post into this thread (overrides ``message.thread_id``).
+            split_content: Send content over 2000 characters as several messages
+                (``False``: raise ``ValidationError`` instead).
 
         Returns:
             What Discord returned for each request (empty with ``wait=False``).
@@ -230,7 +237,9 @@ class WebhookClient:
             it got only through ``DeliveryFailed.attempts``. The sender
             (:func:`open_webhook_sender`) records partial progress in dead letters.
         """
-        plan = plan_requests(message, max_upload_bytes=self._max_upload_bytes)
+        plan = plan_requests(
+            message, max_upload_bytes=self._max_upload_bytes, split_content=split_content
+        )
         progress = PlanProgress()
         await self.execute_plan(plan, wait=wait, thread_id=thread_id, progress=progress)
         return Delivery(messages=tuple(progress.messages))

@@ -74,6 +74,8 @@ class SenderConfig:
         max_upload_bytes: Largest file accepted for upload (Discord's default is 10 MiB).
         wait: Execute with ``wait=true`` so receipts carry Discord's message ids.
         dry_run: Do everything but the final POST; receipts get synthetic ids.
+        split_content: Cut content over 2000 characters into several messages;
+            ``False`` refuses it at ``send_nowait`` (see ``docs/messages.md``).
         seed: Seed of the retry jitter's random generator (``None``: unpredictable).
         outbox: Where accepted messages are kept until settled, so a crash loses none:
             a SQLite file path, an :class:`~trio_webhook.outbox.Outbox`, or ``None``
@@ -107,6 +109,7 @@ class SenderConfig:
     max_upload_bytes: int = 10 * MiB
     wait: bool = True
     dry_run: bool = False
+    split_content: bool = True
     seed: int | None = None
     outbox: str | os.PathLike[str] | Outbox | None = None
     rate_limit_store: str | RateLimitStore | AsyncRateLimitStore | None = attrs.field(
@@ -204,6 +207,7 @@ _KINDS: Final[dict[str, _Kind]] = {
     "max_upload_bytes": "int",
     "wait": "bool",
     "dry_run": "bool",
+    "split_content": "bool",
     "seed": "opt_int",
     "outbox": "path",
     "rate_limit_store": "path",
@@ -250,7 +254,7 @@ def _validate(c: SenderConfig) -> None:
     _check_seconds("backoff_cap", c.backoff_cap)
     if c.backoff_base > c.backoff_cap:
         raise ConfigError("backoff_base", c.backoff_base, f"at most backoff_cap ({c.backoff_cap})")
-    for key in ("retry_ambiguous", "dead_letter_attachments", "wait", "dry_run"):
+    for key in ("retry_ambiguous", "dead_letter_attachments", "wait", "dry_run", "split_content"):
         value = getattr(c, key)
         if not isinstance(value, bool):
             raise ConfigError(key, value, "True or False")

@@ -209,7 +209,11 @@ class DeliveryLoop:
         wait = self._config.wait
         try:
             # Checked when it was enqueued (and shedding keeps it valid).
-            plan = plan_checked(item.message, max_upload_bytes=self._config.max_upload_bytes)
+            plan = plan_checked(
+                item.message,
+                max_upload_bytes=self._config.max_upload_bytes,
+                split_content=self._config.split_content,
+            )
             # The progress record is where a dead letter's ``delivered_requests`` and
             # ``thread_id`` come from, so a replay skips exactly what Discord already shows.
             await client.execute_plan(

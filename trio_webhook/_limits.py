@@ -10,8 +10,8 @@ Two levels of checks:
   larger than one request allows (more than 10 embeds, more than 6000 embed
   characters, more than 10 files, more bytes than one upload): the planner splits
   those, so they are not violations. A single part that breaks a limit on its own
-  (2001 characters of content, one embed over 6000 characters, one file over the
-  upload budget) is.
+  (one embed over 6000 characters, one file over the upload budget) is. Content over
+  2000 characters is split too, unless the caller says ``split_content=False``.
 * :func:`validate_request` looks at one planned request and adds the per-request
   rules (at most 10 embeds, 6000 characters, 10 files and the upload budget).
 
@@ -115,11 +115,21 @@ def _check_flags(c: Collector, flags: int) -> None:
 
 
 def _check_common(
-    c: Collector, body: Message | PlannedRequest, *, has_files: bool, edit: bool = False
+    c: Collector,
+    body: Message | PlannedRequest,
+    *,
+    has_files: bool,
+    edit: bool = False,
+    split_content: bool = False,
 ) -> None:
     # In field order, so violations are listed as the message reads. An edit changes
     # only content, embeds, allowed mentions and flags, and need not carry any of them.
-    _check_content(c, body.content, empty_allowed=edit or bool(body.embeds) or has_files)
+    _check_content(
+        c,
+        body.content,
+        empty_allowed=edit or bool(body.embeds) or has_files,
+        split_content=split_content,
+    )
     if not edit:
         _check_identity(c, body.username, body.avatar_url)
     for i, embed in enumerate(body.embeds):
@@ -132,8 +142,14 @@ def _check_common(
         _check_thread(c, body.thread_id, body.thread_name, body.applied_tags)
 
 
-def _check_content(c: Collector, content: str | None, *, empty_allowed: bool) -> None:
-    c.max_len("content", "content", content, CONTENT_MAX)
+def _check_content(
+    c: Collector, content: str | None, *, empty_allowed: bool, split_content: bool
+) -> None:
+    if split_content:
+        # Any length: the planner cuts it into messages (trio_webhook._content_split).
+        c.encodable("content", "content", content)
+    else:
+        c.max_len("content", "content", content, CONTENT_MAX)
     if not empty_allowed and not (content and content.strip()):
         c.add(
             "message",
@@ -195,35 +211,47 @@ def _check_thread(
 
 
 def validate(
-    message: Message, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    message: Message,
+    *,
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    split_content: bool = True,
 ) -> list[Violation]:
     """Every limit that ``message`` breaks, in the order of its fields.
 
     What the planner splits (more than 10 embeds, 6000 characters or 10 files, or more
-    bytes than one request may upload) is not a violation; a part that alone breaks a
-    limit is. File sizes are taken with ``FilePart.size()``: nothing is read.
+    bytes than one request may upload, and with ``split_content`` content over 2000
+    characters) is not a violation; a part that alone breaks a limit is. File sizes are
+    taken with ``FilePart.size()``: nothing is read.
 
     Args:
         message: The message to check.
         max_upload_bytes: The most bytes one file (and one request) may upload.
+        split_content: Whether long content will be split into several messages (the
+            sender's and ``WebhookClient.execute``'s default); ``False`` holds it to
+            2000 characters.
 
     Returns:
         The violations; empty when the message can be sent.
     """
     c = Collector()
-    _check_common(c, message, has_files=bool(message.attachments))
+    _check_common(c, message, has_files=bool(message.attachments), split_content=split_content)
     check_files(c, "attachments", message.attachments, max_upload_bytes)
     check_references(c, message.embeds, message.attachments, "the message")
     return c.violations
 
 
-def check(message: Message, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES) -> None:
+def check(
+    message: Message,
+    *,
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    split_content: bool = True,
+) -> None:
     """Raise if ``message`` breaks a limit (see :func:`validate`).
 
     Raises:
         ValidationError: Listing every violation.
     """
-    violations = validate(message, max_upload_bytes=max_upload_bytes)
+    violations = validate(message, max_upload_bytes=max_upload_bytes, split_content=split_content)
     if violations:
         raise ValidationError(violations)
 

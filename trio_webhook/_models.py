@@ -178,9 +178,9 @@ class Message:
     """A message to execute a webhook with.
 
     A message may be larger than one Discord request allows (more than 10 embeds, more
-    than 6000 embed characters, more than 10 files): the planner splits it into several
-    requests, in order. A single part that breaks a limit on its own (a 5000-character
-    description, 2001 characters of content) is a :class:`ValidationError`.
+    than 6000 embed characters, more than 10 files, content over 2000 characters): the
+    planner splits it into several requests, in order. A single part that breaks a limit
+    on its own (a 5000-character description) is a :class:`ValidationError`.
 
     ``thread_id`` posts into a thread (a query parameter, not part of the JSON body);
     ``thread_name`` and ``applied_tags`` create a forum post.
@@ -268,7 +268,8 @@ class PlannedRequest:
 
     ``username``, ``avatar_url``, ``allowed_mentions``, ``flags`` and ``thread_id`` are
     repeated on every request so that the posts look alike and land in the same place;
-    ``content`` and ``tts`` are only on the first.
+    ``content`` and ``tts`` are only on the first (content too long for one request is
+    one piece a request, before the rest).
 
     Forum posts: ``thread_name`` and ``applied_tags`` are only on the first request,
     which creates the post. The client must send the remaining requests into the
@@ -277,7 +278,7 @@ class PlannedRequest:
 
     Attributes:
         index: The position of this request in its plan, from 0.
-        content: The message content (first request only).
+        content: The message content (first request only), or one piece of it.
         embeds: This request's chunk of embeds, in message order.
         files: The files uploaded with this request, in message order.
         username: The webhook's display name for this post.

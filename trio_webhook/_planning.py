@@ -4,6 +4,10 @@ A :class:`~trio_webhook.Message` may hold more than one request allows: more tha
 embeds, more than 6000 embed characters, more than 10 files or more bytes than one
 upload. :func:`plan_requests` splits it, keeping order:
 
+* content longer than one request allows is cut by
+  :func:`~trio_webhook._content_split.split_content`; each piece is its own request, in
+  order, and the embeds and files go with the last piece, so that they appear under the
+  end of the text (``split_content=False`` refuses such content instead);
 * the content (and ``tts``) goes with the first request;
 * embeds are chunked greedily, in order, by count and characters;
 * each file goes with the request whose embeds refer to it as ``attachment://name``,
@@ -21,9 +25,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import attrs
+
 from trio_webhook._attachments import ATTACHMENT_SCHEME, file_names
+from trio_webhook._content_split import split_content
 from trio_webhook._errors import ValidationError, Violation
 from trio_webhook._limit_values import (
+    CONTENT_MAX,
     DEFAULT_MAX_UPLOAD_BYTES,
     EMBED_TOTAL_CHARS,
     EMBEDS_PER_REQUEST,
@@ -156,13 +164,18 @@ def _references(embeds: Sequence[Embed], files: Sequence[FilePart]) -> list[froz
 
 
 def plan_requests(
-    message: Message, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    message: Message,
+    *,
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    split_content: bool = True,
 ) -> tuple[PlannedRequest, ...]:
     """Plan the requests that deliver ``message``, in the order to send them.
 
     Args:
         message: The message to deliver.
         max_upload_bytes: The most bytes one file and one request may upload.
+        split_content: Cut content over 2000 characters into several messages
+            (``False``: such content is a violation).
 
     Returns:
         At least one request; every one passes
@@ -172,18 +185,23 @@ def plan_requests(
         ValidationError: The message breaks a limit (every violation is listed), or
             embeds that refer to the same file cannot share one request.
     """
-    check(message, max_upload_bytes=max_upload_bytes)
-    return plan_checked(message, max_upload_bytes=max_upload_bytes)
+    check(message, max_upload_bytes=max_upload_bytes, split_content=split_content)
+    return plan_checked(message, max_upload_bytes=max_upload_bytes, split_content=split_content)
 
 
 def plan_checked(
-    message: Message, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    message: Message,
+    *,
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    split_content: bool = True,
 ) -> tuple[PlannedRequest, ...]:
     """:func:`plan_requests` for a message that already passed ``check``.
 
     The sender checks each message when it is enqueued (so a bad one is refused to the
     producer, not dead-lettered); checking again for every delivery would double that cost.
     """
+    if split_content and message.content is not None and len(message.content) > CONTENT_MAX:
+        return _plan_long_content(message, message.content, max_upload_bytes)
     embeds = message.embeds
     if (
         not message.attachments
@@ -217,6 +235,29 @@ def plan_checked(
             )
         )
     return tuple(requests)
+
+
+def _plan_long_content(
+    message: Message, content: str, max_upload_bytes: int
+) -> tuple[PlannedRequest, ...]:
+    """Content over the limit: each piece its own request, the rest with the last piece.
+
+    The embeds and files follow the text they belong under, as one long post would
+    show them. ``request_fields`` decides what every request repeats; the first-only
+    fields (``tts``, a forum post's name and tags) go with the first piece.
+    """
+    pieces = split_content(content)
+    lead = []
+    for n, piece in enumerate(pieces[:-1]):
+        fields = request_fields(message, first=n == 0)
+        fields["content"] = piece
+        lead.append(PlannedRequest(index=n, **fields))
+    fields = request_fields(message, first=not lead)
+    fields["content"] = pieces[-1] if pieces else None  # None: only whitespace was left
+    rest = plan_checked(
+        attrs.evolve(message, **fields), max_upload_bytes=max_upload_bytes, split_content=False
+    )
+    return (*lead, *(attrs.evolve(r, index=r.index + len(lead)) for r in rest))
 
 
 def _chunk_keeping_references(

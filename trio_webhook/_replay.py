@@ -171,7 +171,11 @@ class _Tally:
     async def replay(self, client: WebhookClient, record: DeadLetter, config: SenderConfig) -> bool:
         """Send what is left of ``record``; whether nothing of it is left to send."""
         try:
-            plan = plan_requests(_replayable(record), max_upload_bytes=config.max_upload_bytes)
+            plan = plan_requests(
+                _replayable(record),
+                max_upload_bytes=config.max_upload_bytes,
+                split_content=config.split_content,
+            )
             if record.delivered_requests >= len(plan):
                 self.skipped += 1
                 return True

@@ -122,7 +122,11 @@ class WebhookSender(Draining):
             QueueFull: ``max_buffered`` messages are already buffered.
             SenderClosed: The sender is shutting down.
         """
-        check(message, max_upload_bytes=self._config.max_upload_bytes)
+        check(
+            message,
+            max_upload_bytes=self._config.max_upload_bytes,
+            split_content=self._config.split_content,
+        )
         item = Item(message)
         self._buffer.push_nowait(item)
         self._enqueued += 1
@@ -141,7 +145,11 @@ class WebhookSender(Draining):
             ValidationError: The message breaks a Discord limit that splitting cannot fix.
             SenderClosed: The sender is shutting down.
         """
-        check(message, max_upload_bytes=self._config.max_upload_bytes)
+        check(
+            message,
+            max_upload_bytes=self._config.max_upload_bytes,
+            split_content=self._config.split_content,
+        )
         item = Item(message)
         await self._buffer.push(item)
         self._enqueued += 1

@@ -5,8 +5,9 @@ when it can be sent), each as a :class:`~trio_webhook.errors.Violation` with a p
 as ``embeds[3].fields[7].value``, the limit, the actual size and a sentence saying how to
 fix it; :func:`check` raises them as one :class:`~trio_webhook.ValidationError`.
 :func:`validate_edit` does the same for an edit. What the sender splits across requests
-(more than 10 embeds, 6000 embed characters or 10 files) is not a violation: the limits
-per request are checked on the planned requests.
+(more than 10 embeds, 6000 embed characters or 10 files, and content over 2000
+characters unless ``split_content=False``) is not a violation: the limits per request
+are checked on the planned requests.
 
 The constants are Discord's documented limits (``CONTENT_MAX`` characters of content, and
 so on); :data:`DEFAULT_MAX_UPLOAD_BYTES` is the upload budget a sender assumes unless its
@@ -17,7 +18,7 @@ Example::
     from trio_webhook import Message
     from trio_webhook.limits import CONTENT_MAX, validate
 
-    for violation in validate(Message(content="x" * (CONTENT_MAX + 1))):
+    for violation in validate(Message(content="x" * (CONTENT_MAX + 1)), split_content=False):
         print(violation)  # content: content has 2001 characters, Discord allows 2000; ...
 """
 
