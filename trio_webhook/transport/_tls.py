@@ -29,8 +29,11 @@ def system_has_trust_store(context: ssl.SSLContext) -> bool:
     if context.cert_store_stats()["x509_ca"]:
         return True
     capath = ssl.get_default_verify_paths().capath
+    if capath is None:
+        return False
     try:
-        return capath is not None and any(os.scandir(capath))
+        with os.scandir(capath) as entries:
+            return any(True for _ in entries)
     except OSError:
         return False
 
