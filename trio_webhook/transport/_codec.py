@@ -34,6 +34,17 @@ from typing import Final
 
 import attrs
 
+from trio_webhook.transport._fields import (
+    ClosedEarly,
+    ProtocolError,
+    check_lines,
+    comma_values,
+    fast_name_values,
+    name_values,
+    normalise,
+    split_lines,
+)
+
 __all__ = [
     "ClosedEarly",
     "END_OF_MESSAGE",
@@ -50,14 +61,6 @@ MAX_HEAD_BYTES: Final = 16 * 1024
 """The largest incomplete head buffered (h11's default ``max_incomplete_event_size``)."""
 MAX_HEADERS: Final = 100
 """The most header lines an answer may carry (as ``http.client``)."""
-
-
-class ProtocolError(Exception):
-    """The server broke HTTP/1.1 (h11's ``RemoteProtocolError``): close the connection."""
-
-
-class ClosedEarly(ProtocolError):
-    """The server closed the connection before the answer was complete."""
 
 
 class _Sentinel:
@@ -88,97 +91,14 @@ class ResponseHead:
 
 Event = ResponseHead | bytes | _Sentinel
 
-# The grammar of RFC 9110/9112, as h11 spells it (h11/_abnf.py), so both accept the same.
-_TOKEN: Final = rb"[-!#$%&'*+.^_`|~0-9a-zA-Z]+"
-_FIELD_CONTENT: Final = rb"[^\x00\s]+(?:[ \t]+[^\x00\s]+)*"
-_HEADER_LINE: Final = _TOKEN + rb":[ \t]*(?:" + _FIELD_CONTENT + rb")?[ \t]*"
-_HEADER_LINE_RE: Final = re.compile(_HEADER_LINE)
-# A whole block of unfolded header lines checked by one match (most answers).
-_HEADER_BLOCK_RE: Final = re.compile(rb"(?:" + _HEADER_LINE + rb"\r?\n)*")
 _STATUS_LINE_RE: Final = re.compile(
     rb"HTTP/(?P<version>[0-9]\.[0-9]) (?P<status>[0-9]{3})(?: (?P<reason>[^\x00\n\r\f\v]*))?"
 )
 _CHUNK_HEADER_RE: Final = re.compile(rb"(?P<size>[0-9A-Fa-f]{1,20})(?:;.*)?[ \t]*\r\n")
 _BLANK_LINE_RE: Final = re.compile(rb"\n\r?\n")
-_DIGITS_RE: Final = re.compile(rb"[0-9]{1,20}")
 
 # Framing of the body being read.
 _HEAD, _LENGTH, _CHUNK_SIZE, _CHUNK_DATA, _CHUNK_END, _TRAILER, _UNTIL_EOF, _DONE = range(8)
-
-
-def _split_lines(block: bytes) -> list[bytes]:
-    """Lines of a head that ends in a blank line, without their line ends."""
-    lines = block.split(b"\n")
-    del lines[-2:]  # the blank line, and the empty piece after its newline
-    return [line[:-1] if line[-1:] == b"\r" else line for line in lines]
-
-
-def _unfold(lines: list[bytes]) -> list[bytes]:
-    """Join obsolete continuation lines (starting with a space or tab) to the line before."""
-    out: list[bytes] = []
-    for line in lines:
-        if line[:1] in (b" ", b"\t"):
-            if not out:
-                raise ProtocolError("continuation line at start of headers")
-            out[-1] += b" " + line.lstrip(b" \t")
-        else:
-            out.append(line)
-    return out
-
-
-def _check_lines(lines: list[bytes]) -> list[bytes]:
-    """Unfold and check each line as ``name: value`` (h11's ``_decode_header_lines``)."""
-    if any(line[:1] in (b" ", b"\t") for line in lines):
-        lines = _unfold(lines)
-    for line in lines:
-        if _HEADER_LINE_RE.fullmatch(line) is None:
-            raise ProtocolError("illegal header line")
-    return lines
-
-
-def _normalise(lines: list[bytes], max_headers: int) -> list[tuple[bytes, bytes]]:
-    """Checked lines as (lower-case name, stripped value), with h11's framing rules.
-
-    Raises:
-        ProtocolError: A ``Content-Length`` is not one number, a ``Transfer-Encoding``
-            is not one ``chunked``, or there are more than ``max_headers`` lines.
-    """
-    if len(lines) > max_headers:
-        raise ProtocolError(f"the answer has {len(lines)} header lines; at most {max_headers}")
-    headers: list[tuple[bytes, bytes]] = []
-    content_length: bytes | None = None
-    chunked = False
-    for line in lines:
-        raw_name, _, raw_value = line.partition(b":")
-        name = raw_name.lower()
-        value = raw_value.strip(b" \t")
-        if name == b"content-length":
-            lengths = {length.strip() for length in value.split(b",")}
-            value = lengths.pop()
-            if lengths or _DIGITS_RE.fullmatch(value) is None:
-                raise ProtocolError("bad Content-Length")
-            if content_length is not None:
-                if value != content_length:
-                    raise ProtocolError("conflicting Content-Length headers")
-                continue  # h11 keeps one of equal repeats
-            content_length = value
-        elif name == b"transfer-encoding":
-            value = value.lower()
-            if chunked or value != b"chunked":
-                raise ProtocolError("only one Transfer-Encoding: chunked is supported")
-            chunked = True
-        headers.append((name, value))
-    return headers
-
-
-def _comma_values(headers: list[tuple[bytes, bytes]], name: bytes) -> list[bytes]:
-    return [
-        item.strip()
-        for found, value in headers
-        if found == name
-        for item in value.lower().split(b",")
-        if item.strip()
-    ]
 
 
 class ResponseParser:
@@ -286,21 +206,20 @@ class ResponseParser:
         block = bytes(buffer[:end])
         del buffer[:end]
         self._search_from = 0
-        lines = _split_lines(block)
-        status_match = _STATUS_LINE_RE.fullmatch(lines[0])
+        first = block.index(b"\n")
+        status_line = block[: first - 1] if block[first - 1 : first] == b"\r" else block[:first]
+        status_match = _STATUS_LINE_RE.fullmatch(status_line)
         if status_match is None:
             raise ProtocolError("illegal status line")
         status = int(status_match["status"])
         if status < 100 or status == 101:
             raise ProtocolError(f"unexpected status {status}")
-        # The header lines' bytes, each with its newline: one regex checks them all
-        # unless a line is folded (rare), when each is checked alone.
-        region = block[block.index(b"\n") + 1 : match.start() + 1]
-        if b"\n " in block or b"\n\t" in block or _HEADER_BLOCK_RE.fullmatch(region) is None:
-            header_lines = _check_lines(lines[1:])
-        else:
-            header_lines = lines[1:]
-        headers = _normalise(header_lines, self._max_headers)
+        # The header lines, each with its newline (the blank line's match starts with the
+        # last one's): the fast path, or line by line where it declines.
+        pairs = fast_name_values(block[first + 1 : match.start() + 1])
+        if pairs is None:
+            pairs = name_values(check_lines(split_lines(block)[1:]))
+        headers = normalise(pairs, self._max_headers)
         head = ResponseHead(status, status_match["reason"] or b"", status_match["version"], headers)
         if status >= 200:
             self._frame(head)
@@ -308,7 +227,7 @@ class ResponseParser:
 
     def _frame(self, head: ResponseHead) -> None:
         headers = head.headers
-        self._reusable = head.http_version >= b"1.1" and b"close" not in _comma_values(
+        self._reusable = head.http_version >= b"1.1" and b"close" not in comma_values(
             headers, b"connection"
         )
         names = [name for name, _ in headers]
@@ -368,6 +287,6 @@ class ResponseParser:
                 return NEED_DATA
             block = bytes(buffer[: match.end()])
             del buffer[: match.end()]
-            _normalise(_check_lines(_split_lines(block)), self._max_headers)  # then dropped
+            normalise(name_values(check_lines(split_lines(block))), self._max_headers)  # dropped
         self._state = _DONE
         return END_OF_MESSAGE

@@ -29,7 +29,7 @@ def system_has_trust_store(context: ssl.SSLContext) -> bool:
     if context.cert_store_stats()["x509_ca"]:
         return True
     capath = ssl.get_default_verify_paths().capath
-    if capath is None:
+    if not capath:  # None at run time when the directory does not exist
         return False
     try:
         with os.scandir(capath) as entries:
