@@ -323,6 +323,8 @@ OK_HEAD: Final = b"HTTP/1.1 200 OK\r\n"
             OK_HEAD + b"Transfer-Encoding: chunked\r\n\r\n0\r\nbad trailer\r\n\r\n", id="trailer"
         ),
         pytest.param(OK_HEAD + b"No-Colon\r\n\r\n", id="header without colon"),
+        pytest.param(OK_HEAD + b": no name\r\n\r\n", id="header without name"),
+        pytest.param(OK_HEAD + b"X: a\r\n\rY: b\r\n\r\n", id="CR at line start"),
         pytest.param(OK_HEAD + b"Name : v\r\n\r\n", id="space before colon"),
         pytest.param(OK_HEAD + b"X: a\x00b\r\n\r\n", id="NUL in value"),
         pytest.param(OK_HEAD + b"X: a\rb\r\n\r\n", id="CR in value"),

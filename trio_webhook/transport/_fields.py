@@ -88,7 +88,7 @@ def fast_name_values(region: bytes) -> list[tuple[bytes, bytes]] | None:
     check (a name cannot start with whitespace) and go the slow way.
     """
     text = region.replace(b"\r\n", b"\n")
-    if b"\r" in text or text.translate(None, _LINES_BYTES):
+    if text.translate(None, _LINES_BYTES):  # what is left: NUL, CR, VT or FF
         return None
     lines = text.split(b"\n")
     lines.pop()  # after the last newline
