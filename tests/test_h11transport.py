@@ -1,14 +1,17 @@
 """H11Transport over real sockets: FakeDiscord served by hypercorn on 127.0.0.1.
 
 TLS through trustme certificates (``serve_fake_discord``). These tests assert outcomes
-(statuses, kinds, what the server saw), never durations.
+(statuses, kinds, what the server saw), never durations. Every test runs on both codecs
+(the autouse ``codec`` fixture makes ``H11Transport`` here build with each).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import ssl
+import sys
 from collections.abc import AsyncIterator, MutableMapping
 from contextlib import asynccontextmanager
 from typing import Any, cast
@@ -29,8 +32,19 @@ from trio_webhook.testing import (
 from trio_webhook.transport import DEFAULT_USER_AGENT
 from trio_webhook.transport._h11 import H11Transport
 from trio_webhook.transport._values import HTTPRequest, MultipartFile
+from trio_webhook.transport._wire import Codec
 
 pytestmark = pytest.mark.tls
+
+_H11Transport = H11Transport
+
+
+@pytest.fixture(autouse=True, params=["lean", "h11"])
+def codec(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Codec:
+    codec: Codec = request.param
+    module = sys.modules[__name__]
+    monkeypatch.setattr(module, "H11Transport", functools.partial(_H11Transport, codec=codec))
+    return codec
 
 
 @attrs.define
@@ -199,6 +213,37 @@ async def test_a_redirect_is_returned_not_followed(
         response = await transport.send(execute_request(fake_webhook))
     assert response.status == 307
     assert response.headers["location"] == "https://127.0.0.1:1/elsewhere"
+
+
+async def test_a_chunked_answer_in_pieces_is_read_whole(fake_webhook: FakeWebhook) -> None:
+    # No Content-Length and several body messages: hypercorn sends it chunked.
+    async def chunks(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        headers = [(b"content-type", b"application/json"), (b"x-ratelimit-limit", b"5")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        for piece in (b'{"id": "1", ', b'"content": ', b'"in pieces"}'):
+            await send({"type": "http.response.body", "body": piece, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+
+    fake = FakeDiscord(seed=0)
+    async with serve(_Lifespan(fake, chunks)) as server, transport_for(server) as transport:
+        for _ in range(2):  # twice: the connection is left fit for the next request
+            response = await transport.send(execute_request(fake_webhook))
+            assert response.parsed == {"id": "1", "content": "in pieces"}
+            assert response.headers["transfer-encoding"] == "chunked"
+            assert "content-length" not in response.headers
+
+
+@attrs.define
+class _Lifespan:
+    """An ASGI app: lifespan through the fake (hypercorn needs it), HTTP through ``app``."""
+
+    fake: FakeDiscord
+    app: Any
+
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        await (self.fake if scope["type"] == "lifespan" else self.app)(scope, receive, send)
 
 
 # --- connections ------------------------------------------------------------------------------
@@ -389,6 +434,13 @@ async def test_a_closed_transport_refuses_to_send(fake_webhook: FakeWebhook) -> 
 def test_only_https_or_loopback_http(api_base: str) -> None:
     with pytest.raises(ValueError, match=r"api_base|loopback"):
         H11Transport(api_base)
+
+
+def test_the_lean_codec_is_the_default_and_h11_the_fallback(codec: Codec) -> None:
+    assert _H11Transport("https://discord.com/api/v10").codec == "lean"
+    assert H11Transport("https://discord.com/api/v10").codec == codec
+    with pytest.raises(ValueError, match="codec must be 'lean' or 'h11'"):
+        _H11Transport("https://discord.com/api/v10", codec=cast(Codec, "http2"))
 
 
 def test_timeouts_must_be_positive() -> None:

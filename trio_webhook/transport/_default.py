@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-import functools
 import os
 import ssl
 from typing import Final
 
-import certifi
-
 from trio_webhook.transport._base import DEFAULT_MAX_RESPONSE_BYTES, Transport
 from trio_webhook.transport._h11 import H11Transport
 from trio_webhook.transport._httpx import HttpxTransport
+from trio_webhook.transport._tls import default_ssl_context
 
 __all__ = ["default_transport"]
 
 # The variables httpx follows for an https URL; H11Transport speaks only to the host.
 PROXY_VARIABLES: Final = ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
-
-
-@functools.cache
-def _certifi_context() -> ssl.SSLContext:
-    # Loading the CA bundle takes milliseconds; one context serves every client.
-    return ssl.create_default_context(cafile=certifi.where())
 
 
 def default_transport(
@@ -35,20 +27,24 @@ def default_transport(
 ) -> Transport:
     """The transport for ``api_base``: H11Transport, or httpx when a proxy is configured.
 
-    H11Transport costs half of httpx's CPU per request (benchmarks/bench_peers.py, (c)),
-    but it speaks only directly to the host: with a proxy in the environment
-    (``HTTPS_PROXY``, ``ALL_PROXY``), httpx, which follows it, is used. Without an
-    ``ssl_context`` both trust certifi's bundle, as httpx always has, so the choice never
-    changes which certificates are accepted.
+    H11Transport, on this package's lean HTTP/1.1 codec, costs a fraction of httpx's CPU
+    per request (``benchmarks/bench_codec.py``, ``benchmarks/bench_peers.py``), but it
+    speaks only directly to the host: with a proxy in the environment (``HTTPS_PROXY``,
+    ``ALL_PROXY``), httpx, which follows it, is used. Without an ``ssl_context`` both
+    trust :func:`default_ssl_context`: the system's store, or the CAs that
+    ``SSL_CERT_FILE``/``SSL_CERT_DIR`` name, as ``ssl.create_default_context()`` does,
+    and certifi's bundle only where the system has no store. So the choice never changes
+    which certificates are accepted.
 
     Args:
         api_base: The API root, as ``https://discord.com/api/v10``.
         connect_timeout: Deadline on connecting, seconds.
         total_timeout: Deadline on one whole request, seconds.
         max_response_bytes: The largest answer body read.
-        ssl_context: Trust for the server's certificate (verification is never off).
+        ssl_context: Trust for the server's certificate (verification is never off);
+            :func:`default_ssl_context` without one.
     """
-    context = ssl_context if ssl_context is not None else _certifi_context()
+    context = ssl_context if ssl_context is not None else default_ssl_context()
     if any(os.environ.get(v) for v in PROXY_VARIABLES):
         return HttpxTransport(
             api_base,

@@ -1,13 +1,17 @@
-"""A lean :class:`~trio_webhook.transport.Transport`: h11 over trio sockets and TLS.
+"""A lean :class:`~trio_webhook.transport.Transport`: HTTP/1.1 over trio sockets and TLS.
 
 httpx's ``AsyncClient`` costs about three times aiohttp's CPU per request (request and
 header objects, cookies, httpcore's per-operation cancel scopes and separate writes for
-head and body). This transport speaks HTTP/1.1 with h11 directly over
-``trio.open_tcp_stream`` and ``trio.SSLStream``, keeps a few connections alive, and
-enforces the same rules as :class:`~trio_webhook.transport.HttpxTransport`:
+head and body). This transport speaks HTTP/1.1 directly over ``trio.open_tcp_stream``
+and ``trio.SSLStream``, keeps a few connections alive, and enforces the same rules as
+:class:`~trio_webhook.transport.HttpxTransport`. The name says HTTP/1.1: its codec is
+this package's own (``_codec``, the default: about a tenth of h11's CPU a cycle) or,
+with ``codec="h11"``, h11; both sit behind one seam (``_wire.Wire``) and fail the same
+way, so the choice changes nothing but the CPU.
 
 - TLS verification is always on (the caller's ``ssl_context``, or
-  ``ssl.create_default_context()``); plain ``http`` only to a loopback host.
+  :func:`~trio_webhook.transport.default_ssl_context`); plain ``http`` only to a
+  loopback host.
 - Redirects are never followed: a 3xx comes back as an answer like any other.
 - Response bodies are read up to a bound (1 MiB by default), ``Accept-Encoding:
   identity``, Discord's ``User-Agent``.
@@ -16,11 +20,9 @@ enforces the same rules as :class:`~trio_webhook.transport.HttpxTransport`:
   HttpxTransport uses; ``ambiguous`` is ``True`` only once the whole request was sent.
 - It logs nothing, and no exception text holds the request path (which holds the token).
 
-Two differences from the httpx transport's defaults: without an ``ssl_context`` the trust
-is the system store (``ssl.create_default_context()``; OpenSSL honours ``SSL_CERT_FILE``
-and ``SSL_CERT_DIR``), where httpx uses certifi's bundle; and proxies from the environment
-(``HTTPS_PROXY``, ``ALL_PROXY``), which httpx follows, are not used: connections always go
-straight to the host.
+One difference from the httpx transport: proxies from the environment (``HTTPS_PROXY``,
+``ALL_PROXY``), which httpx follows, are not used: connections always go straight to the
+host (``default_transport`` picks httpx when one is set).
 
 Multipart bodies come from ``_multipart.multipart_body``, as the httpx
 transport's do, so both put the same bytes on the wire; this one imports nothing of httpx.
@@ -35,12 +37,12 @@ retried here: the caller's retry policy decides.
 
 from __future__ import annotations
 
+import functools
 import ssl
 from typing import Final, Literal, cast
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import attrs
-import h11
 import trio
 
 from trio_webhook._errors import TransportError
@@ -51,9 +53,13 @@ from trio_webhook.transport._base import (
     check_timeouts,
     too_large_error,
 )
+from trio_webhook.transport._codec import END_OF_MESSAGE, NEED_DATA, ClosedEarly, ProtocolError
+from trio_webhook.transport._codec import ResponseHead as _Head
 from trio_webhook.transport._multipart import multipart_body
 from trio_webhook.transport._pool import Connection, ConnectionPool, describe_break
+from trio_webhook.transport._tls import default_ssl_context
 from trio_webhook.transport._values import HTTPRequest, HTTPResponse
+from trio_webhook.transport._wire import Codec, H11Wire, LeanWire, RequestWriter
 
 __all__ = ["H11Transport"]
 
@@ -72,6 +78,15 @@ class _Progress:
     phase: _Phase = "pool"
 
 
+@attrs.frozen
+class _RequestParts:
+    """A request as the codec writes it: the request, its content type and body pieces."""
+
+    request: HTTPRequest
+    content_type: bytes | None
+    body: list[bytes]
+
+
 class _Broken(Exception):
     """The connection failed while the request was being written (internal)."""
 
@@ -81,7 +96,7 @@ class _Broken(Exception):
 
 
 class H11Transport:
-    """:class:`~trio_webhook.transport.Transport` over h11, trio sockets and TLS.
+    """:class:`~trio_webhook.transport.Transport`: HTTP/1.1 over trio sockets and TLS.
 
     Args:
         api_base: The API root, as ``https://discord.com/api/v10`` (``http`` only to a
@@ -91,14 +106,18 @@ class H11Transport:
             send, response, body).
         max_response_bytes: Bodies longer than this raise ``TransportError("too_large")``.
         user_agent: Sent as ``User-Agent``; Discord's edge blocks unusual ones.
-        ssl_context: Trust to verify the server with (verification is never off).
+        ssl_context: Trust to verify the server with (verification is never off);
+            without one, :func:`~trio_webhook.transport.default_ssl_context`: the
+            system's store and ``SSL_CERT_FILE``/``SSL_CERT_DIR``, else certifi's bundle.
         max_connections: Requests in flight at once; more wait, up to the deadline
             (then ``pool_timeout``).
         max_keepalive: Idle connections kept for reuse.
+        codec: ``"lean"`` (this package's HTTP/1.1 codec, the default) or ``"h11"``.
 
     Raises:
-        ValueError: A timeout is not positive, a connection limit is out of range, or
-            ``api_base`` is not an ``https`` URL (or ``http`` to a loopback host).
+        ValueError: A timeout is not positive, a connection limit is out of range, an
+            unknown ``codec``, or ``api_base`` is not an ``https`` URL (or ``http`` to a
+            loopback host).
 
     Resource handling:
         Use ``async with`` or call :meth:`aclose`; connections are kept alive between
@@ -116,8 +135,11 @@ class H11Transport:
         ssl_context: ssl.SSLContext | None = None,
         max_connections: int = 20,
         max_keepalive: int = 10,
+        codec: Codec = "lean",
     ) -> None:
         check_timeouts(connect_timeout, total_timeout)
+        if codec not in ("lean", "h11"):
+            raise ValueError(f"codec must be 'lean' or 'h11', not {codec!r}")
         if max_connections < 1 or max_keepalive < 0:
             raise ValueError(
                 f"max_connections must be at least 1 and max_keepalive at least 0 "
@@ -132,26 +154,28 @@ class H11Transport:
         if parts.username or parts.password or parts.query or parts.fragment:
             raise ValueError("api_base must not carry credentials, a query or a fragment")
         tls = parts.scheme == "https"
-        self._prefix = parts.path.rstrip("/")
+        self._writer = RequestWriter(
+            parts.path.rstrip("/"),
+            [
+                (b"host", parts.netloc.encode("ascii")),
+                (b"user-agent", user_agent.encode("ascii")),
+                (b"accept-encoding", b"identity"),
+            ],
+        )
+        self.codec: Final = codec
         self._pool = ConnectionPool(
             host,
             parts.port or (443 if tls else 80),
             ssl_context=(
-                (ssl_context if ssl_context is not None else ssl.create_default_context())
-                if tls
-                else None
+                (ssl_context if ssl_context is not None else default_ssl_context()) if tls else None
             ),
             connect_timeout=connect_timeout,
             max_connections=max_connections,
             max_keepalive=max_keepalive,
+            new_wire=functools.partial(LeanWire if codec == "lean" else H11Wire, self._writer),
         )
         self._total_timeout = total_timeout
         self._max_response_bytes = max_response_bytes
-        self._headers: Final = [
-            (b"host", parts.netloc.encode("ascii")),
-            (b"user-agent", user_agent.encode("ascii")),
-            (b"accept-encoding", b"identity"),
-        ]
 
     async def __aenter__(self) -> H11Transport:
         return self
@@ -179,25 +203,19 @@ class H11Transport:
         if self._pool.closed:
             raise RuntimeError("the transport is closed")
         route = request.route
-        target = self._prefix + request.path
-        if request.query:
-            target += "?" + urlencode(request.query)
-        headers = list(self._headers)
         body: list[bytes]
+        content_type: bytes | None
         if request.is_multipart:
-            content_type, body = multipart_body(request)
-            headers.append((b"content-type", content_type.encode("ascii")))
+            text, body = multipart_body(request)
+            content_type = text.encode("ascii")
         elif request.json is not None:
-            body = [request.json]
-            headers.append((b"content-type", b"application/json"))
+            body, content_type = [request.json], b"application/json"
         else:
-            body = []
-        if body or request.method in ("POST", "PUT", "PATCH"):
-            headers.append((b"content-length", b"%d" % sum(map(len, body))))
-        event = h11.Request(method=request.method, target=target, headers=headers)
+            body, content_type = [], None
+        head = _RequestParts(request, content_type, body)
         progress = _Progress()
         with trio.move_on_after(self._total_timeout):
-            return await self._send(event, body, route, progress)
+            return await self._send(head, route, progress)
         raise self._deadline_error(progress.phase, route)
 
     def _deadline_error(self, phase: _Phase, route: str) -> TransportError:
@@ -219,9 +237,7 @@ class H11Transport:
             "read_timeout", f"no complete answer {within}", ambiguous=True, route=route
         )
 
-    async def _send(
-        self, event: h11.Request, body: list[bytes], route: str, progress: _Progress
-    ) -> HTTPResponse:
+    async def _send(self, parts: _RequestParts, route: str, progress: _Progress) -> HTTPResponse:
         pool = self._pool
         await pool.acquire_slot()
         try:
@@ -231,7 +247,7 @@ class H11Transport:
                 progress.phase = "connect"
                 connection = await pool.connect(route)
             try:
-                return await self._exchange(connection, event, body, route, progress)
+                return await self._exchange(connection, parts, route, progress)
             except _Broken as exc:
                 if not reused:
                     raise TransportError(
@@ -241,7 +257,7 @@ class H11Transport:
             progress.phase = "connect"
             connection = await pool.connect(route)
             try:
-                return await self._exchange(connection, event, body, route, progress)
+                return await self._exchange(connection, parts, route, progress)
             except _Broken as exc:
                 raise TransportError("protocol", exc.detail, ambiguous=False, route=route) from None
         finally:
@@ -250,8 +266,7 @@ class H11Transport:
     async def _exchange(
         self,
         connection: Connection,
-        event: h11.Request,
-        body: list[bytes],
+        parts: _RequestParts,
         route: str,
         progress: _Progress,
     ) -> HTTPResponse:
@@ -259,7 +274,7 @@ class H11Transport:
         keep = False
         try:
             progress.phase = "write"
-            await self._write(connection, event, body)
+            await self._write(connection, parts)
             progress.phase = "read"
             response = await self._read(connection, route)
             keep = self._pool.keep(connection)
@@ -268,17 +283,14 @@ class H11Transport:
             if not keep:
                 await trio.aclose_forcefully(connection.stream)
 
-    async def _write(self, connection: Connection, event: h11.Request, body: list[bytes]) -> None:
-        http = connection.http
+    async def _write(self, connection: Connection, parts: _RequestParts) -> None:
+        request = parts.request
+        pieces = connection.http.request(
+            request.method, request.path, request.query, parts.content_type, parts.body
+        )
         stream = connection.stream
-        # h11 checks the framing (Content-Length); its Data pieces are our own bytes
-        # objects, passed through without a copy.
-        pieces = http.send_with_data_passthrough(event) or []
-        for chunk in body:
-            pieces += http.send_with_data_passthrough(h11.Data(data=chunk)) or []
-        pieces += http.send_with_data_passthrough(h11.EndOfMessage()) or []
         try:
-            if sum(map(len, body)) <= _WRITE_CHUNK:
+            if sum(map(len, parts.body)) <= _WRITE_CHUNK:
                 await stream.send_all(b"".join(pieces))
             else:
                 for piece in pieces:
@@ -292,37 +304,31 @@ class H11Transport:
         http = connection.http
         stream = connection.stream
         limit = self._max_response_bytes
-        status = 0
-        headers: dict[str, str] = {}
+        head: _Head | None = None
         chunks: list[bytes] = []
         size = 0
         try:
             while True:
                 event = http.next_event()
-                if event is h11.NEED_DATA:
-                    http.receive_data(cast(bytes, await stream.receive_some(_RECEIVE_SIZE)))
-                elif type(event) is h11.Data:
-                    size += len(event.data)
+                if event is NEED_DATA:
+                    http.feed(cast(bytes, await stream.receive_some(_RECEIVE_SIZE)))
+                elif type(event) is bytes:
+                    size += len(event)
                     if size > limit:
-                        raise too_large_error(status, limit, route)
-                    chunks.append(event.data)
-                elif type(event) is h11.Response:
-                    status = event.status_code
-                    for name, value in event.headers:
-                        key = name.decode("latin-1")
-                        text = value.decode("latin-1")
-                        headers[key] = f"{headers[key]}, {text}" if key in headers else text
-                elif type(event) is h11.EndOfMessage:
+                        raise too_large_error(head.status if head else 0, limit, route)
+                    chunks.append(event)
+                elif event is END_OF_MESSAGE:
                     break
-                elif type(event) is h11.ConnectionClosed:
-                    raise TransportError(
-                        "protocol",
-                        "the server closed the connection without an answer",
-                        ambiguous=True,
-                        route=route,
-                    )
-                # InformationalResponse (1xx): skipped; the final answer follows.
-        except h11.RemoteProtocolError as exc:
+                else:
+                    head = cast(_Head, event)
+        except ClosedEarly:
+            raise TransportError(
+                "protocol",
+                "the server closed the connection before the answer was complete",
+                ambiguous=True,
+                route=route,
+            ) from None
+        except ProtocolError as exc:
             raise TransportError(
                 "protocol",
                 f"the server broke HTTP/1.1 ({redact(str(exc))})",
@@ -336,4 +342,15 @@ class H11Transport:
                 ambiguous=True,
                 route=route,
             ) from None
-        return HTTPResponse(status=status, headers=headers, body=b"".join(chunks))
+        assert head is not None  # END_OF_MESSAGE comes only after the head
+        return HTTPResponse(status=head.status, headers=_join(head.headers), body=b"".join(chunks))
+
+
+def _join(headers: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    """Header pairs as one text value a name; repeats joined with ``", "`` (RFC 9110)."""
+    joined: dict[str, str] = {}
+    for name, value in headers:
+        key = name.decode("latin-1")
+        text = value.decode("latin-1")
+        joined[key] = f"{joined[key]}, {text}" if key in joined else text
+    return joined

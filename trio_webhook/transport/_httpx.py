@@ -32,6 +32,7 @@ from trio_webhook.transport._base import (
     too_large_error,
 )
 from trio_webhook.transport._multipart import multipart_body
+from trio_webhook.transport._tls import default_ssl_context
 from trio_webhook.transport._values import HTTPRequest, HTTPResponse
 
 __all__ = ["HttpxTransport"]
@@ -81,7 +82,9 @@ class HttpxTransport:
         total_timeout: Deadline on the whole request (connect, send, response, body).
         max_response_bytes: Bodies longer than this raise ``TransportError("too_large")``.
         user_agent: Sent as ``User-Agent``; Discord's edge blocks unusual ones.
-        ssl_context: Trust to verify the server with (verification is never off).
+        ssl_context: Trust to verify the server with (verification is never off);
+            without one, :func:`~trio_webhook.transport.default_ssl_context` (the system's
+            store and ``SSL_CERT_FILE``/``SSL_CERT_DIR``, else certifi's bundle).
         httpx_transport: An httpx transport to use instead of the network, such as
             ``FakeDiscord.httpx_transport()``.
 
@@ -121,7 +124,7 @@ class HttpxTransport:
         if httpx_transport is not None:
             kwargs["transport"] = httpx_transport
         else:
-            kwargs["verify"] = ssl_context if ssl_context is not None else True
+            kwargs["verify"] = ssl_context if ssl_context is not None else default_ssl_context()
         self._client = httpx.AsyncClient(**kwargs)
 
     async def __aenter__(self) -> HttpxTransport:

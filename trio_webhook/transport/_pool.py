@@ -1,4 +1,4 @@
-"""The h11 transport's connections to one host: slots, kept-alive idle ones, connecting.
+"""The HTTP/1.1 transport's connections to one host: slots, kept-alive idle ones, connecting.
 
 The pool decides nothing about requests: it hands out a slot and a connection (idle or
 new) and takes the connection back when the exchange left it reusable. Connecting maps
@@ -9,28 +9,26 @@ ambiguous: nothing was sent yet.
 from __future__ import annotations
 
 import ssl
-from typing import Final
+from collections.abc import Callable
 
 import attrs
-import h11
 import trio
 
 from trio_webhook._errors import TransportError
 from trio_webhook._url import redact
 from trio_webhook.transport._base import find_ssl_error, tls_error
+from trio_webhook.transport._wire import Wire
 
 __all__ = ["Connection", "ConnectionPool", "describe_break"]
-
-_MAX_HEAD_BYTES: Final = 64 * 1024
 
 
 @attrs.define(eq=False)
 class Connection:
-    """One HTTP/1.1 connection: the stream, its socket, and h11's state for it."""
+    """One HTTP/1.1 connection: the stream, its socket, and its codec's state."""
 
     stream: trio.abc.Stream
     socket: trio.socket.SocketType
-    http: h11.Connection
+    http: Wire
 
 
 class ConnectionPool:
@@ -44,6 +42,7 @@ class ConnectionPool:
         connect_timeout: Deadline on connecting (TCP and TLS handshake), in seconds.
         max_connections: Connections in use at once; more callers wait for a slot.
         max_keepalive: Idle connections kept for reuse.
+        new_wire: Makes the codec state of each new connection.
     """
 
     def __init__(
@@ -55,12 +54,14 @@ class ConnectionPool:
         connect_timeout: float,
         max_connections: int,
         max_keepalive: int,
+        new_wire: Callable[[], Wire],
     ) -> None:
         self._host = host
         self._port = port
         self._ssl_context = ssl_context
         self._connect_timeout = connect_timeout
         self._max_keepalive = max_keepalive
+        self._new_wire = new_wire
         self._slots = trio.Semaphore(max_connections)
         self._idle: list[Connection] = []
         self.closed = False
@@ -93,15 +94,12 @@ class ConnectionPool:
         Returns:
             Whether it was kept; if not, the caller closes it.
         """
-        http = connection.http
         keep = (
-            http.our_state is h11.DONE
-            and http.their_state is h11.DONE
-            and not self.closed
+            not self.closed
             and len(self._idle) < self._max_keepalive
+            and connection.http.next_cycle()
         )
         if keep:
-            http.start_next_cycle()
             self._idle.append(connection)
         return keep
 
@@ -131,7 +129,7 @@ class ConnectionPool:
                     route=route,
                 ) from None
             if self._ssl_context is None:
-                return Connection(tcp, tcp.socket, _new_h11())
+                return Connection(tcp, tcp.socket, self._new_wire())
             stream = trio.SSLStream(
                 tcp, self._ssl_context, server_hostname=self._host, https_compatible=True
             )
@@ -151,17 +149,13 @@ class ConnectionPool:
             except BaseException:
                 await trio.aclose_forcefully(tcp)
                 raise
-            return Connection(stream, tcp.socket, _new_h11())
+            return Connection(stream, tcp.socket, self._new_wire())
         raise TransportError(
             "connect_timeout",
             f"could not connect to {where} within {self._connect_timeout:g} s",
             ambiguous=False,
             route=route,
         )
-
-
-def _new_h11() -> h11.Connection:
-    return h11.Connection(h11.CLIENT, max_incomplete_event_size=_MAX_HEAD_BYTES)
 
 
 def describe_break(exc: BaseException, when: str) -> str:

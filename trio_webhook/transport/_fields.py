@@ -1,0 +1,148 @@
+"""Header lines as h11 reads them: the grammar, folded lines, the framing headers' rules.
+
+Split from ``_codec`` (the parser's states). Every function takes lines or bytes and
+returns values or raises :class:`ProtocolError`; nothing here keeps state.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+__all__ = [
+    "ClosedEarly",
+    "ProtocolError",
+    "check_lines",
+    "comma_values",
+    "fast_name_values",
+    "normalise",
+    "name_values",
+    "split_lines",
+]
+
+
+class ProtocolError(Exception):
+    """The server broke HTTP/1.1 (h11's ``RemoteProtocolError``): close the connection."""
+
+
+class ClosedEarly(ProtocolError):
+    """The server closed the connection before the answer was complete."""
+
+
+# The grammar of RFC 9110/9112, as h11 spells it (h11/_abnf.py), so both accept the same.
+_TOKEN: Final = rb"[-!#$%&'*+.^_`|~0-9a-zA-Z]+"
+_FIELD_CONTENT: Final = rb"[^\x00\s]+(?:[ \t]+[^\x00\s]+)*"
+_HEADER_LINE: Final = _TOKEN + rb":[ \t]*(?:" + _FIELD_CONTENT + rb")?[ \t]*"
+_HEADER_LINE_RE: Final = re.compile(_HEADER_LINE)
+# The bytes header lines may hold ([^\x00\s], space, tab and LF), and a name's.
+_LINES_BYTES: Final = bytes(sorted(set(range(1, 256)) - set(b"\r\x0b\x0c")))
+_TOKEN_BYTES: Final = b"-!#$%&'*+.^_`|~0123456789" + bytes(range(65, 91)) + bytes(range(97, 123))
+_DIGITS_RE: Final = re.compile(rb"[0-9]{1,20}")
+
+
+def split_lines(block: bytes) -> list[bytes]:
+    """Lines of a head that ends in a blank line, without their line ends."""
+    lines = block.split(b"\n")
+    del lines[-2:]  # the blank line, and the empty piece after its newline
+    return [line[:-1] if line[-1:] == b"\r" else line for line in lines]
+
+
+def unfold(lines: list[bytes]) -> list[bytes]:
+    """Join obsolete continuation lines (starting with a space or tab) to the line before."""
+    out: list[bytes] = []
+    for line in lines:
+        if line[:1] in (b" ", b"\t"):
+            if not out:
+                raise ProtocolError("continuation line at start of headers")
+            out[-1] += b" " + line.lstrip(b" \t")
+        else:
+            out.append(line)
+    return out
+
+
+def check_lines(lines: list[bytes]) -> list[bytes]:
+    """Unfold and check each line as ``name: value`` (h11's ``_decode_header_lines``)."""
+    if any(line[:1] in (b" ", b"\t") for line in lines):
+        lines = unfold(lines)
+    for line in lines:
+        if _HEADER_LINE_RE.fullmatch(line) is None:
+            raise ProtocolError("illegal header line")
+    return lines
+
+
+def name_values(lines: list[bytes]) -> list[tuple[bytes, bytes]]:
+    """Checked lines as (lower-case name, value stripped of spaces and tabs)."""
+    pairs = []
+    for line in lines:
+        name, _, value = line.partition(b":")
+        pairs.append((name.lower(), value.strip(b" \t")))
+    return pairs
+
+
+def fast_name_values(region: bytes) -> list[tuple[bytes, bytes]] | None:
+    """:func:`name_values` of the lines in ``region``, or ``None`` if a line needs a closer look.
+
+    Equivalent to checking each line with h11's grammar, with C-speed bytes methods in
+    place of a regex a line: no byte a value may not hold (NUL, VT, FF, a CR not before
+    LF), every name a non-empty token followed by a colon. Folded lines fail the name
+    check (a name cannot start with whitespace) and go the slow way.
+    """
+    text = region.replace(b"\r\n", b"\n")
+    if text.translate(None, _LINES_BYTES):  # what is left: NUL, CR, VT or FF
+        return None
+    lines = text.split(b"\n")
+    lines.pop()  # after the last newline
+    parts = [line.partition(b":") for line in lines]
+    names = [name for name, _, _ in parts]
+    if (
+        b"" in names
+        or len(b"".join([colon for _, colon, _ in parts])) != len(parts)
+        or b"".join(names).translate(None, _TOKEN_BYTES)
+    ):
+        return None
+    return [(name.lower(), value.strip(b" \t")) for name, _, value in parts]
+
+
+def normalise(pairs: list[tuple[bytes, bytes]], max_headers: int) -> list[tuple[bytes, bytes]]:
+    """Apply h11's rules for the framing headers to checked (name, value) pairs.
+
+    Raises:
+        ProtocolError: A ``Content-Length`` is not one number, a ``Transfer-Encoding``
+            is not one ``chunked``, or there are more than ``max_headers`` lines.
+    """
+    if len(pairs) > max_headers:
+        raise ProtocolError(f"the answer has {len(pairs)} header lines; at most {max_headers}")
+    names = [name for name, _ in pairs]
+    if b"content-length" not in names and b"transfer-encoding" not in names:
+        return pairs
+    headers: list[tuple[bytes, bytes]] = []
+    content_length: bytes | None = None
+    chunked = False
+    for name, value in pairs:
+        if name == b"content-length":
+            lengths = {length.strip() for length in value.split(b",")}
+            value = lengths.pop()
+            if lengths or _DIGITS_RE.fullmatch(value) is None:
+                raise ProtocolError("bad Content-Length")
+            if content_length is not None:
+                if value != content_length:
+                    raise ProtocolError("conflicting Content-Length headers")
+                continue  # h11 keeps one of equal repeats
+            content_length = value
+        elif name == b"transfer-encoding":
+            value = value.lower()
+            if chunked or value != b"chunked":
+                raise ProtocolError("only one Transfer-Encoding: chunked is supported")
+            chunked = True
+        headers.append((name, value))
+    return headers
+
+
+def comma_values(headers: list[tuple[bytes, bytes]], name: bytes) -> list[bytes]:
+    return [
+        item.strip()
+        for found, value in headers
+        if found == name
+        for item in value.lower().split(b",")
+        if item.strip()
+    ]
