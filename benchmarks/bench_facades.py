@@ -22,7 +22,8 @@ Printed per bridge (medians over ``--repeat`` runs):
 - burst: ``--messages`` messages queued as fast as the caller can, then every receipt
   awaited: messages a second (wall) and CPU per message (``time.process_time``: every
   thread of the process, so the background loop's work counts).
-- call: what one ``send_nowait`` costs the caller (median and p99, microseconds).
+- call: what one ``send_nowait`` costs the caller (median and p99, microseconds; each
+  call goes through a coroutine, so trio's own figure includes that too).
 - latency: one ``await sender.send(message)`` (queued, delivered, answered), one at a
   time: median and p99 in microseconds.
 """
@@ -35,6 +36,7 @@ import statistics
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager
+from functools import partial
 from typing import Any, TypeVar
 
 import trio
@@ -47,6 +49,7 @@ from trio_webhook.ratelimit._records import GlobalPacing
 from trio_webhook.transport import DryRunTransport
 
 T = TypeVar("T")
+R = TypeVar("R")
 URL = "https://discord.com/api/webhooks/1/bench-token"
 CONFIG = SenderConfig(seed=0, queue_cap=10_000, high_water=20_000, max_buffered=100_000)
 
@@ -164,28 +167,50 @@ async def _close(release: trio.Event, closed: trio.Event) -> None:
     await closed.wait()
 
 
+async def measure(
+    queue: Callable[[Message], Awaitable[R]],
+    wait_all: Callable[[list[R]], Awaitable[object]],
+    send: Callable[[Message], Awaitable[object]],
+    total: int,
+    latency: int,
+) -> dict[str, float]:
+    """The burst (``queue`` each message, then ``wait_all``), then ``send`` one at a time."""
+    calls: list[int] = []
+    cpu, wall = time.process_time(), time.perf_counter()
+    receipts = []
+    for n in range(total):
+        start = time.perf_counter_ns()
+        receipts.append(await queue(message(n)))
+        calls.append(time.perf_counter_ns() - start)
+    await wait_all(receipts)
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    waits = []
+    for n in range(latency):
+        start = time.perf_counter_ns()
+        await send(message(n))
+        waits.append(time.perf_counter_ns() - start)
+    return result(total, cpu, wall, calls, waits)
+
+
 async def guest_run(total: int, latency: int) -> dict[str, float]:
     async with GuestBridge() as bridge:
         manager = open_trio_sender(
             URL, config=CONFIG, transport=DryRunTransport(), tracker=tracker()
         )
         sender, release, closed = await bridge.open(manager)
-        calls: list[int] = []
-        cpu, wall = time.process_time(), time.perf_counter()
-        receipts = []
-        for n in range(total):
-            start = time.perf_counter_ns()
-            receipts.append(await bridge.call(_send_nowait, sender, message(n)))
-            calls.append(time.perf_counter_ns() - start)
-        await asyncio.gather(*(bridge.call(r.wait) for r in receipts))
-        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-        waits = []
-        for n in range(latency):
-            start = time.perf_counter_ns()
-            await bridge.call(_send, sender, message(n))
-            waits.append(time.perf_counter_ns() - start)
+
+        async def wait_all(receipts: list[Receipt]) -> None:
+            await asyncio.gather(*(bridge.call(r.wait) for r in receipts))
+
+        figures = await measure(
+            partial(bridge.call, _send_nowait, sender),
+            wait_all,
+            partial(bridge.call, _send, sender),
+            total,
+            latency,
+        )
         await bridge.call(_close, release, closed)
-    return result(total, cpu, wall, calls, waits)
+    return figures
 
 
 # --------------------------------------------------------------------------- the thread
@@ -196,21 +221,14 @@ async def thread_run(total: int, latency: int) -> dict[str, float]:
         URL, config=CONFIG, transport=DryRunTransport(), tracker=tracker()
     )
     async with manager as sender:
-        calls: list[int] = []
-        cpu, wall = time.process_time(), time.perf_counter()
-        receipts = []
-        for n in range(total):
-            start = time.perf_counter_ns()
-            receipts.append(sender.send_nowait(message(n)))
-            calls.append(time.perf_counter_ns() - start)
-        await asyncio.gather(*(r.wait() for r in receipts))
-        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-        waits = []
-        for n in range(latency):
-            start = time.perf_counter_ns()
-            await sender.send(message(n))
-            waits.append(time.perf_counter_ns() - start)
-    return result(total, cpu, wall, calls, waits)
+
+        async def queue(m: Message) -> tw_asyncio.AsyncReceipt:
+            return sender.send_nowait(m)
+
+        async def wait_all(receipts: list[tw_asyncio.AsyncReceipt]) -> None:
+            await asyncio.gather(*(r.wait() for r in receipts))
+
+        return await measure(queue, wait_all, sender.send, total, latency)
 
 
 # --------------------------------------------------------------------------- trio itself
@@ -219,22 +237,15 @@ async def thread_run(total: int, latency: int) -> dict[str, float]:
 async def trio_run(total: int, latency: int) -> dict[str, float]:
     manager = open_trio_sender(URL, config=CONFIG, transport=DryRunTransport(), tracker=tracker())
     async with manager as sender:
-        calls: list[int] = []
-        cpu, wall = time.process_time(), time.perf_counter()
-        receipts = []
-        for n in range(total):
-            start = time.perf_counter_ns()
-            receipts.append(sender.send_nowait(message(n)))
-            calls.append(time.perf_counter_ns() - start)
-        for r in receipts:
-            await r.wait()
-        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-        waits = []
-        for n in range(latency):
-            start = time.perf_counter_ns()
-            await (await sender.send(message(n))).wait()
-            waits.append(time.perf_counter_ns() - start)
-    return result(total, cpu, wall, calls, waits)
+
+        async def queue(m: Message) -> Receipt:
+            return sender.send_nowait(m)
+
+        async def wait_all(receipts: list[Receipt]) -> None:
+            for r in receipts:
+                await r.wait()
+
+        return await measure(queue, wait_all, partial(_send, sender), total, latency)
 
 
 def result(

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 import pytest
@@ -21,40 +22,24 @@ from starlette.routing import Route
 
 import trio_webhook.asyncio
 from trio_webhook import Delivery, DeliveryFailed, Message, SenderConfig, ValidationError
-from trio_webhook._background import _TRACKERS, background
 from trio_webhook.deadletter import MemorySink
 from trio_webhook.errors import WebhookNotFound
-from trio_webhook.testing import FakeDiscord, FakeDiscordServer, FakeWebhook, serve_fake_discord
+from trio_webhook.testing import FakeDiscord, FakeDiscordServer, FakeWebhook
+
+pytest_plugins = ["facade_fixtures"]
 
 
 def contents(fake: FakeDiscord, hook: FakeWebhook) -> list[str]:
     return [m["content"] for m in fake.history(hook.channel_id)]
 
 
-@pytest.fixture(autouse=True)
-def fresh_trackers() -> None:
-    # Each test's FakeDiscord numbers its webhooks from the same start (see test_sync_facade).
-    background.run_sync(_TRACKERS.clear)
-
-
-@pytest.fixture
-def fake() -> FakeDiscord:
-    return FakeDiscord(seed=4, bucket_limit=100_000)
-
-
-@pytest.fixture
-def hook(fake: FakeDiscord) -> FakeWebhook:
-    return fake.create_webhook()
-
-
-@pytest.fixture
-def served(fake: FakeDiscord) -> Iterator[FakeDiscordServer]:
-    """``fake`` over plain HTTP on 127.0.0.1, served from the facade's own loop."""
-    held = background.hold(serve_fake_discord(fake, tls=False))
-    try:
-        yield held.value
-    finally:
-        background.run(held.aclose)
+async def cancel_after(seconds: float, waiting: Coroutine[Any, Any, object]) -> None:
+    """Run ``waiting`` as a task and cancel it after ``seconds``, as a timeout would."""
+    task = asyncio.create_task(waiting)
+    await asyncio.sleep(seconds)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
 
 
 def test_receipts_and_sends_are_awaitable_under_asyncio_run(
@@ -123,17 +108,9 @@ def test_cancelling_the_waiting_task_leaves_the_message_queued(
     async def main() -> tuple[bool, bool, int]:
         opened = trio_webhook.asyncio.open_webhook_sender(hook.url, transport=fake.transport())
         async with opened as sender:
-            sending = asyncio.create_task(sender.send(Message(content="slow")))
-            await asyncio.sleep(0.1)
-            sending.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await sending
+            await cancel_after(0.1, sender.send(Message(content="slow")))
             receipt = sender.send_nowait(Message(content="behind it"))
-            waiting = asyncio.create_task(receipt.wait())
-            await asyncio.sleep(0.05)
-            waiting.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await waiting
+            await cancel_after(0.05, receipt.wait())
             settled_inside = receipt.done
         # Leaving the block drained both.
         return settled_inside, receipt.done, sender.stats().delivered
@@ -154,11 +131,7 @@ def test_a_cancelled_send_past_the_drain_deadline_is_dead_lettered(
             hook.url, config, transport=fake.transport()
         )
         async with opened as sender:
-            sending = asyncio.create_task(sender.send(Message(content="stuck")))
-            await asyncio.sleep(0.1)
-            sending.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await sending
+            await cancel_after(0.1, sender.send(Message(content="stuck")))
 
     asyncio.run(main())
     assert [(r.reason, r.message.content) for r in sink.records] == [("ambiguous", "stuck")]

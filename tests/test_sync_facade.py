@@ -13,7 +13,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,12 +20,13 @@ import trio
 
 import trio_webhook.sync
 from trio_webhook import DeliveryFailed, Embed, FilePart, Message, SenderConfig, ValidationError
-from trio_webhook._background import _TRACKERS, background
 from trio_webhook.deadletter import MemorySink
 from trio_webhook.errors import WebhookNotFound
 from trio_webhook.ratelimit import RateLimitTracker
 from trio_webhook.ratelimit._records import GlobalPacing
-from trio_webhook.testing import FakeDiscord, FakeDiscordServer, FakeWebhook, serve_fake_discord
+from trio_webhook.testing import FakeDiscord, FakeDiscordServer, FakeWebhook
+
+pytest_plugins = ["facade_fixtures"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,33 +38,6 @@ def unpaced() -> RateLimitTracker:
 
 def contents(fake: FakeDiscord, hook: FakeWebhook) -> list[str]:
     return [m["content"] for m in fake.history(hook.channel_id)]
-
-
-@pytest.fixture(autouse=True)
-def fresh_trackers() -> None:
-    # Each test's FakeDiscord numbers its webhooks from the same start: what the shared
-    # tracker learned of one test's webhook must not pace the next test's.
-    background.run_sync(_TRACKERS.clear)
-
-
-@pytest.fixture
-def fake() -> FakeDiscord:
-    return FakeDiscord(seed=1, bucket_limit=100_000)
-
-
-@pytest.fixture
-def hook(fake: FakeDiscord) -> FakeWebhook:
-    return fake.create_webhook()
-
-
-@pytest.fixture
-def served(fake: FakeDiscord) -> Iterator[FakeDiscordServer]:
-    """``fake`` over plain HTTP on 127.0.0.1, served from the facade's own loop."""
-    held = background.hold(serve_fake_discord(fake, tls=False))
-    try:
-        yield held.value
-    finally:
-        background.run(held.aclose)
 
 
 def test_send_nowait_send_and_stats(fake: FakeDiscord, hook: FakeWebhook) -> None:
@@ -119,7 +92,7 @@ def test_sixteen_threads_each_delivered_once_in_its_own_order(
     assert (stats.enqueued, stats.delivered, stats.dead) == (800, 800, 0)
 
 
-def test_senders_and_clients_of_one_webhook_share_the_rate_limit() -> None:
+def test_senders_and_clients_of_one_webhook_share_the_rate_limit(fresh_trackers: None) -> None:
     # A bucket of 5 requests a 0.2 s window: two senders and a client sending at once stay
     # inside it only if they pace with one tracker.
     fake = FakeDiscord(seed=2, bucket_limit=5, time_scale=0.1)

@@ -19,15 +19,17 @@ import os
 import random
 import ssl
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
-from typing import Any, Final, Generic, TypeVar
+from functools import partial
+from typing import Any, Final, Generic, TypedDict, TypeVar
 
 import trio
 
 from trio_webhook._client import WebhookClient
 from trio_webhook._config import SenderConfig
 from trio_webhook._models import Delivery, Embed, FilePart, Message
+from trio_webhook._receipts import Receipt
 from trio_webhook._sender import WebhookSender, _strategy, client_from_config, open_webhook_sender
 from trio_webhook.ratelimit import RateLimitTracker
 from trio_webhook.stores._redis import open_rate_limit_store
@@ -35,7 +37,10 @@ from trio_webhook.transport._base import Transport
 
 __all__ = [
     "BackgroundLoop",
+    "EditOptions",
+    "FacadeOptions",
     "Held",
+    "ReceiptView",
     "background",
     "facade_client",
     "facade_sender",
@@ -66,6 +71,23 @@ class Held(Generic[T]):
         await self.closed.wait()
         if self.error is not None:
             raise self.error
+
+
+class ReceiptView:
+    """What both facades' receipts share: the trio-side :class:`Receipt` they wrap."""
+
+    __slots__ = ("_receipt",)
+
+    def __init__(self, receipt: Receipt) -> None:
+        self._receipt = receipt
+
+    def __repr__(self) -> str:
+        return repr(self._receipt).replace("<Receipt", f"<{type(self).__name__}", 1)
+
+    @property
+    def done(self) -> bool:
+        """Whether the message was delivered or dead-lettered."""
+        return self._receipt.done
 
 
 class BackgroundLoop:
@@ -145,16 +167,11 @@ class BackgroundLoop:
         ``done(result, None)`` or ``done(None, error)`` is called in the loop's thread,
         exactly once; a loop that stops first gives it a ``RuntimeError``.
         """
-        self.token.run_sync_soon(self._spawn, afn, args, done)
+        self.token.run_sync_soon(self._spawn, partial(_report, afn, args, done))
 
-    def _spawn(
-        self,
-        afn: Callable[..., Awaitable[T]],
-        args: tuple[object, ...],
-        done: Callable[[T | None, BaseException | None], object],
-    ) -> None:
+    def _spawn(self, task: Callable[[], Awaitable[None]]) -> None:
         assert self._nursery is not None
-        self._nursery.start_soon(_report, afn, args, done)
+        self._nursery.start_soon(task)
 
     def hold(self, manager: AbstractAsyncContextManager[T]) -> Held[T]:
         """Enter ``manager`` in the loop and keep it open until its ``Held`` is closed.
@@ -262,46 +279,58 @@ def shared_tracker(config: SenderConfig) -> RateLimitTracker:
     return tracker
 
 
+class FacadeOptions(TypedDict, total=False):
+    """The keyword options of every facade sender and client, beside ``url`` and ``config``.
+
+    Attributes:
+        tracker: A rate-limit tracker of your own; by default the process's shared one.
+        ssl_context: Trust for the server's certificate.
+        transport: How to reach Discord, such as ``FakeDiscord.transport()``.
+    """
+
+    tracker: RateLimitTracker | None
+    ssl_context: ssl.SSLContext | None
+    transport: Transport | None
+
+
+class EditOptions(TypedDict, total=False):
+    """The keyword options of ``edit_message`` (see :meth:`WebhookClient.edit_message`)."""
+
+    keep_attachments: Sequence[int | str] | None
+    thread_id: int | str | None
+
+
 @asynccontextmanager
 async def facade_sender(
-    url: str,
-    config: SenderConfig,
-    *,
-    tracker: RateLimitTracker | None,
-    ssl_context: ssl.SSLContext | None,
-    transport: Transport | None,
+    url: str, config: SenderConfig | None, options: FacadeOptions
 ) -> AsyncIterator[WebhookSender]:
     """``open_webhook_sender`` with the shared tracker, unless a tracker or store is given."""
+    config = config if config is not None else SenderConfig()
+    tracker = options.get("tracker")
     if tracker is None and config.rate_limit_store is None:
         # A Redis store is shared by URL already (and refuses a tracker beside it).
         tracker = shared_tracker(config)
-    async with open_webhook_sender(
-        url, config=config, tracker=tracker, ssl_context=ssl_context, transport=transport
-    ) as sender:
+    chosen: FacadeOptions = {**options, "tracker": tracker}
+    async with open_webhook_sender(url, config=config, **chosen) as sender:
         yield sender
 
 
 @asynccontextmanager
 async def facade_client(
-    url: str,
-    config: SenderConfig,
-    *,
-    tracker: RateLimitTracker | None,
-    ssl_context: ssl.SSLContext | None,
-    transport: Transport | None,
+    url: str, config: SenderConfig | None, options: FacadeOptions
 ) -> AsyncIterator[WebhookClient]:
     """A client made from ``config``, on the shared tracker unless one or a store is given."""
+    config = config if config is not None else SenderConfig()
     async with open_rate_limit_store(config.rate_limit_store) as store:
+        tracker = options.get("tracker")
         if tracker is None:
             tracker = (
                 shared_tracker(config)
                 if store is None
                 else RateLimitTracker(strategy=_strategy(config), store=store)
             )
-        client = client_from_config(
-            url, config, tracker=tracker, ssl_context=ssl_context, transport=transport
-        )
-        async with client:
+        chosen: FacadeOptions = {**options, "tracker": tracker}
+        async with client_from_config(url, config, **chosen) as client:
             yield client
 
 

@@ -51,14 +51,16 @@ thread ("Attempted to call run() from inside a run()").
 from __future__ import annotations
 
 import asyncio as _asyncio
-import ssl
-from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
-from contextlib import suppress
+from collections.abc import Awaitable, Callable, Generator, Mapping
+from contextlib import AbstractAsyncContextManager, suppress
 from functools import partial
-from typing import Any, TypeVar, final
+from typing import Any, Generic, Self, TypeVar, Unpack, final
 
 from trio_webhook._background import (
+    EditOptions,
+    FacadeOptions,
     Held,
+    ReceiptView,
     background,
     facade_client,
     facade_sender,
@@ -67,10 +69,8 @@ from trio_webhook._background import (
 from trio_webhook._client import WebhookClient
 from trio_webhook._config import SenderConfig
 from trio_webhook._models import Delivery, Message, SentMessage
-from trio_webhook._receipts import Receipt, SenderStats
+from trio_webhook._receipts import SenderStats
 from trio_webhook._sender import WebhookSender
-from trio_webhook.ratelimit import RateLimitTracker
-from trio_webhook.transport._base import Transport
 
 __all__ = ["AsyncReceipt", "AsyncSender", "AsyncWebhookClient", "open_webhook_sender"]
 
@@ -112,24 +112,13 @@ def _settle(future: _asyncio.Future[Any], result: object, error: BaseException |
 
 
 @final
-class AsyncReceipt:
+class AsyncReceipt(ReceiptView):
     """The promise of one message's outcome: ``await receipt`` (or ``receipt.wait()``)."""
 
-    __slots__ = ("_receipt",)
-
-    def __init__(self, receipt: Receipt) -> None:
-        self._receipt = receipt
-
-    def __repr__(self) -> str:
-        return repr(self._receipt).replace("<Receipt", "<AsyncReceipt", 1)
+    __slots__ = ()
 
     def __await__(self) -> Generator[Any, None, Delivery]:
         return self.wait().__await__()
-
-    @property
-    def done(self) -> bool:
-        """Whether the message was delivered or dead-lettered."""
-        return self._receipt.done
 
     async def wait(self) -> Delivery:
         """Wait until the message is delivered and return what Discord answered.
@@ -142,23 +131,14 @@ class AsyncReceipt:
         return await _call(self._receipt.wait)
 
 
-@final
-class AsyncSender:
-    """Queues messages for one webhook and delivers them in order, under asyncio.
+class _Opened(Generic[T]):
+    """Entered in the background loop by ``async with``, left (closed) on exit."""
 
-    Made by :func:`open_webhook_sender`; ``async with`` it.
-    """
-
-    def __init__(self, manager: Any) -> None:
+    def __init__(self, manager: AbstractAsyncContextManager[T]) -> None:
         self._manager = manager
-        self._held: Held[WebhookSender] | None = None
+        self._held: Held[T] | None = None
 
-    def __repr__(self) -> str:
-        if self._held is None:
-            return "<AsyncSender (not open)>"
-        return f"<AsyncSender {self._sender.client.url.redacted}>"
-
-    async def __aenter__(self) -> AsyncSender:
+    async def __aenter__(self) -> Self:
         self._held = await _call(background.ahold, self._manager)
         return self
 
@@ -166,67 +146,71 @@ class AsyncSender:
         await self.aclose()
 
     @property
-    def _sender(self) -> WebhookSender:
+    def _value(self) -> T:
         if self._held is None:
-            raise RuntimeError("AsyncSender: use it as `async with open_webhook_sender(url)`")
+            raise RuntimeError(f"{type(self).__name__}: open it with `async with`")
         return self._held.value
 
-    def send_nowait(self, message: Message) -> AsyncReceipt:
-        """Queue ``message`` and return at once; never waits on the network.
-
-        Raises:
-            ValidationError: The message breaks a Discord limit that splitting cannot fix.
-            QueueFull: ``max_buffered`` messages are already buffered.
-            SenderClosed: The sender is closed.
-        """
-        return AsyncReceipt(background.run_sync(self._sender.send_nowait, message))
-
-    async def send(self, message: Message) -> Delivery:
-        """Queue ``message`` (waiting for room rather than shedding), wait until delivered.
-
-        Raises:
-            ValidationError: The message breaks a Discord limit that splitting cannot fix.
-            DeliveryFailed: The message was dead-lettered; ``reason`` says why.
-            SenderClosed: The sender is closed.
-
-        Cancellation: the message is queued all the same, and delivered or dead-lettered
-        as any other; only the waiting stops.
-        """
-        return await _call(send_and_wait, self._sender, message)
-
-    async def flush(self) -> None:
-        """Wait until every message accepted so far is committed to the outbox."""
-        await _call(self._sender.flush)
-
-    def stats(self) -> SenderStats:
-        """A frozen snapshot of the counters."""
-        return background.run_sync(self._sender.stats)
-
     async def aclose(self) -> None:
-        """Stop accepting messages and drain the queue (within ``drain_timeout``).
+        """Close it (a sender drains its queue within ``drain_timeout``).
 
-        Cancellation: the drain goes on in the background loop all the same.
+        Cancellation: the closing goes on in the background loop all the same.
         """
         if self._held is not None:
             await _call(self._held.aclose)
 
 
+@final
+class AsyncSender(_Opened[WebhookSender]):
+    """Queues messages for one webhook and delivers them in order, under asyncio.
+
+    Made by :func:`open_webhook_sender`; ``async with`` it. Leaving the block (or
+    :meth:`aclose`) drains the queue within ``drain_timeout``.
+    """
+
+    def __repr__(self) -> str:
+        if self._held is None:
+            return "<AsyncSender (not open)>"
+        return f"<AsyncSender {self._value.client.url.redacted}>"
+
+    def send_nowait(self, message: Message) -> AsyncReceipt:
+        """Queue ``message`` and return an awaitable receipt; never waits on the network.
+
+        It raises, at once, what :meth:`trio_webhook.WebhookSender.send_nowait` raises: a
+        ``ValidationError`` for a message splitting cannot fix, ``QueueFull`` past
+        ``max_buffered``, ``SenderClosed`` once closed.
+        """
+        return AsyncReceipt(background.run_sync(self._value.send_nowait, message))
+
+    async def send(self, message: Message) -> Delivery:
+        """Queue ``message`` (waiting for room rather than shedding), wait until delivered.
+
+        A dead-lettered message raises ``DeliveryFailed`` (its ``reason`` says why); a
+        message splitting cannot fix, ``ValidationError``; a closed sender,
+        ``SenderClosed``.
+
+        Cancellation: the message is queued all the same, and delivered or dead-lettered
+        as any other; only the waiting stops.
+        """
+        return await _call(send_and_wait, self._value, message)
+
+    async def flush(self) -> None:
+        """Wait until every message accepted so far is committed to the outbox."""
+        await _call(self._value.flush)
+
+    def stats(self) -> SenderStats:
+        """A frozen snapshot of the counters."""
+        return background.run_sync(self._value.stats)
+
+
 def open_webhook_sender(
-    url: str,
-    config: SenderConfig | None = None,
-    *,
-    tracker: RateLimitTracker | None = None,
-    ssl_context: ssl.SSLContext | None = None,
-    transport: Transport | None = None,
+    url: str, config: SenderConfig | None = None, **options: Unpack[FacadeOptions]
 ) -> AsyncSender:
     """A sender for one webhook, for ``async with`` under asyncio.
 
-    Args:
-        url: The webhook URL.
-        config: Queue sizes, timeouts, retry, strategy, dead-letter target, outbox.
-        tracker: A rate-limit tracker of your own; by default the process's shared one.
-        ssl_context: Trust for the server's certificate.
-        transport: How to reach Discord, such as ``FakeDiscord.transport()``.
+    The arguments are those of :func:`trio_webhook.sync.open_webhook_sender`: the URL, a
+    :class:`~trio_webhook.SenderConfig`, and the options ``tracker``, ``ssl_context``
+    and ``transport``.
 
     Example::
 
@@ -237,103 +221,52 @@ def open_webhook_sender(
         The sender's tasks run in the facades' background trio loop from ``__aenter__``
         to ``__aexit__``, which drains the queue within ``config.drain_timeout``.
     """
-    manager = facade_sender(
-        url,
-        config if config is not None else SenderConfig(),
-        tracker=tracker,
-        ssl_context=ssl_context,
-        transport=transport,
-    )
-    return AsyncSender(manager)
+    return AsyncSender(facade_sender(url, config, options))
 
 
 @final
-class AsyncWebhookClient:
+class AsyncWebhookClient(_Opened[WebhookClient]):
     """One-shot calls to one webhook under asyncio: execute, get, edit, delete messages.
 
     The calls of :class:`~trio_webhook.WebhookClient` (its limiter, retries and typed
-    errors), awaited from asyncio; ``async with`` it.
-
-    Args:
-        url: The webhook URL.
-        config: Timeouts, retry policy and strategy (the queue settings are unused).
-        tracker: A rate-limit tracker of your own; by default the process's shared one.
-        ssl_context: Trust for the server's certificate.
-        transport: How to reach Discord, such as ``FakeDiscord.transport()``.
+    errors), awaited from asyncio; ``async with`` it. The arguments are those of
+    :class:`trio_webhook.sync.SyncWebhookClient`.
     """
 
     def __init__(
-        self,
-        url: str,
-        config: SenderConfig | None = None,
-        *,
-        tracker: RateLimitTracker | None = None,
-        ssl_context: ssl.SSLContext | None = None,
-        transport: Transport | None = None,
+        self, url: str, config: SenderConfig | None = None, **options: Unpack[FacadeOptions]
     ) -> None:
-        self._manager = facade_client(
-            url,
-            config if config is not None else SenderConfig(),
-            tracker=tracker,
-            ssl_context=ssl_context,
-            transport=transport,
-        )
-        self._held: Held[WebhookClient] | None = None
-
-    async def __aenter__(self) -> AsyncWebhookClient:
-        self._held = await _call(background.ahold, self._manager)
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        if self._held is not None:
-            await _call(self._held.aclose)
-
-    @property
-    def _client(self) -> WebhookClient:
-        if self._held is None:
-            raise RuntimeError("AsyncWebhookClient: use it as `async with AsyncWebhookClient(url)`")
-        return self._held.value
+        super().__init__(facade_client(url, config, options))
 
     async def execute(
         self, message: Message, *, wait: bool = True, thread_id: int | str | None = None
     ) -> Delivery:
-        """Send ``message``, split into as many requests as Discord needs, in order.
+        """Send ``message`` in as many requests as Discord needs, in order, and wait.
 
-        Raises:
-            ValidationError: The message breaks a limit that splitting cannot fix.
-            DiscordHTTPError: A permanent error (a subclass says which).
-            DeliveryFailed: Retries ran out, or an ambiguous fault was not retried.
+        It raises what :meth:`trio_webhook.WebhookClient.execute` raises, as itself
+        (``ValidationError``, a ``DiscordHTTPError`` such as ``WebhookNotFound``,
+        ``DeliveryFailed``, ``TransportError``).
         """
-        return await _call(partial(self._client.execute, message, wait=wait, thread_id=thread_id))
+        return await _call(partial(self._value.execute, message, wait=wait, thread_id=thread_id))
 
     async def get_message(
         self, message_id: int | str, *, thread_id: int | str | None = None
     ) -> SentMessage:
         """Fetch a message this webhook sent (``MessageNotFound`` if there is none)."""
-        return await _call(partial(self._client.get_message, message_id, thread_id=thread_id))
+        return await _call(partial(self._value.get_message, message_id, thread_id=thread_id))
 
     async def edit_message(
-        self,
-        message_id: int | str,
-        message: Message,
-        *,
-        keep_attachments: Sequence[int | str] | None = None,
-        thread_id: int | str | None = None,
+        self, message_id: int | str, message: Message, **options: Unpack[EditOptions]
     ) -> SentMessage:
-        """Edit a message this webhook sent (see :meth:`WebhookClient.edit_message`)."""
-        edit = self._client.edit_message
-        return await _call(
-            partial(
-                edit, message_id, message, keep_attachments=keep_attachments, thread_id=thread_id
-            )
-        )
+        """Edit a message this webhook sent (``keep_attachments=``, ``thread_id=``)."""
+        return await _call(partial(self._value.edit_message, message_id, message, **options))
 
     async def delete_message(
         self, message_id: int | str, *, thread_id: int | str | None = None
     ) -> None:
         """Delete a message this webhook sent."""
-        await _call(partial(self._client.delete_message, message_id, thread_id=thread_id))
+        await _call(partial(self._value.delete_message, message_id, thread_id=thread_id))
 
     async def fetch_webhook(self) -> Mapping[str, Any]:
         """The webhook object (name, channel, guild), without its token."""
-        return await _call(self._client.fetch_webhook)
+        return await _call(self._value.fetch_webhook)

@@ -32,16 +32,18 @@ loop, or deadlock it): use :func:`trio_webhook.open_webhook_sender` or
 from __future__ import annotations
 
 import os
-import ssl
 import sys
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from functools import partial
-from typing import Any, TypeVar, final
+from typing import Any, Self, TypeVar, Unpack, final
 
 import trio
 
 from trio_webhook._background import (
+    EditOptions,
+    FacadeOptions,
     Held,
+    ReceiptView,
     background,
     facade_client,
     facade_sender,
@@ -53,8 +55,6 @@ from trio_webhook._config import SenderConfig
 from trio_webhook._models import Delivery, Embed, FilePart, Message, SentMessage
 from trio_webhook._receipts import Receipt, SenderStats
 from trio_webhook._sender import WebhookSender
-from trio_webhook.ratelimit import RateLimitTracker
-from trio_webhook.transport._base import Transport
 
 __all__ = ["SyncReceipt", "SyncSender", "SyncWebhookClient", "open_webhook_sender", "send"]
 
@@ -79,21 +79,10 @@ def _refuse_inside_a_loop(name: str, instead: str) -> None:
 
 
 @final
-class SyncReceipt:
+class SyncReceipt(ReceiptView):
     """The promise of one message's outcome, returned by :meth:`SyncSender.send_nowait`."""
 
-    __slots__ = ("_receipt",)
-
-    def __init__(self, receipt: Receipt) -> None:
-        self._receipt = receipt
-
-    def __repr__(self) -> str:
-        return repr(self._receipt).replace("<Receipt", "<SyncReceipt", 1)
-
-    @property
-    def done(self) -> bool:
-        """Whether the message was delivered or dead-lettered."""
-        return self._receipt.done
+    __slots__ = ()
 
     def wait(self, timeout: float | None = None) -> Delivery:
         """Block until the message is delivered and return what Discord answered.
@@ -119,8 +108,21 @@ async def _wait(receipt: Receipt, seconds: float | None) -> Delivery:
     )
 
 
+class _Closing:
+    """``with`` closes it."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
 @final
-class SyncSender:
+class SyncSender(_Closing):
     """Queues messages for one webhook and delivers them in order, from any thread.
 
     Made by :func:`open_webhook_sender`; a context manager that closes on exit.
@@ -132,12 +134,6 @@ class SyncSender:
 
     def __repr__(self) -> str:
         return f"<SyncSender {self._sender.client.url.redacted}>"
-
-    def __enter__(self) -> SyncSender:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def send_nowait(self, message: Message) -> SyncReceipt:
         """Queue ``message`` and return at once; never waits on the network.
@@ -185,21 +181,16 @@ class SyncSender:
 
 
 def open_webhook_sender(
-    url: str,
-    config: SenderConfig | None = None,
-    *,
-    tracker: RateLimitTracker | None = None,
-    ssl_context: ssl.SSLContext | None = None,
-    transport: Transport | None = None,
+    url: str, config: SenderConfig | None = None, **options: Unpack[FacadeOptions]
 ) -> SyncSender:
     """Open a blocking sender for one webhook; use it as a context manager, or close it.
 
     Args:
         url: The webhook URL.
         config: Queue sizes, timeouts, retry, strategy, dead-letter target, outbox.
-        tracker: A rate-limit tracker of your own; by default the process's shared one.
-        ssl_context: Trust for the server's certificate.
-        transport: How to reach Discord, such as ``FakeDiscord.transport()``.
+        **options: ``tracker`` (a rate-limit tracker of your own; by default the
+            process's shared one), ``ssl_context`` (trust for the server's certificate)
+            and ``transport`` (how to reach Discord, such as ``FakeDiscord.transport()``).
 
     Example::
 
@@ -216,18 +207,11 @@ def open_webhook_sender(
         RuntimeError: Called inside a trio run or a running asyncio loop.
     """
     _refuse_inside_a_loop("open_webhook_sender", "open_webhook_sender")
-    manager = facade_sender(
-        url,
-        config if config is not None else SenderConfig(),
-        tracker=tracker,
-        ssl_context=ssl_context,
-        transport=transport,
-    )
-    return SyncSender(background.hold(manager))
+    return SyncSender(background.hold(facade_sender(url, config, options)))
 
 
 @final
-class SyncWebhookClient:
+class SyncWebhookClient(_Closing):
     """Blocking one-shot calls to one webhook: execute, get, edit, delete messages.
 
     The same calls as :class:`~trio_webhook.WebhookClient` (the same limiter, retries and
@@ -236,9 +220,8 @@ class SyncWebhookClient:
     Args:
         url: The webhook URL.
         config: Timeouts, retry policy and strategy (the queue settings are unused).
-        tracker: A rate-limit tracker of your own; by default the process's shared one.
-        ssl_context: Trust for the server's certificate.
-        transport: How to reach Discord, such as ``FakeDiscord.transport()``.
+        **options: ``tracker``, ``ssl_context`` and ``transport``, as for
+            :func:`open_webhook_sender`.
 
     Example::
 
@@ -251,33 +234,14 @@ class SyncWebhookClient:
     """
 
     def __init__(
-        self,
-        url: str,
-        config: SenderConfig | None = None,
-        *,
-        tracker: RateLimitTracker | None = None,
-        ssl_context: ssl.SSLContext | None = None,
-        transport: Transport | None = None,
+        self, url: str, config: SenderConfig | None = None, **options: Unpack[FacadeOptions]
     ) -> None:
         _refuse_inside_a_loop("SyncWebhookClient", "WebhookClient")
-        manager = facade_client(
-            url,
-            config if config is not None else SenderConfig(),
-            tracker=tracker,
-            ssl_context=ssl_context,
-            transport=transport,
-        )
-        self._held = background.hold(manager)
+        self._held = background.hold(facade_client(url, config, options))
         self._client: WebhookClient = self._held.value
 
     def __repr__(self) -> str:
         return f"<SyncWebhookClient {self._client.url.redacted}>"
-
-    def __enter__(self) -> SyncWebhookClient:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def _call(self, name: str, call: Callable[[], Awaitable[T]]) -> T:
         _refuse_inside_a_loop(f"SyncWebhookClient.{name}", f"WebhookClient.{name}")
@@ -305,21 +269,14 @@ class SyncWebhookClient:
         return self._call("get_message", get)
 
     def edit_message(
-        self,
-        message_id: int | str,
-        message: Message,
-        *,
-        keep_attachments: Sequence[int | str] | None = None,
-        thread_id: int | str | None = None,
+        self, message_id: int | str, message: Message, **options: Unpack[EditOptions]
     ) -> SentMessage:
-        """Edit a message this webhook sent (see :meth:`WebhookClient.edit_message`)."""
-        edit = partial(
-            self._client.edit_message,
-            message_id,
-            message,
-            keep_attachments=keep_attachments,
-            thread_id=thread_id,
-        )
+        """Edit a message this webhook sent.
+
+        ``options`` are ``keep_attachments`` and ``thread_id``, as for
+        :meth:`WebhookClient.edit_message <trio_webhook.WebhookClient.edit_message>`.
+        """
+        edit = partial(self._client.edit_message, message_id, message, **options)
         return self._call("edit_message", edit)
 
     def delete_message(self, message_id: int | str, *, thread_id: int | str | None = None) -> None:
@@ -347,8 +304,7 @@ def send(
     avatar_url: str | None = None,
     thread_id: int | str | None = None,
     config: SenderConfig | None = None,
-    ssl_context: ssl.SSLContext | None = None,
-    transport: Transport | None = None,
+    **options: Unpack[FacadeOptions],
 ) -> Delivery:
     """Send one message and block until Discord has it: the one-liner.
 
@@ -361,8 +317,8 @@ def send(
         avatar_url: Overrides the webhook's avatar for this message.
         thread_id: Post into this thread.
         config: Timeouts, retry policy and strategy.
-        ssl_context: Trust for the server's certificate.
-        transport: How to reach Discord, such as ``FakeDiscord.transport()``.
+        **options: ``tracker``, ``ssl_context`` and ``transport``, as for
+            :func:`open_webhook_sender`.
 
     Returns:
         What Discord returned (``delivery.id`` is the message's id).
@@ -386,5 +342,5 @@ def send(
         avatar_url=avatar_url,
         thread_id=thread_id,
     )
-    with SyncWebhookClient(url, config, ssl_context=ssl_context, transport=transport) as client:
+    with SyncWebhookClient(url, config, **options) as client:
         return client.execute(message)
