@@ -31,6 +31,19 @@ pytest_plugins = ["facade_fixtures"]
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def run_script(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``script`` in a new interpreter that imports this checkout."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-c", script, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 def unpaced() -> RateLimitTracker:
     # Without the global pacing (50 a second), 800 messages would take 16 s of real time.
     return RateLimitTracker(pacing=GlobalPacing(limit=0))
@@ -208,15 +221,30 @@ def test_interpreter_exit_drains_what_was_never_closed(
         "    sender.send_nowait(Message(content=f'm{n}'))\n"
         "print('queued', flush=True)\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(
-        [sys.executable, "-c", script, served.webhook_url(hook)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_script(script, served.webhook_url(hook))
     assert done.returncode == 0, done.stderr
     assert done.stdout == "queued\n"
     assert contents(fake, hook) == [f"m{n}" for n in range(20)]
+
+
+def test_a_forked_child_gets_a_loop_of_its_own(
+    fake: FakeDiscord, hook: FakeWebhook, served: FakeDiscordServer
+) -> None:
+    # A preforking server: the parent sent (its loop runs, a sender is open), then forks.
+    script = (
+        "import os, sys, trio_webhook.sync\n"
+        "from trio_webhook import Message\n"
+        "sender = trio_webhook.sync.open_webhook_sender(sys.argv[1])\n"
+        "sender.send(Message(content='parent'))\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    trio_webhook.sync.send(sys.argv[1], content='child')\n"
+        "    sys.exit(0)\n"
+        "_, status = os.waitpid(pid, 0)\n"
+        "sender.send(Message(content='parent again'))\n"
+        "sender.close()\n"
+        "print(os.waitstatus_to_exitcode(status))\n"
+    )
+    done = run_script(script, served.webhook_url(hook))
+    assert (done.returncode, done.stdout) == (0, "0\n"), done.stderr
+    assert contents(fake, hook) == ["parent", "child", "parent again"]

@@ -94,11 +94,16 @@ class BackgroundLoop:
     """A trio loop in a daemon thread, started lazily, shared by every facade object."""
 
     def __init__(self) -> None:
+        self._forget()
+
+    def _forget(self) -> None:
+        """Start afresh: on creation, and in a forked child (the thread did not follow)."""
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._token: trio.lowlevel.TrioToken | None = None
         self._nursery: trio.Nursery | None = None
         self._stop: trio.Event | None = None
+        # Senders of the parent's loop are the parent's to drain, not a forked child's.
         self._held: set[Held[Any]] = set()
         self._stopping = False
 
@@ -262,6 +267,17 @@ background: Final = BackgroundLoop()
 
 # One tracker per pacing choice, made and used in the loop's thread only.
 _TRACKERS: Final[dict[tuple[str, int], RateLimitTracker]] = {}
+
+
+def _after_fork_in_child() -> None:
+    # A preforking server (gunicorn, celery) forks after the parent may have sent: the
+    # child gets a new loop on first use, and trackers of its own (the parent's hold
+    # reservations for requests the child never made).
+    background._forget()
+    _TRACKERS.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def shared_tracker(config: SenderConfig) -> RateLimitTracker:

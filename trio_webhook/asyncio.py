@@ -139,7 +139,13 @@ class _Opened(Generic[T]):
         self._held: Held[T] | None = None
 
     async def __aenter__(self) -> Self:
-        self._held = await _call(background.ahold, self._manager)
+        opening = _asyncio.ensure_future(_call(background.ahold, self._manager))
+        try:
+            # Shielded: a cancelled opener must not leave an opened sender nobody holds.
+            self._held = await _asyncio.shield(opening)
+        except _asyncio.CancelledError:
+            opening.add_done_callback(_close_once_open)
+            raise
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -158,6 +164,15 @@ class _Opened(Generic[T]):
         """
         if self._held is not None:
             await _call(self._held.aclose)
+
+
+def _close_once_open(opening: _asyncio.Future[Held[Any]]) -> None:
+    if not opening.cancelled() and opening.exception() is None:
+        background.submit(opening.result().aclose, (), _ignore)
+
+
+def _ignore(result: object, error: BaseException | None) -> None:
+    """Nobody awaits this close; the sender logs what it could not deliver."""
 
 
 @final
