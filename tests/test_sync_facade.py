@@ -31,11 +31,18 @@ pytest_plugins = ["facade_fixtures"]
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_script(script: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run ``script`` in a new interpreter that imports this checkout."""
+def run_script(script: str, url: str) -> subprocess.CompletedProcess[str]:
+    """Run ``script`` in a new interpreter that imports this checkout.
+
+    The script finds ``url`` and ``sender``, a sync sender to it, already made.
+    """
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    opening = (
+        "import os, sys, trio_webhook.sync\nfrom trio_webhook import Message\n"
+        f"url = {url!r}\nsender = trio_webhook.sync.open_webhook_sender(url)\n"
+    )
     return subprocess.run(
-        [sys.executable, "-c", script, *args],
+        [sys.executable, "-c", opening + script],
         env=env,
         capture_output=True,
         text=True,
@@ -213,14 +220,11 @@ def test_calling_it_inside_an_event_loop_names_the_facade_to_use(
 def test_interpreter_exit_drains_what_was_never_closed(
     fake: FakeDiscord, hook: FakeWebhook, served: FakeDiscordServer
 ) -> None:
-    script = (
-        "import sys, trio_webhook.sync\n"
-        "from trio_webhook import Message\n"
-        "sender = trio_webhook.sync.open_webhook_sender(sys.argv[1])\n"
-        "for n in range(20):\n"
-        "    sender.send_nowait(Message(content=f'm{n}'))\n"
-        "print('queued', flush=True)\n"
-    )
+    script = """
+for n in range(20):
+    sender.send_nowait(Message(content=f"m{n}"))
+print("queued", flush=True)
+"""
     done = run_script(script, served.webhook_url(hook))
     assert done.returncode == 0, done.stderr
     assert done.stdout == "queued\n"
@@ -231,20 +235,17 @@ def test_a_forked_child_gets_a_loop_of_its_own(
     fake: FakeDiscord, hook: FakeWebhook, served: FakeDiscordServer
 ) -> None:
     # A preforking server: the parent sent (its loop runs, a sender is open), then forks.
-    script = (
-        "import os, sys, trio_webhook.sync\n"
-        "from trio_webhook import Message\n"
-        "sender = trio_webhook.sync.open_webhook_sender(sys.argv[1])\n"
-        "sender.send(Message(content='parent'))\n"
-        "pid = os.fork()\n"
-        "if pid == 0:\n"
-        "    trio_webhook.sync.send(sys.argv[1], content='child')\n"
-        "    sys.exit(0)\n"
-        "_, status = os.waitpid(pid, 0)\n"
-        "sender.send(Message(content='parent again'))\n"
-        "sender.close()\n"
-        "print(os.waitstatus_to_exitcode(status))\n"
-    )
+    script = """
+sender.send(Message(content="parent"))
+pid = os.fork()
+if pid == 0:
+    trio_webhook.sync.send(url, content="child")
+    sys.exit(0)
+_, status = os.waitpid(pid, 0)
+sender.send(Message(content="parent again"))
+sender.close()
+print(os.waitstatus_to_exitcode(status))
+"""
     done = run_script(script, served.webhook_url(hook))
     assert (done.returncode, done.stdout) == (0, "0\n"), done.stderr
     assert contents(fake, hook) == ["parent", "child", "parent again"]

@@ -54,12 +54,9 @@ import asyncio as _asyncio
 from collections.abc import Awaitable, Callable, Generator, Mapping
 from contextlib import AbstractAsyncContextManager, suppress
 from functools import partial
-from typing import Any, Generic, Self, TypeVar, Unpack, final
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, Unpack, final
 
 from trio_webhook._background import (
-    EditOptions,
-    FacadeOptions,
-    Held,
     ReceiptView,
     background,
     facade_client,
@@ -71,6 +68,9 @@ from trio_webhook._config import SenderConfig
 from trio_webhook._models import Delivery, Message, SentMessage
 from trio_webhook._receipts import SenderStats
 from trio_webhook._sender import WebhookSender
+
+if TYPE_CHECKING:
+    from trio_webhook._background import EditOptions, FacadeOptions, Held
 
 __all__ = ["AsyncReceipt", "AsyncSender", "AsyncWebhookClient", "open_webhook_sender"]
 
