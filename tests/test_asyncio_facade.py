@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 import trio_webhook.asyncio
-from trio_webhook import Delivery, DeliveryFailed, Message, SenderConfig, ValidationError
+from trio_webhook import Delivery, DeliveryFailed, Embed, Message, SenderConfig, ValidationError
 from trio_webhook.deadletter import MemorySink
 from trio_webhook.errors import WebhookNotFound
 from trio_webhook.testing import FakeDiscord, FakeDiscordServer, FakeWebhook
@@ -70,8 +70,8 @@ def test_errors_come_out_as_themselves(fake: FakeDiscord, hook: FakeWebhook) -> 
             hook.url, config, transport=fake.transport()
         )
         async with opened as sender:
-            with pytest.raises(ValidationError, match="2001 characters"):
-                sender.send_nowait(Message(content="x" * 2001))
+            with pytest.raises(ValidationError, match="257 characters"):
+                sender.send_nowait(Message(embeds=[Embed(title="x" * 257)]))
             fake.inject("server_error", status=503)
             with pytest.raises(DeliveryFailed) as failed:
                 await sender.send(Message(content="refused"))

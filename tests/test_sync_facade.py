@@ -138,8 +138,8 @@ def test_errors_raised_in_the_loop_come_out_as_themselves(
     sink = MemorySink()
     config = SenderConfig(dead_letter=sink, max_attempts=1)
     with trio_webhook.sync.open_webhook_sender(hook.url, config, transport=fake.transport()) as s:
-        with pytest.raises(ValidationError, match="2001 characters"):
-            s.send_nowait(Message(content="x" * 2001))
+        with pytest.raises(ValidationError, match="257 characters"):
+            s.send_nowait(Message(embeds=[Embed(title="x" * 257)]))
         fake.inject("server_error", status=503)
         with pytest.raises(DeliveryFailed) as failed:
             s.send(Message(content="refused"))
@@ -173,6 +173,18 @@ def test_the_one_liner_sends_content_embeds_and_files(
     assert (posted["content"], posted["embeds"][0]["title"]) == ("build 42", "passed")
     assert [a["filename"] for a in posted["attachments"]] == ["build.log", "notes.txt"]
     assert posted["author"]["username"] == "ci"
+
+
+def test_the_one_liner_splits_long_content_as_its_config_says(
+    fake: FakeDiscord, hook: FakeWebhook
+) -> None:
+    text = "word " * 500  # 2500 characters
+    delivery = trio_webhook.sync.send(hook.url, content=text, transport=fake.transport())
+    assert len(delivery.messages) == 2
+    whole = SenderConfig(split_content=False)
+    with pytest.raises(ValidationError, match="2500 characters"):
+        trio_webhook.sync.send(hook.url, content=text, config=whole, transport=fake.transport())
+    assert len(contents(fake, hook)) == 2
 
 
 def test_the_client_reads_back_edits_and_deletes(fake: FakeDiscord, hook: FakeWebhook) -> None:

@@ -38,6 +38,7 @@ from trio_webhook.transport._base import Transport
 __all__ = [
     "BackgroundLoop",
     "EditOptions",
+    "ExecuteOptions",
     "FacadeOptions",
     "Held",
     "ReceiptView",
@@ -307,6 +308,14 @@ class FacadeOptions(TypedDict, total=False):
     tracker: RateLimitTracker | None
     ssl_context: ssl.SSLContext | None
     transport: Transport | None
+
+
+class ExecuteOptions(TypedDict, total=False):
+    """The keyword options of ``execute`` (see :meth:`WebhookClient.execute`)."""
+
+    wait: bool
+    thread_id: int | str | None
+    split_content: bool
 
 
 class EditOptions(TypedDict, total=False):

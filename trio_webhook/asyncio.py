@@ -70,7 +70,7 @@ from trio_webhook._receipts import SenderStats
 from trio_webhook._sender import WebhookSender
 
 if TYPE_CHECKING:
-    from trio_webhook._background import EditOptions, FacadeOptions, Held
+    from trio_webhook._background import EditOptions, ExecuteOptions, FacadeOptions, Held
 
 __all__ = ["AsyncReceipt", "AsyncSender", "AsyncWebhookClient", "open_webhook_sender"]
 
@@ -253,16 +253,15 @@ class AsyncWebhookClient(_Opened[WebhookClient]):
     ) -> None:
         super().__init__(facade_client(url, config, options))
 
-    async def execute(
-        self, message: Message, *, wait: bool = True, thread_id: int | str | None = None
-    ) -> Delivery:
+    async def execute(self, message: Message, **options: Unpack[ExecuteOptions]) -> Delivery:
         """Send ``message`` in as many requests as Discord needs, in order, and wait.
 
-        It raises what :meth:`trio_webhook.WebhookClient.execute` raises, as itself
-        (``ValidationError``, a ``DiscordHTTPError`` such as ``WebhookNotFound``,
+        ``options`` (``wait``, ``thread_id``, ``split_content``) are those of
+        :meth:`trio_webhook.WebhookClient.execute`, and it raises what that raises, as
+        itself (``ValidationError``, a ``DiscordHTTPError`` such as ``WebhookNotFound``,
         ``DeliveryFailed``, ``TransportError``).
         """
-        return await _call(partial(self._value.execute, message, wait=wait, thread_id=thread_id))
+        return await _call(partial(self._value.execute, message, **options))
 
     async def get_message(
         self, message_id: int | str, *, thread_id: int | str | None = None

@@ -41,6 +41,7 @@ import trio
 
 from trio_webhook._background import (
     EditOptions,
+    ExecuteOptions,
     FacadeOptions,
     Held,
     ReceiptView,
@@ -247,10 +248,13 @@ class SyncWebhookClient(_Closing):
         _refuse_inside_a_loop(f"SyncWebhookClient.{name}", f"WebhookClient.{name}")
         return background.run(call)
 
-    def execute(
-        self, message: Message, *, wait: bool = True, thread_id: int | str | None = None
-    ) -> Delivery:
+    def execute(self, message: Message, **options: Unpack[ExecuteOptions]) -> Delivery:
         """Send ``message``, split into as many requests as Discord needs, in order.
+
+        ``options`` are those of :meth:`WebhookClient.execute
+        <trio_webhook.WebhookClient.execute>`: ``wait`` (ask for the created messages,
+        ``True``), ``thread_id`` and ``split_content`` (``False`` refuses content over
+        2000 characters instead of sending several messages).
 
         Raises:
             ValidationError: The message breaks a limit that splitting cannot fix.
@@ -258,8 +262,7 @@ class SyncWebhookClient(_Closing):
             DeliveryFailed: Retries ran out, or an ambiguous fault was not retried.
             TransportError: A TLS failure or an oversized answer.
         """
-        execute = partial(self._client.execute, message, wait=wait, thread_id=thread_id)
-        return self._call("execute", execute)
+        return self._call("execute", partial(self._client.execute, message, **options))
 
     def get_message(
         self, message_id: int | str, *, thread_id: int | str | None = None
@@ -310,7 +313,8 @@ def send(
 
     Args:
         url: The webhook URL.
-        content: The text (at most 2000 characters).
+        content: The text (over 2000 characters, it is split into several messages
+            unless ``config.split_content`` is off).
         embeds: Embeds (more than Discord allows in one request are split, in order).
         files: Files to upload: paths or :class:`~trio_webhook.FilePart` objects.
         username: Overrides the webhook's name for this message.
@@ -342,5 +346,6 @@ def send(
         avatar_url=avatar_url,
         thread_id=thread_id,
     )
+    split = config.split_content if config is not None else True
     with SyncWebhookClient(url, config, **options) as client:
-        return client.execute(message)
+        return client.execute(message, split_content=split)
