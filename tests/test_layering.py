@@ -210,6 +210,18 @@ def test_nothing_but_testing_and_the_cli_imports_the_fake() -> None:
     assert not {m: found for m, found in offenders.items() if found}
 
 
+FACADES = {"trio_webhook.sync", "trio_webhook.asyncio", "trio_webhook._background"}
+
+
+def test_nothing_but_the_facades_imports_the_facades() -> None:
+    offenders = {
+        module: sorted(_imports_anywhere(module) & FACADES)
+        for module in MODULES
+        if module not in FACADES
+    }
+    assert not {m: found for m, found in offenders.items() if found}
+
+
 def _cycles(graph: dict[str, set[str]]) -> list[frozenset[str]]:
     """The strongly connected components of more than one module (Tarjan)."""
     index: dict[str, int] = {}

@@ -11,11 +11,16 @@ Not a test module (no ``test_`` prefix): pytest does not collect it.
 
 from __future__ import annotations
 
+import asyncio
 import random
+from collections.abc import Mapping
+from typing import Any
 
 import trio
 
 import trio_webhook
+import trio_webhook.asyncio
+import trio_webhook.sync
 from trio_webhook import (
     AllowedMentions,
     Delivery,
@@ -142,6 +147,51 @@ async def use_the_fake() -> None:
     assert fake.stats().messages == 1
     async with WebhookClient(hook.url, transport=DryRunTransport()) as client:
         await client.execute(message)
+
+
+def use_the_sync_facade() -> None:
+    delivery: Delivery = trio_webhook.sync.send(
+        URL, content="backup done", embeds=[Embed(title="ok")], files=["backup.log"]
+    )
+    with trio_webhook.sync.open_webhook_sender(URL, SenderConfig(queue_cap=10)) as sender:
+        receipt: trio_webhook.sync.SyncReceipt = sender.send_nowait(message)
+        first: Delivery = receipt.wait(timeout=5.0)
+        done: bool = receipt.done
+        waited: Delivery = sender.send(message)
+        sender.flush()
+        stats: SenderStats = sender.stats()
+    with trio_webhook.sync.SyncWebhookClient(URL, transport=DryRunTransport()) as client:
+        sent = client.execute(message, wait=True)
+        assert sent.id is not None
+        edited: SentMessage = client.edit_message(sent.id, message, keep_attachments=[])
+        again: SentMessage = client.get_message(sent.id)
+        webhook: Mapping[str, Any] = client.fetch_webhook()
+        client.delete_message(sent.id)
+
+        client.edit_message(sent.id, message, keep=[])  # type: ignore[call-arg]
+    trio_webhook.sync.send(URL, content=42)  # type: ignore[arg-type]
+    trio_webhook.sync.open_webhook_sender(URL, tracker="shared")  # type: ignore[arg-type]
+
+
+async def use_the_asyncio_facade() -> None:
+    async with trio_webhook.asyncio.open_webhook_sender(URL) as sender:
+        receipt: trio_webhook.asyncio.AsyncReceipt = sender.send_nowait(message)
+        first: Delivery = await receipt
+        also: Delivery = await receipt.wait()
+        waited: Delivery = await sender.send(message)
+        await sender.flush()
+        stats: SenderStats = sender.stats()
+
+        not_yet: str | None = sender.send(message).id  # type: ignore[attr-defined]
+    async with trio_webhook.asyncio.AsyncWebhookClient(URL) as client:
+        sent = await client.execute(message)
+        assert sent.id is not None
+        edited: SentMessage = await client.edit_message(sent.id, message, thread_id=1)
+        await client.delete_message(sent.id)
+
+
+def run_the_asyncio_facade() -> None:
+    asyncio.run(use_the_asyncio_facade())
 
 
 def run() -> None:
