@@ -53,6 +53,19 @@ async def running_relay(
             stop.set()
 
 
+@asynccontextmanager
+async def relay_in_front(
+    fake: FakeDiscord, tmp_path: Path, **changes: Any
+) -> AsyncIterator[httpx.AsyncClient]:
+    """``fake`` served over TLS, a relay in front of it, and a client of the relay."""
+    async with (
+        serve_fake_discord(fake) as server,
+        running_relay(server, tmp_path, **changes) as origin,
+        httpx.AsyncClient(base_url=origin) as http,
+    ):
+        yield http
+
+
 def path_of(hook: FakeWebhook, version: str = "") -> str:
     return f"/api{version}/webhooks/{hook.id}/{hook.token}"
 
@@ -71,11 +84,7 @@ async def wait_for_history(fake: FakeDiscord, hook: FakeWebhook, count: int) -> 
 async def test_json_form_and_multipart_posts_are_delivered(tmp_path: Path) -> None:
     fake = FakeDiscord()
     hook = fake.create_webhook()
-    async with (
-        serve_fake_discord(fake) as server,
-        running_relay(server, tmp_path) as origin,
-        httpx.AsyncClient(base_url=origin) as http,
-    ):
+    async with relay_in_front(fake, tmp_path) as http:
         # 204 once committed, as Discord answers without wait; any API version.
         answer = await http.post(path_of(hook), json={"content": "json"})
         assert (answer.status_code, answer.content) == (204, b"")
@@ -107,11 +116,7 @@ async def test_json_form_and_multipart_posts_are_delivered(tmp_path: Path) -> No
 async def test_wait_true_hands_back_discords_error(tmp_path: Path) -> None:
     fake = FakeDiscord()
     hook = fake.create_webhook()
-    async with (
-        serve_fake_discord(fake) as server,
-        running_relay(server, tmp_path) as origin,
-        httpx.AsyncClient(base_url=origin) as http,
-    ):
+    async with relay_in_front(fake, tmp_path) as http:
         fake.delete_webhook(hook)
         answer = await http.post(path_of(hook), params={"wait": "true"}, json={"content": "x"})
     assert answer.status_code == 404
@@ -122,11 +127,7 @@ async def test_a_bad_body_gets_discords_400_with_the_errors_tree(tmp_path: Path)
     fake = FakeDiscord()
     hook = fake.create_webhook()
     bad = {"content": "x" * 2001, "embeds": [{"title": 7}], "username": "my discord bot"}
-    async with (
-        serve_fake_discord(fake) as server,
-        running_relay(server, tmp_path) as origin,
-        httpx.AsyncClient(base_url=origin) as http,
-    ):
+    async with relay_in_front(fake, tmp_path) as http:
         types = await http.post(path_of(hook), json=bad)
         limits = await http.post(path_of(hook), json={"content": "x" * 2001, "username": "a"})
         empty = await http.post(path_of(hook), json={})
@@ -157,11 +158,7 @@ async def test_json_attachments_never_read_the_relays_own_files(tmp_path: Path) 
     fake = FakeDiscord()
     hook = fake.create_webhook()
     payload = {"content": "x", "attachments": [{"path": str(secret_file)}]}
-    async with (
-        serve_fake_discord(fake) as server,
-        running_relay(server, tmp_path) as origin,
-        httpx.AsyncClient(base_url=origin) as http,
-    ):
+    async with relay_in_front(fake, tmp_path) as http:
         answer = await http.post(path_of(hook), json=payload)
     assert answer.status_code == 400
     assert "attachments" in answer.json()["errors"]
@@ -174,11 +171,7 @@ async def test_json_attachments_never_read_the_relays_own_files(tmp_path: Path) 
 async def test_unauthorised_requests_are_refused_and_never_forwarded(tmp_path: Path) -> None:
     fake = FakeDiscord()
     allowed, other = fake.create_webhook(), fake.create_webhook()
-    async with (
-        serve_fake_discord(fake) as server,
-        running_relay(server, tmp_path, secret=SECRET, allow=[allowed.id]) as origin,
-        httpx.AsyncClient(base_url=origin) as http,
-    ):
+    async with relay_in_front(fake, tmp_path, secret=SECRET, allow=[allowed.id]) as http:
         body = {"content": "hi"}
         no_secret = await http.post(path_of(allowed), json=body)
         wrong = await http.post(path_of(allowed), json=body, headers={"authorization": "Bearer x"})
@@ -240,11 +233,7 @@ async def test_pacing_under_the_bucket_and_the_hidden_channel_limit(tmp_path: Pa
     hook = fake.create_webhook()
     sibling = fake.create_webhook(hook.channel_id)
     count = 45
-    async with (
-        serve_fake_discord(fake) as server,
-        running_relay(server, tmp_path) as origin,
-        httpx.AsyncClient(base_url=origin) as http,
-    ):
+    async with relay_in_front(fake, tmp_path) as http:
         answers = [
             await http.post(path_of(hook if i % 2 else sibling), json={"content": f"m{i}"})
             for i in range(count)
@@ -267,11 +256,7 @@ async def test_an_outage_loses_nothing(tmp_path: Path) -> None:
     sender = SenderConfig(
         outbox=str(tmp_path / "relay.db"), backoff_base=0.02, backoff_cap=0.5, max_attempts=30
     )
-    async with (
-        serve_fake_discord(fake) as server,
-        running_relay(server, tmp_path, sender=sender) as origin,
-        httpx.AsyncClient(base_url=origin) as http,
-    ):
+    async with relay_in_front(fake, tmp_path, sender=sender) as http:
         fake.fault_rate(1.0, ["server_error"])
         answers = [
             await http.post(path_of(hooks[i % 3]), json={"content": f"m{i}"}) for i in range(30)

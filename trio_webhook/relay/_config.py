@@ -8,7 +8,6 @@ secret is never echoed.
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import os
 import tomllib
@@ -20,7 +19,7 @@ import attrs
 
 from trio_webhook._config import SenderConfig
 from trio_webhook._errors import ConfigError, InvalidWebhookURL
-from trio_webhook._url import parse_webhook_url
+from trio_webhook._url import _is_loopback, parse_webhook_url
 
 __all__ = ["DEFAULT_OUTBOX", "ENV_PREFIX", "RelayConfig", "split_listen"]
 
@@ -40,15 +39,6 @@ def split_listen(listen: str) -> tuple[str, int]:
     if not sep or not host or not port.isdigit() or int(port) > 65535:
         raise ConfigError("listen", listen, "host:port, as 127.0.0.1:8080 or [::1]:8080")
     return host, int(port)
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _default_sender() -> SenderConfig:

@@ -55,17 +55,10 @@ def _by(label: str, values: Mapping[str, float]) -> list[tuple[str, float]]:
     return [(f'{{{label}="{_escape(k)}"}}', v) for k, v in sorted(values.items())]
 
 
-def render(
-    views: list[LaneView],
-    limits: RateLimitMetrics,
-    dead: Mapping[str, int],
-    counters: RelayCounters,
-) -> str:
-    """The metrics page."""
+def _webhook_families(views: list[LaneView], dead: Mapping[str, int]) -> list[str]:
     depth = {v.webhook_id: float(max(v.pending or 0, v.in_flight)) for v in views}
     ages = {v.webhook_id: v.oldest_age for v in views if v.oldest_age is not None}
-    scopes = {s: float(limits.rate_limited.get(s, 0)) for s in _SCOPES}
-    lines = [
+    return [
         *_family(
             "queue_depth",
             "gauge",
@@ -79,11 +72,31 @@ def render(
             _by("webhook_id", ages),
         ),
         *_family(
+            "dead_letters",
+            "counter",
+            "Messages dead-lettered, by webhook.",
+            _by("webhook_id", {k: float(v) for k, v in dead.items()}),
+        ),
+        *_family(
             "senders_open",
             "gauge",
             "Webhooks with an open sender.",
             [("", sum(v.open for v in views))],
         ),
+    ]
+
+
+def render(
+    views: list[LaneView],
+    limits: RateLimitMetrics,
+    dead: Mapping[str, int],
+    counters: RelayCounters,
+) -> str:
+    """The metrics page."""
+    scopes = {s: float(limits.rate_limited.get(s, 0)) for s in _SCOPES}
+    answers = {str(k): float(v) for k, v in counters.answers.items()}
+    lines = [
+        *_webhook_families(views, dead),
         *_family(
             "rate_limited", "counter", "429s Discord answered, by scope.", _by("scope", scopes)
         ),
@@ -93,18 +106,7 @@ def render(
             "Answers counted towards Discord's invalid-request limit (10 minutes).",
             [("", limits.invalid_requests)],
         ),
-        *_family(
-            "dead_letters",
-            "counter",
-            "Messages dead-lettered, by webhook.",
-            _by("webhook_id", {k: float(v) for k, v in dead.items()}),
-        ),
-        *_family(
-            "answers",
-            "counter",
-            "Answers to posts, by HTTP status.",
-            _by("status", {str(k): float(v) for k, v in counters.answers.items()}),
-        ),
+        *_family("answers", "counter", "Answers to posts, by HTTP status.", _by("status", answers)),
         *_family(
             "ignored_keys",
             "counter",
