@@ -209,6 +209,16 @@ def test_the_relay_refuses_to_start_public_without_protection() -> None:
     assert "open proxy" in lines[0]
 
 
+def test_a_missing_extra_is_one_line_naming_the_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("hypercorn", "hypercorn.config", "hypercorn.trio"):
+        monkeypatch.setitem(sys.modules, name, None)
+    result = CliRunner().invoke(cli, ["relay"])
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "pip install 'trio-webhook[relay]'" in lines[0]
+
+
 def test_the_config_reads_toml_and_the_environment(tmp_path: Path) -> None:
     toml = tmp_path / "relay.toml"
     toml.write_text(

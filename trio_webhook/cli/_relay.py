@@ -81,7 +81,7 @@ def relay(
     Point a tool at http://HOST:PORT/api/webhooks/ID/TOKEN instead of discord.com.
     SIGTERM drains within the drain timeout; what is left stays in the outbox.
     """
-    from trio_webhook.relay import RelayRefused, run_relay
+    from trio_webhook.relay import RelayRefused, preflight, run_relay
 
     if secret_env is not None:
         if not os.environ.get(secret_env):
@@ -91,11 +91,9 @@ def relay(
         config = _config(config_path, flags, outbox, redis)
     except ConfigError as exc:
         fail(str(exc), code=2)
-    refusal = config.refusal()
-    if refusal is not None:
-        fail(refusal, code=2)
-    _logging(click.get_current_context(), log_format)
     try:
-        trio.run(run_relay, config)
+        preflight(config)
     except RelayRefused as exc:
         fail(str(exc), code=2)
+    _logging(click.get_current_context(), log_format)
+    trio.run(run_relay, config)

@@ -13,7 +13,7 @@ Example::
 from trio_webhook.relay._app import RelayApp
 from trio_webhook.relay._config import RelayConfig
 from trio_webhook.relay._lanes import Lanes, open_lanes
-from trio_webhook.relay._serve import RelayRefused, run_relay, serve_relay
+from trio_webhook.relay._serve import RelayRefused, preflight, run_relay, serve_relay
 
 __all__ = [
     "Lanes",
@@ -21,6 +21,7 @@ __all__ = [
     "RelayConfig",
     "RelayRefused",
     "open_lanes",
+    "preflight",
     "run_relay",
     "serve_relay",
 ]

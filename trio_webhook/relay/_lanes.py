@@ -191,6 +191,9 @@ class Lanes:
             return await lane.sender.send(message)
         except SenderClosed:
             raise Refused(503, 0, "the relay is shutting down; try again shortly") from None
+        except OutboxError as exc:
+            logger.error("outbox: cannot commit for webhook %s: %s", url.webhook_id, exc)
+            raise Refused(503, 0, "the relay cannot commit the message now") from None
         finally:
             lane.users -= 1
             lane.last_used = trio.current_time()
@@ -207,7 +210,7 @@ class Lanes:
                 logger.info("opened the sender for webhook %s", wid, extra={"webhook_id": wid})
                 await self._until_idle(lane, sender)
                 lane.closing = True
-        except (OutboxError, OSError) as exc:
+        except Exception as exc:  # one webhook's failure must not stop the relay
             lane.failed = type(exc).__name__
             logger.error(
                 "cannot open the sender for webhook %s: %s", wid, exc, extra={"webhook_id": wid}

@@ -19,7 +19,7 @@ from trio_webhook.relay._app import RelayApp
 from trio_webhook.relay._config import RelayConfig
 from trio_webhook.relay._lanes import open_lanes
 
-__all__ = ["RelayRefused", "run_relay", "serve_relay"]
+__all__ = ["RelayRefused", "preflight", "run_relay", "serve_relay"]
 
 logger: Final = logging.getLogger("trio_webhook.relay")
 _server_log: Final = logging.getLogger("trio_webhook.relay.server")
@@ -41,6 +41,19 @@ def _hypercorn() -> Any:
             "pip install 'trio-webhook[relay]'"
         ) from None
     return hypercorn
+
+
+def preflight(config: RelayConfig) -> None:
+    """Check, before anything starts, that the relay may and can start.
+
+    Raises:
+        RelayRefused: One line: the config would make an open proxy, or the ``relay``
+            extra is missing (naming the ``pip install``).
+    """
+    refusal = config.refusal()
+    if refusal is not None:
+        raise RelayRefused(refusal)
+    _hypercorn()
 
 
 def _server_config(hypercorn: Any, config: RelayConfig) -> Any:
@@ -72,9 +85,7 @@ async def serve_relay(
     Raises:
         RelayRefused: The config would make an open proxy, or the extra is missing.
     """
-    refusal = config.refusal()
-    if refusal is not None:
-        raise RelayRefused(refusal)
+    preflight(config)
     hypercorn = _hypercorn()
     if ssl_context is None and config.ca_file is not None:
         ssl_context = ssl.create_default_context(cafile=config.ca_file)
@@ -98,7 +109,12 @@ async def serve_relay(
 
 
 async def run_relay(config: RelayConfig, *, ssl_context: ssl.SSLContext | None = None) -> None:
-    """Serve the relay until SIGTERM or SIGINT, then stop gracefully."""
+    """Serve the relay until SIGTERM or SIGINT, then stop gracefully.
+
+    Raises:
+        RelayRefused: See :func:`preflight`, which runs first.
+    """
+    preflight(config)
     shutdown = trio.Event()
     async with trio.open_nursery() as nursery:
 
