@@ -24,6 +24,7 @@ import httpx
 import pytest
 import trio
 from click.testing import CliRunner
+from redis_server import RedisServer
 
 from trio_webhook import SenderConfig
 from trio_webhook.cli._commands import cli
@@ -281,6 +282,20 @@ async def test_an_outage_loses_nothing(tmp_path: Path) -> None:
     assert fake.stats().faults.get("server_error", 0) > 3
     assert "# TYPE trio_webhook_relay_dead_letters_total counter" in metrics
     assert 'dead_letters_total{webhook_id="' not in metrics  # none
+
+
+async def test_with_redis_for_the_outbox_and_the_limits(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    fake = FakeDiscord(seed=17, time_scale=0.05)
+    hook = fake.create_webhook()
+    url = redis_server.url.rsplit("/", 1)[0] + "/7"  # a database of its own
+    sender = SenderConfig(outbox=url, rate_limit_store=url)
+    async with relay_in_front(fake, tmp_path, sender=sender) as http:
+        answers = [await http.post(path_of(hook), json={"content": f"m{i}"}) for i in range(8)]
+        contents = await wait_for_history(fake, hook, 8)
+    assert {a.status_code for a in answers} == {204}
+    assert contents == [f"m{i}" for i in range(8)]
 
 
 # ---------------------------------------------------------------------------- a crash
