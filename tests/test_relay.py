@@ -130,7 +130,7 @@ async def test_a_bad_body_gets_discords_400_with_the_errors_tree(tmp_path: Path)
     bad = {"content": "x" * 2001, "embeds": [{"title": 7}], "username": "my discord bot"}
     async with relay_in_front(fake, tmp_path) as http:
         types = await http.post(path_of(hook), json=bad)
-        limits = await http.post(path_of(hook), json={"content": "x" * 2001, "username": "a"})
+        limits = await http.post(path_of(hook), json={"embeds": [{"title": "x" * 257}]})
         empty = await http.post(path_of(hook), json={})
         not_json = await http.post(
             path_of(hook), content=b"{nope", headers={"content-type": "application/json"}
@@ -143,9 +143,9 @@ async def test_a_bad_body_gets_discords_400_with_the_errors_tree(tmp_path: Path)
     assert (body["code"], body["message"]) == (50035, "Invalid Form Body")
     assert "title" in body["errors"]["embeds"]["0"]
     assert limits.status_code == 400
-    content_errors = limits.json()["errors"]["content"]["_errors"]
-    assert content_errors[0]["code"] == "BASE_TYPE_MAX_LENGTH"
-    assert "2000" in content_errors[0]["message"]
+    title_errors = limits.json()["errors"]["embeds"]["0"]["title"]["_errors"]
+    assert title_errors[0]["code"] == "BASE_TYPE_MAX_LENGTH"
+    assert "256" in title_errors[0]["message"]
     assert (empty.status_code, empty.json()["code"]) == (400, 50006)
     assert (not_json.status_code, not_json.json()["code"]) == (400, 50109)
     assert lenient.status_code == 204

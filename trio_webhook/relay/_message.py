@@ -107,7 +107,12 @@ def _files(entries: object, uploads: Sequence[Upload]) -> list[FilePart]:
 
 
 def read_message(
-    payload: object, uploads: Sequence[Upload], *, thread_id: str | None, max_upload_bytes: int
+    payload: object,
+    uploads: Sequence[Upload],
+    *,
+    thread_id: str | None,
+    max_upload_bytes: int,
+    split_content: bool = True,
 ) -> tuple[Message, list[str]]:
     """The message a request asks to post, and the keys ignored in its payload.
 
@@ -116,6 +121,8 @@ def read_message(
         uploads: The file parts.
         thread_id: The ``thread_id`` query parameter (it overrides the payload's).
         max_upload_bytes: The largest file accepted.
+        split_content: Whether content over 2000 characters is split (the senders' own
+            setting) rather than refused.
 
     Raises:
         Refused: Discord's 400 (50035 with the errors tree, or 50006) or 413.
@@ -134,7 +141,7 @@ def read_message(
         raise invalid_form_body(exc.problems) from None
     if files:
         message = attrs.evolve(message, attachments=tuple(files))
-    violations = validate(message, max_upload_bytes=max_upload_bytes)
+    violations = validate(message, max_upload_bytes=max_upload_bytes, split_content=split_content)
     if any(v.path == "message" for v in violations):
         raise empty_message()
     if any(v.path.startswith("attachments") and v.limit == max_upload_bytes for v in violations):
