@@ -314,15 +314,17 @@ async def _start_relay_process(toml: Path, port: int, env: dict[str, str]) -> tr
         env={**os.environ, **env},
         stderr=subprocess.PIPE,
     )
-    with trio.fail_after(30):
-        while True:
-            try:
-                stream = await trio.open_tcp_stream("127.0.0.1", port)
-            except OSError:
-                await trio.sleep(0.05)
-                continue
-            await stream.aclose()
-            return process
+    # Ready once its health check answers (the outbox open, the server bound).
+    async with httpx.AsyncClient() as http:
+        with trio.fail_after(30):
+            while True:
+                try:
+                    health = await http.get(f"http://127.0.0.1:{port}/healthz")
+                except httpx.TransportError:
+                    await trio.sleep(0.05)
+                else:
+                    assert health.json() == {"status": "ok"}
+                    return process
 
 
 async def test_a_sigkilled_relay_delivers_its_backlog_after_a_restart(tmp_path: Path) -> None:
