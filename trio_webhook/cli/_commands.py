@@ -51,6 +51,7 @@ from trio_webhook.cli._output import (
     stats_rows,
     with_progress,
 )
+from trio_webhook.cli._relay import relay
 from trio_webhook.cli._send import replay_file, send_message, send_messages
 from trio_webhook.cli._worker import worker
 
@@ -325,3 +326,4 @@ cli.add_command(demo)
 cli.add_command(serve_fake)
 cli.add_command(outbox)
 cli.add_command(worker)
+cli.add_command(relay)
