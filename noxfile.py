@@ -9,7 +9,7 @@ nox.options.sessions = ["lint", "typecheck", "tests", "conformance"]
 nox.options.reuse_existing_virtualenvs = True
 
 ROOT = Path(__file__).parent
-DEFAULT_OPENAPI = ROOT.parent / "shared" / "discord-openapi" / "openapi.json"
+PRUNED_OPENAPI = Path("tests", "schemas", "discord-webhooks.json")
 
 
 @nox.session
@@ -23,14 +23,20 @@ def tests(session: nox.Session) -> None:
 def conformance(session: nox.Session) -> None:
     """Validate every JSON body we emit against Discord's OpenAPI description.
 
-    Reads the document from DISCORD_OPENAPI (default: ../shared/discord-openapi/openapi.json).
-    Fails, never skips, when the file is missing.
+    Uses the pruned copy in tests/schemas/ (scripts/prune_openapi.py makes it), so a
+    fresh clone needs nothing beside it. With DISCORD_OPENAPI naming the full
+    description, validates against that instead and fails if the copy has drifted from
+    it (tests/test_schemas.py); set but missing is an error.
     """
-    path = Path(os.environ.get("DISCORD_OPENAPI", DEFAULT_OPENAPI))
-    if not path.is_file():
-        session.error(f"DISCORD_OPENAPI: no file at {path}")
+    full = os.environ.get("DISCORD_OPENAPI")
+    if full and not Path(full).is_file():
+        session.error(f"DISCORD_OPENAPI: no file at {full}")
+    if full:
+        session.log(f"conformance: against {full}, and the copy's drift check")
+    else:
+        session.log(f"conformance: DISCORD_OPENAPI is not set; against the copy {PRUNED_OPENAPI}")
     session.install("-e", ".[dev]")
-    session.run("pytest", "-m", "conformance", *session.posargs, env={"DISCORD_OPENAPI": str(path)})
+    session.run("pytest", "-m", "conformance", *session.posargs)
 
 
 @nox.session
@@ -45,7 +51,7 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on the package and the tests."""
     session.install("-e", ".[dev,redis]", "mypy>=1.13", "types-regex")
-    session.run("mypy", "trio_webhook", "tests", "benchmarks")
+    session.run("mypy", "trio_webhook", "tests", "benchmarks", "scripts")
 
 
 @nox.session

@@ -114,6 +114,7 @@ CORE = [
     "trio_webhook._validators",
     "trio_webhook._attachments",
     "trio_webhook._errors",
+    "trio_webhook._extras",
     "trio_webhook._url",
     "trio_webhook._config",
     "trio_webhook._config_load",

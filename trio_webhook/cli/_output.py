@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Final, Literal, NoReturn, ParamSpec, TypeVar
 import click
 
 from trio_webhook._errors import TransportError, ValidationError, WebhookError
+from trio_webhook._extras import MissingExtraError
 from trio_webhook._limits import validate
 from trio_webhook._models import Message, PlannedRequest
 from trio_webhook._planning import plan_requests
@@ -111,6 +112,8 @@ def friendly(fn: Callable[P, T]) -> Callable[P, T]:
             if ctx is not None and ctx.find_root().params.get("traceback"):
                 raise
             for leaf in _leaves(exc):
+                if isinstance(leaf, MissingExtraError):
+                    fail(str(leaf), 2)
                 text = _describe(leaf)
                 if text is not None:
                     fail(text)

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import trio
 
 import trio_webhook.outbox._redis_scripts as scripts
+from trio_webhook._extras import require
 from trio_webhook.outbox._base import OutboxError, OutboxLeaseHeld, pid_alive
 
 __all__ = ["RedisConnection", "describe_holder", "is_redis_url", "redis_display"]
@@ -111,6 +112,7 @@ class RedisConnection:
         if self._closed:
             raise OutboxError(f"outbox {self.display} is closed")
         if self._opening is None:
+            require("coredis", extra="redis", needed_by="a redis:// outbox")
             self._opening = trio.Event()
             trio.lowlevel.spawn_system_task(self._serve, name=f"trio-webhook {self!r}")
         await self._opening.wait()

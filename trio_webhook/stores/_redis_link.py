@@ -16,6 +16,7 @@ from typing import Any, Final, Literal, Self
 
 import trio
 
+from trio_webhook._extras import require
 from trio_webhook.ratelimit._budget import InvalidRequestBudget
 from trio_webhook.ratelimit._records import GlobalSnapshot, Reservation
 from trio_webhook.stores._lua import CAS_SCRIPT, READ_SCRIPT
@@ -74,6 +75,7 @@ class RedisLink:
 
     async def __aenter__(self) -> Self:
         if self.client is None:
+            require("coredis", extra="redis", needed_by="a redis:// rate-limit store")
             import coredis
             from coredis.retry import NoRetryPolicy
 

@@ -15,6 +15,7 @@ from typing import Any, Final
 
 import attrs
 
+from trio_webhook._extras import require
 from trio_webhook.testing._asgi import ASGIReceive, ASGIScope, ASGISend
 from trio_webhook.testing._asgi_transport import FakeDiscordTransport
 from trio_webhook.testing._fake._app import App, RecordedRequest
@@ -105,6 +106,9 @@ class FakeDiscord:
         base_url: str = "https://discord.test",
         epoch_offset: float = _DEFAULT_EPOCH_OFFSET,
     ) -> None:
+        # Checked here, not at the first upload: there it would surface as a failed
+        # delivery, far from the test that made the fake.
+        require("python_multipart", extra="testing", needed_by="FakeDiscord")
         if time_scale <= 0:
             raise ValueError(f"time_scale must be positive, not {time_scale}")
         self._time_scale = time_scale
