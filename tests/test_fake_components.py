@@ -24,7 +24,6 @@ from trio_webhook.components import (
     MediaGalleryItem,
     Section,
     TextDisplay,
-    Thumbnail,
 )
 from trio_webhook.polls import Emoji, Poll, PollAnswer
 from trio_webhook.testing import FakeDiscord, FakeWebhook
@@ -39,15 +38,18 @@ CLICK_ROW = {"type": 1, "components": [{"type": 2, "style": 1, "label": "go", "c
 
 @pytest.fixture
 async def http(fake_discord: FakeDiscord) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=fake_discord.httpx_transport()) as client:
+    async with httpx.AsyncClient(
+        base_url="https://discord.test/api/v10/webhooks/",
+        params={"wait": "true"},
+        transport=fake_discord.httpx_transport(),
+    ) as client:
         yield client
 
 
 async def post(
     http: httpx.AsyncClient, hook: FakeWebhook, body: Any, **params: str
 ) -> httpx.Response:
-    url = f"https://discord.test/api/v10/webhooks/{hook.id}/{hook.token}"
-    return await http.post(url, params={"wait": "true", **params}, json=body)
+    return await http.post(f"{hook.id}/{hook.token}", params=params, json=body)
 
 
 async def test_components_are_dropped_unless_asked_for(
@@ -207,21 +209,25 @@ async def test_a_components_v2_message_and_a_poll_arrive_as_discord_stores_them(
     hook = fake.create_webhook()
     report = Message(
         components=[
+            TextDisplay("# nightly"),
             Container(
                 [
                     Section(
-                        [TextDisplay("## build 42 passed")],
-                        accessory=Thumbnail("attachment://badge.png"),
+                        [TextDisplay("coverage 94%")], accessory=Button("runs", url="https://e.com")
                     ),
-                    MediaGallery([MediaGalleryItem("https://example.com/graph.png")]),
+                    MediaGallery(
+                        [
+                            MediaGalleryItem("attachment://chart.png"),
+                            MediaGalleryItem("https://e.com/x.png"),
+                        ]
+                    ),
                     FileComponent("attachment://build log.txt", spoiler=True),
                 ],
-                accent_color=0x2ECC71,
+                accent_color=0xE67E22,
             ),
-            ActionRow([Button("Open the run", url="https://ci.example.com/42")]),
         ],
         attachments=[
-            FilePart("badge.png", data=b"\x89PNG"),
+            FilePart("chart.png", data=b"\x89PNG"),
             FilePart("build log.txt", data=b"ok", spoiler=True),
         ],
     )
@@ -235,19 +241,21 @@ async def test_a_components_v2_message_and_a_poll_arrive_as_discord_stores_them(
     cv2, poll = fake.history(hook.channel_id)
     assert cv2["flags"] == 32768
     assert cv2["content"] == ""
-    assert [a["filename"] for a in cv2["attachments"]] == ["badge.png", "SPOILER_build_log.txt"]
-    container, row = cv2["components"]
-    assert container["type"] == 17
-    assert container["accent_color"] == 0x2ECC71
+    chart, log = cv2["attachments"]
+    assert [chart["filename"], log["filename"]] == ["chart.png", "SPOILER_build_log.txt"]
+    heading, container = cv2["components"]
+    assert heading == {"type": 10, "content": "# nightly", "id": 1}
+    assert container["accent_color"] == 0xE67E22
     section, gallery, file = container["components"]
-    badge = cv2["attachments"][0]
-    assert section["accessory"]["media"]["url"] == badge["url"]
-    assert section["accessory"]["media"]["attachment_id"] == badge["id"]
-    assert file["file"]["url"] == cv2["attachments"][1]["url"]
-    assert gallery["items"][0]["media"]["url"] == "https://example.com/graph.png"
-    assert row["components"][0]["url"] == "https://ci.example.com/42"
+    assert section["accessory"]["url"] == "https://e.com"
+    shown, web = gallery["items"]
+    assert shown["media"]["url"] == chart["url"]
+    assert shown["media"]["attachment_id"] == chart["id"]
+    assert web["media"]["url"] == "https://e.com/x.png"
+    assert file["file"]["url"] == log["url"]
+    assert file["spoiler"] is True
     # Every component has an id, numbered in order as Discord does.
-    assert [container["id"], section["id"], row["id"]] == [1, 2, 7]
+    assert [container["id"], section["id"], gallery["id"], file["id"]] == [2, 3, 6, 7]
     assert poll["content"] == "vote"
     assert [a["poll_media"]["text"] for a in poll["poll"]["answers"]] == ["yes", "no"]
     assert [r.query.get("with_components") for r in fake.requests] == ["true", None]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from trio_webhook._attachments import ATTACHMENT_SCHEME, file_names
+from trio_webhook._attachments import ATTACHMENT_SCHEME
 from trio_webhook._checks import Collector
 from trio_webhook._component_tree import media_urls, walk
 from trio_webhook._components import (
@@ -25,6 +25,7 @@ from trio_webhook._components import (
     TextDisplay,
     Thumbnail,
 )
+from trio_webhook._embed_checks import check_upload_refs
 from trio_webhook._limit_values import (
     BUTTON_LABEL_MAX,
     BUTTON_URL_MAX,
@@ -257,20 +258,7 @@ def check_component_references(
     c: Collector, components: Sequence[Component], files: Sequence[FilePart], where: str
 ) -> None:
     """Every ``attachment://name`` a component shows must name a file of ``where``."""
-    names: set[str] | None = None  # built only when a component refers to an upload
-    for path, url in media_urls(components):
-        if not url.startswith(ATTACHMENT_SCHEME):
-            continue
-        if names is None:
-            names = set().union(*(file_names(part) for part in files))
-        if url[len(ATTACHMENT_SCHEME) :] not in names:
-            c.add(
-                path,
-                1,
-                0,
-                f"shows {url} but no file of {where} has that name; attach the file or "
-                "correct the name",
-            )
+    check_upload_refs(c, media_urls(components), files, where, "shows")
 
 
 def check_poll(c: Collector, poll: Poll) -> None:
