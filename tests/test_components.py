@@ -11,15 +11,16 @@ from typing import Any
 
 import attrs
 import pytest
+from hypothesis import given, settings
 
 from trio_webhook import Embed, FilePart, Message, ValidationError
 from trio_webhook._attachments import SHED_NOTE, strip_component_refs
-from trio_webhook._buffer import _strip_attachments
 from trio_webhook._encoding import encode_edit
 from trio_webhook._limits import validate, validate_edit, validate_request
-from trio_webhook._models import PlannedRequest
+from trio_webhook._models import PlannedRequest, to_json_dict
 from trio_webhook._planning import plan_requests
 from trio_webhook._records import decode_message, encode_message
+from trio_webhook._shed import strip_attachments as _strip_attachments
 from trio_webhook.components import (
     ActionRow,
     Button,
@@ -39,7 +40,9 @@ from trio_webhook.components import (
     TextDisplay,
     Thumbnail,
 )
+from trio_webhook.errors import JSONMessageError
 from trio_webhook.polls import Poll, PollAnswer
+from trio_webhook.testing.strategies import components_v2, polls
 
 LINK = Button("docs", url="https://example.com/docs")
 
@@ -403,3 +406,20 @@ def test_a_v2_message_that_only_showed_files_says_they_were_not_delivered() -> N
 def test_check_raises_for_components_like_anything_else() -> None:
     with pytest.raises(ValidationError, match="components"):
         plan_requests(v2(*texts(41)))
+
+
+# --- reading Discord's JSON ----------------------------------------------------------------
+
+
+@settings(max_examples=100)
+@given(components_v2(interactive=True), polls())
+def test_components_and_polls_are_read_back_from_discords_json(
+    components: tuple[Any, ...], poll: Poll
+) -> None:
+    for message in (Message(components=components), Message(poll=poll)):
+        assert Message.from_json(to_json_dict(message)) == message
+
+
+def test_a_components_type_must_name_its_class() -> None:
+    with pytest.raises(JSONMessageError, match=r"components\[0\]\.type: a TextDisplay has type 10"):
+        Message.from_json({"components": [{"type": 99, "content": "x"}]})
