@@ -8,7 +8,7 @@ holds and where (paths as ``components[0].components[1].accessory``).
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import attrs
@@ -113,9 +113,10 @@ def uses_components_v2(components: Iterable[Component]) -> bool:
     return any(type(c) is not ActionRow for c in components)
 
 
-def effective_flags(flags: int | None, components: Iterable[Component]) -> int | None:
+def effective_flags(flags: int | None, components: Sequence[Component]) -> int | None:
     """The flags to send: ``flags`` with ``IS_COMPONENTS_V2`` added for V2 components."""
-    if not uses_components_v2(components):
+    # On every message's path (checks, planning, encoding): no components costs nothing.
+    if not components or not uses_components_v2(components):
         return flags
     return int(flags or 0) | MessageFlags.IS_COMPONENTS_V2.value
 

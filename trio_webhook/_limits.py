@@ -270,8 +270,9 @@ def validate(
     _check_common(c, message, has_files=bool(message.attachments), split_content=split_content)
     upload = check_files(c, "attachments", message.attachments, max_upload_bytes)
     check_references(c, message.embeds, message.attachments, "the message")
-    check_component_references(c, message.components, message.attachments, "the message")
     flags = effective_flags(message.flags, message.components)
+    if message.components:
+        check_component_references(c, message.components, message.attachments, "the message")
     if flags is not None and flags >= 0 and flags & IS_COMPONENTS_V2:
         # A V2 message is one layout: it is never split, so its files go in one request.
         _check_request_totals(
@@ -357,7 +358,8 @@ def validate_request(
     upload = check_files(c, "files", planned.files, max_upload_bytes)
     _check_request_totals(c, planned.embeds, planned.files, upload, max_upload_bytes)
     check_references(c, planned.embeds, planned.files, "this request")
-    check_component_references(c, planned.components, planned.files, "this request")
+    if planned.components:
+        check_component_references(c, planned.components, planned.files, "this request")
     return c.violations
 
 
