@@ -358,6 +358,16 @@ def test_a_v1_message_keeps_its_components_and_poll_on_the_first_request() -> No
     assert second.poll is None
 
 
+def test_under_a_long_content_components_and_poll_follow_its_last_piece() -> None:
+    message = Message(content="x " * 2250, components=[row(1)], poll=Poll("q", ["a"]))
+    *lead, last = plan_requests(message)
+    assert lead
+    assert all(not r.components and r.poll is None and not r.with_components for r in lead)
+    assert last.components == message.components
+    assert last.poll == message.poll
+    assert last.with_components
+
+
 def test_a_v2_message_is_one_request_with_every_file_it_shows() -> None:
     files = [FilePart(f"{i}.png", data=b"x") for i in range(10)]
     message = v2(

@@ -50,12 +50,13 @@ from trio_webhook._limit_values import (
     SELECT_VALUES_MAX,
     TEXT_DISPLAY_MAX,
 )
-from trio_webhook._models import FilePart
+from trio_webhook._models import FilePart, Message, PlannedRequest
 from trio_webhook._polls import Poll
 
 __all__ = [
     "check_component_references",
     "check_components",
+    "check_components_v2",
     "check_poll",
     "component_count",
     "text_length",
@@ -252,6 +253,26 @@ def _check_select(c: Collector, path: str, select: StringSelect | EntitySelect) 
 def _check_media(c: Collector, path: str, key: str, url: str, description: str | None) -> None:
     c.max_len(f"{path}.{key}.url", "media url", url, MEDIA_URL_MAX)
     c.max_len(f"{path}.description", "description", description, MEDIA_DESCRIPTION_MAX)
+
+
+def check_components_v2(c: Collector, body: Message | PlannedRequest) -> None:
+    """Refuse what a Components V2 message cannot have: content, embeds, a poll."""
+    # docs: components/reference: with the flag "the content and embeds fields will no
+    # longer work" and "the poll and stickers fields are disabled".
+    for path, present in (
+        ("content", body.content is not None),
+        ("embeds", bool(body.embeds)),
+        ("poll", body.poll is not None),
+    ):
+        if present:
+            c.add(
+                path,
+                0,
+                1,
+                f"a Components V2 message (IS_COMPONENTS_V2, set for its V2 components) "
+                f"cannot have {path}; Discord refuses it: put the text in a TextDisplay"
+                + (" and drop the poll" if path == "poll" else ""),
+            )
 
 
 def check_component_references(

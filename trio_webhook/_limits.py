@@ -29,6 +29,7 @@ from trio_webhook._checks import SNOWFLAKE, Collector
 from trio_webhook._component_checks import (
     check_component_references,
     check_components,
+    check_components_v2,
     check_poll,
 )
 from trio_webhook._component_tree import effective_flags
@@ -121,25 +122,6 @@ def _check_flags(c: Collector, flags: int, *, has_components: bool) -> None:
         )
 
 
-def _check_components_v2(c: Collector, body: Message | PlannedRequest) -> None:
-    # docs: components/reference: with the flag "the content and embeds fields will no
-    # longer work" and "the poll and stickers fields are disabled".
-    for path, present in (
-        ("content", body.content is not None),
-        ("embeds", bool(body.embeds)),
-        ("poll", body.poll is not None),
-    ):
-        if present:
-            c.add(
-                path,
-                0,
-                1,
-                f"a Components V2 message (IS_COMPONENTS_V2, set for its V2 components) "
-                f"cannot have {path}; Discord refuses it: put the text in a TextDisplay"
-                + (" and drop the poll" if path == "poll" else ""),
-            )
-
-
 def _check_common(
     c: Collector,
     body: Message | PlannedRequest,
@@ -163,7 +145,7 @@ def _check_common(
     if flags is not None:
         _check_flags(c, flags, has_components=bool(body.components))
     if v2 and body.components:
-        _check_components_v2(c, body)
+        check_components_v2(c, body)
     if body.components:
         check_components(c, body.components, v2=v2, application_owned=body.application_owned)
     if body.poll is not None:
