@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from trio_webhook import AllowedMentions, Embed, EmbedField, FilePart, Message
 from trio_webhook._encoding import EncodedBody, encode_edit, encode_execute
 from trio_webhook._planning import plan_requests
-from trio_webhook.testing.strategies import messages
+from trio_webhook.testing.strategies import action_rows, components_v2, messages
 
 pytestmark = pytest.mark.conformance
 
@@ -75,6 +75,12 @@ def test_every_edit_body_conforms(message: Message, keep: list[str] | None) -> N
         attachments=message.attachments[: 10 - len(keep or ())],
     )
     assert_conforms(EDIT, body_json(encode_edit(edit, keep_attachment_ids=keep)))
+
+
+@given(st.one_of(components_v2(), st.lists(action_rows(interactive=True), min_size=1, max_size=5)))
+def test_every_edit_body_with_components_conforms(components: Any) -> None:
+    edit = Message(components=components, application_owned=True)
+    assert_conforms(EDIT, body_json(encode_edit(edit, keep_attachment_ids=None)))
 
 
 def test_hand_written_edge_cases_conform() -> None:

@@ -46,10 +46,12 @@ from trio_webhook import (
 from trio_webhook._encoding import encode_execute
 from trio_webhook._limits import check, validate
 from trio_webhook._planning import plan_requests
+from trio_webhook.testing.strategies import rich_messages
 
 pytestmark = pytest.mark.conformance
 
 EXAMPLES = {"ci": 10_000, "thorough": 20_000}.get(os.environ.get("HYPOTHESIS_PROFILE", ""), 300)
+RICH_EXAMPLES = {"ci": 2_000, "thorough": 5_000}.get(os.environ.get("HYPOTHESIS_PROFILE", ""), 200)
 EXECUTE = "IncomingWebhookRequestPartial"
 MODELS = (
     "Message",
@@ -335,3 +337,30 @@ def test_anything_is_refused_up_front_or_conforms_to_discords_schema(
             part.filename.encode("utf-8")
             assert part.content_type.isascii()
             assert part.content_type.isprintable()
+
+
+@settings(max_examples=RICH_EXAMPLES)
+@given(rich_messages(), st.sampled_from([10 * 1024 * 1024, 256]))
+def test_components_polls_and_flags_conform_to_discords_schema(
+    message: Message, budget: int
+) -> None:
+    # Components V2 layouts, V1 rows (interactive ones on an application-owned
+    # webhook), polls and flags: each planned body meets the execute schema, and the
+    # components and poll ride the first request, which asks for with_components.
+    execute = validator(EXECUTE)
+    check(message, max_upload_bytes=budget)
+    plan = plan_requests(message, max_upload_bytes=budget)
+    event(f"{'v2' if plan[0].flags and plan[0].flags & 32768 else 'v1'}: {min(len(plan), 3)}")
+    assert plan[0].components == message.components
+    assert plan[0].poll == message.poll
+    assert plan[0].with_components == bool(message.components)
+    assert all(not r.components and r.poll is None for r in plan[1:])
+    for request in plan:
+        body = encode_execute(request)
+        data = body.json if body.json is not None else body.payload_json
+        assert data is not None
+        instance = json.loads(data.decode("utf-8"))
+        errors = sorted(execute.iter_errors(instance), key=lambda e: list(e.absolute_path))
+        assert not errors, "\n".join(
+            f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in errors[:10]
+        )

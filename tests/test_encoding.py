@@ -27,6 +27,22 @@ from trio_webhook._attachments import sanitize_filename
 from trio_webhook._encoding import EncodedBody, encode_edit, encode_execute
 from trio_webhook._models import PlannedRequest
 from trio_webhook._planning import plan_requests
+from trio_webhook.components import (
+    ActionRow,
+    Button,
+    Container,
+    Emoji,
+    FileComponent,
+    MediaGallery,
+    MediaGalleryItem,
+    MessageFlags,
+    Section,
+    Separator,
+    SeparatorSpacing,
+    TextDisplay,
+    Thumbnail,
+)
+from trio_webhook.polls import Poll, PollAnswer, PollLayout
 from trio_webhook.testing.strategies import messages
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -245,7 +261,60 @@ GOLDEN_MESSAGES: dict[str, Message] = {
         allowed_mentions=AllowedMentions(parse=["users"], roles=[222], replied_user=False),
         flags=4096,
     ),
+    # Components V2: the flag is added, attachment:// names are the uploaded ones.
+    "components_v2": Message(
+        components=[
+            Container(
+                [
+                    TextDisplay("## build 42 passed"),
+                    Section(
+                        [TextDisplay("312 tests, 3m12s"), TextDisplay("-# main @ 1a2b3c")],
+                        accessory=Thumbnail("attachment://badge.png", description="badge"),
+                    ),
+                    Separator(divider=True, spacing=SeparatorSpacing.LARGE),
+                    MediaGallery([MediaGalleryItem("https://example.com/graph.png")]),
+                    FileComponent("attachment://build log.txt", spoiler=True),
+                ],
+                accent_color=0x2ECC71,
+            ),
+            ActionRow([Button("Open the run", url="https://ci.example.com/builds/42")]),
+        ],
+        attachments=[
+            FilePart("badge.png", data=b"\x89PNG-badge"),
+            FilePart("build log.txt", data=b"ok\n", spoiler=True),
+        ],
+        flags=MessageFlags.SUPPRESS_NOTIFICATIONS,
+    ),
+    "action_row_links": Message(
+        content="deployed v1.2.3",
+        components=[
+            ActionRow(
+                [
+                    Button("Changelog", url="https://example.com/changelog", emoji=Emoji("📜")),
+                    Button("Dashboard", url="https://example.com/dash", disabled=False),
+                ]
+            )
+        ],
+    ),
+    "poll": Message(
+        poll=Poll(
+            "Deploy on Friday?",
+            ["yes", PollAnswer("no", emoji=Emoji("🙅")), PollAnswer("ask", emoji=Emoji(id=42))],
+            duration=4,
+            allow_multiselect=False,
+            layout_type=PollLayout.DEFAULT,
+        )
+    ),
 }
+
+
+def test_golden_components_v2_uploads_every_file_it_shows() -> None:
+    (only,) = plan_requests(GOLDEN_MESSAGES["components_v2"])
+    assert only.with_components
+    assert [f.filename for f in encode_execute(only).files] == [
+        "badge.png",
+        "SPOILER_build_log.txt",
+    ]
 
 
 def golden_bytes(name: str, message: Message) -> bytes:

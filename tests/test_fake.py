@@ -325,7 +325,10 @@ def max_length(limit: int) -> dict[str, Any]:
     return error("BASE_TYPE_MAX_LENGTH", f"Must be {limit} or fewer in length.")
 
 
-BAD_FLAGS = "Only SUPPRESS_EMBEDS (4) and SUPPRESS_NOTIFICATIONS (4096) may be set."
+BAD_FLAGS = (
+    "Only SUPPRESS_EMBEDS (4), SUPPRESS_NOTIFICATIONS (4096) and IS_COMPONENTS_V2 (32768) "
+    "may be set."
+)
 
 
 FIELD = {"name": "n", "value": "v"}

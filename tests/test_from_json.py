@@ -164,7 +164,8 @@ def test_every_problem_is_reported_together() -> None:
         "embeds[2].fields[1].value: missing required key; expected a string",
         "tts: expected true or false, got a number",
         "bogus: unknown key; known keys: content, username, avatar_url, tts, embeds, "
-        "attachments, allowed_mentions, flags, thread_id, thread_name, applied_tags",
+        "attachments, allowed_mentions, flags, thread_id, thread_name, applied_tags, "
+        "components, poll",
     ]
     assert str(info.value).startswith("6 problems in the message JSON: content: expected")
     first = info.value.problems[0]

@@ -15,9 +15,17 @@ from typing import Final
 
 import attrs
 
+from trio_webhook._component_tree import map_media
+from trio_webhook._components import Component, TextDisplay
 from trio_webhook._models import Embed, FilePart
 
-__all__ = ["ATTACHMENT_SCHEME", "file_names", "sanitize_filename", "strip_attachment_refs"]
+__all__ = [
+    "ATTACHMENT_SCHEME",
+    "file_names",
+    "sanitize_filename",
+    "strip_attachment_refs",
+    "strip_component_refs",
+]
 
 ATTACHMENT_SCHEME: Final = "attachment://"
 """The prefix by which an embed refers to a file uploaded with the same request."""
@@ -105,3 +113,26 @@ def strip_attachment_refs(embed: Embed) -> Embed:
         author=attrs.evolve(author, icon_url=None) if drop_author and author else author,
         footer=attrs.evolve(footer, icon_url=None) if drop_footer and footer else footer,
     )
+
+
+SHED_NOTE: Final = "-# (the files of this message were not delivered)"
+"""What a Components V2 message shows when every component it had showed a dropped file."""
+
+
+def _drop_upload(url: str) -> str | None:
+    return None if _is_upload_ref(url) else url
+
+
+def strip_component_refs(components: tuple[Component, ...]) -> tuple[Component, ...]:
+    """``components`` without what shows an ``attachment://`` upload (the same object if none).
+
+    The same rule as :func:`strip_attachment_refs`, for a message whose files were
+    dropped: the media goes, the text stays (see
+    :func:`~trio_webhook._components.map_media`). A message left with no component at
+    all says so in a :class:`~trio_webhook.components.TextDisplay`, so it stays valid
+    and nothing vanishes silently.
+    """
+    if not components:
+        return components
+    kept = map_media(components, _drop_upload)
+    return kept if kept else (TextDisplay(SHED_NOTE),)

@@ -319,6 +319,8 @@ class WebhookClient:
         query: list[tuple[str, str]] = [("wait", "true" if must_wait else "false")]
         if target is not None:
             query.append(("thread_id", target))
+        if planned.with_components:
+            query.append(("with_components", "true"))
         body = encode_execute(attrs.evolve(planned, thread_id=target))
         return self._request("POST", "", body=body, query=query), must_wait, creates_thread
 
@@ -356,8 +358,14 @@ class WebhookClient:
             raise ValidationError(violations)
         keep = None if keep_attachments is None else [str(i) for i in keep_attachments]
         body = encode_edit(message, keep_attachment_ids=keep)
+        query = [("with_components", "true")] if message.components else []
         request = self._request(
-            "PATCH", "/messages/{message_id}", message_id, body=body, thread_id=thread_id
+            "PATCH",
+            "/messages/{message_id}",
+            message_id,
+            body=body,
+            query=query,
+            thread_id=thread_id,
         )
         response = await self.send_with_retry(request)
         return SentMessage.from_json(_response_json(response, request.route))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from trio_webhook._attachments import ATTACHMENT_SCHEME, file_names
 from trio_webhook._checks import Collector
@@ -20,7 +20,7 @@ from trio_webhook._limit_values import (
 )
 from trio_webhook._models import Embed, FilePart
 
-__all__ = ["check_embed", "check_references", "embed_length"]
+__all__ = ["check_embed", "check_references", "check_upload_refs", "embed_length"]
 
 
 def embed_length(embed: Embed) -> int:
@@ -106,18 +106,25 @@ def _media_paths(path: str, embed: Embed) -> list[tuple[str, str]]:
 def check_references(
     c: Collector, embeds: Sequence[Embed], files: Sequence[FilePart], where: str
 ) -> None:
-    names: set[str] | None = None  # built only when an embed refers to an upload
-    for i, embed in enumerate(embeds):
-        for path, url in _media_paths(f"embeds[{i}]", embed):
-            if not url.startswith(ATTACHMENT_SCHEME):
-                continue
-            if names is None:
-                names = set().union(*(file_names(part) for part in files))
-            if url[len(ATTACHMENT_SCHEME) :] not in names:
-                c.add(
-                    path,
-                    1,
-                    0,
-                    f"refers to {url} but no file of {where} has that name; attach the file "
-                    "or correct the name",
-                )
+    found = [pair for i, e in enumerate(embeds) for pair in _media_paths(f"embeds[{i}]", e)]
+    check_upload_refs(c, found, files, where, "refers to")
+
+
+def check_upload_refs(
+    c: Collector, found: Iterable[tuple[str, str]], files: Sequence[FilePart], where: str, verb: str
+) -> None:
+    """Each ``(path, url)`` of ``found`` that is ``attachment://name`` must name a file."""
+    names: set[str] | None = None  # built only when a URL refers to an upload
+    for path, url in found:
+        if not url.startswith(ATTACHMENT_SCHEME):
+            continue
+        if names is None:
+            names = set().union(*(file_names(part) for part in files))
+        if url[len(ATTACHMENT_SCHEME) :] not in names:
+            c.add(
+                path,
+                1,
+                0,
+                f"{verb} {url} but no file of {where} has that name; attach the file "
+                "or correct the name",
+            )

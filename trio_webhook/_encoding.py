@@ -15,6 +15,8 @@ from typing import Any, Final
 import attrs
 
 from trio_webhook._attachments import ATTACHMENT_SCHEME, file_names, sanitize_filename
+from trio_webhook._component_tree import effective_flags, map_media
+from trio_webhook._components import Component
 from trio_webhook._models import (
     Embed,
     EmbedAuthor,
@@ -85,6 +87,15 @@ def _rewrite_embed(embed: Embed, renames: Mapping[str, str]) -> Embed:
     return attrs.evolve(embed, **changes)
 
 
+def _rewrite_components(
+    components: tuple[Component, ...], renames: Mapping[str, str]
+) -> tuple[Component, ...]:
+    # As for embeds: a component shows the upload by the name Discord stores.
+    if not renames or not components:
+        return components
+    return map_media(components, lambda url: _rewrite_url(url, renames) or url)
+
+
 def _renames(files: Sequence[FilePart]) -> dict[str, str]:
     renames: dict[str, str] = {}
     # Later files never override an earlier one's name: the first match wins, as in
@@ -132,8 +143,10 @@ def encode_execute(planned: PlannedRequest) -> EncodedBody:
     """
     renames = _renames(planned.files)
     embeds = [_rewrite_embed(e, renames) for e in planned.embeds]
+    fields = request_fields(planned)
+    fields["components"] = _rewrite_components(planned.components, renames)
     # thread_id is a query parameter: the converter leaves it out of the body.
-    message = Message(embeds=embeds, **request_fields(planned))
+    message = Message(embeds=embeds, **fields)
     payload = _to_json_dict(message)
     if not planned.files:
         return EncodedBody(json=dumps(payload))
@@ -142,15 +155,16 @@ def encode_execute(planned: PlannedRequest) -> EncodedBody:
     return EncodedBody(payload_json=dumps(payload), files=parts)
 
 
-_EDIT_KEYS: Final = ("content", "embeds", "allowed_mentions", "flags")
+_EDIT_KEYS: Final = ("content", "embeds", "allowed_mentions", "components", "flags")
 
 
 def encode_edit(message: Message, *, keep_attachment_ids: Sequence[str] | None) -> EncodedBody:
     """Encode *Edit Webhook Message* (``PATCH``) from the fields of ``message`` it may change.
 
-    Only ``content``, ``embeds``, ``allowed_mentions`` and ``flags`` are sent, and only
-    when set (an unset field is left as it is on Discord: a message without embeds
-    does not clear them). ``message.attachments`` are new files to add.
+    Only ``content``, ``embeds``, ``allowed_mentions``, ``components`` and ``flags``
+    are sent (``IS_COMPONENTS_V2`` added for V2 components), and only when set (an
+    unset field is left as it is on Discord: a message without embeds does not clear
+    them). ``message.attachments`` are new files to add.
 
     With ``keep_attachment_ids`` a list, the ``attachments`` array names every existing
     attachment to keep (``{"id": <snowflake>}``; the others are removed) followed by
@@ -170,7 +184,12 @@ def encode_edit(message: Message, *, keep_attachment_ids: Sequence[str] | None) 
         OSError: A path-backed file could not be read.
     """
     renames = _renames(message.attachments)
-    edited = attrs.evolve(message, embeds=[_rewrite_embed(e, renames) for e in message.embeds])
+    edited = attrs.evolve(
+        message,
+        embeds=[_rewrite_embed(e, renames) for e in message.embeds],
+        components=_rewrite_components(message.components, renames),
+        flags=effective_flags(message.flags, message.components),
+    )
     full = _to_json_dict(edited)
     payload: dict[str, Any] = {k: full[k] for k in _EDIT_KEYS if k in full}
     meta, parts = _attachments(message.attachments)

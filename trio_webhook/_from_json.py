@@ -28,6 +28,7 @@ from typing import Any, Final, TypeVar, get_type_hints
 import attrs
 import cattrs
 
+from trio_webhook._components import TYPED, Emoji, EntitySelect, UnfurledMedia
 from trio_webhook._errors import JSONMessageError, JSONProblem
 from trio_webhook._json_hooks import (
     Problems,
@@ -40,6 +41,7 @@ from trio_webhook._json_hooks import (
 )
 from trio_webhook._models import Embed, EmbedAuthor, EmbedFooter, EmbedMedia, FilePart, Message
 from trio_webhook._models import converter as _models_converter
+from trio_webhook._polls import Poll, PollAnswer
 from trio_webhook._validators import opt_snowflake, snowflakes
 
 __all__ = ["Snowflake", "message_from_json", "read_json"]
@@ -69,12 +71,49 @@ def _file_part(entry: _FileJSON) -> FilePart:
     )
 
 
-_JSON_KEYS: Final[dict[tuple[type, str], str]] = {}
+@attrs.frozen
+class _PollMediaJSON:
+    text: str
+    emoji: Emoji | None = None
+
+
+@attrs.frozen
+class _PollAnswerJSON:
+    poll_media: _PollMediaJSON
+
+
+@attrs.frozen
+class _PollJSON:
+    """A poll create request as Discord writes it (question and answers are poll media)."""
+
+    question: _PollMediaJSON
+    answers: tuple[_PollAnswerJSON, ...]
+    duration: int | None = None
+    allow_multiselect: bool | None = None
+    layout_type: int | None = None
+
+
+def _poll(entry: _PollJSON) -> Poll:
+    answers = [PollAnswer(a.poll_media.text, emoji=a.poll_media.emoji) for a in entry.answers]
+    return Poll(
+        entry.question.text,
+        answers,
+        duration=entry.duration,
+        allow_multiselect=entry.allow_multiselect,
+        layout_type=entry.layout_type,
+    )
+
+
+_JSON_KEYS: Final[dict[tuple[type, str], str]] = {(EntitySelect, "kind"): "type"}
 """Discord's key for a model's field, where the two differ: ``(model, field name) -> key``.
 
 Every field of today's models is named as Discord names it; a model that names a field
 otherwise (``kind`` for Discord's ``type``) adds it here, and nowhere else.
 """
+
+_NOT_JSON: Final = frozenset({(Message, "application_owned")})
+"""Fields that are no part of the JSON: whether an application owns the webhook is said in
+code, by who sends, not by the message."""
 
 _BY_CONVERTER: Final[Mapping[Callable[..., Any], Any]] = {
     opt_snowflake: Snowflake | None,
@@ -84,6 +123,7 @@ _BY_CONVERTER: Final[Mapping[Callable[..., Any], Any]] = {
 
 _STAND_INS: Final[Mapping[type, tuple[type, Callable[[Any], Any]]]] = {
     FilePart: (_FileJSON, _file_part),
+    Poll: (_PollJSON, _poll),
 }
 """Models read from another JSON shape: ``model -> (shape, build the model from it)``."""
 
@@ -92,6 +132,10 @@ _READ_ONLY: Final[Mapping[type, frozenset[str]]] = {
     EmbedFooter: frozenset({"proxy_icon_url"}),
     EmbedAuthor: frozenset({"proxy_icon_url"}),
     Embed: frozenset({"type"}),
+    # A component's type names its class (checked below); ids are Discord's to number.
+    **{cls: frozenset({"type", "id"}) for cls in TYPED},
+    EntitySelect: frozenset({"id"}),
+    UnfurledMedia: frozenset({"proxy_url", "height", "width", "content_type", "attachment_id"}),
 }
 """Keys that Discord echoes back on received objects: accepted, and dropped."""
 
@@ -110,7 +154,7 @@ def _keys(cls: type) -> dict[str, _Key]:
     hints = get_type_hints(cls)
     keys = {}
     for a in attrs.fields(cls):
-        if not a.init:
+        if not a.init or (cls, a.name) in _NOT_JSON:
             continue
         json_type = (
             hints[a.name] if a.converter is None else _BY_CONVERTER.get(a.converter, hints[a.name])
@@ -134,8 +178,22 @@ def _rich_only(data: Mapping[str, Any]) -> list[JSONProblem]:
     return [JSONProblem(".type", detail, '"rich"', kind_of(kind))]
 
 
+def _component_type(cls: type) -> Callable[[Mapping[str, Any]], list[JSONProblem]]:
+    number = getattr(cls, "TYPE")  # noqa: B009  # a ClassVar of every class in TYPED
+
+    def check(data: Mapping[str, Any]) -> list[JSONProblem]:
+        kind = data.get("type")
+        if kind == number:
+            return []
+        detail = f"a {cls.__name__} has type {number}, not {kind!r}"
+        return [JSONProblem(".type", detail, str(number), kind_of(kind))]
+
+    return check
+
+
 _CHECKS: Final[Mapping[type, Callable[[Mapping[str, Any]], list[JSONProblem]]]] = {
     Embed: _rich_only,
+    **{cls: _component_type(cls) for cls in TYPED},
 }
 """Rules on a model's JSON beyond its fields' types (here: on read-only keys)."""
 

@@ -18,28 +18,52 @@ __all__ = [
     "ATTACHMENT_DESCRIPTION_MAX",
     "ATTACHMENT_FILENAME_MAX",
     "AUTHOR_NAME_MAX",
+    "BUTTON_LABEL_MAX",
+    "BUTTON_URL_MAX",
     "COLOR_MAX",
+    "COMPONENTS_V2_MAX",
+    "COMPONENTS_V2_TEXT_MAX",
+    "CONTAINER_CHILDREN_MAX",
     "CONTENT_MAX",
+    "CUSTOM_ID_MAX",
     "DEFAULT_MAX_UPLOAD_BYTES",
     "EMBEDS_PER_REQUEST",
     "EMBED_DESCRIPTION_MAX",
     "EMBED_FIELDS_MAX",
     "EMBED_TITLE_MAX",
     "EMBED_TOTAL_CHARS",
+    "EMOJI_NAME_MAX",
     "FIELD_NAME_MAX",
     "FIELD_VALUE_MAX",
     "FILES_PER_REQUEST",
     "FOOTER_TEXT_MAX",
+    "GALLERY_ITEMS_MAX",
     "IS_COMPONENTS_V2",
+    "LEGACY_ROWS_MAX",
+    "MEDIA_DESCRIPTION_MAX",
+    "MEDIA_URL_MAX",
     "MENTION_IDS_MAX",
+    "POLL_ANSWERS_MAX",
+    "POLL_ANSWER_MAX",
+    "POLL_DURATION_MAX",
+    "POLL_LAYOUTS",
+    "POLL_QUESTION_MAX",
+    "ROW_BUTTONS_MAX",
+    "SECTION_TEXTS_MAX",
+    "SELECT_OPTIONS_MAX",
+    "SELECT_OPTION_TEXT_MAX",
+    "SELECT_PLACEHOLDER_MAX",
+    "SELECT_VALUES_MAX",
     "SUPPRESS_EMBEDS",
     "SUPPRESS_NOTIFICATIONS",
+    "TEXT_DISPLAY_MAX",
     "THREAD_NAME_MAX",
     "THREAD_NAME_MIN",
     "URL_MAX",
     "USERNAME_FORBIDDEN",
     "USERNAME_MAX",
     "USERNAME_MIN",
+    "WEBHOOK_FLAGS",
 ]
 
 # The message (OpenAPI IncomingWebhookRequestPartial).
@@ -88,3 +112,38 @@ SUPPRESS_NOTIFICATIONS: Final = 1 << 12
 IS_COMPONENTS_V2: Final = 1 << 15
 ALLOWED_FLAGS: Final = SUPPRESS_EMBEDS | SUPPRESS_NOTIFICATIONS
 """The only message flags a webhook message without components may carry."""
+WEBHOOK_FLAGS: Final = ALLOWED_FLAGS | IS_COMPONENTS_V2
+"""Every flag a webhook message may carry (IS_COMPONENTS_V2 only with V2 components)."""
+
+# Components (docs: components/reference, "Component Reference"; OpenAPI
+# *ComponentForMessageRequest schemas reachable from IncomingWebhookRequestPartial).
+COMPONENTS_V2_MAX: Final = 40  # docs: "Messages allow up to 40 total components" (nested count)
+"""Components of an IS_COMPONENTS_V2 message, counted through nesting."""
+COMPONENTS_V2_TEXT_MAX: Final = 4000  # TextDisplay...content.maxLength; the discord.js guide:
+# "the amount of text across all text display components cannot exceed 4000 characters"
+"""Characters over every text display of a message (Discord's reference gives no sum)."""
+LEGACY_ROWS_MAX: Final = 5  # docs: "Legacy messages allow up to 5 action rows as top-level"
+"""Action rows of a message without IS_COMPONENTS_V2."""
+ROW_BUTTONS_MAX: Final = 5  # ActionRowComponentForMessageRequest.components.maxItems
+"""Buttons in one action row (or one select menu alone)."""
+BUTTON_LABEL_MAX: Final = 80  # ButtonComponentForMessageRequest.label.maxLength
+BUTTON_URL_MAX: Final = 512  # ButtonComponentForMessageRequest.url.maxLength
+CUSTOM_ID_MAX: Final = 100  # ButtonComponentForMessageRequest.custom_id.maxLength
+EMOJI_NAME_MAX: Final = 32  # ComponentEmojiForRequest.name.maxLength, PollEmoji.name
+SELECT_PLACEHOLDER_MAX: Final = 150  # StringSelectComponentForMessageRequest.placeholder
+SELECT_OPTIONS_MAX: Final = 25  # StringSelectComponentForMessageRequest.options.maxItems
+SELECT_VALUES_MAX: Final = 25  # *SelectComponentForMessageRequest.max_values.maximum
+SELECT_OPTION_TEXT_MAX: Final = 100  # StringSelectOptionForRequest.label and value.maxLength
+SECTION_TEXTS_MAX: Final = 3  # SectionComponentForMessageRequest.components.maxItems
+TEXT_DISPLAY_MAX: Final = 4000  # TextDisplayComponentForMessageRequest.content.maxLength
+GALLERY_ITEMS_MAX: Final = 10  # MediaGalleryComponentForMessageRequest.items.maxItems
+MEDIA_URL_MAX: Final = 2048  # UnfurledMediaRequest.url.maxLength
+MEDIA_DESCRIPTION_MAX: Final = 1024  # docs: Thumbnail, Media Gallery Item "max 1024 characters"
+CONTAINER_CHILDREN_MAX: Final = 40  # ContainerComponentForMessageRequest.components.maxItems
+
+# Polls (OpenAPI PollCreateRequest, PollMediaCreateRequest; docs: resources/poll).
+POLL_QUESTION_MAX: Final = 300  # PollMedia.text.maxLength; docs: "300 for the question"
+POLL_ANSWER_MAX: Final = 55  # docs: Poll Media Object, "55 for any answer" (schema says 300)
+POLL_ANSWERS_MAX: Final = 10  # PollCreateRequest.answers.maxItems
+POLL_DURATION_MAX: Final = 768  # PollCreateRequest.duration.maximum (hours: 32 days)
+POLL_LAYOUTS: Final = frozenset({1})  # PollLayoutTypes: DEFAULT

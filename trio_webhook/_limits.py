@@ -26,6 +26,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from trio_webhook._checks import SNOWFLAKE, Collector
+from trio_webhook._component_checks import (
+    check_component_references,
+    check_components,
+    check_components_v2,
+    check_poll,
+)
+from trio_webhook._component_tree import effective_flags
 from trio_webhook._embed_checks import check_embed, check_references, embed_length
 from trio_webhook._errors import ValidationError, Violation
 from trio_webhook._file_checks import check_files
@@ -46,6 +53,7 @@ from trio_webhook._limit_values import (
     USERNAME_FORBIDDEN,
     USERNAME_MAX,
     USERNAME_MIN,
+    WEBHOOK_FLAGS,
 )
 from trio_webhook._models import AllowedMentions, Embed, FilePart, Message, PlannedRequest
 
@@ -94,23 +102,23 @@ def _check_allowed_mentions(c: Collector, am: AllowedMentions) -> None:
         c.unique(path, ids)
 
 
-def _check_flags(c: Collector, flags: int) -> None:
-    if flags & IS_COMPONENTS_V2:
+def _check_flags(c: Collector, flags: int, *, has_components: bool) -> None:
+    if flags & IS_COMPONENTS_V2 and not has_components:
         c.add(
             "flags",
             ALLOWED_FLAGS,
             flags,
-            "IS_COMPONENTS_V2 (32768) needs components, which trio-webhook does not send; "
-            "remove the flag",
+            "IS_COMPONENTS_V2 (32768) makes the components the whole message, and this one "
+            "has none; add components or remove the flag",
         )
-    unknown = flags & ~(ALLOWED_FLAGS | IS_COMPONENTS_V2) if flags >= 0 else flags
+    unknown = flags & ~WEBHOOK_FLAGS if flags >= 0 else flags
     if unknown:
         c.add(
             "flags",
-            ALLOWED_FLAGS,
+            WEBHOOK_FLAGS,
             flags,
-            f"flags {flags} carry bits a webhook may not set; only SUPPRESS_EMBEDS (4) and "
-            "SUPPRESS_NOTIFICATIONS (4096) are allowed",
+            f"flags {flags} carry bits a webhook may not set; only SUPPRESS_EMBEDS (4), "
+            "SUPPRESS_NOTIFICATIONS (4096) and IS_COMPONENTS_V2 (32768) are allowed",
         )
 
 
@@ -123,21 +131,28 @@ def _check_common(
     split_content: bool = False,
 ) -> None:
     # In field order, so violations are listed as the message reads. An edit changes
-    # only content, embeds, allowed mentions and flags, and need not carry any of them.
-    _check_content(
-        c,
-        body.content,
-        empty_allowed=edit or bool(body.embeds) or has_files,
-        split_content=split_content,
-    )
+    # only content, embeds, components, allowed mentions and flags, and need not carry any.
+    flags = effective_flags(body.flags, body.components)
+    v2 = flags is not None and flags >= 0 and bool(flags & IS_COMPONENTS_V2)
+    body_given = bool(body.embeds) or has_files or bool(body.components) or body.poll is not None
+    _check_content(c, body.content, empty_allowed=edit or body_given, split_content=split_content)
     if not edit:
         _check_identity(c, body.username, body.avatar_url)
     for i, embed in enumerate(body.embeds):
         check_embed(c, f"embeds[{i}]", embed)
     if body.allowed_mentions is not None:
         _check_allowed_mentions(c, body.allowed_mentions)
-    if body.flags is not None:
-        _check_flags(c, body.flags)
+    if flags is not None:
+        _check_flags(c, flags, has_components=bool(body.components))
+    if v2 and body.components:
+        check_components_v2(c, body)
+    if body.components:
+        check_components(c, body.components, v2=v2, application_owned=body.application_owned)
+    if body.poll is not None:
+        if edit:
+            c.add("poll", 0, 1, "a poll cannot be edited (Discord); send a new message")
+        else:
+            check_poll(c, body.poll)
     if not edit:
         _check_thread(c, body.thread_id, body.thread_name, body.applied_tags)
 
@@ -155,8 +170,8 @@ def _check_content(
             "message",
             1,
             0,
-            "message is empty (no content, embeds or files); Discord rejects it (50006): "
-            "give it some content",
+            "message is empty (no content, embeds, components, poll or files); Discord "
+            "rejects it (50006): give it some content",
         )
 
 
@@ -235,8 +250,16 @@ def validate(
     """
     c = Collector()
     _check_common(c, message, has_files=bool(message.attachments), split_content=split_content)
-    check_files(c, "attachments", message.attachments, max_upload_bytes)
+    upload = check_files(c, "attachments", message.attachments, max_upload_bytes)
     check_references(c, message.embeds, message.attachments, "the message")
+    flags = effective_flags(message.flags, message.components)
+    if message.components:
+        check_component_references(c, message.components, message.attachments, "the message")
+    if flags is not None and flags >= 0 and flags & IS_COMPONENTS_V2:
+        # A V2 message is one layout: it is never split, so its files go in one request.
+        _check_request_totals(
+            c, (), message.attachments, upload, max_upload_bytes, label="attachments"
+        )
     return c.violations
 
 
@@ -317,6 +340,8 @@ def validate_request(
     upload = check_files(c, "files", planned.files, max_upload_bytes)
     _check_request_totals(c, planned.embeds, planned.files, upload, max_upload_bytes)
     check_references(c, planned.embeds, planned.files, "this request")
+    if planned.components:
+        check_component_references(c, planned.components, planned.files, "this request")
     return c.violations
 
 

@@ -2,8 +2,10 @@
 
 Every model is imported from here: the message and its files, what Discord answers
 (:class:`SentMessage`, :class:`Delivery`), one planned request (:class:`PlannedRequest`)
-and the embed parts (written in :mod:`trio_webhook._embeds`). The field validators and
-converters are in :mod:`trio_webhook._validators`.
+and the embed parts (written in :mod:`trio_webhook._embeds`, the file in
+:mod:`trio_webhook._files`, components and polls in :mod:`trio_webhook._components` and
+:mod:`trio_webhook._polls`). The field validators and converters are in
+:mod:`trio_webhook._validators`.
 
 The converter is the only JSON boundary: it omits fields whose value is ``None`` (never
 ``False``, ``0`` or an empty list, which mean something to Discord), renders colours as
@@ -12,36 +14,31 @@ integers, timestamps as ISO 8601 and snowflakes as strings.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from pathlib import Path
 from typing import Any, Final, TypedDict
 
 import attrs
 import cattrs
 from cattrs.gen import make_dict_unstructure_fn, override
 
+from trio_webhook._component_tree import effective_flags, unstructure_hook
+from trio_webhook._components import COMPONENT_NAMES, COMPONENT_TYPES, Component
 from trio_webhook._embeds import Embed, EmbedAuthor, EmbedField, EmbedFooter, EmbedMedia
+from trio_webhook._files import FilePart
+from trio_webhook._polls import Poll, poll_json
 from trio_webhook._validators import (
     V_SNOWFLAKES,
     as_tuple,
-    guess_content_type,
-    opt_bytes,
-    opt_path,
     opt_snowflake,
     snowflakes,
     strs,
     v_bool,
-    v_filename,
     v_opt_bool,
-    v_opt_bytes,
     v_opt_int,
-    v_opt_path,
     v_opt_snowflake,
     v_opt_str,
     v_optional,
-    v_str,
     v_tuple_of,
 )
 
@@ -62,78 +59,6 @@ __all__ = [
     "request_fields",
     "to_json_dict",
 ]
-
-
-@attrs.frozen
-class FilePart:
-    """A file to upload with a message.
-
-    Give the bytes (``data``) or a path read lazily when the request is encoded
-    (``FilePart.from_path``). ``content_type`` is guessed from the filename when not given.
-    ``spoiler=True`` uploads it as ``SPOILER_<filename>``, which Discord blurs.
-
-    Example::
-
-        FilePart("report.csv", data=b"a,b", description="nightly report")
-        FilePart.from_path("build.log")
-    """
-
-    filename: str = attrs.field(validator=v_filename)
-    data: bytes | None = attrs.field(
-        default=None, repr=False, converter=opt_bytes, validator=v_opt_bytes
-    )
-    path: Path | None = attrs.field(default=None, converter=opt_path, validator=v_opt_path)
-    description: str | None = attrs.field(default=None, validator=v_opt_str)
-    spoiler: bool = attrs.field(default=False, validator=v_bool)
-    content_type: str = attrs.field(validator=v_str)
-
-    @content_type.default
-    def _content_type_default(self) -> str:
-        return guess_content_type(self.filename)
-
-    def __attrs_post_init__(self) -> None:
-        if (self.data is None) == (self.path is None):
-            raise ValueError(f"FilePart {self.filename!r}: give exactly one of data= or path=")
-
-    @classmethod
-    def from_path(
-        cls,
-        path: str | os.PathLike[str],
-        *,
-        filename: str | None = None,
-        description: str | None = None,
-        spoiler: bool = False,
-        content_type: str | None = None,
-    ) -> FilePart:
-        """A file read from ``path`` when it is sent; ``filename`` defaults to its name."""
-        p = Path(path)
-        name = filename if filename is not None else p.name
-        if content_type is None:
-            return cls(name, path=p, description=description, spoiler=spoiler)
-        return cls(
-            name, path=p, description=description, spoiler=spoiler, content_type=content_type
-        )
-
-    @property
-    def upload_name(self) -> str:
-        """The filename as uploaded: with the ``SPOILER_`` prefix when a spoiler."""
-        if self.spoiler and not self.filename.startswith("SPOILER_"):
-            return "SPOILER_" + self.filename
-        return self.filename
-
-    def size(self) -> int:
-        """The size in bytes (a ``stat`` for a path; nothing is read)."""
-        if self.data is not None:
-            return len(self.data)
-        assert self.path is not None
-        return self.path.stat().st_size
-
-    def read(self) -> bytes:
-        """The file's bytes (read from disk for a path)."""
-        if self.data is not None:
-            return self.data
-        assert self.path is not None
-        return self.path.read_bytes()
 
 
 @attrs.frozen
@@ -173,6 +98,10 @@ def _files(files: Iterable[FilePart]) -> tuple[FilePart, ...]:
     return as_tuple(files)
 
 
+def _components(components: Iterable[Component]) -> tuple[Component, ...]:
+    return as_tuple(components)
+
+
 @attrs.frozen
 class Message:
     """A message to execute a webhook with.
@@ -184,6 +113,15 @@ class Message:
 
     ``thread_id`` posts into a thread (a query parameter, not part of the JSON body);
     ``thread_name`` and ``applied_tags`` create a forum post.
+
+    ``components`` are action rows (V1, under the content) or Components V2 (then the
+    components are the whole message, with no content, embeds or poll, and
+    ``IS_COMPONENTS_V2`` is added to ``flags`` for you); they and ``poll`` go with the
+    first request of a split message, and a V2 message is never split.
+    ``application_owned=True`` says the webhook belongs to an application, which alone
+    may send interactive components (buttons with a ``custom_id``, select menus); it is
+    not sent to Discord. ``flags`` takes :class:`~trio_webhook.components.MessageFlags`
+    or an ``int``.
 
     Example::
 
@@ -212,6 +150,11 @@ class Message:
     applied_tags: tuple[str, ...] | None = attrs.field(
         default=None, converter=snowflakes, validator=V_SNOWFLAKES
     )
+    components: tuple[Component, ...] = attrs.field(
+        default=(), converter=_components, validator=v_tuple_of(COMPONENT_TYPES, COMPONENT_NAMES)
+    )
+    poll: Poll | None = attrs.field(default=None, validator=v_optional(Poll))
+    application_owned: bool = attrs.field(default=False, validator=v_bool)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any] | str | bytes) -> Message:
@@ -289,6 +232,9 @@ class PlannedRequest:
         thread_id: The thread to post into (a query parameter, not in the body).
         thread_name: The forum post to create (first request only).
         applied_tags: Tags of the forum post (first request only).
+        components: The message's components (first request only).
+        poll: The message's poll (first request only).
+        application_owned: Whether interactive components are allowed (not sent).
     """
 
     index: int
@@ -303,6 +249,17 @@ class PlannedRequest:
     thread_id: str | None = None
     thread_name: str | None = None
     applied_tags: tuple[str, ...] | None = None
+    components: tuple[Component, ...] = attrs.field(default=(), converter=_components)
+    poll: Poll | None = None
+    application_owned: bool = False
+
+    @property
+    def with_components(self) -> bool:
+        """Whether to execute with ``?with_components=true``.
+
+        Without it a webhook no application owns drops the components.
+        """
+        return bool(self.components)
 
 
 class RequestFields(TypedDict):
@@ -317,6 +274,9 @@ class RequestFields(TypedDict):
     thread_id: str | None
     thread_name: str | None
     applied_tags: tuple[str, ...] | None
+    components: tuple[Component, ...]
+    poll: Poll | None
+    application_owned: bool
 
 
 def request_fields(source: Message | PlannedRequest, *, first: bool = True) -> RequestFields:
@@ -325,8 +285,9 @@ def request_fields(source: Message | PlannedRequest, *, first: bool = True) -> R
     The one place that knows which fields every request of a plan repeats (so the
     posts look alike and land together: ``username``, ``avatar_url``,
     ``allowed_mentions``, ``flags``, ``thread_id``) and which only the first carries
-    (``content``, ``tts``, and ``thread_name`` and ``applied_tags``, which create a
-    forum post once).
+    (``content``, ``tts``, ``components``, ``poll``, and ``thread_name`` and
+    ``applied_tags``, which create a forum post once). ``flags`` gets
+    ``IS_COMPONENTS_V2`` when the components need it.
 
     Args:
         source: The message being planned, or a planned request being encoded.
@@ -343,14 +304,17 @@ def request_fields(source: Message | PlannedRequest, *, first: bool = True) -> R
         "avatar_url": source.avatar_url,
         "tts": source.tts if first else None,
         "allowed_mentions": source.allowed_mentions,
-        "flags": source.flags,
+        "flags": effective_flags(source.flags, source.components),
         "thread_id": source.thread_id,
         "thread_name": source.thread_name if first else None,
         "applied_tags": source.applied_tags if first else None,
+        "components": source.components if first else (),
+        "poll": source.poll if first else None,
+        "application_owned": source.application_owned,
     }
 
 
-_SKIP: Final = frozenset({"attachments", "thread_id"})
+_SKIP: Final = frozenset({"attachments", "thread_id", "application_owned"})
 
 
 def _make_converter() -> cattrs.Converter:
@@ -366,9 +330,11 @@ def _make_converter() -> cattrs.Converter:
             for name in _SKIP:
                 overrides[name] = override(omit=True)
             overrides["embeds"] = override(omit_if_default=True)
-        return make_dict_unstructure_fn(cls, conv, **overrides)
+            overrides["components"] = override(omit_if_default=True)
+        return unstructure_hook(cls, make_dict_unstructure_fn(cls, conv, **overrides))
 
     conv.register_unstructure_hook_factory(attrs.has, omit_none_factory)
+    conv.register_unstructure_hook(Poll, lambda poll: poll_json(poll, conv.unstructure))
     return conv
 
 

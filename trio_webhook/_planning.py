@@ -15,6 +15,11 @@ upload. :func:`plan_requests` splits it, keeping order:
 * files that do not fit (more than 10, or over the upload budget) spill into further
   requests that carry only files, after the others.
 
+Components and the poll go with the first request (with the content), and so do the
+files components show: a V1 message with components keeps them on one request, and a
+Components V2 message (no content or embeds, at most 10 files: the checks say so) is
+one request, never split.
+
 Embeds that refer to the same file must share a request (an upload belongs to one
 message). The chunker only cuts between embeds where no shared file spans the cut; if
 that cannot satisfy the limits a :class:`~trio_webhook.ValidationError` says which
@@ -23,11 +28,13 @@ embeds to change.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import attrs
 
 from trio_webhook._attachments import ATTACHMENT_SCHEME, file_names
+from trio_webhook._component_tree import media_urls
+from trio_webhook._components import Component
 from trio_webhook._content_split import split_content
 from trio_webhook._errors import ValidationError, Violation
 from trio_webhook._limit_values import (
@@ -147,20 +154,27 @@ def chunk_embeds(
     return [tuple(embeds[s:e]) for s, e in ranges]
 
 
-def _references(embeds: Sequence[Embed], files: Sequence[FilePart]) -> list[frozenset[int]]:
-    """For each embed, the indices of the files its ``attachment://`` URLs name."""
+def _references(
+    embeds: Sequence[Embed], files: Sequence[FilePart], components: Sequence[Component] = ()
+) -> tuple[list[frozenset[int]], frozenset[int]]:
+    """For each embed, the indices of the files its ``attachment://`` URLs name.
+
+    Also the files the components show (they go with the first request).
+    """
     by_name: dict[str, set[int]] = {}
     for i, part in enumerate(files):
         for name in file_names(part):
             by_name.setdefault(name, set()).add(i)
-    refs: list[frozenset[int]] = []
-    for embed in embeds:
+
+    def named(urls: Iterable[str]) -> frozenset[int]:
         found: set[int] = set()
-        for url in embed.media_urls():
+        for url in urls:
             if url.startswith(ATTACHMENT_SCHEME):
                 found |= by_name.get(url[len(ATTACHMENT_SCHEME) :], set())
-        refs.append(frozenset(found))
-    return refs
+        return frozenset(found)
+
+    refs = [named(embed.media_urls()) for embed in embeds]
+    return refs, named(url for _, url in media_urls(components))
 
 
 def plan_requests(
@@ -213,10 +227,12 @@ def plan_checked(
         return (PlannedRequest(index=0, embeds=embeds, **request_fields(message)),)
     files = message.attachments
     sizes = [f.size() for f in files]
-    refs = _references(embeds, files)
-    ranges = _chunk_keeping_references(embeds, refs, sizes, max_upload_bytes)
+    refs, first_needs = _references(embeds, files, message.components)
+    ranges = _chunk_keeping_references(embeds, refs, sizes, max_upload_bytes, first_needs)
     placed = [sorted(set().union(*refs[start:end])) for start, end in ranges]
-    placed[0], spill = _place_unreferenced(placed[0], set().union(*refs), sizes, max_upload_bytes)
+    placed[0] = sorted(first_needs.union(placed[0]))
+    referenced = set(first_needs.union(*refs))
+    placed[0], spill = _place_unreferenced(placed[0], referenced, sizes, max_upload_bytes)
     requests = [
         PlannedRequest(
             index=n,
@@ -251,9 +267,12 @@ def _plan_long_content(
     for n, piece in enumerate(pieces[:-1]):
         fields = request_fields(message, first=n == 0)
         fields["content"] = piece
+        # Components and a poll sit under the whole text, with the embeds.
+        fields["components"], fields["poll"] = (), None
         lead.append(PlannedRequest(index=n, **fields))
     fields = request_fields(message, first=not lead)
     fields["content"] = pieces[-1] if pieces else None  # None: only whitespace was left
+    fields["components"], fields["poll"] = message.components, message.poll
     rest = plan_checked(
         attrs.evolve(message, **fields), max_upload_bytes=max_upload_bytes, split_content=False
     )
@@ -265,8 +284,12 @@ def _chunk_keeping_references(
     refs: Sequence[frozenset[int]],
     sizes: Sequence[int],
     max_upload_bytes: int,
+    first_needs: frozenset[int] = frozenset(),
 ) -> list[tuple[int, int]]:
     """Chunk ``embeds`` so that each chunk's referenced files fit its request.
+
+    ``first_needs`` are files the first request carries whatever its embeds (the ones
+    components show): an embed that shows one of them too must go in the first request.
 
     Returns:
         The ``[start, end)`` ranges; one empty range when there are no embeds, so the
@@ -275,6 +298,8 @@ def _chunk_keeping_references(
     # A cut between embeds i and i+1 may not separate two embeds that use one file.
     last_use: dict[int, int] = {}
     first_use: dict[int, int] = {}
+    for f in first_needs:
+        first_use[f] = last_use[f] = 0
     for i, used in enumerate(refs):
         for f in used:
             first_use.setdefault(f, i)
@@ -285,6 +310,8 @@ def _chunk_keeping_references(
 
     def fits_files(start: int, end: int) -> bool:
         needed: set[int] = set().union(*refs[start:end])
+        if start == 0:
+            needed |= first_needs
         return (
             len(needed) <= FILES_PER_REQUEST and sum(sizes[i] for i in needed) <= max_upload_bytes
         )

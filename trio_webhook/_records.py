@@ -22,6 +22,7 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
+from trio_webhook._component_tree import register_record_unions
 from trio_webhook._errors import DeadLetterFormatError
 from trio_webhook._models import FilePart, Message
 from trio_webhook._url import redact
@@ -243,6 +244,7 @@ def _make_converter() -> cattrs.Converter:
     conv.register_structure_hook_factory(
         attrs.has, lambda cls: make_dict_structure_fn(cls, conv, _cattrs_forbid_extra_keys=True)
     )
+    register_record_unions(conv)
     return conv
 
 

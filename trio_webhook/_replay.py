@@ -10,7 +10,7 @@ from typing import Final
 import attrs
 import trio
 
-from trio_webhook._attachments import strip_attachment_refs
+from trio_webhook._attachments import strip_attachment_refs, strip_component_refs
 from trio_webhook._client import PlanProgress, WebhookClient
 from trio_webhook._config import SenderConfig
 from trio_webhook._durable import shared_outbox
@@ -60,7 +60,11 @@ def _replayable(record: DeadLetter) -> Message:
         ", ".join(info.filename for info in record.omitted_attachments),
         extra={"webhook_id": record.webhook_id},
     )
-    return attrs.evolve(message, embeds=tuple(strip_attachment_refs(e) for e in message.embeds))
+    return attrs.evolve(
+        message,
+        embeds=tuple(strip_attachment_refs(e) for e in message.embeds),
+        components=strip_component_refs(message.components),
+    )
 
 
 def _is_sqlite(path: str | os.PathLike[str]) -> bool:

@@ -12,7 +12,7 @@ from typing import Final
 
 import attrs
 
-from trio_webhook._attachments import strip_attachment_refs
+from trio_webhook._attachments import strip_attachment_refs, strip_component_refs
 from trio_webhook._models import Embed, Message
 
 __all__ = ["Shed", "merge_shed", "strip_attachments"]
@@ -46,16 +46,22 @@ def _make_stripper() -> Callable[[Message], Message]:
     fields = attrs.fields(Message)
     if not all(a.init and not a.kw_only and a.alias == a.name for a in fields):
         return lambda message: attrs.evolve(
-            message, attachments=(), embeds=_embeds_without_refs(message.embeds)
+            message,
+            attachments=(),
+            embeds=_embeds_without_refs(message.embeds),
+            components=strip_component_refs(message.components),
         )
     getter = operator.attrgetter(*(a.name for a in fields))
     names = [a.name for a in fields]
     index, embeds_index = names.index("attachments"), names.index("embeds")
+    components_index = names.index("components")
 
     def strip(message: Message) -> Message:
         values = list(getter(message))
         values[index] = ()
         values[embeds_index] = _embeds_without_refs(message.embeds)
+        # Likewise a component showing a shed file: the media goes, the text stays.
+        values[components_index] = strip_component_refs(message.components)
         return Message(*values)
 
     return strip
@@ -71,7 +77,7 @@ def _embeds_without_refs(embeds: tuple[Embed, ...]) -> tuple[Embed, ...]:
 
 
 strip_attachments: Final = _make_stripper()
-"""``message`` without its attachments, and its embeds without references to them."""
+"""``message`` without its attachments, nor what its embeds and components show of them."""
 
 
 def merge_shed(a: Shed | None, b: Shed | None) -> Shed | None:

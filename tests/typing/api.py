@@ -49,7 +49,23 @@ from trio_webhook import (
     limits,
     open_webhook_sender,
 )
+from trio_webhook.components import (
+    ActionRow,
+    Button,
+    ButtonStyle,
+    Container,
+    FileComponent,
+    MediaGallery,
+    MediaGalleryItem,
+    MessageFlags,
+    Section,
+    Separator,
+    SeparatorSpacing,
+    TextDisplay,
+    Thumbnail,
+)
 from trio_webhook.errors import InvalidRequestBudgetExceeded, Violation, WebhookNotFound
+from trio_webhook.polls import Emoji, Poll, PollAnswer
 from trio_webhook.ratelimit import AdaptiveStrategy, RateLimitTracker
 from trio_webhook.testing import FakeDiscord, FakeWebhook
 from trio_webhook.transport import DryRunTransport, Transport
@@ -72,6 +88,39 @@ message = Message(
     allowed_mentions=AllowedMentions(parse=[]),
 )
 violations: list[Violation] = limits.validate(message)
+
+# Link buttons under the content: any webhook; interactive ones need an application's.
+with_buttons = Message(
+    content="deployed",
+    components=[ActionRow([Button("Changelog", url="https://example.com/changes")])],
+    flags=MessageFlags.SUPPRESS_NOTIFICATIONS,
+)
+clickable = Message(
+    content="approve?",
+    components=[ActionRow([Button("Yes", custom_id="yes", style=ButtonStyle.SUCCESS)])],
+    application_owned=True,
+)
+# Components V2: the layout is the message (IS_COMPONENTS_V2 is set for you).
+layout = Message(
+    components=[
+        Container(
+            [
+                Section([TextDisplay("## build 42")], accessory=Thumbnail("attachment://b.png")),
+                Separator(spacing=SeparatorSpacing.LARGE),
+                MediaGallery([MediaGalleryItem("https://example.com/graph.png")]),
+                FileComponent("attachment://log.txt"),
+            ],
+            accent_color=0x2ECC71,
+        )
+    ],
+    attachments=[FilePart("b.png", data=b"\x89PNG"), FilePart("log.txt", data=b"ok")],
+)
+vote = Message(poll=Poll("Friday?", ["yes", PollAnswer("no", emoji=Emoji("🙅"))], duration=4))
+flags: int | None = Message(content="x", flags=4096).flags
+
+Message(components=[Button("x", url="https://e.com")])  # type: ignore[list-item]
+Message(poll="Friday?")  # type: ignore[arg-type]
+Poll("q", answers=[1])  # type: ignore[list-item]
 max_content: int = limits.CONTENT_MAX
 config = SenderConfig(queue_cap=100, dead_letter="dead.jsonl")
 

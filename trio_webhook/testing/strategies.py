@@ -5,6 +5,9 @@ larger than one request allows (up to ~30 embeds and ~25 files), which is what t
 planner splits. Long texts are built by repetition, so near-limit values stay cheap to
 draw.
 
+Components (V1 rows and Components V2), polls and flags: :func:`rich_messages`,
+:func:`components_v2`, :func:`action_rows`, :func:`polls`, :func:`message_flags`.
+
 Example::
 
     from hypothesis import given
@@ -32,11 +35,16 @@ from trio_webhook._models import (
 )
 
 __all__ = [
+    "action_rows",
     "allowed_mentions",
+    "components_v2",
     "embed_fields",
     "embeds",
     "file_parts",
+    "message_flags",
     "messages",
+    "polls",
+    "rich_messages",
     "snowflakes",
     "texts",
 ]
@@ -264,3 +272,13 @@ def messages(
         thread_name=thread_name,
         applied_tags=applied_tags,
     )
+
+
+# At the end: that module reads this one's text helper.
+from trio_webhook.testing._component_strategies import (  # noqa: E402
+    action_rows,
+    components_v2,
+    message_flags,
+    polls,
+    rich_messages,
+)

@@ -17,6 +17,7 @@ import attrs
 import trio
 
 from trio_webhook.testing._asgi import ASGIReceive, ASGIScope, ASGISend, ConnectionDroppedError
+from trio_webhook.testing._fake._components import accepted_components
 from trio_webhook.testing._fake._faults import Fault, FaultKind, Faults, answer_with
 from trio_webhook.testing._fake._http import (
     Answer,
@@ -223,7 +224,10 @@ class App:
     def _execute(
         self, hook: FakeWebhook, call: _Call, payload: Mapping[str, Any], now: float
     ) -> Response:
-        meta = validate_execute(payload, call.uploads, self.max_upload_bytes)
+        payload = _as_read(payload, call, hook)
+        meta = validate_execute(
+            payload, call.uploads, self.max_upload_bytes, application_owned=hook.application_owned
+        )
         target = self._model.target(hook, call.query.get("thread_id"), payload.get("thread_name"))
         self._limits.admit_message(target, now)
         data = self._model.post(hook, target, payload, call.uploads, meta, now)
@@ -242,8 +246,23 @@ class App:
             self._model.delete(call.message_id)
             return Response(204)
         existing = {a["id"] for a in stored.data["attachments"]}
-        meta = validate_edit(payload, call.uploads, existing, self.max_upload_bytes)
+        payload = _as_read(payload, call, hook)
+        meta = validate_edit(
+            payload,
+            call.uploads,
+            existing,
+            self.max_upload_bytes,
+            application_owned=hook.application_owned,
+        )
         return json_response(200, self._model.edit(stored, payload, call.uploads, meta, now))
+
+
+def _as_read(payload: Mapping[str, Any], call: _Call, hook: FakeWebhook) -> Mapping[str, Any]:
+    # Discord ignores the components of a webhook no application owns unless asked.
+    with_components = call.query.get("with_components", "").lower() in ("true", "1")
+    return accepted_components(
+        payload, with_components=with_components, application_owned=hook.application_owned
+    )
 
 
 def _read_call(

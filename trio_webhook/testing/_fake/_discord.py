@@ -199,16 +199,26 @@ class FakeDiscord:
         return self._model.create_thread(channel_id, name)
 
     def create_webhook(
-        self, channel_id: str | None = None, name: str = "captain hook"
+        self,
+        channel_id: str | None = None,
+        name: str = "captain hook",
+        *,
+        application_owned: bool = False,
     ) -> FakeWebhook:
         """Create a webhook, in a new text channel unless ``channel_id`` is given.
+
+        ``application_owned=True`` makes one an application owns (as a bot's): it may
+        send interactive components, and its components count without
+        ``?with_components=true``. Otherwise it is a channel's webhook, as a user makes
+        in the channel settings: Discord ignores its components unless the request says
+        ``with_components=true``, and refuses interactive ones.
 
         Returns:
             The webhook, with its URL under :attr:`base_url`.
         """
         if channel_id is None:
             channel_id = self.create_channel()
-        return self._model.create_webhook(channel_id, name)
+        return self._model.create_webhook(channel_id, name, application_owned=application_owned)
 
     def delete_webhook(self, hook: FakeWebhook) -> None:
         """Delete a webhook: every later call to it gets 404, code 10015."""

@@ -18,6 +18,11 @@ from typing import Any, Final
 
 import attrs
 
+from trio_webhook.testing._fake._components import (
+    IS_COMPONENTS_V2,
+    stored_components,
+    stored_poll,
+)
 from trio_webhook.testing._fake._http import EMPTY_MESSAGE, Rejected, Upload, error
 from trio_webhook.testing._fake._validation import (
     FILE_FIELD,
@@ -51,6 +56,8 @@ class FakeWebhook:
         name: Its default name (the message author's name unless ``username`` is given).
         url: ``{base_url}/api/webhooks/{id}/{token}``, as Discord shows webhook URLs.
         guild_id: The guild of its channel.
+        application_id: The application that owns it, or ``None`` (a webhook made in a
+            channel's settings): only an owned one may send interactive components.
     """
 
     id: str
@@ -59,6 +66,12 @@ class FakeWebhook:
     name: str
     url: str = attrs.field(repr=False)
     guild_id: str
+    application_id: str | None = None
+
+    @property
+    def application_owned(self) -> bool:
+        """Whether an application owns the webhook."""
+        return self.application_id is not None
 
 
 @attrs.define
@@ -117,7 +130,9 @@ class Model:
         self._add_channel(_Channel(thread_id, parent.guild_id, False, channel_id, name))
         return thread_id
 
-    def create_webhook(self, channel_id: str, name: str) -> FakeWebhook:
+    def create_webhook(
+        self, channel_id: str, name: str, *, application_owned: bool = False
+    ) -> FakeWebhook:
         """Create a webhook in a channel, with a token drawn from the rng."""
         channel = self._channels[channel_id]
         webhook_id = self._snowflake()
@@ -129,6 +144,7 @@ class Model:
             name=name,
             url=f"{self.base_url}/api/webhooks/{webhook_id}/{token}",
             guild_id=channel.guild_id,
+            application_id=self._snowflake() if application_owned else None,
         )
         self._webhooks[webhook_id] = hook
         return hook
@@ -198,13 +214,14 @@ class Model:
                 _Channel(message_id, channel.guild_id, False, channel.id, str(thread_name))
             )
             target = message_id
+        attachments = self._store_uploads(uploads, meta, target)
         data: dict[str, Any] = {
             "id": message_id,
             "type": 0,
             "content": payload.get("content") or "",
             "channel_id": target,
             "author": _author(hook, payload),
-            "attachments": self._store_uploads(uploads, meta, target),
+            "attachments": attachments,
             "embeds": [_normalise_embed(e) for e in payload.get("embeds") or []],
             "mentions": [],
             "mention_roles": [],
@@ -214,9 +231,11 @@ class Model:
             "timestamp": self._timestamp(now),
             "edited_timestamp": None,
             "flags": int(payload.get("flags") or 0),
-            "components": [],
+            "components": stored_components(payload.get("components"), attachments),
             "webhook_id": hook.id,
         }
+        if payload.get("poll") is not None:
+            data["poll"] = stored_poll(payload["poll"], self._time(now))
         self._messages[message_id] = StoredMessage(hook.id, target, data)
         self._history[target].append(message_id)
         self.stored += 1
@@ -254,7 +273,9 @@ class Model:
         if "embeds" in payload:
             updated["embeds"] = [_normalise_embed(e) for e in payload["embeds"] or []]
         if "flags" in payload:
-            updated["flags"] = int(payload["flags"] or 0)
+            updated["flags"] = int(payload["flags"] or 0) | (data["flags"] & IS_COMPONENTS_V2)
+        if "components" in payload:
+            updated["components"] = stored_components(payload["components"], data["attachments"])
         kept = list(data["attachments"])
         if payload.get("attachments") is not None:
             keep_ids = {str(a.get("id")) for a in payload["attachments"] if isinstance(a, dict)}
@@ -263,7 +284,12 @@ class Model:
             raise too_many_files()
         new = self._store_uploads(uploads, meta, stored.channel_id)
         updated["attachments"] = kept + new
-        if not (updated["content"] or updated["embeds"] or updated["attachments"]):
+        if not (
+            updated["content"]
+            or updated["embeds"]
+            or updated["attachments"]
+            or updated["components"]
+        ):
             raise Rejected(EMPTY_MESSAGE)
         updated["edited_timestamp"] = self._timestamp(now)
         stored.data = updated
@@ -309,16 +335,17 @@ class Model:
             attachments.append(attachment)
         return attachments
 
+    def _time(self, now: float) -> datetime:
+        return datetime.fromtimestamp(self.epoch_offset + now, UTC)
+
     def _timestamp(self, now: float) -> str:
-        return datetime.fromtimestamp(self.epoch_offset + now, UTC).isoformat(
-            timespec="microseconds"
-        )
+        return self._time(now).isoformat(timespec="microseconds")
 
 
 def webhook_object(hook: FakeWebhook) -> dict[str, Any]:
     """The webhook's JSON, as ``GET /webhooks/{id}/{token}`` returns it."""
     return {
-        "application_id": None,
+        "application_id": hook.application_id,
         "avatar": None,
         "channel_id": hook.channel_id,
         "guild_id": hook.guild_id,

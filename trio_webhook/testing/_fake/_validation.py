@@ -10,6 +10,11 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
+from trio_webhook.testing._fake._components import (
+    IS_COMPONENTS_V2,
+    validate_components,
+    validate_poll,
+)
 from trio_webhook.testing._fake._http import EMPTY_MESSAGE, TOO_LARGE, Rejected, Upload, error
 
 __all__ = [
@@ -38,11 +43,14 @@ _MAX_USERNAME: Final = 80
 _MAX_THREAD_NAME: Final = 100
 _MAX_APPLIED_TAGS: Final = 5
 _MAX_MENTION_IDS: Final = 100
-_ALLOWED_FLAGS: Final = 4 | 4096  # SUPPRESS_EMBEDS, SUPPRESS_NOTIFICATIONS
+_ALLOWED_FLAGS: Final = 4 | 4096 | IS_COMPONENTS_V2  # SUPPRESS_EMBEDS, _NOTIFICATIONS
 _FORBIDDEN_NAME_PARTS: Final = ("discord", "clyde")
 
 FILE_FIELD: Final = re.compile(r"^files\[(\d+)\]$")
-_BAD_FLAGS: Final = "Only SUPPRESS_EMBEDS (4) and SUPPRESS_NOTIFICATIONS (4096) may be set."
+_BAD_FLAGS: Final = (
+    "Only SUPPRESS_EMBEDS (4), SUPPRESS_NOTIFICATIONS (4096) and IS_COMPONENTS_V2 (32768) "
+    "may be set."
+)
 
 AttachmentMeta = dict[str, Mapping[str, Any]]
 """The ``attachments`` metadata of a payload, by attachment id."""
@@ -76,9 +84,16 @@ class ErrorTree:
 
 
 def validate_execute(
-    payload: Mapping[str, Any], uploads: list[Upload], max_upload_bytes: int
+    payload: Mapping[str, Any],
+    uploads: list[Upload],
+    max_upload_bytes: int,
+    *,
+    application_owned: bool = False,
 ) -> AttachmentMeta:
     """Check an execute payload and its files; return its attachments metadata by id.
+
+    ``payload`` is as Discord reads it (see ``accepted_components``); interactive
+    components pass only on a webhook an application owns.
 
     Raises:
         Rejected: With the first answer Discord gives (the ``errors`` tree, then files).
@@ -86,6 +101,7 @@ def validate_execute(
     tree = ErrorTree()
     _validate_content_and_embeds(payload, tree)
     _validate_execute_only(payload, tree)
+    _validate_components_and_poll(payload, uploads, tree, application_owned=application_owned)
     meta = _check_attachments(payload, uploads, set(), tree)
     tree.raise_if_any()
     _check_files(uploads, max_upload_bytes)
@@ -95,7 +111,12 @@ def validate_execute(
 
 
 def validate_edit(
-    payload: Mapping[str, Any], uploads: list[Upload], existing: set[str], max_upload_bytes: int
+    payload: Mapping[str, Any],
+    uploads: list[Upload],
+    existing: set[str],
+    max_upload_bytes: int,
+    *,
+    application_owned: bool = False,
 ) -> AttachmentMeta:
     """Check an edit payload against the message's ``existing`` attachment ids.
 
@@ -107,10 +128,25 @@ def validate_edit(
     """
     tree = ErrorTree()
     _validate_content_and_embeds(payload, tree)
+    _validate_components_and_poll(payload, uploads, tree, application_owned=application_owned)
     meta = _check_attachments(payload, uploads, existing, tree)
     tree.raise_if_any()
     _check_files(uploads, max_upload_bytes)
     return meta
+
+
+def _validate_components_and_poll(
+    payload: Mapping[str, Any], uploads: list[Upload], tree: ErrorTree, *, application_owned: bool
+) -> None:
+    meta = payload.get("attachments")
+    names = {u.filename for u in uploads}
+    if isinstance(meta, list):
+        names |= {str(m["filename"]) for m in meta if isinstance(m, dict) and "filename" in m}
+    validate_components(payload, tree, names, application_owned=application_owned)
+    flags = payload.get("flags")
+    v2 = isinstance(flags, int) and flags & IS_COMPONENTS_V2
+    if payload.get("poll") is not None and not v2:
+        validate_poll(payload["poll"], tree)
 
 
 def check_webhook_id(webhook_id: str) -> None:

@@ -1,0 +1,226 @@
+"""Hypothesis strategies for components (V1 rows, Components V2), polls and flags.
+
+Re-exported by :mod:`trio_webhook.testing.strategies`; every value drawn passes
+:func:`trio_webhook._limits.validate`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+from hypothesis import strategies as st
+
+from trio_webhook._component_checks import component_count, text_length
+from trio_webhook._component_tree import MessageFlags
+from trio_webhook._components import (
+    ActionRow,
+    Button,
+    ButtonStyle,
+    Component,
+    Container,
+    Emoji,
+    EntitySelect,
+    FileComponent,
+    MediaGallery,
+    MediaGalleryItem,
+    Section,
+    SelectKind,
+    SelectOption,
+    Separator,
+    SeparatorSpacing,
+    StringSelect,
+    TextDisplay,
+    Thumbnail,
+)
+from trio_webhook._models import FilePart, Message
+from trio_webhook._polls import Poll, PollAnswer
+
+__all__ = ["action_rows", "components_v2", "message_flags", "polls", "rich_messages"]
+
+_WEB = st.sampled_from(["https://example.com/a.png", "https://cdn.example.org/x/y.gif"])
+_EMOJI = st.none() | st.sampled_from([Emoji("🚀"), Emoji(name="parrot", id=123456789012345678)])
+_BOOL = st.none() | st.booleans()
+
+
+def _text(draw: st.DrawFn, max_size: int) -> str:
+    # strategies imports this module to re-export it: read its helper when drawing.
+    from trio_webhook.testing.strategies import _text as text
+
+    return text(draw, max_size, True)
+
+
+@st.composite
+def _buttons(draw: st.DrawFn, *, interactive: bool) -> Button:
+    label = draw(st.none() | st.just(_text(draw, 80)))
+    emoji = draw(_EMOJI) if label is not None else Emoji("✅")
+    if interactive and draw(st.booleans()):
+        style = draw(st.sampled_from([s for s in ButtonStyle if s is not ButtonStyle.LINK]))
+        custom_id = _text(draw, 100)
+        return Button(label, custom_id=custom_id, style=style, emoji=emoji, disabled=draw(_BOOL))
+    return Button(label, url=draw(_WEB), emoji=emoji, disabled=draw(_BOOL))
+
+
+@st.composite
+def _selects(draw: st.DrawFn) -> StringSelect | EntitySelect:
+    custom_id = _text(draw, 100)
+    low = draw(st.none() | st.integers(0, 2))
+    high = draw(st.none() | st.integers(max(1, low or 0), 25))
+    if draw(st.booleans()):
+        return EntitySelect(
+            draw(st.sampled_from(SelectKind)), custom_id, min_values=low, max_values=high
+        )
+    n = draw(st.integers(1, 4))
+    options = [SelectOption(_text(draw, 100), f"v{i}", emoji=draw(_EMOJI)) for i in range(n)]
+    return StringSelect(custom_id, options, placeholder=draw(st.none() | st.just("pick")))
+
+
+@st.composite
+def action_rows(draw: st.DrawFn, *, interactive: bool = False) -> ActionRow:
+    """Valid action rows: 1 to 5 buttons, or one select menu when ``interactive``.
+
+    Args:
+        draw: Supplied by hypothesis.
+        interactive: Whether buttons with a ``custom_id`` and selects may be drawn (an
+            application-owned webhook's).
+    """
+    if interactive and draw(st.integers(0, 3)) == 0:
+        return ActionRow([draw(_selects())])
+    n = draw(st.integers(1, 5))
+    return ActionRow([draw(_buttons(interactive=interactive)) for _ in range(n)])
+
+
+def _media(draw: st.DrawFn, names: Sequence[str]) -> str:
+    if len(names) > 0 and draw(st.booleans()):
+        return f"attachment://{draw(st.sampled_from(list(names)))}"
+    return draw(_WEB)
+
+
+@st.composite
+def _leaves(draw: st.DrawFn, names: Sequence[str], text_left: int) -> Component:
+    kinds = ["separator", "gallery"] + (["file"] if names else [])
+    if text_left >= 1:
+        kinds += ["text", "text", "section"]
+    kind = draw(st.sampled_from(kinds))
+    if kind == "separator":
+        return Separator(draw(_BOOL), draw(st.none() | st.sampled_from(SeparatorSpacing)))
+    if kind == "gallery":
+        n = draw(st.integers(1, 10) | st.just(1))
+        items = [MediaGalleryItem(_media(draw, names), spoiler=draw(_BOOL)) for _ in range(n)]
+        return MediaGallery(items)
+    if kind == "file":
+        return FileComponent(f"attachment://{draw(st.sampled_from(list(names)))}", draw(_BOOL))
+    text = TextDisplay(_text(draw, min(text_left, 4000)))
+    if kind == "text":
+        return text
+    if draw(st.booleans()):
+        accessory: Thumbnail | Button = Thumbnail(
+            _media(draw, names), description=draw(st.none() | st.just("alt")), spoiler=draw(_BOOL)
+        )
+    else:
+        accessory = draw(_buttons(interactive=False))
+    return Section([text], accessory)
+
+
+@st.composite
+def components_v2(
+    draw: st.DrawFn, attachment_names: Sequence[str] = (), *, interactive: bool = False
+) -> tuple[Component, ...]:
+    """Valid Components V2 layouts: within 40 components and 4000 characters of text.
+
+    Args:
+        draw: Supplied by hypothesis.
+        attachment_names: Filenames that media may show as ``attachment://name``.
+        interactive: Whether the action rows may hold interactive components.
+    """
+    out: list[Component] = []
+    for _ in range(draw(st.integers(1, 6))):
+        left = 4000 - text_length(out)
+        if draw(st.integers(0, 3)) == 0:
+            children: list[Any] = [
+                draw(_leaves(attachment_names, left)) for _ in range(draw(st.integers(1, 4)))
+            ]
+            if draw(st.booleans()):
+                children.append(draw(action_rows(interactive=interactive)))
+            candidate: Component = Container(
+                children,
+                accent_color=draw(st.none() | st.integers(0, 0xFFFFFF)),
+                spoiler=draw(_BOOL),
+            )
+        elif draw(st.integers(0, 4)) == 0:
+            candidate = draw(action_rows(interactive=interactive))
+        else:
+            candidate = draw(_leaves(attachment_names, left))
+        if component_count([*out, candidate]) <= 40 and text_length([*out, candidate]) <= 4000:
+            out.append(candidate)
+    if not out:
+        out.append(TextDisplay("x"))
+    return tuple(out)
+
+
+@st.composite
+def polls(draw: st.DrawFn) -> Poll:
+    """Valid polls: 1 to 10 answers (some with emoji), optional duration and layout."""
+    answers = [
+        PollAnswer(
+            _text(draw, 55), emoji=draw(st.none() | st.sampled_from([Emoji("🍕"), Emoji(id=42)]))
+        )
+        for _ in range(draw(st.integers(1, 10)))
+    ]
+    return Poll(
+        _text(draw, 300),
+        answers,
+        duration=draw(st.none() | st.integers(1, 768)),
+        allow_multiselect=draw(_BOOL),
+        layout_type=draw(st.none() | st.just(1)),
+    )
+
+
+def message_flags() -> st.SearchStrategy[int | None]:
+    """Flags a webhook message may carry, as ints and :class:`MessageFlags`."""
+    flags = MessageFlags
+    return st.sampled_from(
+        [
+            None,
+            0,
+            4,
+            4096,
+            4100,
+            flags.SUPPRESS_NOTIFICATIONS,
+            flags.SUPPRESS_EMBEDS | flags.SUPPRESS_NOTIFICATIONS,
+        ]
+    )
+
+
+@st.composite
+def rich_messages(draw: st.DrawFn) -> Message:
+    """Valid messages with components or a poll: Components V2, V1 rows, polls.
+
+    A V2 message shows some of its files through its components (by the name as given
+    or as uploaded) and fits one request; a V1 message may also be split by its embeds.
+    """
+    from trio_webhook.testing.strategies import file_parts, messages
+
+    owned = draw(st.booleans())
+    kind = draw(st.sampled_from(["v2", "v1", "poll", "v1+poll"]))
+    if kind == "v2":
+        files: list[FilePart] = [draw(file_parts(index=i)) for i in range(draw(st.integers(0, 4)))]
+        names = [n for f in files for n in (f.filename, f.upload_name)]
+        flags = draw(message_flags())
+        if draw(st.booleans()):
+            flags = int(flags or 0) | MessageFlags.IS_COMPONENTS_V2
+        return Message(
+            components=draw(components_v2(names, interactive=owned)),
+            attachments=files,
+            flags=flags,
+            application_owned=owned,
+        )
+    base = draw(messages(max_embeds=12, max_files=12))
+    changes: dict[str, Any] = {"application_owned": owned, "flags": draw(message_flags())}
+    if kind.startswith("v1"):
+        rows = draw(st.integers(1, 5))
+        changes["components"] = [draw(action_rows(interactive=owned)) for _ in range(rows)]
+    if kind.endswith("poll"):
+        changes["poll"] = draw(polls())
+    return attrs.evolve(base, **changes)
