@@ -4,13 +4,22 @@ was dead-lettered where, and what the demo's numbers mean."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
-from test_cli import assert_one_line_error, fake_in_thread, run
+import trio
+import trio.testing
+from test_cli import TOKEN, assert_one_line_error, fake_in_thread, run
 
+from trio_webhook import Message
 from trio_webhook.cli._input import ENV_URL
+from trio_webhook.cli._send import send_messages
 from trio_webhook.testing import FakeDiscord
 
 
@@ -99,3 +108,68 @@ def test_the_demo_says_what_it_shows_and_its_429_counts_agree() -> None:
     assert seen, result.stdout
     assert sent, result.stdout
     assert seen.group(1) == sent.group(1)
+
+
+async def test_the_progress_line_says_what_the_sender_waits_on(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    fake = FakeDiscord(bucket_limit=2, bucket_window=4.0)
+    hook = fake.create_webhook()
+    lines: list[str] = []
+    stats = await send_messages(
+        hook.url,
+        [Message(content=f"m{n}") for n in range(6)],
+        transport=fake.transport(),
+        status=lines.append,
+    )
+    assert stats.delivered == 6
+    waits = [line for line in lines if line.startswith("waiting")]
+    assert waits, lines
+    assert all(line.endswith("s on the webhook's rate limit") for line in waits)
+    # The time left counts down within one window.
+    seconds = [float(line.split()[1]) for line in waits]
+    assert max(seconds) <= 4.0
+    assert seconds != sorted(seconds)  # it counts down, then the next window starts
+
+
+def _cli_process(*args: str) -> subprocess.Popen[bytes]:
+    code = "from trio_webhook.cli import main; main()"
+    env = {**os.environ, "COLUMNS": "200"}
+    return subprocess.Popen(
+        [sys.executable, "-c", code, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+    )
+
+
+@pytest.mark.tls
+def test_ctrl_c_drains_and_a_second_ctrl_c_dead_letters_what_is_left(tmp_path: Path) -> None:
+    fake = FakeDiscord(bucket_limit=2, bucket_window=4.0)  # 2 messages per 4 s
+    hook = fake.create_webhook()
+    ca = tmp_path / "ca.pem"
+    batch = tmp_path / "batch.jsonl"
+    batch.write_text("".join(json.dumps({"content": f"m{n}"}) + "\n" for n in range(40)))
+    dead = tmp_path / "dead.jsonl"
+    with fake_in_thread(fake, ca) as server:
+        url = server.webhook_url(hook)
+        child = _cli_process(
+            "send-batch", url, str(batch), "--dead-letter", str(dead), "--ca-file", str(ca)
+        )
+        deadline = time.monotonic() + 30
+        while not fake.history(hook.channel_id) and time.monotonic() < deadline:
+            time.sleep(0.05)  # until the child is sending
+        child.send_signal(signal.SIGINT)  # drain, for up to 30 s
+        time.sleep(1.0)
+        child.send_signal(signal.SIGINT)  # stop now
+        out, err = child.communicate(timeout=20)
+    assert child.returncode == 130, err.decode()
+    delivered = len(fake.history(hook.channel_id))
+    records = dead.read_text().splitlines()
+    assert delivered + len(records) == 40  # nothing lost, nothing twice
+    assert delivered < 40
+    assert {json.loads(line)["reason"] for line in records} == {"shutdown"}
+    stdout, stderr = out.decode(), err.decode()
+    assert f"dead letters: {len(records)} in {dead}" in stdout
+    assert "Ctrl-C again: dead-lettering what is left" in stderr
+    assert (
+        f"Error: interrupted: {delivered} of 40 delivered, {len(records)} dead-lettered" in stderr
+    )
+    assert TOKEN not in stdout + stderr

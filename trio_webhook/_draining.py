@@ -29,7 +29,27 @@ S = TypeVar("S", bound="Draining")
 class Draining(DeliveryLoop):
     """Shutdown and draining, on top of the delivery loop."""
 
+    # Set by stop_draining: the drain's scope while it runs, and a drain cut short.
+    _drain_scope: trio.CancelScope | None = None
+    _drain_stopped: bool = False
+
+    def stop_draining(self) -> None:
+        """Cut the drain short: what is still queued is settled now, not at the deadline.
+
+        Settled as at the drain deadline: dead-lettered with reason ``shutdown`` (kept in
+        the outbox, with one). Called before the ``async with`` block is left, it makes
+        that drain end at once. The command line calls it on a second Ctrl-C.
+        """
+        self._drain_stopped = True
+        if self._drain_scope is not None:
+            self._drain_scope.cancel()
+
     # -- shutdown ----------------------------------------------------------------------
+
+    def _drain_deadline(self) -> float:
+        # Now, when stop_draining() came before the block was left.
+        timeout = 0.0 if self._drain_stopped else self._config.drain_timeout
+        return trio.current_time() + timeout
 
     async def _shutdown(self) -> None:
         """Drain within ``drain_timeout``, then dead-letter what is left as ``shutdown``.
@@ -39,8 +59,7 @@ class Draining(DeliveryLoop):
         """
         self._buffer.close()
         self._flush_shed_log()
-        deadline = trio.current_time() + self._config.drain_timeout
-        with trio.CancelScope(deadline=deadline, shield=True):
+        with trio.CancelScope(deadline=self._drain_deadline(), shield=True) as self._drain_scope:
             if self._durable is not None:
                 # Everything accepted is made durable first: a crash during the drain
                 # then loses nothing either.

@@ -15,9 +15,10 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import ssl
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Final, get_args
+from typing import TYPE_CHECKING, Any, Final, get_args
 
 import attrs
 import click
@@ -44,6 +45,7 @@ from trio_webhook.cli._input import (
 )
 from trio_webhook.cli._outbox import batch_key, outbox, send_messages_durably
 from trio_webhook.cli._output import (
+    ProgressLine,
     fail,
     friendly,
     print_plan,
@@ -52,8 +54,11 @@ from trio_webhook.cli._output import (
     with_progress,
 )
 from trio_webhook.cli._relay import relay
-from trio_webhook.cli._send import replay_file, send_message, send_messages
+from trio_webhook.cli._send import Interrupted, replay_file, send_message, send_messages
 from trio_webhook.cli._worker import worker
+
+if TYPE_CHECKING:
+    from trio_webhook._sender import SenderStats
 
 __all__ = ["cli"]
 
@@ -236,19 +241,50 @@ def send_batch(
             detail = "; ".join(str(v) for v in violations)
             raise InputError(f"{path}: message {n} breaks Discord's limits: {detail}")
     context = ca_context(ca_file)
-    send = functools.partial(send_messages, url, messages)
+    run = functools.partial(_run_batch, url, messages, config, context, outbox_path, path)
+    interrupted = False
+    try:
+        stats = with_progress(len(messages), run, "sending")
+    except Interrupted as stop:
+        stats, interrupted = stop.stats, True
+    _batch_summary(stats, config, len(messages), interrupted=interrupted)
+
+
+def _run_batch(
+    url: str,
+    messages: list[Message],
+    config: SenderConfig,
+    context: ssl.SSLContext | None,
+    outbox_path: str | None,
+    path: str,
+    line: ProgressLine,
+) -> SenderStats:
     if outbox_path is not None:
         key = batch_key(path, parse_webhook_url(url).webhook_id)
-        send = functools.partial(
+        durably = functools.partial(
             send_messages_durably, url, messages, outbox_path=outbox_path, key=key
         )
-    stats = with_progress(
-        len(messages),
-        lambda update: trio.run(
-            functools.partial(send, config=config, ssl_context=context, progress=update)
-        ),
-        "sending",
+        return trio.run(
+            functools.partial(durably, config=config, ssl_context=context, progress=line)
+        )
+    send = functools.partial(
+        send_messages,
+        url,
+        messages,
+        config=config,
+        ssl_context=context,
+        progress=line,
+        status=line.status,
+        notify=line.say,
+        interrupts=True,
     )
+    return trio.run(send)
+
+
+def _batch_summary(
+    stats: SenderStats, config: SenderConfig, total: int, *, interrupted: bool
+) -> None:
+    """The table, the dead-letter file and its count, then the exit status."""
     sink = config.dead_letter
     kept = (
         f"{stats.dead} in {sink}"
@@ -260,6 +296,12 @@ def send_batch(
     print_table("send-batch", stats_rows(stats))
     # Its own line, so that a long path is never cut to the table's width.
     click.echo(f"dead letters: {kept}")
+    if interrupted:
+        fail(
+            f"interrupted: {stats.delivered} of {total} delivered, "
+            f"{stats.dead} dead-lettered, {total - stats.enqueued} not sent",
+            130,
+        )
     if stats.dead:
         where = f" to {sink}" if isinstance(sink, str) else ""
         fail(f"{stats.dead} of {stats.enqueued} message(s) dead-lettered{where}")

@@ -10,7 +10,7 @@ import functools
 import math
 import ssl
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Final, Literal, NoReturn, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Literal, NoReturn, ParamSpec, TypeVar
 
 import click
 
@@ -21,7 +21,6 @@ from trio_webhook._models import Message, PlannedRequest
 from trio_webhook._planning import plan_requests
 from trio_webhook._url import redact
 from trio_webhook.cli._input import InputError
-from trio_webhook.cli._send import ProgressFn
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -134,8 +133,26 @@ def _console(*, stderr: bool = False) -> Console:
     return Console(stderr=stderr, highlight=False)
 
 
-def with_progress(total: int, run: Callable[[ProgressFn], T], label: str) -> T:
-    """Call ``run`` with a callback that draws a progress bar of ``total`` messages on stderr."""
+class ProgressLine:
+    """The two callbacks a progress bar takes: counts, and what the sender waits on."""
+
+    def __init__(self, bar: Any, task: Any) -> None:
+        self._bar = bar
+        self._task = task
+
+    def __call__(self, delivered: int, dead: int) -> None:
+        self._bar.update(self._task, completed=delivered + dead, delivered=delivered, dead=dead)
+
+    def status(self, text: str) -> None:
+        self._bar.update(self._task, status=text)
+
+    def say(self, text: str) -> None:
+        """Print ``text`` on its own line above the bar (it stays when the bar moves)."""
+        self._bar.console.print(text, highlight=False)
+
+
+def with_progress(total: int, run: Callable[[ProgressLine], T], label: str) -> T:
+    """Call ``run`` with a :class:`ProgressLine` drawing ``total`` messages on stderr."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -153,15 +170,12 @@ def with_progress(total: int, run: Callable[[ProgressFn], T], label: str) -> T:
         TimeElapsedColumn(),
         TextColumn("eta"),
         TimeRemainingColumn(),
+        TextColumn("[yellow]{task.fields[status]}"),
         console=_console(stderr=True),
         transient=False,
     ) as bar:
-        task = bar.add_task(label, total=total, delivered=0, dead=0)
-
-        def update(delivered: int, dead: int) -> None:
-            bar.update(task, completed=delivered + dead, delivered=delivered, dead=dead)
-
-        return run(update)
+        task = bar.add_task(label, total=total, delivered=0, dead=0, status="")
+        return run(ProgressLine(bar, task))
 
 
 def stats_rows(stats: SenderStats) -> list[tuple[str, str]]:

@@ -6,11 +6,14 @@ in-process fake without sockets; none of them prints anything.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import signal
 import ssl
-from collections.abc import AsyncIterator, Callable, Iterable
-from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
+from typing import TYPE_CHECKING, Final
 
 import attrs
 import trio
@@ -21,10 +24,18 @@ from trio_webhook._models import Delivery, Message
 
 if TYPE_CHECKING:
     from trio_webhook._replay import ReplayResult
-    from trio_webhook._sender import Receipt, SenderStats
+    from trio_webhook._sender import Receipt, SenderStats, WebhookSender
     from trio_webhook.transport import Transport
 
-__all__ = ["ProgressFn", "replay_file", "send_message", "send_messages", "watching"]
+__all__ = [
+    "Interrupted",
+    "ProgressFn",
+    "StatusFn",
+    "replay_file",
+    "send_message",
+    "send_messages",
+    "watching",
+]
 
 
 async def send_message(
@@ -49,6 +60,28 @@ ProgressFn = Callable[[int, int], None]
 """Called with ``(delivered, dead)`` each time a message's receipt resolves."""
 
 
+StatusFn = Callable[[str], None]
+"""Called with a line saying what the sender is waiting on (``""`` when nothing)."""
+
+# What each limit a sender may wait on is, for a person.
+_WAIT_REASONS: Final[Mapping[str, str]] = {
+    "bucket": "the webhook's rate limit",
+    "channel": "the channel's hidden limit (about 30 messages a minute)",
+    "global": "Discord's global limit (a global 429)",
+    "global_pace": "the global limit of 50 requests a second",
+    "edge_ban": "Cloudflare's ban of this IP (too many invalid requests)",
+    "invalid_budget": "spacing requests near the invalid-request limit",
+}
+
+
+class Interrupted(Exception):
+    """Ctrl-C stopped a batch; ``stats`` says what was delivered and dead-lettered."""
+
+    def __init__(self, stats: SenderStats) -> None:
+        super().__init__("interrupted")
+        self.stats = stats
+
+
 async def send_messages(
     url: str,
     messages: Iterable[Message],
@@ -57,6 +90,9 @@ async def send_messages(
     ssl_context: ssl.SSLContext | None = None,
     transport: Transport | None = None,
     progress: ProgressFn | None = None,
+    status: StatusFn | None = None,
+    notify: StatusFn | None = None,
+    interrupts: bool = False,
 ) -> SenderStats:
     """Send many messages through a sender, waiting for room rather than shedding.
 
@@ -67,21 +103,89 @@ async def send_messages(
         ssl_context: Trust for the server's certificate.
         transport: A transport instead of the network (tests: ``FakeDiscord.transport()``).
         progress: Called with ``(delivered, dead)`` as each message resolves.
-
-    Returns:
-        The sender's counters after it closed.
+        status: Called with what the sender waits on, several times a second.
+        notify: Called once with each event a person must not miss (Ctrl-C).
+        interrupts: Handle SIGINT (main thread only): the first stops the batch and drains
+            until the drain deadline, a second settles what is left; then raise
+            :class:`Interrupted`. Returns the sender's counters after it closed.
     """
     from trio_webhook._sender import open_webhook_sender
 
-    async with (
-        open_webhook_sender(
-            url, config=config, ssl_context=ssl_context, transport=transport
-        ) as sender,
-        watching(progress) as watch,
-    ):
-        for message in messages:
-            watch(await sender.send(message))
+    config = config or SenderConfig()
+    feeding = trio.CancelScope()
+    with _signals(interrupts) as signals:
+        # Outside the sender, the watchers and the count live on through its drain.
+        async with watching(progress) as watch, trio.open_nursery() as watchers:
+            async with open_webhook_sender(
+                url, config=config, ssl_context=ssl_context, transport=transport
+            ) as sender:
+                notice: list[str] = []  # what Ctrl-C did, shown before any wait
+                if status is not None:
+                    watchers.start_soon(_report_waits, sender, status, notice)
+                if signals is not None:
+                    notice_fn = notify or (lambda text: None)
+                    watchers.start_soon(
+                        _on_ctrl_c, signals, sender, feeding, notice, notice_fn, config
+                    )
+                with feeding:
+                    receipts = []
+                    for message in messages:
+                        receipts.append(await sender.send(message))
+                        watch(receipts[-1])
+                    # Every message settles before the block is left, however long that
+                    # takes: the drain deadline is for Ctrl-C, not for a long batch.
+                    for receipt in receipts:
+                        with contextlib.suppress(DeliveryFailed):
+                            await receipt.wait()
+            watchers.cancel_scope.cancel()
+    if feeding.cancel_called:
+        raise Interrupted(sender.stats())
     return sender.stats()
+
+
+@contextmanager
+def _signals(enabled: bool) -> Iterator[AsyncIterator[int] | None]:
+    if not enabled:
+        yield None
+        return
+    with trio.open_signal_receiver(signal.SIGINT) as receiver:
+        yield receiver
+
+
+async def _report_waits(sender: WebhookSender, status: StatusFn, notice: list[str]) -> None:
+    tracker = sender.client.tracker
+    while True:
+        now = trio.current_time()
+        parts = list(notice[-1:])
+        waits = tracker.waiting(now)
+        if waits:
+            wait = max(waits, key=lambda w: w.until)
+            why = _WAIT_REASONS.get(wait.reason, wait.reason)
+            parts.append(f"waiting {wait.until - now:.1f} s on {why}")
+        status("; ".join(parts))
+        await trio.sleep(0.2)
+
+
+async def _on_ctrl_c(
+    signals: AsyncIterator[int],
+    sender: WebhookSender,
+    feeding: trio.CancelScope,
+    notice: list[str],
+    notify: StatusFn,
+    config: SenderConfig,
+) -> None:
+    async for _ in signals:
+        if not feeding.cancel_called:
+            feeding.cancel()
+            until = time.strftime("%H:%M:%S", time.localtime(time.time() + config.drain_timeout))
+            notice.append(
+                f"Ctrl-C: sending what is queued until {until} ({config.drain_timeout:g} s); "
+                "Ctrl-C again to stop now"
+            )
+        else:
+            sender.stop_draining()
+            notice.append("Ctrl-C again: dead-lettering what is left")
+        notify(notice[-1])
 
 
 @asynccontextmanager

@@ -20,7 +20,7 @@ from trio_webhook.ratelimit._strategies import (
     ReactiveStrategy,
     Strategy,
 )
-from trio_webhook.ratelimit._tracker import RateLimitTracker
+from trio_webhook.ratelimit._tracker import RateLimitTracker, RateLimitWait
 
 __all__ = [
     "AdaptiveStrategy",
@@ -32,6 +32,7 @@ __all__ = [
     "RateLimitMetrics",
     "RateLimitStore",
     "RateLimitTracker",
+    "RateLimitWait",
     "ReactiveStrategy",
     "Strategy",
 ]

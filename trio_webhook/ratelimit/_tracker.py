@@ -41,7 +41,7 @@ from trio_webhook.ratelimit._strategies import AdaptiveStrategy, Strategy
 if TYPE_CHECKING:
     from trio_webhook.ratelimit._store import AsyncRateLimitStore, RateLimitStore
 
-__all__ = ["RATE_LIMITED_JITTER", "RateLimitMetrics", "RateLimitTracker"]
+__all__ = ["RATE_LIMITED_JITTER", "RateLimitMetrics", "RateLimitTracker", "RateLimitWait"]
 
 # Jitter on top of a 429's retry_after (Discord's advice; also the retry policy's).
 RATE_LIMITED_JITTER: Final = 0.25
@@ -49,6 +49,22 @@ RATE_LIMITED_JITTER: Final = 0.25
 
 def _default_strategy() -> Strategy:
     return AdaptiveStrategy()
+
+
+@attrs.frozen
+class RateLimitWait:
+    """A route told to wait before its next request.
+
+    Attributes:
+        route: The route (redacted: ``POST /webhooks/{id}/***``).
+        reason: Which limit: ``bucket`` (the webhook's), ``channel`` (the channel's hidden
+            one), ``global``, ``global_pace``, ``edge_ban`` or ``invalid_budget``.
+        until: When the wait ends, on the clock the tracker is given.
+    """
+
+    route: str
+    reason: str
+    until: float
 
 
 @attrs.define
@@ -101,6 +117,8 @@ class RateLimitTracker:
     _refused: int = attrs.field(default=0, init=False)
     _now: float | None = attrs.field(default=None, init=False)
     _async: bool = attrs.field(default=False, init=False)
+    # The routes told to wait, with why and until when: what a person watching sees.
+    _waiting: dict[str, RateLimitWait] = attrs.field(factory=dict, init=False)
 
     def __attrs_post_init__(self) -> None:
         self._async = inspect.iscoroutinefunction(getattr(self.store, "reserve", None))
@@ -154,14 +172,7 @@ class RateLimitTracker:
             reservation_ttl=self.reservation_ttl,
             budget=self.budget,
         )
-        if reservation.refused is not None:
-            self._refused += 1
-        elif reservation.delay > 0.0:
-            self._waits += 1
-            self._wait_seconds += reservation.delay
-        else:
-            self._granted += 1
-        return reservation
+        return self._count(reservation, route, now)
 
     async def areserve(self, route: str, now: float) -> Reservation:
         """:meth:`reserve` through an asynchronous store (a synchronous one works too)."""
@@ -176,17 +187,30 @@ class RateLimitTracker:
             reservation_ttl=self.reservation_ttl,
             budget=self.budget,
         )
-        return self._count(reservation)
+        return self._count(reservation, route, now)
 
-    def _count(self, reservation: Reservation) -> Reservation:
+    def _count(self, reservation: Reservation, route: str, now: float) -> Reservation:
         if reservation.refused is not None:
             self._refused += 1
         elif reservation.delay > 0.0:
             self._waits += 1
             self._wait_seconds += reservation.delay
+            self._waiting[route] = RateLimitWait(route, reservation.reason, now + reservation.delay)
         else:
             self._granted += 1
+            if self._waiting:
+                self._waiting.pop(route, None)
         return reservation
+
+    def waiting(self, now: float) -> tuple[RateLimitWait, ...]:
+        """The routes waiting on a limit at ``now``: which, why, and until when.
+
+        For a person watching (the command line's progress line); pacing never reads it.
+        """
+        expired = [route for route, wait in self._waiting.items() if wait.until <= now]
+        for route in expired:
+            del self._waiting[route]
+        return tuple(self._waiting.values())
 
     def acquire(self, route: str, now: float) -> float:
         """Reserve a slot on ``route`` or say how long to wait first.
