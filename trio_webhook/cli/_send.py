@@ -178,14 +178,15 @@ async def _on_ctrl_c(
         if not feeding.cancel_called:
             feeding.cancel()
             until = time.strftime("%H:%M:%S", time.localtime(time.time() + config.drain_timeout))
-            notice.append(
+            notify(
                 f"Ctrl-C: sending what is queued until {until} ({config.drain_timeout:g} s); "
-                "Ctrl-C again to stop now"
+                "Ctrl-C again to dead-letter the rest now"
             )
+            notice.append(f"draining until {until}")
         else:
             sender.stop_draining()
-            notice.append("Ctrl-C again: dead-lettering what is left")
-        notify(notice[-1])
+            notify("Ctrl-C again: dead-lettering what is left")
+            notice.append("stopping")
 
 
 @asynccontextmanager
