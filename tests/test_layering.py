@@ -145,6 +145,8 @@ SHELL = {
     "trio_webhook._draining",
     "trio_webhook._buffer",
     "trio_webhook._client",
+    "trio_webhook._exchange",
+    "trio_webhook._operations",
     "trio_webhook._durable",
     "trio_webhook._sinks",
     "trio_webhook._replay",
