@@ -1,7 +1,8 @@
 """Message models (attrs, frozen) and the one cattrs converter that turns them into JSON.
 
 Every model is imported from here: the message and its files, what Discord answers
-(:class:`SentMessage`, :class:`Delivery`), one planned request (:class:`PlannedRequest`)
+(:class:`SentMessage`, :class:`Delivery`; the read models are in
+:mod:`trio_webhook._received`), one planned request (:class:`PlannedRequest`)
 and the embed parts (written in :mod:`trio_webhook._embeds`). The field validators and
 converters are in :mod:`trio_webhook._validators`.
 
@@ -13,7 +14,7 @@ integers, timestamps as ISO 8601 and snowflakes as strings.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final, TypedDict
@@ -23,6 +24,12 @@ import cattrs
 from cattrs.gen import make_dict_unstructure_fn, override
 
 from trio_webhook._embeds import Embed, EmbedAuthor, EmbedField, EmbedFooter, EmbedMedia
+from trio_webhook._received import (
+    ReceivedAttachment,
+    ReceivedMessage,
+    WebhookInfo,
+    register_structure_hooks,
+)
 from trio_webhook._validators import (
     V_SNOWFLAKES,
     as_tuple,
@@ -56,8 +63,11 @@ __all__ = [
     "FilePart",
     "Message",
     "PlannedRequest",
+    "ReceivedAttachment",
+    "ReceivedMessage",
     "RequestFields",
     "SentMessage",
+    "WebhookInfo",
     "converter",
     "request_fields",
     "to_json_dict",
@@ -225,24 +235,8 @@ class Message:
         return message_from_json(data)
 
 
-@attrs.frozen
-class SentMessage:
-    """A message as Discord returned it (``wait=true``).
-
-    Attributes:
-        id: The message's snowflake.
-        channel_id: The channel (or thread) it landed in.
-        raw: Discord's whole JSON object.
-    """
-
-    id: str
-    channel_id: str
-    raw: Mapping[str, Any] = attrs.field(repr=False, eq=False)
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> SentMessage:
-        """Read Discord's message object."""
-        return cls(id=str(data.get("id", "")), channel_id=str(data.get("channel_id", "")), raw=data)
+SentMessage = ReceivedMessage
+"""The name :class:`~trio_webhook._received.ReceivedMessage` had first (the same class)."""
 
 
 @attrs.frozen
@@ -369,6 +363,7 @@ def _make_converter() -> cattrs.Converter:
         return make_dict_unstructure_fn(cls, conv, **overrides)
 
     conv.register_unstructure_hook_factory(attrs.has, omit_none_factory)
+    register_structure_hooks(conv)
     return conv
 
 
