@@ -18,7 +18,7 @@ import attrs
 
 from trio_webhook._encoding import encode_execute
 from trio_webhook._exchange import ClientCounters, response_json
-from trio_webhook._limit_values import DEFAULT_MAX_UPLOAD_BYTES
+from trio_webhook._limit_values import DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_UPLOAD_BYTES
 from trio_webhook._models import Delivery, Message, PlannedRequest, SentMessage
 from trio_webhook._operations import WebhookOperations
 from trio_webhook._planning import plan_requests
@@ -68,7 +68,7 @@ class PlanProgress:
 
 
 class WebhookClient(WebhookOperations):
-    """One-shot calls to one webhook: execute, get, edit and delete messages.
+    """One-shot calls to one webhook: execute, get, edit and delete messages, and the webhook.
 
     Every call waits on the rate limiter, retries what can be retried (decorrelated jitter,
     at most ``retry.max_attempts`` attempts a request), and raises a typed error for what
@@ -83,8 +83,10 @@ class WebhookClient(WebhookOperations):
         rng: Randomness for jitter (seed it for reproducible tests).
         connect_timeout: Deadline on connecting, seconds.
         total_timeout: Deadline on one whole request, seconds.
-        max_upload_bytes: The upload budget of one request (10 MiB unless the server is
-            boosted).
+        max_upload_bytes: The most bytes one file may upload (10 MiB unless the server is
+            boosted: Discord checks each file).
+        max_request_bytes: The most bytes all files of one request may upload (25 MiB by
+            default, as observed); a message's files are split across requests to fit.
         ssl_context: Trust for the server's certificate (verification is never off), for
             the default transport.
         transport: How to reach Discord, such as ``FakeDiscord.transport()`` or
@@ -113,6 +115,7 @@ class WebhookClient(WebhookOperations):
         total_timeout: float = 10.0,
         max_response_bytes: int = 1024 * 1024,
         max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+        max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
         ssl_context: ssl.SSLContext | None = None,
         transport: Transport | None = None,
     ) -> None:
@@ -125,6 +128,7 @@ class WebhookClient(WebhookOperations):
             else RateLimitTracker(strategy=AdaptiveStrategy(), rng=self._rng)
         )
         self._max_upload_bytes = max_upload_bytes
+        self._max_request_bytes = max_request_bytes
         self._transport = (
             transport
             if transport is not None
@@ -179,7 +183,10 @@ class WebhookClient(WebhookOperations):
             (:func:`open_webhook_sender`) records partial progress in dead letters.
         """
         plan = plan_requests(
-            message, max_upload_bytes=self._max_upload_bytes, split_content=split_content
+            message,
+            max_upload_bytes=self._max_upload_bytes,
+            max_request_bytes=self._max_request_bytes,
+            split_content=split_content,
         )
         progress = PlanProgress()
         await self.execute_plan(plan, wait=wait, thread_id=thread_id, progress=progress)

@@ -26,6 +26,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from trio_webhook._checks import SNOWFLAKE, Collector
+from trio_webhook._edit_checks import check_edit_files
+from trio_webhook._edits import UNSET, MessageEdit
 from trio_webhook._embed_checks import check_embed, check_references, embed_length
 from trio_webhook._errors import ValidationError, Violation
 from trio_webhook._file_checks import check_files
@@ -210,10 +212,17 @@ def _check_thread(
         c.unique("applied_tags", applied_tags)
 
 
+def _budgets(max_upload_bytes: int, max_request_bytes: int | None) -> tuple[int, int]:
+    """The most bytes a file (never more than a whole request), and a request, may upload."""
+    request = max_upload_bytes if max_request_bytes is None else max_request_bytes
+    return min(max_upload_bytes, request), request
+
+
 def validate(
     message: Message,
     *,
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    max_request_bytes: int | None = None,
     split_content: bool = True,
 ) -> list[Violation]:
     """Every limit that ``message`` breaks, in the order of its fields.
@@ -225,7 +234,9 @@ def validate(
 
     Args:
         message: The message to check.
-        max_upload_bytes: The most bytes one file (and one request) may upload.
+        max_upload_bytes: The most bytes one file may upload (Discord checks each file).
+        max_request_bytes: The most bytes all files of one request may upload; a file
+            must fit in it too (``None``: ``max_upload_bytes``).
         split_content: Whether long content will be split into several messages (the
             sender's and ``WebhookClient.execute``'s default); ``False`` holds it to
             2000 characters.
@@ -233,9 +244,10 @@ def validate(
     Returns:
         The violations; empty when the message can be sent.
     """
+    per_file, _ = _budgets(max_upload_bytes, max_request_bytes)
     c = Collector()
     _check_common(c, message, has_files=bool(message.attachments), split_content=split_content)
-    check_files(c, "attachments", message.attachments, max_upload_bytes)
+    check_files(c, "attachments", message.attachments, per_file)
     check_references(c, message.embeds, message.attachments, "the message")
     return c.violations
 
@@ -244,6 +256,7 @@ def check(
     message: Message,
     *,
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    max_request_bytes: int | None = None,
     split_content: bool = True,
 ) -> None:
     """Raise if ``message`` breaks a limit (see :func:`validate`).
@@ -251,7 +264,12 @@ def check(
     Raises:
         ValidationError: Listing every violation.
     """
-    violations = validate(message, max_upload_bytes=max_upload_bytes, split_content=split_content)
+    violations = validate(
+        message,
+        max_upload_bytes=max_upload_bytes,
+        max_request_bytes=max_request_bytes,
+        split_content=split_content,
+    )
     if violations:
         raise ValidationError(violations)
 
@@ -297,63 +315,86 @@ def _check_request_totals(
 
 
 def validate_request(
-    planned: PlannedRequest, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    planned: PlannedRequest,
+    *,
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    max_request_bytes: int | None = None,
 ) -> list[Violation]:
     """Every limit that one planned request breaks, per-request totals included.
 
     On top of :func:`validate`'s rules: at most 10 embeds, 6000 embed characters, 10
-    files and ``max_upload_bytes`` in all; every ``attachment://`` reference must name
+    files and ``max_request_bytes`` in all; every ``attachment://`` reference must name
     a file of this very request.
 
     Args:
         planned: A request from :func:`~trio_webhook._planning.plan_requests`.
-        max_upload_bytes: The most bytes the request may upload.
+        max_upload_bytes: The most bytes one file may upload.
+        max_request_bytes: The most bytes the request may upload in all (``None``:
+            ``max_upload_bytes``).
 
     Returns:
         The violations (paths name ``files[i]`` for the request's files).
     """
+    per_file, per_request = _budgets(max_upload_bytes, max_request_bytes)
     c = Collector()
     _check_common(c, planned, has_files=bool(planned.files))
-    upload = check_files(c, "files", planned.files, max_upload_bytes)
-    _check_request_totals(c, planned.embeds, planned.files, upload, max_upload_bytes)
+    upload = check_files(c, "files", planned.files, per_file)
+    _check_request_totals(c, planned.embeds, planned.files, upload, per_request)
     check_references(c, planned.embeds, planned.files, "this request")
     return c.violations
 
 
 def check_request(
-    planned: PlannedRequest, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    planned: PlannedRequest,
+    *,
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    max_request_bytes: int | None = None,
 ) -> None:
     """Raise if one planned request breaks a limit (see :func:`validate_request`).
 
     Raises:
         ValidationError: Listing every violation.
     """
-    violations = validate_request(planned, max_upload_bytes=max_upload_bytes)
+    violations = validate_request(
+        planned, max_upload_bytes=max_upload_bytes, max_request_bytes=max_request_bytes
+    )
     if violations:
         raise ValidationError(violations)
 
 
 def validate_edit(
-    message: Message, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    edit: MessageEdit | Message,
+    *,
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    max_request_bytes: int | None = None,
 ) -> list[Violation]:
-    """Every limit an edit (``PATCH``) with ``message`` breaks.
+    """Every limit an edit (``PATCH``) breaks; a ``Message`` is read by ``from_message``.
 
-    An edit is one request, so the per-request totals apply; it may change only the
-    content, embeds, allowed mentions and flags and add files, and it need not carry
-    any of them.
+    One request: the per-request totals apply. At most 10 files remain after the edit;
+    a kept attachment's id is a snowflake, its description and title within limits.
 
     Args:
-        message: The edit; username, thread and forum fields are ignored.
-        max_upload_bytes: The most bytes the request may upload.
+        edit: The edit.
+        max_upload_bytes: The most bytes one new file may upload.
+        max_request_bytes: The most bytes of all new files (``None``: ``max_upload_bytes``).
 
     Returns:
         The violations.
     """
+    if isinstance(edit, Message):
+        edit = MessageEdit.from_message(edit)
+    per_file, per_request = _budgets(max_upload_bytes, max_request_bytes)
     c = Collector()
-    _check_common(c, message, has_files=bool(message.attachments), edit=True)
-    upload = check_files(c, "attachments", message.attachments, max_upload_bytes)
+    if isinstance(edit.content, str):
+        _check_content(c, edit.content, empty_allowed=True, split_content=False)
+    embeds = () if edit.embeds is UNSET else edit.embeds
+    for i, embed in enumerate(embeds):
+        check_embed(c, f"embeds[{i}]", embed)
+    if isinstance(edit.allowed_mentions, AllowedMentions):
+        _check_allowed_mentions(c, edit.allowed_mentions)
+    if isinstance(edit.flags, int):
+        _check_flags(c, edit.flags)
+    upload = check_edit_files(c, edit, per_file)
     # References are not checked: an edit may refer to attachments the message keeps.
-    _check_request_totals(
-        c, message.embeds, message.attachments, upload, max_upload_bytes, label="attachments"
-    )
+    _check_request_totals(c, embeds, edit.new_files, upload, per_request, label="attachments")
     return c.violations

@@ -14,7 +14,7 @@ integers, timestamps as ISO 8601 and snowflakes as strings.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final, TypedDict

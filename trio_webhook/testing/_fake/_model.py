@@ -18,11 +18,13 @@ from typing import Any, Final
 
 import attrs
 
+from trio_webhook.testing._fake._attachments import image_data, kept_attachments, set_metadata
 from trio_webhook.testing._fake._http import EMPTY_MESSAGE, Rejected, Upload, error
 from trio_webhook.testing._fake._validation import (
     FILE_FIELD,
     MAX_FILES,
     AttachmentMeta,
+    ErrorTree,
     too_many_files,
 )
 
@@ -38,6 +40,7 @@ _FORUM_NEEDS_THREAD: Final = (
     "Webhooks posted to forum channels must have a thread_name or thread_id"
 )
 _THREADS_IN_FORUMS_ONLY: Final = "Webhooks can only create threads in forum channels"
+_MAX_WEBHOOK_NAME: Final = 80
 
 
 @attrs.frozen
@@ -51,6 +54,7 @@ class FakeWebhook:
         name: Its default name (the message author's name unless ``username`` is given).
         url: ``{base_url}/api/webhooks/{id}/{token}``, as Discord shows webhook URLs.
         guild_id: The guild of its channel.
+        avatar: Its default avatar's hash (of the image last set), ``None`` without one.
     """
 
     id: str
@@ -59,6 +63,7 @@ class FakeWebhook:
     name: str
     url: str = attrs.field(repr=False)
     guild_id: str
+    avatar: str | None = None
 
 
 @attrs.define
@@ -132,6 +137,33 @@ class Model:
         )
         self._webhooks[webhook_id] = hook
         return hook
+
+    def modify_webhook(self, hook: FakeWebhook, payload: Mapping[str, Any]) -> FakeWebhook:
+        """Apply *Modify Webhook with Token*: a new name, avatar (image data) or none.
+
+        Raises:
+            Rejected: 400, code 50035, for a bad name or image data, as Discord answers.
+        """
+        tree = ErrorTree()
+        changes: dict[str, Any] = {}
+        if "name" in payload:
+            name = payload["name"]
+            if not isinstance(name, str) or not 1 <= len(name) <= _MAX_WEBHOOK_NAME:
+                tree.add(("name",), "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 80 in length.")
+            elif any(word in name.lower() for word in ("discord", "clyde")):
+                tree.add(("name",), "WEBHOOK_INVALID_NAME", "Invalid webhook name.")
+            else:
+                changes["name"] = name
+        if "avatar" in payload:
+            avatar = payload["avatar"]
+            image = None if avatar is None else image_data(avatar)
+            if avatar is not None and image is None:
+                tree.add(("avatar",), "IMAGE_INVALID", "Invalid image data")
+            changes["avatar"] = None if image is None else hashlib.md5(image).hexdigest()
+        tree.raise_if_any()
+        updated = attrs.evolve(hook, **changes)
+        self._webhooks[hook.id] = updated
+        return updated
 
     def delete_webhook(self, hook: FakeWebhook) -> None:
         """Delete a webhook: :meth:`webhook` no longer finds it."""
@@ -251,18 +283,23 @@ class Model:
         updated = dict(data)
         if "content" in payload:
             updated["content"] = payload["content"] or ""
+        # null and [] both remove them all; a key left out leaves them.
         if "embeds" in payload:
             updated["embeds"] = [_normalise_embed(e) for e in payload["embeds"] or []]
+        if "components" in payload:
+            updated["components"] = list(payload["components"] or [])
         if "flags" in payload:
             updated["flags"] = int(payload["flags"] or 0)
-        kept = list(data["attachments"])
-        if payload.get("attachments") is not None:
-            keep_ids = {str(a.get("id")) for a in payload["attachments"] if isinstance(a, dict)}
-            kept = [a for a in kept if a["id"] in keep_ids]
-        if len(kept) + len(uploads) > MAX_FILES:
+        listed = payload.get("attachments")
+        if isinstance(listed, list):
+            final = kept_attachments(data["attachments"], listed, uploads)
+        else:
+            final = list(data["attachments"]) + [None] * len(uploads)
+        if len(final) > MAX_FILES:
             raise too_many_files()
-        new = self._store_uploads(uploads, meta, stored.channel_id)
-        updated["attachments"] = kept + new
+        new = iter(self._store_uploads(uploads, meta, stored.channel_id))
+        # Discord keeps the order of the attachments array: kept and new files as listed.
+        updated["attachments"] = [a if a is not None else next(new) for a in final]
         if not (updated["content"] or updated["embeds"] or updated["attachments"]):
             raise Rejected(EMPTY_MESSAGE)
         updated["edited_timestamp"] = self._timestamp(now)
@@ -303,8 +340,7 @@ class Model:
             }  # fmt: skip
             if content_type:
                 attachment["content_type"] = content_type
-            if info.get("description") is not None:
-                attachment["description"] = info["description"]
+            set_metadata(attachment, info, spoiler=filename.startswith("SPOILER_"))
             self._files[attachment_id] = upload.data
             attachments.append(attachment)
         return attachments
@@ -319,7 +355,7 @@ def webhook_object(hook: FakeWebhook) -> dict[str, Any]:
     """The webhook's JSON, as ``GET /webhooks/{id}/{token}`` returns it."""
     return {
         "application_id": None,
-        "avatar": None,
+        "avatar": hook.avatar,
         "channel_id": hook.channel_id,
         "guild_id": hook.guild_id,
         "id": hook.id,
@@ -334,7 +370,7 @@ def _author(hook: FakeWebhook, payload: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "id": hook.id,
         "username": payload.get("username") or hook.name,
-        "avatar": None,
+        "avatar": hook.avatar,
         "discriminator": "0000",
         "public_flags": 0,
         "flags": 0,
