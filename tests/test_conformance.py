@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 from trio_webhook import AllowedMentions, Embed, EmbedField, FilePart, Message
 from trio_webhook._encoding import EncodedBody, encode_edit, encode_execute
 from trio_webhook._planning import plan_requests
-from trio_webhook.testing.strategies import messages
+from trio_webhook.messages import MessageEdit
+from trio_webhook.testing.strategies import message_edits, messages
 
 pytestmark = pytest.mark.conformance
 
@@ -75,6 +76,12 @@ def test_every_edit_body_conforms(message: Message, keep: list[str] | None) -> N
         attachments=message.attachments[: 10 - len(keep or ())],
     )
     assert_conforms(EDIT, body_json(encode_edit(edit, keep_attachment_ids=keep)))
+
+
+@given(message_edits())
+def test_every_message_edit_body_conforms(edit: MessageEdit) -> None:
+    # Kept, re-described and spoilered attachments, new files, cleared fields.
+    assert_conforms(EDIT, body_json(encode_edit(edit)))
 
 
 def test_hand_written_edge_cases_conform() -> None:

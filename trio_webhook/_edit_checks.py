@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from trio_webhook._checks import Collector
+from trio_webhook._checks import SNOWFLAKE, Collector
 from trio_webhook._edits import UNSET, KeepAttachment, MessageEdit
 from trio_webhook._file_checks import check_files
 from trio_webhook._limit_values import (
@@ -30,7 +30,14 @@ def check_edit_files(c: Collector, edit: MessageEdit, max_upload_bytes: int) -> 
     kept = [(i, a) for i, a in enumerate(edit.attachments) if isinstance(a, KeepAttachment)]
     for i, keep in kept:
         path = f"attachments[{i}]"
-        c.snowflakes(f"{path}.id", [keep.id])
+        if not SNOWFLAKE.fullmatch(keep.id):
+            c.add(
+                f"{path}.id",
+                0,
+                0,
+                f"{keep.id!r} is not a snowflake; give the id of an attachment of the message "
+                "(ReceivedAttachment.id)",
+            )
         c.max_len(
             f"{path}.description", "description", keep.description, ATTACHMENT_DESCRIPTION_MAX
         )
