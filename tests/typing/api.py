@@ -50,6 +50,13 @@ from trio_webhook import (
     open_webhook_sender,
 )
 from trio_webhook.errors import InvalidRequestBudgetExceeded, Violation, WebhookNotFound
+from trio_webhook.messages import (
+    UNSET,
+    KeepAttachment,
+    MessageEdit,
+    ReceivedAttachment,
+    WebhookInfo,
+)
 from trio_webhook.ratelimit import AdaptiveStrategy, RateLimitTracker
 from trio_webhook.testing import FakeDiscord, FakeWebhook
 from trio_webhook.transport import DryRunTransport, Transport
@@ -103,7 +110,16 @@ async def use_the_client() -> None:
         assert delivery.id is not None
         sent: SentMessage = await client.edit_message(delivery.id, Message(content="edited"))
         again: SentMessage = await client.get_message(sent.id)
+        first: ReceivedAttachment = again.attachments[0]
+        edit = MessageEdit(embeds=[], attachments=[KeepAttachment(first.id, spoiler=True)])
+        await client.edit_message(again.id, edit)
         await client.delete_message(again.id)
+        info: WebhookInfo = await client.modify_webhook(name="deploys", avatar=None)
+        assert info.name == "deploys"
+        await client.modify_webhook(avatar=UNSET)
+        await client.delete_webhook()
+
+        MessageEdit(embeds=UNSET, content=3)  # type: ignore[arg-type]
 
         await client.execute(message, wait="yes")  # type: ignore[arg-type]
 
