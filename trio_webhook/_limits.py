@@ -53,6 +53,7 @@ from trio_webhook._models import AllowedMentions, Embed, FilePart, Message, Plan
 
 __all__ = [
     "check",
+    "check_name",
     "check_request",
     "embed_length",
     "validate",
@@ -162,21 +163,38 @@ def _check_content(
         )
 
 
+def check_name(
+    c: Collector, path: str, name: str, *, minimum: int, maximum: int, if_empty: str
+) -> None:
+    """Check a display name (a message's ``username``, a webhook's ``name``).
+
+    Discord wants ``minimum`` to ``maximum`` characters, not only whitespace, and neither
+    "discord" nor "clyde" in any letter case.
+    """
+    if len(name.strip()) < minimum:
+        c.add(path, minimum, 0, f"{path} is empty; {if_empty}")
+    c.max_len(path, path, name, maximum)
+    lowered = name.lower()
+    for word in USERNAME_FORBIDDEN:
+        if word in lowered:
+            c.add(
+                path,
+                0,
+                lowered.count(word),
+                f"{path} {name!r} contains {word!r}, which Discord rejects; choose another name",
+            )
+
+
 def _check_identity(c: Collector, username: str | None, avatar_url: str | None) -> None:
     if username is not None:
-        if len(username.strip()) < USERNAME_MIN:
-            c.add("username", USERNAME_MIN, 0, "username is empty; give a name or leave it unset")
-        c.max_len("username", "username", username, USERNAME_MAX)
-        lowered = username.lower()
-        for word in USERNAME_FORBIDDEN:
-            if word in lowered:
-                c.add(
-                    "username",
-                    0,
-                    lowered.count(word),
-                    f"username {username!r} contains {word!r}, which Discord rejects; "
-                    "choose another name",
-                )
+        check_name(
+            c,
+            "username",
+            username,
+            minimum=USERNAME_MIN,
+            maximum=USERNAME_MAX,
+            if_empty="give a name or leave it unset",
+        )
     c.max_len("avatar_url", "avatar_url", avatar_url, URL_MAX)
 
 

@@ -19,10 +19,10 @@ from trio_webhook._encoding import EncodedBody, dumps
 from trio_webhook._errors import ValidationError
 from trio_webhook._limit_values import (
     AVATAR_MAX_BYTES,
-    USERNAME_FORBIDDEN,
     WEBHOOK_NAME_MAX,
     WEBHOOK_NAME_MIN,
 )
+from trio_webhook._limits import check_name
 
 __all__ = ["AvatarSource", "avatar_data_uri", "encode_webhook_update", "sniff_image_type"]
 
@@ -70,22 +70,6 @@ def _not_an_image(c: Collector, data: bytes) -> None:
     )
 
 
-def _check_name(c: Collector, name: str) -> None:
-    if len(name.strip()) < WEBHOOK_NAME_MIN:
-        c.add("name", WEBHOOK_NAME_MIN, 0, "name is empty; give the webhook a name")
-    c.max_len("name", "name", name, WEBHOOK_NAME_MAX)
-    lowered = name.lower()
-    for word in USERNAME_FORBIDDEN:
-        if word in lowered:
-            c.add(
-                "name",
-                0,
-                lowered.count(word),
-                f"name {name!r} contains {word!r}, which Discord rejects in a webhook name; "
-                "choose another",
-            )
-
-
 def _read_avatar(avatar: AvatarSource) -> bytes:
     if isinstance(avatar, bytes):
         return avatar
@@ -117,7 +101,14 @@ def encode_webhook_update(
     c = Collector()
     payload: dict[str, Any] = {}
     if not isinstance(name, Unset):
-        _check_name(c, name)
+        check_name(
+            c,
+            "name",
+            name,
+            minimum=WEBHOOK_NAME_MIN,
+            maximum=WEBHOOK_NAME_MAX,
+            if_empty="give the webhook a name",
+        )
         payload["name"] = name
     if avatar is None:
         payload["avatar"] = None
