@@ -114,6 +114,7 @@ CORE = [
     "trio_webhook._edits",
     "trio_webhook._edit_checks",
     "trio_webhook._webhook_update",
+    "trio_webhook._name_checks",
     "trio_webhook._embeds",
     "trio_webhook._validators",
     "trio_webhook._attachments",

@@ -45,15 +45,14 @@ from trio_webhook._limit_values import (
     THREAD_NAME_MAX,
     THREAD_NAME_MIN,
     URL_MAX,
-    USERNAME_FORBIDDEN,
     USERNAME_MAX,
     USERNAME_MIN,
 )
 from trio_webhook._models import AllowedMentions, Embed, FilePart, Message, PlannedRequest
+from trio_webhook._name_checks import check_name
 
 __all__ = [
     "check",
-    "check_name",
     "check_request",
     "embed_length",
     "validate",
@@ -161,28 +160,6 @@ def _check_content(
             "message is empty (no content, embeds or files); Discord rejects it (50006): "
             "give it some content",
         )
-
-
-def check_name(
-    c: Collector, path: str, name: str, *, minimum: int, maximum: int, if_empty: str
-) -> None:
-    """Check a display name (a message's ``username``, a webhook's ``name``).
-
-    Discord wants ``minimum`` to ``maximum`` characters, not only whitespace, and neither
-    "discord" nor "clyde" in any letter case.
-    """
-    if len(name.strip()) < minimum:
-        c.add(path, minimum, 0, f"{path} is empty; {if_empty}")
-    c.max_len(path, path, name, maximum)
-    lowered = name.lower()
-    for word in USERNAME_FORBIDDEN:
-        if word in lowered:
-            c.add(
-                path,
-                0,
-                lowered.count(word),
-                f"{path} {name!r} contains {word!r}, which Discord rejects; choose another name",
-            )
 
 
 def _check_identity(c: Collector, username: str | None, avatar_url: str | None) -> None:

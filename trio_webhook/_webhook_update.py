@@ -22,7 +22,7 @@ from trio_webhook._limit_values import (
     WEBHOOK_NAME_MAX,
     WEBHOOK_NAME_MIN,
 )
-from trio_webhook._limits import check_name
+from trio_webhook._name_checks import check_name
 
 __all__ = ["AvatarSource", "avatar_data_uri", "encode_webhook_update", "sniff_image_type"]
 
