@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Mapping
-from typing import Any
 
 import trio
 
@@ -181,7 +179,7 @@ def use_the_sync_facade() -> None:
         assert sent.id is not None
         edited: SentMessage = client.edit_message(sent.id, message, keep_attachments=[])
         again: SentMessage = client.get_message(sent.id)
-        webhook: Mapping[str, Any] = client.fetch_webhook()
+        webhook: WebhookInfo = client.fetch_webhook()
         client.delete_message(sent.id)
 
         client.edit_message(sent.id, message, keep=[])  # type: ignore[call-arg]
