@@ -93,7 +93,7 @@ def test_the_client_reads_back_edits_and_deletes(fake: FakeDiscord, hook: FakeWe
             assert sent.id is not None
             await client.edit_message(sent.id, Message(content="hello, edited"))
             assert (await client.get_message(sent.id)).raw["content"] == "hello, edited"
-            assert "token" not in await client.fetch_webhook()
+            assert "token" not in (await client.fetch_webhook()).raw
             await client.delete_message(sent.id)
 
     asyncio.run(main())

@@ -193,7 +193,8 @@ def test_the_client_reads_back_edits_and_deletes(fake: FakeDiscord, hook: FakeWe
         assert sent.id is not None
         client.edit_message(sent.id, Message(content="hello, edited"))
         assert client.get_message(sent.id).raw["content"] == "hello, edited"
-        assert "token" not in client.fetch_webhook()
+        assert client.fetch_webhook().id == hook.id
+        assert "token" not in client.fetch_webhook().raw
         client.delete_message(sent.id)
     assert contents(fake, hook) == []
 
