@@ -15,8 +15,16 @@ import pytest
 
 from trio_webhook import Embed, FilePart, Message, ValidationError
 from trio_webhook._encoding import encode_edit
-from trio_webhook._limits import validate_edit
+from trio_webhook._limits import validate, validate_edit
 from trio_webhook._webhook_update import encode_webhook_update, sniff_image_type
+from trio_webhook.components import (
+    ActionRow,
+    Button,
+    MediaGallery,
+    MediaGalleryItem,
+    MessageFlags,
+    TextDisplay,
+)
 from trio_webhook.messages import UNSET, KeepAttachment, MessageEdit
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -122,6 +130,55 @@ def test_validate_edit_checks_each_new_file_and_the_request_total() -> None:
 def test_an_edit_with_embeds_checks_them() -> None:
     violations = validate_edit(MessageEdit(embeds=[Embed(title="t" * 257)]))
     assert [v.path for v in violations] == ["embeds[0].title"]
+
+
+def test_an_edit_may_set_only_suppress_embeds_and_components_v2() -> None:
+    # docs: Webhook, "Edit Webhook Message": flags "SUPPRESS_EMBEDS and IS_COMPONENTS_V2
+    # only"; SUPPRESS_NOTIFICATIONS is a property of sending.
+    assert validate_edit(MessageEdit(flags=MessageFlags.SUPPRESS_EMBEDS)) == []
+    assert validate_edit(MessageEdit(flags=MessageFlags.IS_COMPONENTS_V2)) == []
+    for edit in (
+        MessageEdit(flags=MessageFlags.SUPPRESS_NOTIFICATIONS),
+        Message(content="x", flags=MessageFlags.SUPPRESS_NOTIFICATIONS),
+    ):
+        (violation,) = validate_edit(edit)
+        assert (violation.path, violation.limit, violation.actual) == ("flags", 4 | 32768, 4096)
+        assert "SUPPRESS_NOTIFICATIONS" in violation.detail
+    # A message may still be sent silently.
+    assert validate(Message(content="x", flags=MessageFlags.SUPPRESS_NOTIFICATIONS)) == []
+
+
+def test_an_edit_carries_components_checked_and_encoded_as_a_message_s() -> None:
+    rows = [ActionRow([Button("docs", url="https://example.com")])]
+    body = encode_edit(MessageEdit(components=rows))
+    assert json.loads(body.json or b"") == {
+        "components": [
+            {
+                "type": 1,
+                "components": [
+                    {"type": 2, "style": 5, "label": "docs", "url": "https://example.com"}
+                ],
+            }
+        ]
+    }
+    assert MessageEdit(components=rows).with_components
+    assert not MessageEdit(components=[]).with_components
+    # V2 components bring their flag, and their attachment:// names are rewritten.
+    layout = MessageEdit(
+        components=[MediaGallery([MediaGalleryItem("attachment://a b.png")])],
+        add_files=[FilePart("a b.png", data=b"x")],
+    )
+    payload = json.loads(encode_edit(layout).payload_json or b"")
+    assert payload["flags"] == MessageFlags.IS_COMPONENTS_V2
+    assert payload["components"][0]["items"][0]["media"]["url"] == "attachment://a_b.png"
+    # Interactive components need an application-owned webhook; content cannot go with V2.
+    interactive = [ActionRow([Button("ok", custom_id="ok")])]
+    assert [v.path for v in validate_edit(MessageEdit(components=interactive))] == [
+        "components[0].components[0]"
+    ]
+    assert validate_edit(MessageEdit(components=interactive, application_owned=True)) == []
+    v2_with_text = MessageEdit(content="x", components=[TextDisplay("hi")])
+    assert [v.path for v in validate_edit(v2_with_text)] == ["content"]
 
 
 def test_avatar_type_is_sniffed_from_the_bytes_and_checked() -> None:

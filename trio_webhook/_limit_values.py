@@ -68,6 +68,7 @@ __all__ = [
     "USERNAME_FORBIDDEN",
     "USERNAME_MAX",
     "USERNAME_MIN",
+    "WEBHOOK_EDIT_FLAGS",
     "WEBHOOK_FLAGS",
     "WEBHOOK_NAME_MAX",
     "WEBHOOK_NAME_MIN",
@@ -141,6 +142,9 @@ ALLOWED_FLAGS: Final = SUPPRESS_EMBEDS | SUPPRESS_NOTIFICATIONS
 """The only message flags a webhook message without components may carry."""
 WEBHOOK_FLAGS: Final = ALLOWED_FLAGS | IS_COMPONENTS_V2
 """Every flag a webhook message may carry (IS_COMPONENTS_V2 only with V2 components)."""
+WEBHOOK_EDIT_FLAGS: Final = SUPPRESS_EMBEDS | IS_COMPONENTS_V2
+"""The flags an edit may set (docs: Webhook, "Edit Webhook Message": "SUPPRESS_EMBEDS and
+IS_COMPONENTS_V2 only"; the first can be set and unset, the second only set)."""
 
 # Components (docs: components/reference, "Component Reference"; OpenAPI
 # *ComponentForMessageRequest schemas reachable from IncomingWebhookRequestPartial).

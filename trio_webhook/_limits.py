@@ -48,6 +48,7 @@ from trio_webhook._limit_values import (
     FILES_PER_REQUEST,
     IS_COMPONENTS_V2,
     MENTION_IDS_MAX,
+    WEBHOOK_EDIT_FLAGS,
     WEBHOOK_FLAGS,
 )
 from trio_webhook._models import AllowedMentions, Embed, FilePart, Message, PlannedRequest
@@ -98,7 +99,7 @@ def _check_allowed_mentions(c: Collector, am: AllowedMentions) -> None:
         c.unique(path, ids)
 
 
-def _check_flags(c: Collector, flags: int, *, has_components: bool) -> None:
+def _check_flags(c: Collector, flags: int, *, has_components: bool, edit: bool) -> None:
     if flags & IS_COMPONENTS_V2 and not has_components:
         c.add(
             "flags",
@@ -107,11 +108,21 @@ def _check_flags(c: Collector, flags: int, *, has_components: bool) -> None:
             "IS_COMPONENTS_V2 (32768) makes the components the whole message, and this one "
             "has none; add components or remove the flag",
         )
-    unknown = flags & ~WEBHOOK_FLAGS if flags >= 0 else flags
-    if unknown:
+    allowed = WEBHOOK_EDIT_FLAGS if edit else WEBHOOK_FLAGS
+    unknown = flags & ~allowed if flags >= 0 else flags
+    if unknown and edit:
         c.add(
             "flags",
-            WEBHOOK_FLAGS,
+            allowed,
+            flags,
+            f"flags {flags} carry bits an edit may not set; Discord lets an edit set only "
+            "SUPPRESS_EMBEDS (4) and IS_COMPONENTS_V2 (32768) (SUPPRESS_NOTIFICATIONS counts "
+            "only when a message is sent)",
+        )
+    elif unknown:
+        c.add(
+            "flags",
+            allowed,
             flags,
             f"flags {flags} carry bits a webhook may not set; only SUPPRESS_EMBEDS (4), "
             "SUPPRESS_NOTIFICATIONS (4096) and IS_COMPONENTS_V2 (32768) are allowed",
@@ -140,7 +151,7 @@ def _check_common(
         _check_allowed_mentions(c, body.allowed_mentions)
     if flags is not None:
         # An edit that leaves the components may keep the flag of those on Discord.
-        _check_flags(c, flags, has_components=bool(body.components) or edit)
+        _check_flags(c, flags, has_components=bool(body.components) or edit, edit=edit)
     if v2 and body.components:
         check_components_v2(c, body)
     if body.components:
@@ -339,7 +350,8 @@ def validate_edit(
     """Every limit an edit (``PATCH``) breaks; a ``Message`` is read by ``from_message``.
 
     One request: the per-request totals apply. The content, embeds, allowed mentions,
-    flags and components it sets are checked as for a message; at most 10 files remain after the
+    flags (an edit may set only ``SUPPRESS_EMBEDS`` and ``IS_COMPONENTS_V2``) and
+    components it sets are checked as for a message; at most 10 files remain after the
     edit, a kept attachment's id is a snowflake, its description and title within limits.
     A poll cannot be edited.
 
