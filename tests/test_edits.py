@@ -162,7 +162,8 @@ def test_an_edit_carries_components_checked_and_encoded_as_a_message_s() -> None
         ]
     }
     assert MessageEdit(components=rows).with_components
-    assert not MessageEdit(components=[]).with_components
+    assert MessageEdit(components=[]).with_components  # removing them must be heard too
+    assert not MessageEdit().with_components
     # V2 components bring their flag, and their attachment:// names are rewritten.
     layout = MessageEdit(
         components=[MediaGallery([MediaGalleryItem("attachment://a b.png")])],

@@ -11,6 +11,7 @@ import pytest
 from trio_webhook import Embed, FilePart, Message, SenderConfig, ValidationError
 from trio_webhook._client import WebhookClient
 from trio_webhook._sender import open_webhook_sender
+from trio_webhook.components import ActionRow, Button
 from trio_webhook.errors import PayloadTooLarge, WebhookNotFound
 from trio_webhook.messages import KeepAttachment, MessageEdit, ReceivedMessage, WebhookInfo
 from trio_webhook.testing import FakeDiscord, FakeWebhook
@@ -105,6 +106,27 @@ async def test_empty_embeds_clear_them_and_a_message_edit_leaves_them(
     assert cleared.embeds == ()
     assert cleared.content == "still"
     assert fake_discord.requests[-1].json == {"embeds": [], "components": []}
+
+
+async def test_an_edit_sets_and_removes_components_with_with_components(
+    client: WebhookClient, fake_discord: FakeDiscord
+) -> None:
+    # A channel's webhook (no application): Discord ignores an edit's components unless
+    # the edit says ?with_components=true, removing them included.
+    sent = await send(client, Message(content="c", components=[link_row("old")]))
+    assert sent.components[0]["components"][0]["label"] == "old"
+    changed = await client.edit_message(sent.id, MessageEdit(components=[link_row("new")]))
+    assert changed.components[0]["components"][0]["label"] == "new"
+    assert fake_discord.requests[-1].query == {"with_components": "true"}
+    cleared = await client.edit_message(sent.id, MessageEdit(components=[]))
+    assert cleared.components == ()
+    assert fake_discord.requests[-1].query == {"with_components": "true"}
+    await client.edit_message(sent.id, MessageEdit(content="text only"))
+    assert fake_discord.requests[-1].query == {}
+
+
+def link_row(label: str) -> ActionRow:
+    return ActionRow([Button(label, url="https://example.com")])
 
 
 async def test_keep_attachments_with_a_message_edit_still_works(client: WebhookClient) -> None:

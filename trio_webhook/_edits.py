@@ -176,9 +176,12 @@ class MessageEdit:
 
     @property
     def with_components(self) -> bool:
-        """Whether to edit with ``?with_components=true`` (the edit sets components)."""
-        # Without it Discord ignores the components of a webhook no application owns.
-        return bool(self.components)
+        """Whether to edit with ``?with_components=true``: the edit sets components.
+
+        ``components=[]`` too: without the parameter Discord ignores the field for a
+        webhook no application owns, and would leave the components it means to remove.
+        """
+        return self.components is not UNSET
 
     @property
     def new_files(self) -> tuple[FilePart, ...]:
