@@ -71,7 +71,13 @@ from trio_webhook._receipts import SenderStats
 from trio_webhook._sender import WebhookSender
 
 if TYPE_CHECKING:
-    from trio_webhook._background import EditOptions, ExecuteOptions, FacadeOptions, Held
+    from trio_webhook._background import (
+        EditOptions,
+        ExecuteOptions,
+        FacadeOptions,
+        Held,
+        WebhookChanges,
+    )
 
 __all__ = ["AsyncReceipt", "AsyncSender", "AsyncWebhookClient", "open_webhook_sender"]
 
@@ -285,3 +291,11 @@ class AsyncWebhookClient(_Opened[WebhookClient]):
     async def fetch_webhook(self) -> WebhookInfo:
         """The webhook itself (name, avatar, channel, guild), never its token."""
         return await _call(self._value.fetch_webhook)
+
+    async def modify_webhook(self, **changes: Unpack[WebhookChanges]) -> WebhookInfo:
+        """Change the webhook's default ``name`` or ``avatar`` (``None`` removes it)."""
+        return await _call(partial(self._value.modify_webhook, **changes))
+
+    async def delete_webhook(self) -> None:
+        """Delete the webhook for good; the client is dead afterwards."""
+        await _call(self._value.delete_webhook)

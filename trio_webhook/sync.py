@@ -45,6 +45,7 @@ from trio_webhook._background import (
     FacadeOptions,
     Held,
     ReceiptView,
+    WebhookChanges,
     background,
     facade_client,
     facade_sender,
@@ -291,6 +292,18 @@ class SyncWebhookClient(_Closing):
     def fetch_webhook(self) -> WebhookInfo:
         """The webhook itself (name, avatar, channel, guild), never its token."""
         return self._call("fetch_webhook", self._client.fetch_webhook)
+
+    def modify_webhook(self, **changes: Unpack[WebhookChanges]) -> WebhookInfo:
+        """Change the webhook's default ``name`` or ``avatar`` (``None`` removes it).
+
+        See :meth:`WebhookClient.modify_webhook <trio_webhook.WebhookClient.modify_webhook>`.
+        """
+        modify = partial(self._client.modify_webhook, **changes)
+        return self._call("modify_webhook", modify)
+
+    def delete_webhook(self) -> None:
+        """Delete the webhook for good; the client is dead afterwards."""
+        self._call("delete_webhook", self._client.delete_webhook)
 
     def close(self) -> None:
         """Close the client's connections."""

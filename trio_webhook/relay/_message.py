@@ -3,7 +3,8 @@
 How lenient: Discord ignores keys it does not know, and knows some that the library
 does not carry (``sticker_ids``, say; ``components`` and ``poll`` are read into the
 models and forwarded). The relay reads the payload with ``Message.from_json``
-(strict), then drops every key the library does not model and reads it again: such keys are not refused, they are named in a warning and counted
+(strict), then drops every key the library does not model and reads it again: such
+keys are not refused, they are named in a warning and counted
 (``trio_webhook_relay_ignored_keys_total``). A message left empty by that is refused
 as Discord refuses an empty one (50006). Every other problem (a wrong type, a value a
 model refuses, a broken limit) is answered with Discord's 400 and the ``errors`` tree.
