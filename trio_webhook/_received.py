@@ -80,8 +80,10 @@ class ReceivedAttachment:
 class ReceivedMessage:
     """A message as Discord returned it (``wait=true``, get and edit).
 
-    ``components`` and ``poll`` are Discord's JSON as is (typed models for reading them
-    come with the models for sending them).
+    ``components`` and ``poll`` are Discord's JSON as is: the models of
+    :mod:`trio_webhook.components` and :mod:`trio_webhook.polls` are request shapes,
+    read strictly, and an answer adds what they refuse (components' ``id``, resolved
+    media, a poll's ``expiry`` and ``results``, component types newer than the models).
 
     Attributes:
         id: The message's snowflake.
