@@ -93,11 +93,26 @@ def test_the_client_reads_back_edits_and_deletes(fake: FakeDiscord, hook: FakeWe
             assert sent.id is not None
             await client.edit_message(sent.id, Message(content="hello, edited"))
             assert (await client.get_message(sent.id)).raw["content"] == "hello, edited"
-            assert "token" not in await client.fetch_webhook()
+            assert "token" not in (await client.fetch_webhook()).raw
             await client.delete_message(sent.id)
 
     asyncio.run(main())
     assert contents(fake, hook) == []
+
+
+def test_the_client_modifies_and_deletes_the_webhook(fake: FakeDiscord, hook: FakeWebhook) -> None:
+    async def main() -> None:
+        client = trio_webhook.asyncio.AsyncWebhookClient(hook.url, transport=fake.transport())
+        async with client:
+            renamed = await client.modify_webhook(name="deploys")
+            assert renamed.name == "deploys"
+            await client.delete_webhook()
+            with pytest.raises(WebhookNotFound):
+                await client.fetch_webhook()
+
+    asyncio.run(main())
+    # Deleted on the fake; the fetch after it raised without a request.
+    assert (fake.requests[-1].method, fake.requests[-1].status) == ("DELETE", 204)
 
 
 def test_cancelling_the_waiting_task_leaves_the_message_queued(

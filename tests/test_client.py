@@ -236,11 +236,13 @@ async def test_requests_always_go_to_api_v10_even_for_a_v9_or_unversioned_url(
 async def test_fetch_webhook_returns_the_webhook_without_its_secret(
     client: WebhookClient, fake_webhook: FakeWebhook
 ) -> None:
-    data = await client.fetch_webhook()
-    assert data["id"] == fake_webhook.id
-    assert data["channel_id"] == fake_webhook.channel_id
-    assert "token" not in data
-    assert "url" not in data
+    info = await client.fetch_webhook()
+    assert info.id == fake_webhook.id
+    assert info.channel_id == fake_webhook.channel_id
+    assert info.name == fake_webhook.name
+    assert "token" not in info.raw
+    assert "url" not in info.raw
+    assert fake_webhook.token not in repr(info)
 
 
 # --- Errors -----------------------------------------------------------------------------------

@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 from trio_webhook import AllowedMentions, Embed, EmbedField, FilePart, Message
 from trio_webhook._encoding import EncodedBody, encode_edit, encode_execute
 from trio_webhook._planning import plan_requests
-from trio_webhook.testing.strategies import action_rows, components_v2, messages
+from trio_webhook.messages import MessageEdit
+from trio_webhook.testing.strategies import action_rows, components_v2, message_edits, messages
 
 pytestmark = pytest.mark.conformance
 
@@ -81,6 +82,12 @@ def test_every_edit_body_conforms(message: Message, keep: list[str] | None) -> N
 def test_every_edit_body_with_components_conforms(components: Any) -> None:
     edit = Message(components=components, application_owned=True)
     assert_conforms(EDIT, body_json(encode_edit(edit, keep_attachment_ids=None)))
+
+
+@given(message_edits())
+def test_every_message_edit_body_conforms(edit: MessageEdit) -> None:
+    # Kept, re-described and spoilered attachments, new files, cleared fields.
+    assert_conforms(EDIT, body_json(encode_edit(edit)))
 
 
 def test_hand_written_edge_cases_conform() -> None:

@@ -114,6 +114,60 @@ async def test_json_form_and_multipart_posts_are_delivered(tmp_path: Path) -> No
     assert {r.api_version for r in fake.requests} == {10}
 
 
+async def test_components_v2_and_polls_posted_to_the_relay_arrive_whole(tmp_path: Path) -> None:
+    fake = FakeDiscord()
+    hook = fake.create_webhook()
+    layout = [
+        {
+            "type": 17,
+            "accent_color": 0x2ECC71,
+            "components": [
+                {"type": 10, "content": "## build 42 passed"},
+                {"type": 13, "file": {"url": "attachment://build.log"}},
+            ],
+        }
+    ]
+    v2 = {"flags": 1 << 15, "components": layout, "attachments": [{"id": 0}]}
+    poll = {"question": {"text": "ship it?"}, "answers": [{"poll_media": {"text": "yes"}}]}
+    async with relay_in_front(fake, tmp_path) as http:
+        answer = await http.post(
+            path_of(hook),
+            params={"with_components": "true"},
+            files=[
+                ("payload_json", (None, json.dumps(v2), "application/json")),
+                ("files[0]", ("build.log", b"ok\n", "text/plain")),
+            ],
+        )
+        assert answer.status_code == 204
+        answer = await http.post(path_of(hook), json={"poll": poll})
+        assert answer.status_code == 204
+        await wait_for_history(fake, hook, 2)
+    stored, polled = fake.history(hook.channel_id)
+    assert stored["flags"] & (1 << 15)
+    (container,) = stored["components"]
+    assert [c["type"] for c in container["components"]] == [10, 13]
+    assert container["components"][0]["content"] == "## build 42 passed"
+    assert container["components"][1]["file"]["attachment_id"] == stored["attachments"][0]["id"]
+    assert polled["poll"]["question"]["text"] == "ship it?"
+
+
+async def test_a_file_over_the_senders_request_budget_is_refused_with_413(tmp_path: Path) -> None:
+    fake = FakeDiscord()
+    hook = fake.create_webhook()
+    sender = SenderConfig(outbox=str(tmp_path / "relay.db"), max_request_bytes=8)
+    async with relay_in_front(fake, tmp_path, sender=sender) as http:
+        answer = await http.post(
+            path_of(hook),
+            files=[
+                ("payload_json", (None, json.dumps({"content": "x"}), "application/json")),
+                ("files[0]", ("big.bin", b"123456789", "application/octet-stream")),
+            ],
+        )
+    # Refused up front, as Discord would: never accepted and then dead-lettered.
+    assert answer.status_code == 413
+    assert fake.requests == []
+
+
 async def test_wait_true_hands_back_discords_error(tmp_path: Path) -> None:
     fake = FakeDiscord()
     hook = fake.create_webhook()

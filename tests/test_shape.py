@@ -20,13 +20,9 @@ MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 60
 
 # Module paths relative to trio_webhook/, with the reason each may stay long for now.
-LONG_MODULES: dict[str, str] = {
-    "_client.py": "being split by the Discord-surface work",
-}
+LONG_MODULES: dict[str, str] = {}
 # "module:Qualified.name", with the reason each may stay long for now.
-LONG_FUNCTIONS: dict[str, str] = {
-    "_client.py:WebhookClient.send_with_retry": "being split by the Discord-surface work",
-}
+LONG_FUNCTIONS: dict[str, str] = {}
 
 
 def _modules() -> list[Path]:
@@ -91,5 +87,6 @@ def test_the_counting_sees_functions_and_methods() -> None:
     # Guards the test itself: a walk that found nothing would pass everything.
     functions = _function_lengths()
     assert "_sender.py:open_webhook_sender" in functions
-    assert "_client.py:WebhookClient.send_with_retry" in functions
-    assert functions["_client.py:WebhookClient.send_with_retry"] > MAX_FUNCTION_LINES
+    assert "_exchange.py:Exchange.send_with_retry" in functions
+    # Its docstring alone is over 20 lines: the count runs from def to the last line.
+    assert functions["_exchange.py:Exchange.send_with_retry"] > 40

@@ -193,9 +193,25 @@ def test_the_client_reads_back_edits_and_deletes(fake: FakeDiscord, hook: FakeWe
         assert sent.id is not None
         client.edit_message(sent.id, Message(content="hello, edited"))
         assert client.get_message(sent.id).raw["content"] == "hello, edited"
-        assert "token" not in client.fetch_webhook()
+        assert client.fetch_webhook().id == hook.id
+        assert "token" not in client.fetch_webhook().raw
         client.delete_message(sent.id)
     assert contents(fake, hook) == []
+
+
+def test_the_client_modifies_and_deletes_the_webhook(fake: FakeDiscord, hook: FakeWebhook) -> None:
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
+    with trio_webhook.sync.SyncWebhookClient(hook.url, transport=fake.transport()) as client:
+        renamed = client.modify_webhook(name="deploys", avatar=png)
+        assert renamed.name == "deploys"
+        assert renamed.avatar is not None
+        assert client.modify_webhook(avatar=None).avatar is None
+        assert client.fetch_webhook().name == "deploys"  # a key left out is left
+        client.delete_webhook()
+        with pytest.raises(WebhookNotFound):
+            client.fetch_webhook()
+    # Deleted on the fake; the fetch after it raised without a request.
+    assert (fake.requests[-1].method, fake.requests[-1].status) == ("DELETE", 204)
 
 
 def test_close_drains_within_the_drain_timeout(fake: FakeDiscord, hook: FakeWebhook) -> None:

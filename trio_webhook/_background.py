@@ -31,6 +31,7 @@ from trio_webhook._config import SenderConfig
 from trio_webhook._models import Delivery, Embed, FilePart, Message
 from trio_webhook._receipts import Receipt
 from trio_webhook._sender import WebhookSender, _strategy, client_from_config, open_webhook_sender
+from trio_webhook._webhook_update import AvatarSource
 from trio_webhook.ratelimit import RateLimitTracker
 from trio_webhook.stores._redis import open_rate_limit_store
 from trio_webhook.transport._base import Transport
@@ -323,6 +324,16 @@ class EditOptions(TypedDict, total=False):
 
     keep_attachments: Sequence[int | str] | None
     thread_id: int | str | None
+
+
+class WebhookChanges(TypedDict, total=False):
+    """The keyword options of ``modify_webhook`` (see :meth:`WebhookClient.modify_webhook`).
+
+    A key left out leaves that field as it is; ``avatar=None`` removes the avatar.
+    """
+
+    name: str
+    avatar: AvatarSource | None
 
 
 @asynccontextmanager

@@ -71,7 +71,10 @@ class SenderConfig:
         dead_letter: Where dead letters go: a JSONL path, a sink, a callable, or ``None``.
         dead_letter_attachments: Whether dead-letter records keep file bytes (lossless
             replay) or only their metadata.
-        max_upload_bytes: Largest file accepted for upload (Discord's default is 10 MiB).
+        max_upload_bytes: Largest file accepted for upload (Discord's default is 10 MiB a
+            file; a boosted server allows more).
+        max_request_bytes: Most bytes all files of one request may upload (25 MiB by
+            default, as observed); the sender splits the files of a message to fit.
         wait: Execute with ``wait=true`` so receipts carry Discord's message ids.
         dry_run: Do everything but the final POST; receipts get synthetic ids.
         split_content: Cut content over 2000 characters into several messages;
@@ -107,6 +110,7 @@ class SenderConfig:
     dead_letter: DeadLetterTarget = None
     dead_letter_attachments: bool = True
     max_upload_bytes: int = 10 * MiB
+    max_request_bytes: int = 25 * MiB
     wait: bool = True
     dry_run: bool = False
     split_content: bool = True
@@ -205,6 +209,7 @@ _KINDS: Final[dict[str, _Kind]] = {
     "dead_letter": "path",
     "dead_letter_attachments": "bool",
     "max_upload_bytes": "int",
+    "max_request_bytes": "int",
     "wait": "bool",
     "dry_run": "bool",
     "split_content": "bool",
@@ -266,6 +271,7 @@ def _validate(c: SenderConfig) -> None:
     _check_outbox(c.outbox)
     _check_rate_limit_store(c.rate_limit_store)
     _check_int("max_upload_bytes", c.max_upload_bytes, 1)
+    _check_int("max_request_bytes", c.max_request_bytes, 1)
     if c.seed is not None and not _is_int(c.seed):
         raise ConfigError("seed", c.seed, "an integer or None")
 

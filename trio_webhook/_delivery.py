@@ -212,6 +212,7 @@ class DeliveryLoop:
             plan = plan_checked(
                 item.message,
                 max_upload_bytes=self._config.max_upload_bytes,
+                max_request_bytes=self._config.max_request_bytes,
                 split_content=self._config.split_content,
             )
             # The progress record is where a dead letter's ``delivered_requests`` and

@@ -17,7 +17,9 @@ import attrs
 from trio_webhook._attachments import ATTACHMENT_SCHEME, file_names, sanitize_filename
 from trio_webhook._component_tree import effective_flags, map_media
 from trio_webhook._components import Component
+from trio_webhook._edits import UNSET, KeepAttachment, MessageEdit
 from trio_webhook._models import (
+    AllowedMentions,
     Embed,
     EmbedAuthor,
     EmbedFooter,
@@ -158,44 +160,79 @@ def encode_execute(planned: PlannedRequest) -> EncodedBody:
 _EDIT_KEYS: Final = ("content", "embeds", "allowed_mentions", "components", "flags")
 
 
-def encode_edit(message: Message, *, keep_attachment_ids: Sequence[str] | None) -> EncodedBody:
-    """Encode *Edit Webhook Message* (``PATCH``) from the fields of ``message`` it may change.
+def _edit_fields(edit: MessageEdit, renames: Mapping[str, str]) -> dict[str, Any]:
+    """The JSON of the fields an edit sets, in the order Discord documents them."""
+    components = () if edit.components is UNSET else edit.components
+    flags = effective_flags(edit.flags if isinstance(edit.flags, int) else None, components)
+    # Through a Message, so that a field reads as it does in an execute body.
+    message = Message(
+        content=edit.content if isinstance(edit.content, str) else None,
+        embeds=[] if edit.embeds is UNSET else [_rewrite_embed(e, renames) for e in edit.embeds],
+        allowed_mentions=edit.allowed_mentions
+        if isinstance(edit.allowed_mentions, AllowedMentions)
+        else None,
+        components=_rewrite_components(components, renames),
+        flags=flags,
+    )
+    full = _to_json_dict(message)
+    # V2 components need their flag even when the edit leaves the other flags as they are.
+    sets_flags = edit.flags is not UNSET or flags is not None
+    payload: dict[str, Any] = {}
+    for key in _EDIT_KEYS:
+        if getattr(edit, key) is UNSET and not (key == "flags" and sets_flags):
+            continue
+        # None (and embeds=[] or components=[]) is sent: it is how an edit removes a field.
+        payload[key] = full.get(key, [] if key in ("embeds", "components") else None)
+    return payload
 
-    Only ``content``, ``embeds``, ``allowed_mentions``, ``components`` and ``flags``
-    are sent (``IS_COMPONENTS_V2`` added for V2 components), and only when set (an
-    unset field is left as it is on Discord: a message without embeds does not clear
-    them). ``message.attachments`` are new files to add.
 
-    With ``keep_attachment_ids`` a list, the ``attachments`` array names every existing
-    attachment to keep (``{"id": <snowflake>}``; the others are removed) followed by
-    the new files (``{"id": "n", "filename", "description"}``). With it ``None`` there
-    is no ``attachments`` key at all: Discord keeps the existing attachments and
-    appends the new files, but cannot be given their descriptions then.
+def encode_edit(
+    edit: MessageEdit | Message, *, keep_attachment_ids: Sequence[str] | None = None
+) -> EncodedBody:
+    """Encode *Edit Webhook Message* (``PATCH``): only the fields the edit sets.
+
+    A :class:`~trio_webhook.messages.MessageEdit` field left ``UNSET`` is not sent and
+    stays as it is on Discord; ``None`` is sent as ``null`` and ``embeds=[]`` or
+    ``components=[]`` as ``[]``, which remove them. A :class:`~trio_webhook.Message` is
+    read by :meth:`MessageEdit.from_message` (with ``keep_attachment_ids``): what it leaves
+    empty is left as it is. V2 components add ``IS_COMPONENTS_V2`` to the flags, and the
+    ``attachment://`` names in embeds and components become the names Discord stores.
+
+    With ``attachments`` set, the ``attachments`` array lists the files after the edit
+    in order: a kept one as ``{"id": <snowflake>, "description"?, "is_spoiler"?,
+    "title"?}`` (the others are removed), a new one as ``{"id": "n", "filename",
+    "description"}`` with its part ``files[n]``. Left unset, there is no ``attachments``
+    key: Discord keeps the existing files and appends ``add_files``.
 
     Args:
-        message: The new content; username, thread and forum fields are ignored.
-        keep_attachment_ids: Ids of existing attachments to keep, or ``None`` to leave
-            them all untouched.
+        edit: The changes.
+        keep_attachment_ids: With a ``Message`` only: ids of existing attachments to keep
+            (the others are removed), or ``None`` to leave them all.
 
     Returns:
         A JSON body, or a multipart body when there are new files.
 
     Raises:
         OSError: A path-backed file could not be read.
+        TypeError: ``keep_attachment_ids`` given with a ``MessageEdit``.
     """
-    renames = _renames(message.attachments)
-    edited = attrs.evolve(
-        message,
-        embeds=[_rewrite_embed(e, renames) for e in message.embeds],
-        components=_rewrite_components(message.components, renames),
-        flags=effective_flags(message.flags, message.components),
-    )
-    full = _to_json_dict(edited)
-    payload: dict[str, Any] = {k: full[k] for k in _EDIT_KEYS if k in full}
-    meta, parts = _attachments(message.attachments)
-    if keep_attachment_ids is not None:
-        kept: list[dict[str, str]] = [{"id": str(i)} for i in keep_attachment_ids]
-        payload["attachments"] = kept + meta
+    if isinstance(edit, Message):
+        edit = MessageEdit.from_message(edit, keep_attachments=keep_attachment_ids)
+    elif keep_attachment_ids is not None:
+        raise TypeError(
+            "keep_attachment_ids goes with a Message; list KeepAttachment in "
+            "MessageEdit.attachments instead"
+        )
+    files = edit.new_files
+    payload = _edit_fields(edit, _renames(files))
+    meta, parts = _attachments(files)
+    if edit.attachments is not UNSET:
+        new = iter(meta)
+        listed = [
+            a.to_json() if isinstance(a, KeepAttachment) else next(new) for a in edit.attachments
+        ]
+        # add_files come after the listed files: appended, as their name says.
+        payload["attachments"] = listed + list(new)
     if not parts:
         return EncodedBody(json=dumps(payload))
     return EncodedBody(payload_json=dumps(payload), files=parts)

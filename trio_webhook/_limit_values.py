@@ -17,6 +17,10 @@ __all__ = [
     "APPLIED_TAGS_MAX",
     "ATTACHMENT_DESCRIPTION_MAX",
     "ATTACHMENT_FILENAME_MAX",
+    "ATTACHMENT_IS_SPOILER",
+    "ATTACHMENT_TITLE_MAX",
+    "AVATAR_CONTENT_TYPES",
+    "AVATAR_MAX_BYTES",
     "AUTHOR_NAME_MAX",
     "BUTTON_LABEL_MAX",
     "BUTTON_URL_MAX",
@@ -26,6 +30,7 @@ __all__ = [
     "CONTAINER_CHILDREN_MAX",
     "CONTENT_MAX",
     "CUSTOM_ID_MAX",
+    "DEFAULT_MAX_REQUEST_BYTES",
     "DEFAULT_MAX_UPLOAD_BYTES",
     "EMBEDS_PER_REQUEST",
     "EMBED_DESCRIPTION_MAX",
@@ -63,7 +68,10 @@ __all__ = [
     "USERNAME_FORBIDDEN",
     "USERNAME_MAX",
     "USERNAME_MIN",
+    "WEBHOOK_EDIT_FLAGS",
     "WEBHOOK_FLAGS",
+    "WEBHOOK_NAME_MAX",
+    "WEBHOOK_NAME_MIN",
 ]
 
 # The message (OpenAPI IncomingWebhookRequestPartial).
@@ -97,9 +105,29 @@ COLOR_MAX: Final = 0xFFFFFF  # RichEmbed.color.maximum
 
 # Uploads (OpenAPI MessageAttachmentRequest).
 DEFAULT_MAX_UPLOAD_BYTES: Final = 10 * 1024 * 1024  # docs: Reference, "Uploading Files"
-"""Default bytes a file and a request may upload (a boosted server allows more)."""
+"""Default bytes one file may upload. Since 2025 Discord's docs say the limit "applies to
+each file in a request" and is 10 MiB by default (Nitro and a server's boost tier raise
+it); the 413 for a file over it carries code 40005."""
+DEFAULT_MAX_REQUEST_BYTES: Final = 25 * 1024 * 1024  # observed, not documented
+"""Default bytes of all files of one request. The docs name no per-request figure since
+the per-file rule; a form body over 25 MiB (26,214,400 bytes) is refused with 413 in a
+server without boosts (discord-api-docs issue 6058 and clients that measured it)."""
 ATTACHMENT_FILENAME_MAX: Final = 1024  # filename.maxLength
 ATTACHMENT_DESCRIPTION_MAX: Final = 1024  # description.maxLength
+ATTACHMENT_TITLE_MAX: Final = 1024  # title.maxLength
+ATTACHMENT_IS_SPOILER: Final = 1 << 3  # docs: Message, "Attachment Flags"
+"""The attachment flag of a spoiler; ``is_spoiler`` in an attachment request sets it (docs
+change log, 2026-06-24: existing attachments' ``description`` and ``is_spoiler`` can be
+edited; the ``SPOILER_`` filename prefix still works)."""
+
+# The webhook itself (OpenAPI update_webhook_by_token request body; docs: Reference,
+# "Image Data").
+WEBHOOK_NAME_MIN: Final = 1  # name.minLength
+WEBHOOK_NAME_MAX: Final = 80  # name.maxLength
+AVATAR_CONTENT_TYPES: Final = ("image/jpeg", "image/png", "image/gif")  # docs: "Image Data"
+"""The media types of image data (``data:image/png;base64,...``) Discord accepts."""
+AVATAR_MAX_BYTES: Final = 10 * 1024 * 1024  # observed, not documented (50045 above it)
+"""Bytes of a webhook avatar image before base64 encoding."""
 
 # Mentions (OpenAPI MessageAllowedMentionsRequest; the types from docs: Message).
 MENTION_IDS_MAX: Final = 100  # users.maxItems, roles.maxItems
@@ -114,6 +142,9 @@ ALLOWED_FLAGS: Final = SUPPRESS_EMBEDS | SUPPRESS_NOTIFICATIONS
 """The only message flags a webhook message without components may carry."""
 WEBHOOK_FLAGS: Final = ALLOWED_FLAGS | IS_COMPONENTS_V2
 """Every flag a webhook message may carry (IS_COMPONENTS_V2 only with V2 components)."""
+WEBHOOK_EDIT_FLAGS: Final = SUPPRESS_EMBEDS | IS_COMPONENTS_V2
+"""The flags an edit may set (docs: Webhook, "Edit Webhook Message": "SUPPRESS_EMBEDS and
+IS_COMPONENTS_V2 only"; the first can be set and unset, the second only set)."""
 
 # Components (docs: components/reference, "Component Reference"; OpenAPI
 # *ComponentForMessageRequest schemas reachable from IncomingWebhookRequestPartial).

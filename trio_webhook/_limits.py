@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from trio_webhook._checks import SNOWFLAKE, Collector
+from trio_webhook._checks import Collector
 from trio_webhook._component_checks import (
     check_component_references,
     check_components,
@@ -33,13 +33,14 @@ from trio_webhook._component_checks import (
     check_poll,
 )
 from trio_webhook._component_tree import effective_flags
+from trio_webhook._edit_checks import check_edit_files
+from trio_webhook._edits import UNSET, MessageEdit
 from trio_webhook._embed_checks import check_embed, check_references, embed_length
 from trio_webhook._errors import ValidationError, Violation
 from trio_webhook._file_checks import check_files
 from trio_webhook._limit_values import (
     ALLOWED_FLAGS,
     ALLOWED_MENTION_TYPES,
-    APPLIED_TAGS_MAX,
     CONTENT_MAX,
     DEFAULT_MAX_UPLOAD_BYTES,
     EMBED_TOTAL_CHARS,
@@ -47,15 +48,11 @@ from trio_webhook._limit_values import (
     FILES_PER_REQUEST,
     IS_COMPONENTS_V2,
     MENTION_IDS_MAX,
-    THREAD_NAME_MAX,
-    THREAD_NAME_MIN,
-    URL_MAX,
-    USERNAME_FORBIDDEN,
-    USERNAME_MAX,
-    USERNAME_MIN,
+    WEBHOOK_EDIT_FLAGS,
     WEBHOOK_FLAGS,
 )
 from trio_webhook._models import AllowedMentions, Embed, FilePart, Message, PlannedRequest
+from trio_webhook._name_checks import check_identity, check_thread
 
 __all__ = [
     "check",
@@ -102,7 +99,7 @@ def _check_allowed_mentions(c: Collector, am: AllowedMentions) -> None:
         c.unique(path, ids)
 
 
-def _check_flags(c: Collector, flags: int, *, has_components: bool) -> None:
+def _check_flags(c: Collector, flags: int, *, has_components: bool, edit: bool) -> None:
     if flags & IS_COMPONENTS_V2 and not has_components:
         c.add(
             "flags",
@@ -111,11 +108,21 @@ def _check_flags(c: Collector, flags: int, *, has_components: bool) -> None:
             "IS_COMPONENTS_V2 (32768) makes the components the whole message, and this one "
             "has none; add components or remove the flag",
         )
-    unknown = flags & ~WEBHOOK_FLAGS if flags >= 0 else flags
-    if unknown:
+    allowed = WEBHOOK_EDIT_FLAGS if edit else WEBHOOK_FLAGS
+    unknown = flags & ~allowed if flags >= 0 else flags
+    if unknown and edit:
         c.add(
             "flags",
-            WEBHOOK_FLAGS,
+            allowed,
+            flags,
+            f"flags {flags} carry bits an edit may not set; Discord lets an edit set only "
+            "SUPPRESS_EMBEDS (4) and IS_COMPONENTS_V2 (32768) (SUPPRESS_NOTIFICATIONS counts "
+            "only when a message is sent)",
+        )
+    elif unknown:
+        c.add(
+            "flags",
+            allowed,
             flags,
             f"flags {flags} carry bits a webhook may not set; only SUPPRESS_EMBEDS (4), "
             "SUPPRESS_NOTIFICATIONS (4096) and IS_COMPONENTS_V2 (32768) are allowed",
@@ -137,13 +144,14 @@ def _check_common(
     body_given = bool(body.embeds) or has_files or bool(body.components) or body.poll is not None
     _check_content(c, body.content, empty_allowed=edit or body_given, split_content=split_content)
     if not edit:
-        _check_identity(c, body.username, body.avatar_url)
+        check_identity(c, body.username, body.avatar_url)
     for i, embed in enumerate(body.embeds):
         check_embed(c, f"embeds[{i}]", embed)
     if body.allowed_mentions is not None:
         _check_allowed_mentions(c, body.allowed_mentions)
     if flags is not None:
-        _check_flags(c, flags, has_components=bool(body.components))
+        # An edit that leaves the components may keep the flag of those on Discord.
+        _check_flags(c, flags, has_components=bool(body.components) or edit, edit=edit)
     if v2 and body.components:
         check_components_v2(c, body)
     if body.components:
@@ -154,7 +162,7 @@ def _check_common(
         else:
             check_poll(c, body.poll)
     if not edit:
-        _check_thread(c, body.thread_id, body.thread_name, body.applied_tags)
+        check_thread(c, body.thread_id, body.thread_name, body.applied_tags)
 
 
 def _check_content(
@@ -175,60 +183,17 @@ def _check_content(
         )
 
 
-def _check_identity(c: Collector, username: str | None, avatar_url: str | None) -> None:
-    if username is not None:
-        if len(username.strip()) < USERNAME_MIN:
-            c.add("username", USERNAME_MIN, 0, "username is empty; give a name or leave it unset")
-        c.max_len("username", "username", username, USERNAME_MAX)
-        lowered = username.lower()
-        for word in USERNAME_FORBIDDEN:
-            if word in lowered:
-                c.add(
-                    "username",
-                    0,
-                    lowered.count(word),
-                    f"username {username!r} contains {word!r}, which Discord rejects; "
-                    "choose another name",
-                )
-    c.max_len("avatar_url", "avatar_url", avatar_url, URL_MAX)
-
-
-def _check_thread(
-    c: Collector,
-    thread_id: str | None,
-    thread_name: str | None,
-    applied_tags: Sequence[str] | None,
-) -> None:
-    if thread_id is not None and not SNOWFLAKE.fullmatch(thread_id):
-        c.add("thread_id", 0, 0, f"thread_id {thread_id!r} is not a snowflake")
-    if thread_name is not None:
-        if len(thread_name.strip()) < THREAD_NAME_MIN:
-            c.add("thread_name", THREAD_NAME_MIN, 0, "thread_name is empty; name the forum post")
-        c.max_len("thread_name", "thread_name", thread_name, THREAD_NAME_MAX)
-        if thread_id is not None:
-            c.add(
-                "thread_name",
-                0,
-                1,
-                "thread_id and thread_name together are an error (220002): post into the "
-                "thread, or create a forum post, not both",
-            )
-    if applied_tags is not None:
-        if len(applied_tags) > APPLIED_TAGS_MAX:
-            c.add(
-                "applied_tags",
-                APPLIED_TAGS_MAX,
-                len(applied_tags),
-                f"{len(applied_tags)} tags, Discord allows {APPLIED_TAGS_MAX}; apply fewer",
-            )
-        c.snowflakes("applied_tags", applied_tags)
-        c.unique("applied_tags", applied_tags)
+def _budgets(max_upload_bytes: int, max_request_bytes: int | None) -> tuple[int, int]:
+    """The most bytes a file (never more than a whole request), and a request, may upload."""
+    request = max_upload_bytes if max_request_bytes is None else max_request_bytes
+    return min(max_upload_bytes, request), request
 
 
 def validate(
     message: Message,
     *,
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    max_request_bytes: int | None = None,
     split_content: bool = True,
 ) -> list[Violation]:
     """Every limit that ``message`` breaks, in the order of its fields.
@@ -240,7 +205,9 @@ def validate(
 
     Args:
         message: The message to check.
-        max_upload_bytes: The most bytes one file (and one request) may upload.
+        max_upload_bytes: The most bytes one file may upload (Discord checks each file).
+        max_request_bytes: The most bytes all files of one request may upload; a file
+            must fit in it too (``None``: ``max_upload_bytes``).
         split_content: Whether long content will be split into several messages (the
             sender's and ``WebhookClient.execute``'s default); ``False`` holds it to
             2000 characters.
@@ -248,18 +215,17 @@ def validate(
     Returns:
         The violations; empty when the message can be sent.
     """
+    per_file, per_request = _budgets(max_upload_bytes, max_request_bytes)
     c = Collector()
     _check_common(c, message, has_files=bool(message.attachments), split_content=split_content)
-    upload = check_files(c, "attachments", message.attachments, max_upload_bytes)
+    upload = check_files(c, "attachments", message.attachments, per_file)
     check_references(c, message.embeds, message.attachments, "the message")
     flags = effective_flags(message.flags, message.components)
     if message.components:
         check_component_references(c, message.components, message.attachments, "the message")
     if flags is not None and flags >= 0 and flags & IS_COMPONENTS_V2:
         # A V2 message is one layout: it is never split, so its files go in one request.
-        _check_request_totals(
-            c, (), message.attachments, upload, max_upload_bytes, label="attachments"
-        )
+        _check_request_totals(c, (), message.attachments, upload, per_request, label="attachments")
     return c.violations
 
 
@@ -267,6 +233,7 @@ def check(
     message: Message,
     *,
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    max_request_bytes: int | None = None,
     split_content: bool = True,
 ) -> None:
     """Raise if ``message`` breaks a limit (see :func:`validate`).
@@ -274,7 +241,12 @@ def check(
     Raises:
         ValidationError: Listing every violation.
     """
-    violations = validate(message, max_upload_bytes=max_upload_bytes, split_content=split_content)
+    violations = validate(
+        message,
+        max_upload_bytes=max_upload_bytes,
+        max_request_bytes=max_request_bytes,
+        split_content=split_content,
+    )
     if violations:
         raise ValidationError(violations)
 
@@ -320,25 +292,31 @@ def _check_request_totals(
 
 
 def validate_request(
-    planned: PlannedRequest, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    planned: PlannedRequest,
+    *,
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    max_request_bytes: int | None = None,
 ) -> list[Violation]:
     """Every limit that one planned request breaks, per-request totals included.
 
     On top of :func:`validate`'s rules: at most 10 embeds, 6000 embed characters, 10
-    files and ``max_upload_bytes`` in all; every ``attachment://`` reference must name
+    files and ``max_request_bytes`` in all; every ``attachment://`` reference must name
     a file of this very request.
 
     Args:
         planned: A request from :func:`~trio_webhook._planning.plan_requests`.
-        max_upload_bytes: The most bytes the request may upload.
+        max_upload_bytes: The most bytes one file may upload.
+        max_request_bytes: The most bytes the request may upload in all (``None``:
+            ``max_upload_bytes``).
 
     Returns:
         The violations (paths name ``files[i]`` for the request's files).
     """
+    per_file, per_request = _budgets(max_upload_bytes, max_request_bytes)
     c = Collector()
     _check_common(c, planned, has_files=bool(planned.files))
-    upload = check_files(c, "files", planned.files, max_upload_bytes)
-    _check_request_totals(c, planned.embeds, planned.files, upload, max_upload_bytes)
+    upload = check_files(c, "files", planned.files, per_file)
+    _check_request_totals(c, planned.embeds, planned.files, upload, per_request)
     check_references(c, planned.embeds, planned.files, "this request")
     if planned.components:
         check_component_references(c, planned.components, planned.files, "this request")
@@ -346,39 +324,64 @@ def validate_request(
 
 
 def check_request(
-    planned: PlannedRequest, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    planned: PlannedRequest,
+    *,
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    max_request_bytes: int | None = None,
 ) -> None:
     """Raise if one planned request breaks a limit (see :func:`validate_request`).
 
     Raises:
         ValidationError: Listing every violation.
     """
-    violations = validate_request(planned, max_upload_bytes=max_upload_bytes)
+    violations = validate_request(
+        planned, max_upload_bytes=max_upload_bytes, max_request_bytes=max_request_bytes
+    )
     if violations:
         raise ValidationError(violations)
 
 
 def validate_edit(
-    message: Message, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    edit: MessageEdit | Message,
+    *,
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    max_request_bytes: int | None = None,
 ) -> list[Violation]:
-    """Every limit an edit (``PATCH``) with ``message`` breaks.
+    """Every limit an edit (``PATCH``) breaks; a ``Message`` is read by ``from_message``.
 
-    An edit is one request, so the per-request totals apply; it may change only the
-    content, embeds, allowed mentions and flags and add files, and it need not carry
-    any of them.
+    One request: the per-request totals apply. The content, embeds, allowed mentions,
+    flags (an edit may set only ``SUPPRESS_EMBEDS`` and ``IS_COMPONENTS_V2``) and
+    components it sets are checked as for a message; at most 10 files remain after the
+    edit, a kept attachment's id is a snowflake, its description and title within limits.
+    A poll cannot be edited.
 
     Args:
-        message: The edit; username, thread and forum fields are ignored.
-        max_upload_bytes: The most bytes the request may upload.
+        edit: The edit.
+        max_upload_bytes: The most bytes one new file may upload.
+        max_request_bytes: The most bytes of all new files (``None``: ``max_upload_bytes``).
 
     Returns:
         The violations.
     """
-    c = Collector()
-    _check_common(c, message, has_files=bool(message.attachments), edit=True)
-    upload = check_files(c, "attachments", message.attachments, max_upload_bytes)
-    # References are not checked: an edit may refer to attachments the message keeps.
-    _check_request_totals(
-        c, message.embeds, message.attachments, upload, max_upload_bytes, label="attachments"
+    poll = edit.poll if isinstance(edit, Message) else None  # refused below
+    if isinstance(edit, Message):
+        edit = MessageEdit.from_message(edit)
+    per_file, per_request = _budgets(max_upload_bytes, max_request_bytes)
+    # What the edit sets, as a message: the message's rules apply to it as they are.
+    view = Message(
+        content=edit.content if isinstance(edit.content, str) else None,
+        embeds=() if edit.embeds is UNSET else edit.embeds,
+        allowed_mentions=edit.allowed_mentions
+        if isinstance(edit.allowed_mentions, AllowedMentions)
+        else None,
+        flags=edit.flags if isinstance(edit.flags, int) else None,
+        components=() if edit.components is UNSET else edit.components,
+        poll=poll,
+        application_owned=edit.application_owned,
     )
+    c = Collector()
+    _check_common(c, view, has_files=bool(edit.new_files), edit=True)
+    upload = check_edit_files(c, edit, per_file)
+    # References are not checked: an edit may refer to attachments the message keeps.
+    _check_request_totals(c, view.embeds, edit.new_files, upload, per_request, label="attachments")
     return c.violations

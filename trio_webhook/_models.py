@@ -1,7 +1,8 @@
 """Message models (attrs, frozen) and the one cattrs converter that turns them into JSON.
 
 Every model is imported from here: the message and its files, what Discord answers
-(:class:`SentMessage`, :class:`Delivery`), one planned request (:class:`PlannedRequest`)
+(:class:`SentMessage`, :class:`Delivery`; the read models are in
+:mod:`trio_webhook._received`), one planned request (:class:`PlannedRequest`)
 and the embed parts (written in :mod:`trio_webhook._embeds`, the file in
 :mod:`trio_webhook._files`, components and polls in :mod:`trio_webhook._components` and
 :mod:`trio_webhook._polls`). The field validators and converters are in
@@ -27,6 +28,12 @@ from trio_webhook._components import COMPONENT_NAMES, COMPONENT_TYPES, Component
 from trio_webhook._embeds import Embed, EmbedAuthor, EmbedField, EmbedFooter, EmbedMedia
 from trio_webhook._files import FilePart
 from trio_webhook._polls import Poll, poll_json
+from trio_webhook._received import (
+    ReceivedAttachment,
+    ReceivedMessage,
+    WebhookInfo,
+    register_structure_hooks,
+)
 from trio_webhook._validators import (
     V_SNOWFLAKES,
     as_tuple,
@@ -53,8 +60,11 @@ __all__ = [
     "FilePart",
     "Message",
     "PlannedRequest",
+    "ReceivedAttachment",
+    "ReceivedMessage",
     "RequestFields",
     "SentMessage",
+    "WebhookInfo",
     "converter",
     "request_fields",
     "to_json_dict",
@@ -168,24 +178,8 @@ class Message:
         return message_from_json(data)
 
 
-@attrs.frozen
-class SentMessage:
-    """A message as Discord returned it (``wait=true``).
-
-    Attributes:
-        id: The message's snowflake.
-        channel_id: The channel (or thread) it landed in.
-        raw: Discord's whole JSON object.
-    """
-
-    id: str
-    channel_id: str
-    raw: Mapping[str, Any] = attrs.field(repr=False, eq=False)
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> SentMessage:
-        """Read Discord's message object."""
-        return cls(id=str(data.get("id", "")), channel_id=str(data.get("channel_id", "")), raw=data)
+SentMessage = ReceivedMessage
+"""The name :class:`~trio_webhook._received.ReceivedMessage` had first (the same class)."""
 
 
 @attrs.frozen
@@ -335,6 +329,7 @@ def _make_converter() -> cattrs.Converter:
 
     conv.register_unstructure_hook_factory(attrs.has, omit_none_factory)
     conv.register_unstructure_hook(Poll, lambda poll: poll_json(poll, conv.unstructure))
+    register_structure_hooks(conv)
     return conv
 
 

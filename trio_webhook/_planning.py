@@ -181,13 +181,16 @@ def plan_requests(
     message: Message,
     *,
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    max_request_bytes: int | None = None,
     split_content: bool = True,
 ) -> tuple[PlannedRequest, ...]:
     """Plan the requests that deliver ``message``, in the order to send them.
 
     Args:
         message: The message to deliver.
-        max_upload_bytes: The most bytes one file and one request may upload.
+        max_upload_bytes: The most bytes one file may upload.
+        max_request_bytes: The most bytes all files of one request may upload
+            (``None``: ``max_upload_bytes``, the most cautious reading).
         split_content: Cut content over 2000 characters into several messages
             (``False``: such content is a violation).
 
@@ -199,14 +202,25 @@ def plan_requests(
         ValidationError: The message breaks a limit (every violation is listed), or
             embeds that refer to the same file cannot share one request.
     """
-    check(message, max_upload_bytes=max_upload_bytes, split_content=split_content)
-    return plan_checked(message, max_upload_bytes=max_upload_bytes, split_content=split_content)
+    check(
+        message,
+        max_upload_bytes=max_upload_bytes,
+        max_request_bytes=max_request_bytes,
+        split_content=split_content,
+    )
+    return plan_checked(
+        message,
+        max_upload_bytes=max_upload_bytes,
+        max_request_bytes=max_request_bytes,
+        split_content=split_content,
+    )
 
 
 def plan_checked(
     message: Message,
     *,
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    max_request_bytes: int | None = None,
     split_content: bool = True,
 ) -> tuple[PlannedRequest, ...]:
     """:func:`plan_requests` for a message that already passed ``check``.
@@ -215,7 +229,7 @@ def plan_checked(
     producer, not dead-lettered); checking again for every delivery would double that cost.
     """
     if split_content and message.content is not None and len(message.content) > CONTENT_MAX:
-        return _plan_long_content(message, message.content, max_upload_bytes)
+        return _plan_long_content(message, message.content, max_upload_bytes, max_request_bytes)
     embeds = message.embeds
     if (
         not message.attachments
@@ -228,11 +242,12 @@ def plan_checked(
     files = message.attachments
     sizes = [f.size() for f in files]
     refs, first_needs = _references(embeds, files, message.components)
-    ranges = _chunk_keeping_references(embeds, refs, sizes, max_upload_bytes, first_needs)
+    budget = max_upload_bytes if max_request_bytes is None else max_request_bytes
+    ranges = _chunk_keeping_references(embeds, refs, sizes, budget, first_needs)
     placed = [sorted(set().union(*refs[start:end])) for start, end in ranges]
     placed[0] = sorted(first_needs.union(placed[0]))
     referenced = set(first_needs.union(*refs))
-    placed[0], spill = _place_unreferenced(placed[0], referenced, sizes, max_upload_bytes)
+    placed[0], spill = _place_unreferenced(placed[0], referenced, sizes, budget)
     requests = [
         PlannedRequest(
             index=n,
@@ -254,7 +269,7 @@ def plan_checked(
 
 
 def _plan_long_content(
-    message: Message, content: str, max_upload_bytes: int
+    message: Message, content: str, max_upload_bytes: int, max_request_bytes: int | None
 ) -> tuple[PlannedRequest, ...]:
     """Content over the limit: each piece its own request, the rest with the last piece.
 
@@ -274,7 +289,10 @@ def _plan_long_content(
     fields["content"] = pieces[-1] if pieces else None  # None: only whitespace was left
     fields["components"], fields["poll"] = message.components, message.poll
     rest = plan_checked(
-        attrs.evolve(message, **fields), max_upload_bytes=max_upload_bytes, split_content=False
+        attrs.evolve(message, **fields),
+        max_upload_bytes=max_upload_bytes,
+        max_request_bytes=max_request_bytes,
+        split_content=False,
     )
     return (*lead, *(attrs.evolve(r, index=r.index + len(lead)) for r in rest))
 

@@ -90,6 +90,7 @@ def client_from_config(
         total_timeout=config.total_timeout,
         max_response_bytes=config.max_response_bytes,
         max_upload_bytes=config.max_upload_bytes,
+        max_request_bytes=config.max_request_bytes,
         ssl_context=ssl_context,
         transport=DryRunTransport() if config.dry_run else transport,
     )
@@ -125,6 +126,7 @@ class WebhookSender(Draining):
         check(
             message,
             max_upload_bytes=self._config.max_upload_bytes,
+            max_request_bytes=self._config.max_request_bytes,
             split_content=self._config.split_content,
         )
         item = Item(message)
@@ -148,6 +150,7 @@ class WebhookSender(Draining):
         check(
             message,
             max_upload_bytes=self._config.max_upload_bytes,
+            max_request_bytes=self._config.max_request_bytes,
             split_content=self._config.split_content,
         )
         item = Item(message)

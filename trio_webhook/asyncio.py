@@ -51,7 +51,7 @@ thread ("Attempted to call run() from inside a run()").
 from __future__ import annotations
 
 import asyncio as _asyncio
-from collections.abc import Awaitable, Callable, Generator, Mapping
+from collections.abc import Awaitable, Callable, Generator
 from contextlib import AbstractAsyncContextManager, suppress
 from functools import partial
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, Unpack, final
@@ -65,12 +65,19 @@ from trio_webhook._background import (
 )
 from trio_webhook._client import WebhookClient
 from trio_webhook._config import SenderConfig
-from trio_webhook._models import Delivery, Message, SentMessage
+from trio_webhook._edits import MessageEdit
+from trio_webhook._models import Delivery, Message, SentMessage, WebhookInfo
 from trio_webhook._receipts import SenderStats
 from trio_webhook._sender import WebhookSender
 
 if TYPE_CHECKING:
-    from trio_webhook._background import EditOptions, ExecuteOptions, FacadeOptions, Held
+    from trio_webhook._background import (
+        EditOptions,
+        ExecuteOptions,
+        FacadeOptions,
+        Held,
+        WebhookChanges,
+    )
 
 __all__ = ["AsyncReceipt", "AsyncSender", "AsyncWebhookClient", "open_webhook_sender"]
 
@@ -270,7 +277,7 @@ class AsyncWebhookClient(_Opened[WebhookClient]):
         return await _call(partial(self._value.get_message, message_id, thread_id=thread_id))
 
     async def edit_message(
-        self, message_id: int | str, message: Message, **options: Unpack[EditOptions]
+        self, message_id: int | str, message: Message | MessageEdit, **options: Unpack[EditOptions]
     ) -> SentMessage:
         """Edit a message this webhook sent (``keep_attachments=``, ``thread_id=``)."""
         return await _call(partial(self._value.edit_message, message_id, message, **options))
@@ -281,6 +288,14 @@ class AsyncWebhookClient(_Opened[WebhookClient]):
         """Delete a message this webhook sent."""
         await _call(partial(self._value.delete_message, message_id, thread_id=thread_id))
 
-    async def fetch_webhook(self) -> Mapping[str, Any]:
-        """The webhook object (name, channel, guild), without its token."""
+    async def fetch_webhook(self) -> WebhookInfo:
+        """The webhook itself (name, avatar, channel, guild), never its token."""
         return await _call(self._value.fetch_webhook)
+
+    async def modify_webhook(self, **changes: Unpack[WebhookChanges]) -> WebhookInfo:
+        """Change the webhook's default ``name`` or ``avatar`` (``None`` removes it)."""
+        return await _call(partial(self._value.modify_webhook, **changes))
+
+    async def delete_webhook(self) -> None:
+        """Delete the webhook for good; the client is dead afterwards."""
+        await _call(self._value.delete_webhook)

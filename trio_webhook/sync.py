@@ -33,9 +33,9 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable
 from functools import partial
-from typing import Any, Self, TypeVar, Unpack, final
+from typing import Self, TypeVar, Unpack, final
 
 import trio
 
@@ -45,6 +45,7 @@ from trio_webhook._background import (
     FacadeOptions,
     Held,
     ReceiptView,
+    WebhookChanges,
     background,
     facade_client,
     facade_sender,
@@ -53,7 +54,8 @@ from trio_webhook._background import (
 )
 from trio_webhook._client import WebhookClient
 from trio_webhook._config import SenderConfig
-from trio_webhook._models import Delivery, Embed, FilePart, Message, SentMessage
+from trio_webhook._edits import MessageEdit
+from trio_webhook._models import Delivery, Embed, FilePart, Message, SentMessage, WebhookInfo
 from trio_webhook._receipts import Receipt, SenderStats
 from trio_webhook._sender import WebhookSender
 
@@ -272,7 +274,7 @@ class SyncWebhookClient(_Closing):
         return self._call("get_message", get)
 
     def edit_message(
-        self, message_id: int | str, message: Message, **options: Unpack[EditOptions]
+        self, message_id: int | str, message: Message | MessageEdit, **options: Unpack[EditOptions]
     ) -> SentMessage:
         """Edit a message this webhook sent.
 
@@ -287,9 +289,21 @@ class SyncWebhookClient(_Closing):
         delete = partial(self._client.delete_message, message_id, thread_id=thread_id)
         self._call("delete_message", delete)
 
-    def fetch_webhook(self) -> Mapping[str, Any]:
-        """The webhook object (name, channel, guild), without its token."""
+    def fetch_webhook(self) -> WebhookInfo:
+        """The webhook itself (name, avatar, channel, guild), never its token."""
         return self._call("fetch_webhook", self._client.fetch_webhook)
+
+    def modify_webhook(self, **changes: Unpack[WebhookChanges]) -> WebhookInfo:
+        """Change the webhook's default ``name`` or ``avatar`` (``None`` removes it).
+
+        See :meth:`WebhookClient.modify_webhook <trio_webhook.WebhookClient.modify_webhook>`.
+        """
+        modify = partial(self._client.modify_webhook, **changes)
+        return self._call("modify_webhook", modify)
+
+    def delete_webhook(self) -> None:
+        """Delete the webhook for good; the client is dead afterwards."""
+        self._call("delete_webhook", self._client.delete_webhook)
 
     def close(self) -> None:
         """Close the client's connections."""

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Mapping
-from typing import Any
 
 import trio
 
@@ -65,6 +63,13 @@ from trio_webhook.components import (
     Thumbnail,
 )
 from trio_webhook.errors import InvalidRequestBudgetExceeded, Violation, WebhookNotFound
+from trio_webhook.messages import (
+    UNSET,
+    KeepAttachment,
+    MessageEdit,
+    ReceivedAttachment,
+    WebhookInfo,
+)
 from trio_webhook.polls import Emoji, Poll, PollAnswer
 from trio_webhook.ratelimit import AdaptiveStrategy, RateLimitTracker
 from trio_webhook.testing import FakeDiscord, FakeWebhook
@@ -152,7 +157,16 @@ async def use_the_client() -> None:
         assert delivery.id is not None
         sent: SentMessage = await client.edit_message(delivery.id, Message(content="edited"))
         again: SentMessage = await client.get_message(sent.id)
+        first: ReceivedAttachment = again.attachments[0]
+        edit = MessageEdit(embeds=[], attachments=[KeepAttachment(first.id, spoiler=True)])
+        await client.edit_message(again.id, edit)
         await client.delete_message(again.id)
+        info: WebhookInfo = await client.modify_webhook(name="deploys", avatar=None)
+        assert info.name == "deploys"
+        await client.modify_webhook(avatar=UNSET)
+        await client.delete_webhook()
+
+        MessageEdit(embeds=UNSET, content=3)  # type: ignore[arg-type]
 
         await client.execute(message, wait="yes")  # type: ignore[arg-type]
 
@@ -214,7 +228,7 @@ def use_the_sync_facade() -> None:
         assert sent.id is not None
         edited: SentMessage = client.edit_message(sent.id, message, keep_attachments=[])
         again: SentMessage = client.get_message(sent.id)
-        webhook: Mapping[str, Any] = client.fetch_webhook()
+        webhook: WebhookInfo = client.fetch_webhook()
         client.delete_message(sent.id)
 
         client.edit_message(sent.id, message, keep=[])  # type: ignore[call-arg]

@@ -140,6 +140,7 @@ class RelayApp:
             uploads,
             thread_id=query.get("thread_id"),
             max_upload_bytes=sender.max_upload_bytes,
+            max_request_bytes=sender.max_request_bytes,
             split_content=sender.split_content,
         )
         if ignored:

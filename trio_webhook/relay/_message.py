@@ -1,9 +1,10 @@
 """A request's payload and uploads read into the library's :class:`Message`, or refused.
 
 How lenient: Discord ignores keys it does not know, and knows some that the library
-cannot carry (``components``, ``poll``). The relay reads the payload with
-``Message.from_json`` (strict), then drops every key the library does not model and
-reads it again: such keys are not refused, they are named in a warning and counted
+does not carry (``sticker_ids``, say; ``components`` and ``poll`` are read into the
+models and forwarded). The relay reads the payload with ``Message.from_json``
+(strict), then drops every key the library does not model and reads it again: such
+keys are not refused, they are named in a warning and counted
 (``trio_webhook_relay_ignored_keys_total``). A message left empty by that is refused
 as Discord refuses an empty one (50006). Every other problem (a wrong type, a value a
 model refuses, a broken limit) is answered with Discord's 400 and the ``errors`` tree.
@@ -112,6 +113,7 @@ def read_message(
     *,
     thread_id: str | None,
     max_upload_bytes: int,
+    max_request_bytes: int | None = None,
     split_content: bool = True,
 ) -> tuple[Message, list[str]]:
     """The message a request asks to post, and the keys ignored in its payload.
@@ -121,6 +123,9 @@ def read_message(
         uploads: The file parts.
         thread_id: The ``thread_id`` query parameter (it overrides the payload's).
         max_upload_bytes: The largest file accepted.
+        max_request_bytes: The most bytes one request may upload (the senders' own
+            setting; ``None``: ``max_upload_bytes``): a file must fit in it, and so must
+            the files of a Components V2 message, which go in one request.
         split_content: Whether content over 2000 characters is split (the senders' own
             setting) rather than refused.
 
@@ -141,10 +146,18 @@ def read_message(
         raise invalid_form_body(exc.problems) from None
     if files:
         message = attrs.evolve(message, attachments=tuple(files))
-    violations = validate(message, max_upload_bytes=max_upload_bytes, split_content=split_content)
+    violations = validate(
+        message,
+        max_upload_bytes=max_upload_bytes,
+        max_request_bytes=max_request_bytes,
+        split_content=split_content,
+    )
     if any(v.path == "message" for v in violations):
         raise empty_message()
-    if any(v.path.startswith("attachments") and v.limit == max_upload_bytes for v in violations):
+    # A byte budget broken is Discord's 413, whichever of the two it is.
+    budgets = {max_upload_bytes, max_request_bytes or max_upload_bytes}
+    budgets.add(min(budgets))
+    if any(v.path.startswith("attachments") and v.limit in budgets for v in violations):
         raise too_large()
     if violations:
         raise invalid_form_body(violations=violations)

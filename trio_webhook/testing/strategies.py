@@ -23,6 +23,8 @@ from collections.abc import Sequence
 
 from hypothesis import strategies as st
 
+from trio_webhook._edits import UNSET, KeepAttachment, MessageEdit
+from trio_webhook._embed_checks import embed_length
 from trio_webhook._models import (
     AllowedMentions,
     Embed,
@@ -41,6 +43,8 @@ __all__ = [
     "embed_fields",
     "embeds",
     "file_parts",
+    "keep_attachments",
+    "message_edits",
     "message_flags",
     "messages",
     "polls",
@@ -271,6 +275,47 @@ def messages(
         thread_id=thread_id,
         thread_name=thread_name,
         applied_tags=applied_tags,
+    )
+
+
+@st.composite
+def keep_attachments(draw: st.DrawFn) -> KeepAttachment:
+    """Kept attachments: a snowflake, sometimes a new description, title or spoiler."""
+    return KeepAttachment(
+        draw(snowflakes()),
+        description=draw(st.none() | texts(1024)),
+        spoiler=draw(st.none() | st.booleans()),
+        title=draw(st.none() | texts(1024)),
+    )
+
+
+@st.composite
+def message_edits(draw: st.DrawFn, *, max_file_bytes: int = 64) -> MessageEdit:
+    """Valid edits: each field unset, cleared (``None`` or ``[]``) or set.
+
+    Components are link-button rows (:func:`components_v2` draws layouts, which cannot
+    go with content or embeds).
+
+    At most 10 embeds and 10 files after the edit (kept and new), ids unique.
+    """
+    content = draw(st.just(UNSET) | st.none() | texts(2000))
+    embed_list = draw(st.just(UNSET) | st.lists(embeds(), max_size=3))
+    if embed_list is not UNSET and sum(embed_length(e) for e in embed_list) > _EMBED_BUDGET:
+        embed_list = embed_list[:1]
+    kept = draw(st.lists(keep_attachments(), max_size=4, unique_by=lambda k: k.id))
+    new = [
+        draw(file_parts(index=i, max_bytes=max_file_bytes)) for i in range(draw(st.integers(0, 3)))
+    ]
+    listed: list[KeepAttachment | FilePart] = draw(st.permutations([*kept, *new]))
+    attachments = draw(st.just(UNSET) | st.just(listed))
+    return MessageEdit(
+        content=content,
+        embeds=embed_list,
+        allowed_mentions=draw(st.just(UNSET) | st.none() | allowed_mentions()),
+        flags=draw(st.just(UNSET) | st.none() | st.sampled_from([0, 4])),
+        components=draw(st.just(UNSET) | st.lists(action_rows(), max_size=5)),
+        attachments=attachments,
+        add_files=[] if attachments is not UNSET else new,
     )
 
 

@@ -29,7 +29,7 @@ from trio_webhook.testing._fake._http import (
     json_response,
 )
 from trio_webhook.testing._fake._model import FakeWebhook, Model, webhook_object
-from trio_webhook.testing._fake._multipart import parse_body
+from trio_webhook.testing._fake._multipart import MAX_REQUEST_BYTES, parse_body
 from trio_webhook.testing._fake._ratelimits import RateLimits
 from trio_webhook.testing._fake._validation import (
     check_webhook_id,
@@ -45,7 +45,11 @@ _ROUTE = re.compile(
 )
 _TOKEN_IN_PATH = re.compile(r"^(/api(?:/v\d+)?/webhooks/[^/]+/)[^/]+")
 _SUPPORTED_VERSIONS: Final = (None, 9, 10)
-_METHODS: Final = {"execute": ("POST",), "webhook": ("GET",), "message": ("GET", "PATCH", "DELETE")}
+_METHODS: Final = {
+    "execute": ("POST",),
+    "webhook": ("GET", "PATCH", "DELETE"),
+    "message": ("GET", "PATCH", "DELETE"),
+}
 
 
 @attrs.frozen
@@ -113,16 +117,23 @@ class App:
         limits: The rate limits.
         faults: The injected faults.
         max_upload_bytes: The largest file accepted.
+        max_request_bytes: The largest body accepted.
     """
 
     def __init__(
-        self, model: Model, limits: RateLimits, faults: Faults, max_upload_bytes: int
+        self,
+        model: Model,
+        limits: RateLimits,
+        faults: Faults,
+        max_upload_bytes: int,
+        max_request_bytes: int = MAX_REQUEST_BYTES,
     ) -> None:
         self.requests: list[RecordedRequest] = []
         self._model = model
         self._limits = limits
         self._faults = faults
         self.max_upload_bytes = max_upload_bytes
+        self.max_request_bytes = max_request_bytes
 
     async def __call__(self, scope: ASGIScope, receive: ASGIReceive, send: ASGISend) -> None:
         """Serve one ASGI connection scope (``http`` or ``lifespan``)."""
@@ -165,7 +176,9 @@ class App:
             if match is None or version not in _SUPPORTED_VERSIONS:
                 answer: Answer = error(404, 0, "404: Not Found")
             else:
-                call = _read_call(method, match, query, scope["headers"], body)
+                call = _read_call(
+                    method, match, query, scope["headers"], body, self.max_request_bytes
+                )
                 fault = self._faults.next(method, call.webhook_id)
                 answer = await answer_with(fault, partial(self._handle, call), now)
             status = None if isinstance(answer, Dropped) else answer.status
@@ -212,11 +225,11 @@ class App:
             return error(404, 10015, "Unknown Webhook")
         if call.token != hook.token:
             return error(401, 50027, "Invalid Webhook Token")
-        if call.route == "webhook":
-            return json_response(200, webhook_object(hook))
         if call.parse_error is not None and call.method in ("POST", "PATCH"):
             return call.parse_error
         payload = call.payload if isinstance(call.payload, dict) else {}
+        if call.route == "webhook":
+            return self._webhook(hook, call, payload)
         if call.route == "execute":
             return self._execute(hook, call, payload, now)
         return self._message(hook, call, payload, now)
@@ -234,6 +247,14 @@ class App:
         if call.query.get("wait", "").lower() in ("true", "1"):
             return json_response(200, data)
         return Response(204)
+
+    def _webhook(self, hook: FakeWebhook, call: _Call, payload: Mapping[str, Any]) -> Response:
+        if call.method == "DELETE":
+            self._model.delete_webhook(hook)
+            return Response(204)
+        if call.method == "PATCH":
+            hook = self._model.modify_webhook(hook, payload)
+        return json_response(200, webhook_object(hook))
 
     def _message(
         self, hook: FakeWebhook, call: _Call, payload: Mapping[str, Any], now: float
@@ -271,13 +292,14 @@ def _read_call(
     query: Mapping[str, str],
     raw_headers: Iterable[tuple[bytes, bytes]],
     body: bytes,
+    max_request_bytes: int,
 ) -> _Call:
     headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in raw_headers}
     payload: Any = None
     uploads: list[Upload] = []
     parse_error: Response | None = None
     try:
-        payload, uploads = parse_body(headers, body)
+        payload, uploads = parse_body(headers, body, max_request_bytes)
     except Rejected as exc:
         parse_error = exc.response
     message_id = match["message"]

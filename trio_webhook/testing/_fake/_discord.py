@@ -21,6 +21,7 @@ from trio_webhook.testing._asgi_transport import FakeDiscordTransport
 from trio_webhook.testing._fake._app import App, RecordedRequest
 from trio_webhook.testing._fake._faults import Fault, FaultKind, Faults
 from trio_webhook.testing._fake._model import FakeWebhook, Model
+from trio_webhook.testing._fake._multipart import MAX_REQUEST_BYTES
 from trio_webhook.testing._fake._ratelimits import RateLimits
 from trio_webhook.transport._base import DEFAULT_MAX_RESPONSE_BYTES
 from trio_webhook.transport._httpx import HttpxTransport
@@ -66,7 +67,10 @@ class FakeDiscord:
             ``None`` disables it.
         time_scale: Multiplies every window and every announced wait (0.1 makes a demo
             ten times faster). Injected delays are not scaled.
-        max_upload_bytes: The largest file accepted (413, code 40005, above it).
+        max_upload_bytes: The largest file accepted (413, code 40005, above it): Discord
+            checks each file (10 MiB by default).
+        max_request_bytes: The largest request body accepted (413, code 40005, above
+            it; about 25 MiB by default, as observed).
         base_url: The origin used in webhook URLs and the in-process transport.
         epoch_offset: Added to ``trio.current_time()`` to give the fake's epoch seconds.
 
@@ -103,6 +107,7 @@ class FakeDiscord:
         global_limit: int | None = None,
         time_scale: float = 1.0,
         max_upload_bytes: int = 10 * 1024 * 1024,
+        max_request_bytes: int = MAX_REQUEST_BYTES,
         base_url: str = "https://discord.test",
         epoch_offset: float = _DEFAULT_EPOCH_OFFSET,
     ) -> None:
@@ -126,7 +131,9 @@ class FakeDiscord:
             rng=rng,
         )
         self._faults = Faults(rng)
-        self._app = App(self._model, self._limits, self._faults, max_upload_bytes)
+        self._app = App(
+            self._model, self._limits, self._faults, max_upload_bytes, max_request_bytes
+        )
 
     # --- Settings -----------------------------------------------------------------------------
 
@@ -149,6 +156,11 @@ class FakeDiscord:
     def max_upload_bytes(self) -> int:
         """The largest file accepted."""
         return self._app.max_upload_bytes
+
+    @property
+    def max_request_bytes(self) -> int:
+        """The largest request body accepted."""
+        return self._app.max_request_bytes
 
     @property
     def bucket_limit(self) -> int:

@@ -18,6 +18,11 @@ from typing import Any, Final
 
 import attrs
 
+from trio_webhook.testing._fake._attachments import (
+    kept_attachments,
+    set_metadata,
+    webhook_changes,
+)
 from trio_webhook.testing._fake._components import (
     IS_COMPONENTS_V2,
     stored_components,
@@ -58,6 +63,7 @@ class FakeWebhook:
         guild_id: The guild of its channel.
         application_id: The application that owns it, or ``None`` (a webhook made in a
             channel's settings): only an owned one may send interactive components.
+        avatar: Its default avatar's hash (of the image last set), ``None`` without one.
     """
 
     id: str
@@ -67,6 +73,7 @@ class FakeWebhook:
     url: str = attrs.field(repr=False)
     guild_id: str
     application_id: str | None = None
+    avatar: str | None = None
 
     @property
     def application_owned(self) -> bool:
@@ -148,6 +155,17 @@ class Model:
         )
         self._webhooks[webhook_id] = hook
         return hook
+
+    def modify_webhook(self, hook: FakeWebhook, payload: Mapping[str, Any]) -> FakeWebhook:
+        """Apply *Modify Webhook with Token*: a new name, avatar (image data) or none.
+
+        Raises:
+            Rejected: 400, code 50035, for a bad name or image data, as Discord answers.
+        """
+        changes = webhook_changes(payload)
+        updated = attrs.evolve(hook, **changes)
+        self._webhooks[hook.id] = updated
+        return updated
 
     def delete_webhook(self, hook: FakeWebhook) -> None:
         """Delete a webhook: :meth:`webhook` no longer finds it."""
@@ -270,26 +288,25 @@ class Model:
         updated = dict(data)
         if "content" in payload:
             updated["content"] = payload["content"] or ""
+        # null and [] both remove them all; a key left out leaves them.
         if "embeds" in payload:
             updated["embeds"] = [_normalise_embed(e) for e in payload["embeds"] or []]
         if "flags" in payload:
             updated["flags"] = int(payload["flags"] or 0) | (data["flags"] & IS_COMPONENTS_V2)
-        if "components" in payload:
-            updated["components"] = stored_components(payload["components"], data["attachments"])
-        kept = list(data["attachments"])
-        if payload.get("attachments") is not None:
-            keep_ids = {str(a.get("id")) for a in payload["attachments"] if isinstance(a, dict)}
-            kept = [a for a in kept if a["id"] in keep_ids]
-        if len(kept) + len(uploads) > MAX_FILES:
+        listed = payload.get("attachments")
+        if isinstance(listed, list):
+            final = kept_attachments(data["attachments"], listed, uploads)
+        else:
+            final = list(data["attachments"]) + [None] * len(uploads)
+        if len(final) > MAX_FILES:
             raise too_many_files()
-        new = self._store_uploads(uploads, meta, stored.channel_id)
-        updated["attachments"] = kept + new
-        if not (
-            updated["content"]
-            or updated["embeds"]
-            or updated["attachments"]
-            or updated["components"]
-        ):
+        new = iter(self._store_uploads(uploads, meta, stored.channel_id))
+        # Discord keeps the order of the attachments array: kept and new files as listed.
+        updated["attachments"] = [a if a is not None else next(new) for a in final]
+        if "components" in payload:
+            # Resolved against the files after the edit: a new upload can be shown.
+            updated["components"] = stored_components(payload["components"], updated["attachments"])
+        if not any(updated[k] for k in ("content", "embeds", "attachments", "components")):
             raise Rejected(EMPTY_MESSAGE)
         updated["edited_timestamp"] = self._timestamp(now)
         stored.data = updated
@@ -329,8 +346,7 @@ class Model:
             }  # fmt: skip
             if content_type:
                 attachment["content_type"] = content_type
-            if info.get("description") is not None:
-                attachment["description"] = info["description"]
+            set_metadata(attachment, info, spoiler=filename.startswith("SPOILER_"))
             self._files[attachment_id] = upload.data
             attachments.append(attachment)
         return attachments
@@ -346,7 +362,7 @@ def webhook_object(hook: FakeWebhook) -> dict[str, Any]:
     """The webhook's JSON, as ``GET /webhooks/{id}/{token}`` returns it."""
     return {
         "application_id": hook.application_id,
-        "avatar": None,
+        "avatar": hook.avatar,
         "channel_id": hook.channel_id,
         "guild_id": hook.guild_id,
         "id": hook.id,
@@ -361,7 +377,7 @@ def _author(hook: FakeWebhook, payload: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "id": hook.id,
         "username": payload.get("username") or hook.name,
-        "avatar": None,
+        "avatar": hook.avatar,
         "discriminator": "0000",
         "public_flags": 0,
         "flags": 0,
