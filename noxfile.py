@@ -76,3 +76,18 @@ def bench(session: nox.Session) -> None:
     for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
         args = session.posargs if script.name == "bench_peers.py" else []
         session.run("python", str(script), *args)
+
+
+@nox.session
+def live(session: nox.Session) -> None:
+    """Check against real Discord (opt-in, never in CI): needs TRIO_WEBHOOK_LIVE_URL.
+
+    Sends an embed with two files, a Components V2 message and a poll, reads them back,
+    edits one (one file kept, one replaced), deletes them, and prints what Discord
+    answered with its rate-limit headers. Without the variable it says how to run it.
+    """
+    if not os.environ.get("TRIO_WEBHOOK_LIVE_URL"):
+        session.error("set TRIO_WEBHOOK_LIVE_URL to a webhook URL of a test channel")
+    session.install("-e", ".")
+    session.run("python", "scripts/live_check.py", *session.posargs)
+
