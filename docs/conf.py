@@ -44,6 +44,12 @@ html_title = f"trio-webhook {release}"
 # The public namespaces, the top level last so that it wins for the names it shares.
 PUBLIC_NAMESPACES = (
     "trio_webhook.testing",
+    "trio_webhook.components",
+    "trio_webhook.polls",
+    "trio_webhook.messages",
+    "trio_webhook.sync",
+    "trio_webhook.asyncio",
+    "trio_webhook.relay",
     "trio_webhook.outbox",
     "trio_webhook.worker",
     "trio_webhook.transport",
