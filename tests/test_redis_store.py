@@ -442,7 +442,13 @@ async def _wait_for_redis(url: str) -> None:
                 async with coredis.Redis.from_url(url) as client:
                     await client.ping()
                     return
-            except coredis.exceptions.RedisError:
+            except (coredis.exceptions.RedisError, ExceptionGroup) as exc:
+                # A refused connection may come out of coredis's pool wrapped in a group
+                # (when the server is still starting); anything else is a real failure.
+                if isinstance(exc, ExceptionGroup):
+                    _, rest = exc.split((coredis.exceptions.RedisError, OSError))
+                    if rest is not None:
+                        raise
                 await trio.sleep(0.02)
 
 
