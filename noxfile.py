@@ -90,4 +90,3 @@ def live(session: nox.Session) -> None:
         session.error("set TRIO_WEBHOOK_LIVE_URL to a webhook URL of a test channel")
     session.install("-e", ".")
     session.run("python", "scripts/live_check.py", *session.posargs)
-
