@@ -60,6 +60,7 @@ from trio_webhook.transport._pool import (
     DEFAULT_KEEPALIVE_EXPIRY,
     Connection,
     ConnectionPool,
+    check_pool_settings,
     describe_break,
     shared_pool,
 )
@@ -153,15 +154,7 @@ class H11Transport:
         shared: bool = False,
     ) -> None:
         check_timeouts(connect_timeout, total_timeout)
-        if codec not in ("lean", "h11"):
-            raise ValueError(f"codec must be 'lean' or 'h11', not {codec!r}")
-        if max_connections < 1 or max_keepalive < 0:
-            raise ValueError(
-                f"max_connections must be at least 1 and max_keepalive at least 0 "
-                f"(got {max_connections} and {max_keepalive})"
-            )
-        if not keepalive_expiry > 0:
-            raise ValueError(f"keepalive_expiry must be positive (got {keepalive_expiry})")
+        check_pool_settings(codec, max_connections, max_keepalive, keepalive_expiry)
         parts = urlsplit(api_base)
         host = parts.hostname or ""
         if parts.scheme not in ("https", "http") or not host:

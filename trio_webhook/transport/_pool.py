@@ -30,6 +30,7 @@ __all__ = [
     "DEFAULT_MAX_CONNECTIONS",
     "Connection",
     "ConnectionPool",
+    "check_pool_settings",
     "describe_break",
     "shared_pool",
 ]
@@ -233,6 +234,21 @@ class ConnectionPool:
             ambiguous=False,
             route=route,
         )
+
+
+def check_pool_settings(
+    codec: str, max_connections: int, max_keepalive: int, keepalive_expiry: float
+) -> None:
+    """Refuse an unknown codec or a pool limit out of range, naming the values."""
+    if codec not in ("lean", "h11"):
+        raise ValueError(f"codec must be 'lean' or 'h11', not {codec!r}")
+    if max_connections < 1 or max_keepalive < 0:
+        raise ValueError(
+            f"max_connections must be at least 1 and max_keepalive at least 0 "
+            f"(got {max_connections} and {max_keepalive})"
+        )
+    if not keepalive_expiry > 0:
+        raise ValueError(f"keepalive_expiry must be positive (got {keepalive_expiry})")
 
 
 def describe_break(exc: BaseException, when: str) -> str:
