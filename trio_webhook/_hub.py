@@ -24,7 +24,7 @@ from typing import Final
 import attrs
 import trio
 
-from trio_webhook._config import SenderConfig
+from trio_webhook._config import DEFAULT_CONFIG, SenderConfig
 from trio_webhook._draining import _raise_single, running
 from trio_webhook._errors import QueueFull, SenderClosed
 from trio_webhook._hub_lane import Borrowed, Lane
@@ -272,7 +272,7 @@ async def open_webhook_hub(
         ``config.drain_timeout``, shielded, and dead-letters what is left as
         ``shutdown``, as a sender does.
     """
-    config = config if config is not None else SenderConfig()
+    config = config if config is not None else DEFAULT_CONFIG
     _check_hub(config, tracker, idle_timeout, max_buffered_total)
     limits = (idle_timeout, max_buffered_total)
     async with _running_hub(config, tracker, transport, ssl_context, limits) as hub:
