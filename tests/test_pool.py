@@ -158,3 +158,31 @@ def test_a_shared_pool_never_reuses_a_finished_runs_sockets() -> None:
 def test_a_keepalive_expiry_must_be_positive(expiry: float) -> None:
     with pytest.raises(ValueError, match=f"keepalive_expiry must be positive.*{expiry}"):
         H11Transport("https://discord.com/api/v10", keepalive_expiry=expiry)
+
+
+async def test_two_runs_at_once_have_a_pool_each() -> None:
+    # A facade's background loop beside the program's own trio.run: the same default
+    # transport, two runs in two threads, neither touching the other's sockets.
+    fake = FakeDiscord()
+    async with _served(fake) as (server, app):
+        request, api_base = _execute(server, fake)
+        other_request, _ = _execute(server, fake)  # another webhook: its own bucket
+        transport = default_transport(api_base)
+
+        async def in_the_other_run() -> int:
+            statuses = [(await transport.send(other_request)).status for _ in range(3)]
+            assert isinstance(transport, H11Transport)
+            assert transport.connections_opened == 1
+            return sum(statuses)
+
+        results: list[int] = []
+
+        async def other_thread() -> None:
+            results.append(await trio.to_thread.run_sync(trio.run, in_the_other_run))
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(other_thread)
+            mine = [(await transport.send(request)).status for _ in range(3)]
+    assert results == [3 * 204]
+    assert mine == [204, 204, 204]
+    assert len(app.clients) == 2

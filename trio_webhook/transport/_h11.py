@@ -189,8 +189,9 @@ class H11Transport:
             )
 
         self.shared: Final = shared
-        key = (api_base.rstrip("/"), user_agent, codec, context)
-        self._pool = shared_pool(key, make_pool) if shared else make_pool()
+        self._make_pool = make_pool
+        self._pool_key = (api_base.rstrip("/"), user_agent, codec, context)
+        self._own_pool = None if shared else make_pool()
         self._closed = False
         self._connect_timeout = connect_timeout
         self._total_timeout = total_timeout
@@ -212,8 +213,14 @@ class H11Transport:
             await self._pool.aclose()
 
     @property
+    def _pool(self) -> ConnectionPool:
+        """Its own pool, or the shared one of the trio run it is called in."""
+        pool = self._own_pool
+        return pool if pool is not None else shared_pool(self._pool_key, self._make_pool)
+
+    @property
     def connections_opened(self) -> int:
-        """Connections its pool opened so far (shared: by every sharer)."""
+        """Connections its pool opened so far (shared: by every sharer in this run)."""
         return self._pool.opened
 
     @property

@@ -14,6 +14,7 @@ used from a new run starts afresh, never touching a finished run's sockets.
 from __future__ import annotations
 
 import ssl
+import weakref
 from collections.abc import Callable, Hashable
 from typing import Final
 
@@ -92,7 +93,10 @@ class ConnectionPool:
         self._slots = trio.Semaphore(max_connections)
         # (idle since, connection), oldest first: reuse takes the newest, expiry the oldest.
         self._idle: list[tuple[float, Connection]] = []
-        self._run: trio.lowlevel.TrioToken | None = None
+        # The run the connections belong to, weakly: a shared pool is found by its run's
+        # token in a weak mapping, which a strong reference here would keep forever.
+        self._run: weakref.ref[trio.lowlevel.TrioToken] | None = None
+        self._generation = 0
         self._reaping = False
         self.closed = False
         self.opened = 0
@@ -101,7 +105,7 @@ class ConnectionPool:
     async def acquire_slot(self) -> None:
         """Wait for a free slot (without a checkpoint when one is free at once)."""
         run = trio.lowlevel.current_trio_token()
-        if run is not self._run:
+        if self._run is None or self._run() is not run:
             self._adopt(run)
         try:
             self._slots.acquire_nowait()
@@ -116,7 +120,8 @@ class ConnectionPool:
         self._idle = []
         self._slots = trio.Semaphore(self._max_connections)
         self._reaping = False
-        self._run = run
+        self._generation += 1
+        self._run = weakref.ref(run)
 
     @property
     def idle(self) -> int:
@@ -154,17 +159,17 @@ class ConnectionPool:
             self._idle.append((trio.current_time(), connection))
             if not self._reaping:
                 self._reaping = True
-                trio.lowlevel.spawn_system_task(self._reap, self._run)
+                trio.lowlevel.spawn_system_task(self._reap, self._generation)
         return keep
 
-    async def _reap(self, run: trio.lowlevel.TrioToken | None) -> None:
+    async def _reap(self, generation: int) -> None:
         """Close idle connections as they expire, and every one when the run ends.
 
         A system task: it lives in the run whose connections it watches, whichever task
         kept the first one, and trio cancels it when the run's main task returns.
         """
         try:
-            while self._idle and self._run is run:
+            while self._idle and self._generation == generation:
                 await trio.sleep_until(self._idle[0][0] + self._expiry)
                 now = trio.current_time()
                 while self._idle and now - self._idle[0][0] >= self._expiry:
@@ -173,7 +178,7 @@ class ConnectionPool:
         finally:
             # The loop ends with no idle connection left, or by the cancellation of the
             # run's end: then whatever is still idle is closed with the run.
-            if self._run is run:
+            if self._generation == generation:
                 self._reaping = False
                 await _close_all(self._idle)
                 self._idle = []
@@ -273,16 +278,24 @@ async def _close_all(idle: list[tuple[float, Connection]]) -> None:
             await trio.aclose_forcefully(connection.stream)
 
 
-_SHARED: Final[dict[Hashable, ConnectionPool]] = {}
+_SHARED: Final[
+    dict[Hashable, weakref.WeakKeyDictionary[trio.lowlevel.TrioToken, ConnectionPool]]
+] = {}
 
 
 def shared_pool(key: Hashable, make: Callable[[], ConnectionPool]) -> ConnectionPool:
-    """The process-wide pool for ``key`` (a host, its trust and its codec), made once.
+    """The process-wide pool for ``key`` (a host, its trust and its codec) in this trio run.
 
-    It is never closed: its connections close on keep-alive expiry and when the trio run
-    that opened them ends, and a later run starts with none.
+    One pool a run: two runs at once (a facade's background loop beside the program's
+    own ``trio.run``) never share a socket or a semaphore, and a run's pool goes with
+    the run. It is never closed: its connections close on keep-alive expiry and when
+    the run ends.
     """
-    pool = _SHARED.get(key)
+    runs = _SHARED.get(key)
+    if runs is None:
+        runs = _SHARED[key] = weakref.WeakKeyDictionary()
+    run = trio.lowlevel.current_trio_token()
+    pool = runs.get(run)
     if pool is None:
-        pool = _SHARED[key] = make()
+        pool = runs[run] = make()
     return pool
