@@ -2,9 +2,10 @@
 
 Run: ``python benchmarks/bench_scale.py [--only open,many,hub] [--rounds 3]``
 
-- open: CPU (``time.process_time``) to open and close one sender with nothing sent,
-  in µs, the median of ``--rounds`` rounds of 2,000: through FakeDiscord's in-process
-  transport, and with the default transport (the shared pool; nothing is connected).
+- open: CPU (``time.process_time``) to open one sender, and to close it with nothing
+  sent, in µs, the medians of ``--rounds`` rounds of 2,000: through FakeDiscord's
+  in-process transport, and with the default transport (the shared pool; nothing is
+  connected).
   Then a hub lane: open a lane with one message and let it close idle, per lane.
 - many: 1,000 webhooks x 5 messages against 20 webhooks x 250, one sender per webhook
   with default settings, FakeDiscord (limits off) served by hypercorn on 127.0.0.1
@@ -40,26 +41,35 @@ from trio_webhook.testing import FakeDiscord, serve_fake_discord
 from trio_webhook.testing._asgi import ASGIReceive, ASGIScope, ASGISend
 
 
-def open_close_us(rounds: int, default_transport: bool) -> float:
-    """CPU to open and close one sender, in µs (median of ``rounds`` x 2,000)."""
+def open_close_us(rounds: int, default_transport: bool) -> tuple[float, float]:
+    """CPU to open, then to close, one sender, in µs (medians of ``rounds`` x 2,000)."""
     fake = FakeDiscord()
     url = fake.create_webhook().url
     transport = None if default_transport else fake.transport()
-    results = []
+    opens: list[float] = []
+    closes: list[float] = []
+
+    async def one_round(count: int) -> tuple[float, float]:
+        opening = closing = 0.0
+        for _ in range(count):
+            stack = contextlib.AsyncExitStack()
+            start = time.process_time()
+            await stack.enter_async_context(open_webhook_sender(url, transport=transport))
+            opened = time.process_time()
+            await stack.aclose()
+            opening += opened - start
+            closing += time.process_time() - opened
+        return opening / count * 1e6, closing / count * 1e6
 
     async def main() -> None:
-        for _ in range(200):  # warm-up
-            async with open_webhook_sender(url, transport=transport):
-                pass
+        await one_round(200)  # warm-up
         for _ in range(rounds):
-            start = time.process_time()
-            for _ in range(2000):
-                async with open_webhook_sender(url, transport=transport):
-                    pass
-            results.append((time.process_time() - start) / 2000 * 1e6)
+            opening, closing = await one_round(2000)
+            opens.append(opening)
+            closes.append(closing)
 
     trio.run(main)
-    return statistics.median(results)
+    return statistics.median(opens), statistics.median(closes)
 
 
 def lane_us(lanes: int = 2000) -> float:
@@ -146,7 +156,11 @@ def many(hooks: int, per_hook: int, via_hub: bool = False) -> dict[str, float]:
     async def through_hub() -> None:
         from trio_webhook.hub import open_webhook_hub
 
-        async with open_webhook_hub() as hub:
+        # Global pacing off, as in bench_peers (c): the fake has no global limit, and a
+        # hub's one tracker would pace 5,000 messages at 50 a second (100 s); a sender
+        # each has a tracker each, which never reaches the pace.
+        tracker = RateLimitTracker(pacing=GlobalPacing(limit=0))
+        async with open_webhook_hub(tracker=tracker) as hub:
             receipts = [
                 hub.send_nowait(url, Message(content=f"m{n}"))
                 for n in range(per_hook)
@@ -229,10 +243,10 @@ def main() -> None:
     args = parser.parse_args()
     only = set(args.only.split(","))
     if "open" in only:
-        print(
-            f"open/close a sender, in-process transport: {open_close_us(args.rounds, False):.0f} µs"
-        )
-        print(f"open/close a sender, default transport: {open_close_us(args.rounds, True):.0f} µs")
+        for default in (False, True):
+            opening, closing = open_close_us(args.rounds, default)
+            which = "default" if default else "in-process"
+            print(f"a sender, {which} transport: open {opening:.0f} µs, close {closing:.0f} µs")
         try:
             print(f"a hub lane, opened and closed idle: {lane_us():.0f} µs")
         except ImportError:
