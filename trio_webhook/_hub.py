@@ -181,17 +181,24 @@ class WebhookHub:
                             break
                         # Still busy (rate-limited, retrying): look again a timeout later.
                         lane.last_used = max(lane.last_used, trio.current_time())
-                # At once, before the drain awaits anything: a message sent from now on
-                # opens a new lane rather than reaching one that is closing.
-                if self._lanes.get(key) is lane:
-                    del self._lanes[key]
+                if not lane.idle_scope.cancelled_caught:
+                    # Closing idle: at once, before the drain awaits anything, so that a
+                    # message sent from now on opens a new lane rather than reaching one
+                    # that is closing. Its counters are final (an empty sender's close
+                    # changes none). Closed with the hub, it drains first.
+                    self._retire(key, lane)
         finally:
-            if self._lanes.get(key) is lane:
-                del self._lanes[key]
-            final = compact(lane.stats())
-            self._closed_total = sum_stats((final,), self._closed_total)
-            previous = self._closed.get(key)
-            self._closed[key] = sum_stats((final,), previous) if previous else final
+            self._retire(key, lane)
+
+    def _retire(self, key: WebhookURL, lane: Lane) -> None:
+        """Move ``lane`` from the open lanes to the closed counters (once)."""
+        if self._lanes.get(key) is not lane:
+            return
+        del self._lanes[key]
+        final = compact(lane.stats())
+        self._closed_total = sum_stats((final,), self._closed_total)
+        previous = self._closed.get(key)
+        self._closed[key] = sum_stats((final,), previous) if previous else final
 
     # -- watching ----------------------------------------------------------------------
 
