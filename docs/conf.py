@@ -50,6 +50,7 @@ PUBLIC_NAMESPACES = (
     "trio_webhook.sync",
     "trio_webhook.asyncio",
     "trio_webhook.relay",
+    "trio_webhook.hub",
     "trio_webhook.outbox",
     "trio_webhook.worker",
     "trio_webhook.transport",

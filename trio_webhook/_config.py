@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from trio_webhook.outbox import Outbox
     from trio_webhook.ratelimit._store import AsyncRateLimitStore, RateLimitStore
 
-__all__ = ["ConfigError", "SenderConfig", "Strategy"]
+__all__ = ["DEFAULT_CONFIG", "ConfigError", "SenderConfig", "Strategy"]
 
 Strategy = Literal["reactive", "proactive", "adaptive"]
 _STRATEGIES: Final = ("reactive", "proactive", "adaptive")
@@ -330,3 +330,7 @@ def _check_dead_letter(target: object) -> None:
         target,
         "a JSONL path, an object with async put(record), a callable, or None",
     )
+
+
+DEFAULT_CONFIG: Final = SenderConfig()
+"""The config of a sender given none: built and validated once (it is frozen), not per sender."""

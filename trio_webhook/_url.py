@@ -6,6 +6,7 @@ only its redacted form (``/webhooks/{id}/***``) is ever shown.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from typing import Final
@@ -97,6 +98,14 @@ def parse_webhook_url(url: str) -> WebhookURL:
     """
     if not isinstance(url, str):
         raise InvalidWebhookURL(f"webhook URL must be a str, not {type(url).__name__}")
+    return _parse(url)
+
+
+# A program sends to the same few URLs again and again (a hub, on every message): the
+# parse (urlsplit, regexes, an ipaddress check) runs once a URL. WebhookURL is frozen,
+# so sharing it is safe; a bad URL's exception is never cached.
+@functools.lru_cache(maxsize=4096)
+def _parse(url: str) -> WebhookURL:
     try:
         parts = urlsplit(url.strip())
         host = parts.hostname or ""

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import os
 import ssl
+from collections.abc import Hashable
 from typing import Final
 
 from trio_webhook.transport._base import DEFAULT_MAX_RESPONSE_BYTES, Transport
 from trio_webhook.transport._h11 import H11Transport
 from trio_webhook.transport._httpx import HttpxTransport
+from trio_webhook.transport._pool import DEFAULT_MAX_CONNECTIONS
 from trio_webhook.transport._tls import default_ssl_context
 
 __all__ = ["default_transport"]
 
 # The variables httpx follows for an https URL; H11Transport speaks only to the host.
 PROXY_VARIABLES: Final = ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
+# The shared transports made so far, one per API root, timeouts, bound and trust: they
+# are stateless views of the shared pool, so every client with the same settings gets
+# the same one (opening a sender then builds no transport at all).
+_SHARED: Final[dict[Hashable, H11Transport]] = {}
 
 
 def default_transport(
@@ -26,6 +32,13 @@ def default_transport(
     ssl_context: ssl.SSLContext | None = None,
 ) -> Transport:
     """The transport for ``api_base``: H11Transport, or httpx when a proxy is configured.
+
+    The H11Transport is ``shared``: every client of the process given no transport
+    sends through one pool per host, at most 100 connections at once
+    (``DEFAULT_MAX_CONNECTIONS``, as aiohttp's connector); a request waits for a free
+    connection within its ``total_timeout`` (``pool_timeout`` past it), never within the
+    ``connect_timeout``, which starts when connecting does. Idle connections close after
+    15 s and when the trio run ends; its ``aclose()`` leaves the pool to the others.
 
     H11Transport, on this package's lean HTTP/1.1 codec, costs a fraction of httpx's CPU
     per request (``benchmarks/bench_codec.py``, ``benchmarks/bench_peers.py``), but it
@@ -53,10 +66,17 @@ def default_transport(
             max_response_bytes=max_response_bytes,
             ssl_context=context,
         )
-    return H11Transport(
-        api_base,
-        connect_timeout=connect_timeout,
-        total_timeout=total_timeout,
-        max_response_bytes=max_response_bytes,
-        ssl_context=context,
-    )
+    key = (api_base, connect_timeout, total_timeout, max_response_bytes, context)
+    transport = _SHARED.get(key)
+    if transport is None:
+        transport = _SHARED[key] = H11Transport(
+            api_base,
+            connect_timeout=connect_timeout,
+            total_timeout=total_timeout,
+            max_response_bytes=max_response_bytes,
+            ssl_context=context,
+            max_connections=DEFAULT_MAX_CONNECTIONS,
+            max_keepalive=DEFAULT_MAX_CONNECTIONS,
+            shared=True,
+        )
+    return transport

@@ -56,7 +56,14 @@ from trio_webhook.transport._base import (
 from trio_webhook.transport._codec import END_OF_MESSAGE, NEED_DATA, ClosedEarly, ProtocolError
 from trio_webhook.transport._codec import ResponseHead as _Head
 from trio_webhook.transport._multipart import multipart_body
-from trio_webhook.transport._pool import Connection, ConnectionPool, describe_break
+from trio_webhook.transport._pool import (
+    DEFAULT_KEEPALIVE_EXPIRY,
+    Connection,
+    ConnectionPool,
+    check_pool_settings,
+    describe_break,
+    shared_pool,
+)
 from trio_webhook.transport._tls import default_ssl_context
 from trio_webhook.transport._values import HTTPRequest, HTTPResponse
 from trio_webhook.transport._wire import Codec, H11Wire, LeanWire, RequestWriter
@@ -113,6 +120,10 @@ class H11Transport:
             (then ``pool_timeout``).
         max_keepalive: Idle connections kept for reuse.
         codec: ``"lean"`` (this package's HTTP/1.1 codec, the default) or ``"h11"``.
+        keepalive_expiry: Seconds after which an idle connection is closed.
+        shared: Use the process-wide pool of this host, trust and codec (made with the
+            first sharer's ``max_connections`` and ``max_keepalive``) instead of one of
+            its own; what :func:`~trio_webhook.transport.default_transport` gives.
 
     Raises:
         ValueError: A timeout is not positive, a connection limit is out of range, an
@@ -121,7 +132,10 @@ class H11Transport:
 
     Resource handling:
         Use ``async with`` or call :meth:`aclose`; connections are kept alive between
-        requests. A request that is cancelled or fails closes its connection.
+        requests (and closed after 15 s idle). A request that is cancelled or fails
+        closes its connection. A ``shared`` transport's :meth:`aclose` leaves the shared
+        pool open for the others: its connections close when idle too long and when the
+        trio run that opened them ends.
     """
 
     def __init__(
@@ -136,15 +150,11 @@ class H11Transport:
         max_connections: int = 20,
         max_keepalive: int = 10,
         codec: Codec = "lean",
+        keepalive_expiry: float = DEFAULT_KEEPALIVE_EXPIRY,
+        shared: bool = False,
     ) -> None:
         check_timeouts(connect_timeout, total_timeout)
-        if codec not in ("lean", "h11"):
-            raise ValueError(f"codec must be 'lean' or 'h11', not {codec!r}")
-        if max_connections < 1 or max_keepalive < 0:
-            raise ValueError(
-                f"max_connections must be at least 1 and max_keepalive at least 0 "
-                f"(got {max_connections} and {max_keepalive})"
-            )
+        check_pool_settings(codec, max_connections, max_keepalive, keepalive_expiry)
         parts = urlsplit(api_base)
         host = parts.hostname or ""
         if parts.scheme not in ("https", "http") or not host:
@@ -163,17 +173,27 @@ class H11Transport:
             ],
         )
         self.codec: Final = codec
-        self._pool = ConnectionPool(
-            host,
-            parts.port or (443 if tls else 80),
-            ssl_context=(
-                (ssl_context if ssl_context is not None else default_ssl_context()) if tls else None
-            ),
-            connect_timeout=connect_timeout,
-            max_connections=max_connections,
-            max_keepalive=max_keepalive,
-            new_wire=functools.partial(LeanWire if codec == "lean" else H11Wire, self._writer),
-        )
+        context = None
+        if tls:
+            context = ssl_context if ssl_context is not None else default_ssl_context()
+
+        def make_pool() -> ConnectionPool:
+            return ConnectionPool(
+                host,
+                parts.port or (443 if tls else 80),
+                ssl_context=context,
+                max_connections=max_connections,
+                max_keepalive=max_keepalive,
+                new_wire=functools.partial(LeanWire if codec == "lean" else H11Wire, self._writer),
+                keepalive_expiry=keepalive_expiry,
+            )
+
+        self.shared: Final = shared
+        self._make_pool = make_pool
+        self._pool_key = (api_base.rstrip("/"), user_agent, codec, context)
+        self._own_pool = None if shared else make_pool()
+        self._closed = False
+        self._connect_timeout = connect_timeout
         self._total_timeout = total_timeout
         self._max_response_bytes = max_response_bytes
 
@@ -184,8 +204,29 @@ class H11Transport:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close every kept-alive connection; later sends raise ``RuntimeError``."""
-        await self._pool.aclose()
+        """Close every kept-alive connection; later sends raise ``RuntimeError``.
+
+        A ``shared`` transport is left as it is: other clients may be sending through it.
+        """
+        if not self.shared:
+            self._closed = True
+            await self._pool.aclose()
+
+    @property
+    def _pool(self) -> ConnectionPool:
+        """Its own pool, or the shared one of the trio run it is called in."""
+        pool = self._own_pool
+        return pool if pool is not None else shared_pool(self._pool_key, self._make_pool)
+
+    @property
+    def connections_opened(self) -> int:
+        """Connections its pool opened so far (shared: by every sharer in this run)."""
+        return self._pool.opened
+
+    @property
+    def idle_connections(self) -> int:
+        """Connections its pool keeps open for reuse now."""
+        return self._pool.idle
 
     # -- sending ------------------------------------------------------------------------
 
@@ -200,7 +241,7 @@ class H11Transport:
         Cancellation closes the connection of the request in flight; nothing is retried
         here except a write onto a reused connection that turned out dead.
         """
-        if self._pool.closed:
+        if self._closed:
             raise RuntimeError("the transport is closed")
         route = request.route
         body: list[bytes]
@@ -245,7 +286,7 @@ class H11Transport:
             reused = connection is not None
             if connection is None:
                 progress.phase = "connect"
-                connection = await pool.connect(route)
+                connection = await pool.connect(route, self._connect_timeout)
             try:
                 return await self._exchange(connection, parts, route, progress)
             except _Broken as exc:
@@ -255,7 +296,7 @@ class H11Transport:
                     ) from None
             # A kept-alive connection died under the write: once more on a fresh one.
             progress.phase = "connect"
-            connection = await pool.connect(route)
+            connection = await pool.connect(route, self._connect_timeout)
             try:
                 return await self._exchange(connection, parts, route, progress)
             except _Broken as exc:

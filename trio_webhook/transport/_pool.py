@@ -4,12 +4,19 @@ The pool decides nothing about requests: it hands out a slot and a connection (i
 new) and takes the connection back when the exchange left it reusable. Connecting maps
 every failure onto a :class:`~trio_webhook.TransportError` that is never
 ambiguous: nothing was sent yet.
+
+A pool may outlive a trio run (the process-wide pools of :func:`shared_pool` do): its
+connections belong to the run that opened them. A system task of that run closes idle
+connections once ``keepalive_expiry`` passes, and all of them when the run ends; a pool
+used from a new run starts afresh, never touching a finished run's sockets.
 """
 
 from __future__ import annotations
 
 import ssl
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Hashable
+from typing import Final
 
 import attrs
 import trio
@@ -19,7 +26,26 @@ from trio_webhook._url import redact
 from trio_webhook.transport._base import find_ssl_error, tls_error
 from trio_webhook.transport._wire import Wire
 
-__all__ = ["Connection", "ConnectionPool", "describe_break"]
+__all__ = [
+    "DEFAULT_KEEPALIVE_EXPIRY",
+    "DEFAULT_MAX_CONNECTIONS",
+    "Connection",
+    "ConnectionPool",
+    "check_pool_settings",
+    "describe_break",
+    "shared_pool",
+]
+
+DEFAULT_MAX_CONNECTIONS: Final = 100
+"""Connections at once to one host from the process-wide pool.
+
+Discord is one host and allows a process (an IP) about 50 webhook requests a second; at
+a few hundred milliseconds an answer that takes some 15-25 connections, so 100 (as
+aiohttp's connector, under discord.py) leaves room for slow uploads while a thousand
+senders queue for a connection instead of opening a thousand TLS connections at once
+(which Discord's edge and the local network answer with connect timeouts)."""
+DEFAULT_KEEPALIVE_EXPIRY: Final = 15.0
+"""Seconds an idle connection is kept for reuse (aiohttp's default keep-alive, too)."""
 
 
 @attrs.define(eq=False)
@@ -39,10 +65,11 @@ class ConnectionPool:
         port: The server's port.
         ssl_context: Trust for TLS, or ``None`` for plain TCP (loopback only; the
             transport checks).
-        connect_timeout: Deadline on connecting (TCP and TLS handshake), in seconds.
-        max_connections: Connections in use at once; more callers wait for a slot.
+        max_connections: Connections in use at once; more callers wait for a slot (in
+            order of arrival).
         max_keepalive: Idle connections kept for reuse.
         new_wire: Makes the codec state of each new connection.
+        keepalive_expiry: Seconds after which an idle connection is closed.
     """
 
     def __init__(
@@ -51,27 +78,55 @@ class ConnectionPool:
         port: int,
         *,
         ssl_context: ssl.SSLContext | None,
-        connect_timeout: float,
         max_connections: int,
         max_keepalive: int,
         new_wire: Callable[[], Wire],
+        keepalive_expiry: float = DEFAULT_KEEPALIVE_EXPIRY,
     ) -> None:
         self._host = host
         self._port = port
         self._ssl_context = ssl_context
-        self._connect_timeout = connect_timeout
+        self._max_connections = max_connections
         self._max_keepalive = max_keepalive
         self._new_wire = new_wire
+        self._expiry = keepalive_expiry
         self._slots = trio.Semaphore(max_connections)
-        self._idle: list[Connection] = []
+        # (idle since, connection), oldest first: reuse takes the newest, expiry the oldest.
+        self._idle: list[tuple[float, Connection]] = []
+        # The run the connections belong to, weakly: a shared pool is found by its run's
+        # token in a weak mapping, which a strong reference here would keep forever.
+        self._run: weakref.ref[trio.lowlevel.TrioToken] | None = None
+        self._generation = 0
+        self._reaping = False
         self.closed = False
+        self.opened = 0
+        """Connections opened so far (for tests and benchmarks)."""
 
     async def acquire_slot(self) -> None:
         """Wait for a free slot (without a checkpoint when one is free at once)."""
+        run = trio.lowlevel.current_trio_token()
+        if self._run is None or self._run() is not run:
+            self._adopt(run)
         try:
             self._slots.acquire_nowait()
         except trio.WouldBlock:
             await self._slots.acquire()
+
+    def _adopt(self, run: trio.lowlevel.TrioToken) -> None:
+        """Start afresh in a new trio run: the old run's sockets and waiters are gone."""
+        for _since, connection in self._idle:
+            # Not awaited: the stream belongs to a finished run; its socket is just an fd.
+            connection.socket.close()
+        self._idle = []
+        self._slots = trio.Semaphore(self._max_connections)
+        self._reaping = False
+        self._generation += 1
+        self._run = weakref.ref(run)
+
+    @property
+    def idle(self) -> int:
+        """Connections kept for reuse now."""
+        return len(self._idle)
 
     def release_slot(self) -> None:
         """Give back the slot taken by :meth:`acquire_slot`."""
@@ -79,12 +134,13 @@ class ConnectionPool:
 
     async def take_idle(self) -> Connection | None:
         """A kept-alive connection still fit for use, or ``None``."""
-        while self._idle:
-            connection = self._idle.pop()
-            if not connection.socket.is_readable():
+        idle = self._idle
+        while idle:
+            since, connection = idle.pop()
+            if trio.current_time() - since < self._expiry and not connection.socket.is_readable():
                 return connection
-            # Readable while idle: the server closed it (EOF, close_notify) or broke
-            # protocol by talking unasked. Either way it is of no use.
+            # Expired, or readable while idle: the server closed it (EOF, close_notify)
+            # or broke protocol by talking unasked. Either way it is of no use.
             await trio.aclose_forcefully(connection.stream)
         return None
 
@@ -100,24 +156,51 @@ class ConnectionPool:
             and connection.http.next_cycle()
         )
         if keep:
-            self._idle.append(connection)
+            self._idle.append((trio.current_time(), connection))
+            if not self._reaping:
+                self._reaping = True
+                trio.lowlevel.spawn_system_task(self._reap, self._generation)
         return keep
+
+    async def _reap(self, generation: int) -> None:
+        """Close idle connections as they expire, and every one when the run ends.
+
+        A system task: it lives in the run whose connections it watches, whichever task
+        kept the first one, and trio cancels it when the run's main task returns.
+        """
+        try:
+            while self._idle and self._generation == generation:
+                await trio.sleep_until(self._idle[0][0] + self._expiry)
+                now = trio.current_time()
+                while self._idle and now - self._idle[0][0] >= self._expiry:
+                    _since, connection = self._idle.pop(0)
+                    await trio.aclose_forcefully(connection.stream)
+        finally:
+            # The loop ends with no idle connection left, or by the cancellation of the
+            # run's end: then whatever is still idle is closed with the run.
+            if self._generation == generation:
+                self._reaping = False
+                await _close_all(self._idle)
+                self._idle = []
 
     async def aclose(self) -> None:
         """Close every idle connection; connections in use close when their exchange ends."""
         self.closed = True
         idle, self._idle = self._idle, []
-        for connection in idle:
-            await trio.aclose_forcefully(connection.stream)
+        await _close_all(idle)
 
-    async def connect(self, route: str) -> Connection:
-        """A new connection, TLS handshake done, within the connect timeout.
+    async def connect(self, route: str, connect_timeout: float) -> Connection:
+        """A new connection, TLS handshake done, within ``connect_timeout`` seconds.
+
+        The deadline starts here, once a slot is held: waiting for a free connection is
+        never mistaken for a host that does not answer.
 
         Raises:
             TransportError: ``connect``, ``connect_timeout`` or ``tls``; never ambiguous.
         """
         where = f"{self._host}:{self._port}"
-        with trio.move_on_after(self._connect_timeout):
+        self.opened += 1
+        with trio.move_on_after(connect_timeout):
             try:
                 tcp = await trio.open_tcp_stream(self._host, self._port)
             except OSError as exc:
@@ -152,10 +235,25 @@ class ConnectionPool:
             return Connection(stream, tcp.socket, self._new_wire())
         raise TransportError(
             "connect_timeout",
-            f"could not connect to {where} within {self._connect_timeout:g} s",
+            f"could not connect to {where} within {connect_timeout:g} s",
             ambiguous=False,
             route=route,
         )
+
+
+def check_pool_settings(
+    codec: str, max_connections: int, max_keepalive: int, keepalive_expiry: float
+) -> None:
+    """Refuse an unknown codec or a pool limit out of range, naming the values."""
+    if codec not in ("lean", "h11"):
+        raise ValueError(f"codec must be 'lean' or 'h11', not {codec!r}")
+    if max_connections < 1 or max_keepalive < 0:
+        raise ValueError(
+            f"max_connections must be at least 1 and max_keepalive at least 0 "
+            f"(got {max_connections} and {max_keepalive})"
+        )
+    if not keepalive_expiry > 0:
+        raise ValueError(f"keepalive_expiry must be positive (got {keepalive_expiry})")
 
 
 def describe_break(exc: BaseException, when: str) -> str:
@@ -167,3 +265,37 @@ def describe_break(exc: BaseException, when: str) -> str:
     elif cause is not None:
         reason = type(cause).__name__
     return f"the connection broke {when}" + (f" ({redact(reason)})" if reason else "")
+
+
+async def _close_all(idle: list[tuple[float, Connection]]) -> None:
+    """Close every connection of ``idle``, even under cancellation.
+
+    Shielded: a cancelled checkpoint inside the first close would otherwise leave the
+    rest open (and warned about when collected).
+    """
+    with trio.CancelScope(shield=True):
+        for _since, connection in idle:
+            await trio.aclose_forcefully(connection.stream)
+
+
+_SHARED: Final[
+    dict[Hashable, weakref.WeakKeyDictionary[trio.lowlevel.TrioToken, ConnectionPool]]
+] = {}
+
+
+def shared_pool(key: Hashable, make: Callable[[], ConnectionPool]) -> ConnectionPool:
+    """The process-wide pool for ``key`` (a host, its trust and its codec) in this trio run.
+
+    One pool a run: two runs at once (a facade's background loop beside the program's
+    own ``trio.run``) never share a socket or a semaphore, and a run's pool goes with
+    the run. It is never closed: its connections close on keep-alive expiry and when
+    the run ends.
+    """
+    runs = _SHARED.get(key)
+    if runs is None:
+        runs = _SHARED[key] = weakref.WeakKeyDictionary()
+    run = trio.lowlevel.current_trio_token()
+    pool = runs.get(run)
+    if pool is None:
+        pool = runs[run] = make()
+    return pool

@@ -1,0 +1,268 @@
+"""From one webhook to ten thousand: opening cost, many webhooks on loopback, idle memory.
+
+Run: ``python benchmarks/bench_scale.py [--only open,many,hub] [--rounds 3]``
+
+- open: CPU (``time.process_time``) to open one sender, and to close it with nothing
+  sent, in µs, the medians of ``--rounds`` rounds of 2,000: through FakeDiscord's
+  in-process transport, and with the default transport (the shared pool; nothing is
+  connected).
+  Then a hub lane: open a lane with one message and let it close idle, per lane.
+- many: 1,000 webhooks x 5 messages against 20 webhooks x 250, one sender per webhook
+  with default settings, FakeDiscord (limits off) served by hypercorn on 127.0.0.1
+  over plain HTTP in another process. The client process's CPU per message (ms), the
+  retries, dead letters and connect timeouts, and the connections the server saw.
+- hub: 10,000 webhooks, one message each, through one hub (FakeDiscord in-process,
+  autojump clock), then the lanes close idle: bytes still held per webhook (tracemalloc,
+  the fake's own allocations left out), and again after the tracker's buckets pass
+  their idle TTL.
+
+Benchmarks are not tests: nothing here asserts a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import multiprocessing
+import statistics
+import time
+import tracemalloc
+from multiprocessing.connection import Connection
+from typing import Any
+
+import trio
+import trio.testing
+
+from trio_webhook import Message, SenderConfig, open_webhook_sender
+from trio_webhook.ratelimit import MemoryStore, RateLimitTracker
+from trio_webhook.ratelimit._records import GlobalPacing
+from trio_webhook.testing import FakeDiscord, serve_fake_discord
+from trio_webhook.testing._asgi import ASGIReceive, ASGIScope, ASGISend
+
+
+def open_close_us(rounds: int, default_transport: bool) -> tuple[float, float]:
+    """CPU to open, then to close, one sender, in µs (medians of ``rounds`` x 2,000)."""
+    fake = FakeDiscord()
+    url = fake.create_webhook().url
+    transport = None if default_transport else fake.transport()
+    opens: list[float] = []
+    closes: list[float] = []
+
+    async def one_round(count: int) -> tuple[float, float]:
+        opening = closing = 0.0
+        for _ in range(count):
+            stack = contextlib.AsyncExitStack()
+            start = time.process_time()
+            await stack.enter_async_context(open_webhook_sender(url, transport=transport))
+            opened = time.process_time()
+            await stack.aclose()
+            opening += opened - start
+            closing += time.process_time() - opened
+        return opening / count * 1e6, closing / count * 1e6
+
+    async def main() -> None:
+        await one_round(200)  # warm-up
+        for _ in range(rounds):
+            opening, closing = await one_round(2000)
+            opens.append(opening)
+            closes.append(closing)
+
+    trio.run(main)
+    return statistics.median(opens), statistics.median(closes)
+
+
+def lane_us(lanes: int = 2000) -> float:
+    """CPU per hub lane: opened by one message, delivered in-process, closed idle (µs)."""
+    from trio_webhook.hub import open_webhook_hub
+
+    fake = FakeDiscord()
+    urls = [fake.create_webhook().url for _ in range(lanes)]
+    transport = fake.transport()
+    tracker = RateLimitTracker(pacing=GlobalPacing(limit=0))
+    spent: list[float] = []
+
+    async def main() -> None:
+        async with open_webhook_hub(tracker=tracker, transport=transport, idle_timeout=1) as hub:
+            start = time.process_time()
+            receipts = [hub.send_nowait(url, Message(content="hi")) for url in urls]
+            for receipt in receipts:
+                await receipt.wait()
+            await trio.sleep(2)
+            spent.append(time.process_time() - start)
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    # What one message costs through a sender that stays open, to subtract.
+    fake2 = FakeDiscord()
+    url = fake2.create_webhook().url
+
+    async def one_sender() -> None:
+        async with open_webhook_sender(url, transport=fake2.transport()) as sender:
+            start = time.process_time()
+            receipts = [sender.send_nowait(Message(content="hi")) for _ in range(lanes)]
+            for receipt in receipts:
+                await receipt.wait()
+            spent.append(time.process_time() - start)
+
+    trio.run(one_sender, clock=trio.testing.MockClock(autojump_threshold=0))
+    return (spent[0] - spent[1]) / lanes * 1e6
+
+
+class _Counting:
+    def __init__(self, fake: FakeDiscord) -> None:
+        self.fake = fake
+        self.clients: set[Any] = set()
+
+    async def __call__(self, scope: ASGIScope, receive: ASGIReceive, send: ASGISend) -> None:
+        if scope["type"] == "http":
+            self.clients.add(tuple(scope["client"]))
+        await self.fake(scope, receive, send)
+
+
+def serve(pipe: Connection, hooks: int) -> None:
+    """The fake, in its own process: sends the webhook URLs, then the stats when asked."""
+
+    async def main() -> None:
+        fake = FakeDiscord(bucket_limit=10**9)
+        made = [fake.create_webhook() for _ in range(hooks)]
+        app = _Counting(fake)
+        async with serve_fake_discord(app, tls=False) as server:  # type: ignore[arg-type]
+            pipe.send([server.webhook_url(h) for h in made])
+            await trio.to_thread.run_sync(pipe.recv)
+            pipe.send({"requests": fake.stats().requests, "connections": len(app.clients)})
+
+    trio.run(main)
+
+
+def many(hooks: int, per_hook: int, via_hub: bool = False) -> dict[str, float]:
+    """``hooks`` senders (or one hub) of ``per_hook`` messages a webhook, on loopback."""
+    mine, theirs = multiprocessing.Pipe()
+    server = multiprocessing.Process(target=serve, args=(theirs, hooks), daemon=True)
+    server.start()
+    urls: list[str] = mine.recv()
+    totals = {"retries": 0.0, "dead": 0.0, "delivered": 0.0}
+
+    async def one(url: str) -> None:
+        async with open_webhook_sender(url) as sender:
+            receipts = [sender.send_nowait(Message(content=f"m{n}")) for n in range(per_hook)]
+            for receipt in receipts:
+                with contextlib.suppress(Exception):  # counted as dead below
+                    await receipt.wait()
+            stats = sender.stats()
+        totals["retries"] += stats.retries
+        totals["dead"] += stats.dead
+        totals["delivered"] += stats.delivered
+
+    async def through_hub() -> None:
+        from trio_webhook.hub import open_webhook_hub
+
+        # Global pacing off, as in bench_peers (c): the fake has no global limit, and a
+        # hub's one tracker would pace 5,000 messages at 50 a second (100 s); a sender
+        # each has a tracker each, which never reaches the pace.
+        tracker = RateLimitTracker(pacing=GlobalPacing(limit=0))
+        async with open_webhook_hub(tracker=tracker) as hub:
+            receipts = [
+                hub.send_nowait(url, Message(content=f"m{n}"))
+                for n in range(per_hook)
+                for url in urls
+            ]
+            for receipt in receipts:
+                with contextlib.suppress(Exception):  # counted as dead below
+                    await receipt.wait()
+        stats = hub.stats().total
+        totals.update(retries=stats.retries, dead=stats.dead, delivered=stats.delivered)
+
+    async def main() -> float:
+        start = time.process_time()
+        if via_hub:
+            await through_hub()
+        else:
+            async with trio.open_nursery() as nursery:
+                for url in urls:
+                    nursery.start_soon(one, url)
+        return time.process_time() - start
+
+    cpu = trio.run(main)
+    mine.send("stats")
+    seen = mine.recv()
+    server.join()
+    return {**totals, **seen, "cpu_ms_per_message": cpu / (hooks * per_hook) * 1000}
+
+
+def hub_memory(count: int = 10_000) -> dict[str, float]:
+    """Bytes per idle webhook after ``count`` lanes closed, and after the bucket TTL."""
+    from trio_webhook.hub import open_webhook_hub
+
+    fake = FakeDiscord()
+    urls = [fake.create_webhook().url for _ in range(count)]
+    store = MemoryStore(idle_ttl=60)
+    keep = [
+        tracemalloc.Filter(False, pattern)
+        for pattern in ("*/trio_webhook/testing/*", "*/json/*", "*/httpx/*", "*/h11/*")
+    ]
+    figures: dict[str, float] = {}
+
+    def held(baseline: tracemalloc.Snapshot) -> float:
+        gc.collect()
+        now = tracemalloc.take_snapshot().filter_traces(keep)
+        return sum(s.size_diff for s in now.compare_to(baseline, "filename")) / count
+
+    async def main() -> None:
+        tracker = RateLimitTracker(store=store, pacing=GlobalPacing(limit=0))
+        gc.collect()
+        baseline = tracemalloc.take_snapshot().filter_traces(keep)
+        config = SenderConfig(wait=False)
+        async with open_webhook_hub(
+            config=config, tracker=tracker, transport=fake.transport(), idle_timeout=5
+        ) as hub:
+            receipts = [hub.send_nowait(url, Message(content="hi")) for url in urls]
+            for receipt in receipts:
+                await receipt.wait()
+            del receipts
+            await trio.sleep(6)
+            figures["lanes_open"] = hub.stats().lanes
+            figures["bytes_per_idle_webhook"] = held(baseline)
+            await trio.sleep(61)
+            await hub.send_nowait(urls[0], Message(content="later")).wait()
+            await trio.sleep(6)
+            figures["bytes_after_bucket_ttl"] = held(baseline)
+            figures["buckets_left"] = len(store)
+
+    tracemalloc.start()
+    try:
+        trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    finally:
+        tracemalloc.stop()
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--only", default="open,many,hub")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    only = set(args.only.split(","))
+    if "open" in only:
+        for default in (False, True):
+            opening, closing = open_close_us(args.rounds, default)
+            which = "default" if default else "in-process"
+            print(f"a sender, {which} transport: open {opening:.0f} µs, close {closing:.0f} µs")
+        try:
+            print(f"a hub lane, opened and closed idle: {lane_us():.0f} µs")
+        except ImportError:
+            print("a hub lane: n/a (no trio_webhook.hub in this tree)")
+    if "many" in only:
+        for hooks, per_hook, via_hub in ((20, 250, False), (1000, 5, False), (1000, 5, True)):
+            try:
+                figures = many(hooks, per_hook, via_hub)
+            except ImportError:
+                continue
+            shown = ", ".join(f"{k}={v:g}" for k, v in figures.items())
+            how = "one hub" if via_hub else "a sender each"
+            print(f"{hooks} webhooks x {per_hook}, {how}: {shown}")
+    if "hub" in only:
+        print(f"hub, 10,000 webhooks: {hub_memory()}")
+
+
+if __name__ == "__main__":
+    main()
