@@ -70,8 +70,10 @@ def _selects(draw: st.DrawFn) -> StringSelect | EntitySelect:
     low = draw(st.none() | st.integers(0, 2))
     high = draw(st.none() | st.integers(max(1, low or 0), 25))
     if draw(st.booleans()):
-        kind = draw(st.sampled_from(SelectKind))
-        channels = st.lists(st.sampled_from(sorted(CHANNEL_TYPES)), max_size=4, unique=True)
+        # CHANNEL twice: it alone takes channel_types.
+        kind = draw(st.sampled_from([*SelectKind, SelectKind.CHANNEL]))
+        types = st.sampled_from(sorted(CHANNEL_TYPES))
+        channels = st.lists(types, min_size=1, max_size=4, unique=True)
         # Each part more often present than not: entity selects are a rare draw already.
         defaults = draw(_default_values(kind, low, high)) if draw(st.integers(0, 2)) else None
         kinds = draw(channels) if kind is SelectKind.CHANNEL and draw(st.integers(0, 2)) else None
@@ -139,7 +141,7 @@ def action_rows(draw: st.DrawFn, *, interactive: bool = False) -> ActionRow:
         interactive: Whether buttons with a ``custom_id`` and selects may be drawn (an
             application-owned webhook's).
     """
-    if interactive and draw(st.integers(0, 3)) == 0:
+    if interactive and draw(st.integers(0, 2)) == 0:
         return ActionRow([draw(_selects())])
     n = draw(st.integers(1, 5))
     return ActionRow([draw(_buttons(interactive=interactive)) for _ in range(n)])
