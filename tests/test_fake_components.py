@@ -36,6 +36,14 @@ LINK_ROW = {
 CLICK_ROW = {"type": 1, "components": [{"type": 2, "style": 1, "label": "go", "custom_id": "go"}]}
 
 
+USER_1 = {"id": "1", "type": "user"}
+
+
+def select_row(kind: int, default_values: list[dict[str, str]]) -> dict[str, Any]:
+    select = {"type": kind, "custom_id": "pick", "default_values": default_values}
+    return {"type": 1, "components": [select]}
+
+
 @pytest.fixture
 async def http(fake_discord: FakeDiscord) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(
@@ -129,6 +137,26 @@ async def test_interactive_components_need_an_application_owned_webhook(
             "BASE_TYPE_BAD_LENGTH",
         ),
         ({"components": [TEXT]}, ["components", "0", "type"], "UNION_TYPE_CHOICES"),
+        (
+            {"flags": 32768, "components": [{**TEXT, "id": 7}, {**TEXT, "id": 7}]},
+            ["components", "1", "id"],
+            "COMPONENT_ID_DUPLICATED",
+        ),
+        (
+            {"flags": 32768, "components": [{**TEXT, "id": 2**31}]},
+            ["components", "0", "id"],
+            "NUMBER_TYPE_MAX",
+        ),
+        (
+            {"components": [select_row(5, [USER_1, {"id": "2", "type": "user"}])]},
+            ["components", "0", "components", "0", "default_values"],
+            "BASE_TYPE_BAD_LENGTH",
+        ),
+        (
+            {"components": [select_row(6, [USER_1])]},
+            ["components", "0", "components", "0", "default_values", "0", "type"],
+            "ENUM_TYPE_COERCE",
+        ),
         ({"components": [LINK_ROW] * 6}, ["components"], "BASE_TYPE_MAX_LENGTH"),
         (
             {
@@ -171,6 +199,18 @@ async def test_discord_refuses_with_its_errors_tree(
     for key in path:
         node = node[key]
     assert node["_errors"][0]["code"] == code
+
+
+async def test_components_without_an_id_are_numbered_around_the_ids_given(
+    http: httpx.AsyncClient, fake_webhook: FakeWebhook
+) -> None:
+    # docs: ids are "generated sequentially if left empty" and won't reuse an id given
+    # to another component; 0 "will be treated as empty and replaced by the API".
+    given = [TEXT, {**TEXT, "id": 1}, {**TEXT, "id": 0}, {**TEXT, "id": 3}, TEXT]
+    body = {"flags": 32768, "components": given}
+    response = await post(http, fake_webhook, body, with_components="true")
+    assert response.status_code == 200
+    assert [c["id"] for c in response.json()["components"]] == [2, 1, 4, 3, 5]
 
 
 async def test_a_poll_is_stored_in_discords_response_shape(

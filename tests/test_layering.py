@@ -118,6 +118,8 @@ CORE = [
     "trio_webhook._embeds",
     "trio_webhook._files",
     "trio_webhook._components",
+    "trio_webhook._component_fields",
+    "trio_webhook._selects",
     "trio_webhook._component_tree",
     "trio_webhook._polls",
     "trio_webhook._validators",

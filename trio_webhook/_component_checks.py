@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from trio_webhook._attachments import ATTACHMENT_SCHEME
-from trio_webhook._checks import Collector
+from trio_webhook._checks import SNOWFLAKE, Collector
 from trio_webhook._component_tree import media_urls, walk
 from trio_webhook._components import (
     ActionRow,
@@ -21,6 +21,7 @@ from trio_webhook._components import (
     FileComponent,
     MediaGallery,
     Section,
+    SelectKind,
     StringSelect,
     TextDisplay,
     Thumbnail,
@@ -29,6 +30,8 @@ from trio_webhook._embed_checks import check_upload_refs
 from trio_webhook._limit_values import (
     BUTTON_LABEL_MAX,
     BUTTON_URL_MAX,
+    CHANNEL_TYPES,
+    COMPONENT_ID_MAX,
     COMPONENTS_V2_MAX,
     COMPONENTS_V2_TEXT_MAX,
     CUSTOM_ID_MAX,
@@ -44,6 +47,7 @@ from trio_webhook._limit_values import (
     POLL_QUESTION_MAX,
     ROW_BUTTONS_MAX,
     SECTION_TEXTS_MAX,
+    SELECT_DEFAULT_TYPES,
     SELECT_OPTION_TEXT_MAX,
     SELECT_OPTIONS_MAX,
     SELECT_PLACEHOLDER_MAX,
@@ -116,6 +120,34 @@ def check_components(
                 "button, or pass Message(application_owned=True) if an application owns the "
                 "webhook",
             )
+    _check_ids(c, components)
+
+
+def _check_ids(c: Collector, components: Sequence[Component]) -> None:
+    # docs (Anatomy of a Component): an id "must be unique within the message", and 0
+    # "will be treated as empty and replaced by the API": refused, not renumbered silently.
+    first: dict[int, str] = {}
+    for path, component in walk(components):
+        given = getattr(component, "id", None)
+        if given is None:
+            continue
+        if not 1 <= given <= COMPONENT_ID_MAX:
+            c.add(
+                f"{path}.id",
+                COMPONENT_ID_MAX,
+                given,
+                f"id is {given}, Discord allows 1 to {COMPONENT_ID_MAX} (a 32-bit integer); "
+                "leave id out to let Discord number the component",
+            )
+        elif given in first:
+            c.add(
+                f"{path}.id",
+                1,
+                2,
+                f"id {given} is already the id of {first[given]}; ids are unique in a message",
+            )
+        else:
+            first[given] = path
 
 
 def _interactive(component: object) -> bool:
@@ -236,7 +268,9 @@ def _check_select(c: Collector, path: str, select: StringSelect | EntitySelect) 
             )
     if low is not None and high is not None and low > high:
         c.add(f"{path}.min_values", high, low, f"min_values {low} is above max_values {high}")
-    if isinstance(select, StringSelect):
+    if isinstance(select, EntitySelect):
+        _check_entity(c, path, select)
+    else:
         _count(c, f"{path}.options", "options", len(select.options), SELECT_OPTIONS_MAX)
         for j, option in enumerate(select.options):
             where = f"{path}.options[{j}]"
@@ -248,6 +282,52 @@ def _check_select(c: Collector, path: str, select: StringSelect | EntitySelect) 
             if option.emoji is not None:
                 emoji = option.emoji
                 _check_emoji(c, f"{where}.emoji", emoji.name, emoji.id, name_required=True)
+
+
+def _check_entity(c: Collector, path: str, select: EntitySelect) -> None:
+    defaults = select.default_values
+    if defaults is not None:
+        # docs: "number of default values must be in the range defined by min_values and
+        # max_values", which both default to 1.
+        low = 1 if select.min_values is None else select.min_values
+        high = 1 if select.max_values is None else select.max_values
+        if not low <= len(defaults) <= high:
+            c.add(
+                f"{path}.default_values",
+                high,
+                len(defaults),
+                f"has {len(defaults)} default values, the select's min_values and max_values "
+                f"allow {low} to {high}",
+            )
+        allowed = SELECT_DEFAULT_TYPES[int(select.kind)]
+        for j, value in enumerate(defaults):
+            where = f"{path}.default_values[{j}]"
+            if not SNOWFLAKE.fullmatch(value.id):
+                c.add(f"{where}.id", 0, 0, f"{value.id!r} is not a snowflake (a decimal id)")
+            if value.type not in allowed:
+                c.add(
+                    f"{where}.type",
+                    0,
+                    1,
+                    f"a {select.kind.name} select's default values have type "
+                    f"{' or '.join(repr(t) for t in sorted(allowed))}, not {value.type!r}",
+                )
+    _check_channel_types(c, f"{path}.channel_types", select)
+
+
+def _check_channel_types(c: Collector, path: str, select: EntitySelect) -> None:
+    types = select.channel_types
+    if types is None:
+        return
+    if select.kind is not SelectKind.CHANNEL:
+        c.add(path, 0, len(types), "only a CHANNEL select takes channel_types; drop them")
+        return
+    for j, kind in enumerate(types):
+        if kind not in CHANNEL_TYPES:
+            known = ", ".join(str(t) for t in sorted(CHANNEL_TYPES))
+            c.add(f"{path}[{j}]", 0, kind, f"{kind} is not a channel type; Discord's are {known}")
+        elif kind in types[:j]:
+            c.add(f"{path}[{j}]", 1, 2, f"channel type {kind} is listed twice; name each once")
 
 
 def _check_media(c: Collector, path: str, key: str, url: str, description: str | None) -> None:

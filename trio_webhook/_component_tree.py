@@ -190,7 +190,9 @@ def _map_one(component: Any, change: Callable[[str], str | None]) -> tuple[Any, 
                 items.append(item if url == item.media.url else attrs.evolve(item, media=url))
         if not items:
             return ()
-        return (component,) if tuple(items) == component.items else (MediaGallery(items),)
+        if tuple(items) == component.items:
+            return (component,)
+        return (attrs.evolve(component, items=items),)  # keeps its id
     if isinstance(component, Section):
         accessory = _map_one(component.accessory, change)
         if not accessory:

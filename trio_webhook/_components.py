@@ -12,7 +12,10 @@ Discord's component reference (``docs/components/reference``) names two systems:
 A webhook no application owns may send only what needs no interaction: link buttons,
 layout and display components. Buttons with a ``custom_id`` and select menus are
 *interactive*; the checks refuse them unless the message says
-``application_owned=True``.
+``application_owned=True``. The select menus are in :mod:`trio_webhook._selects`.
+
+Every component takes an optional ``id`` (keyword only): 1 to 2**31 - 1, unique within
+the message; Discord numbers the components given none, skipping the ids given.
 
 How the checks, the planner, the encoder and the shedder read a tree of these is in
 :mod:`trio_webhook._component_tree`, so they agree.
@@ -21,18 +24,22 @@ How the checks, the planner, the encoder and the shedder read a tree of these is
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable
-from typing import Any, ClassVar, Final, TypeAlias, TypeVar
+from typing import Any, ClassVar, Final, TypeAlias
 
 import attrs
 
+from trio_webhook._component_fields import Emoji, to_enum, tuple_of, v_enum, v_one_of
+from trio_webhook._selects import (
+    EntitySelect,
+    SelectDefaultValue,
+    SelectKind,
+    SelectOption,
+    StringSelect,
+)
 from trio_webhook._validators import (
-    as_tuple,
-    opt_snowflake,
     v_opt_bool,
     v_opt_color,
     v_opt_int,
-    v_opt_snowflake,
     v_opt_str,
     v_str,
     v_tuple_of,
@@ -52,6 +59,7 @@ __all__ = [
     "MediaGallery",
     "MediaGalleryItem",
     "Section",
+    "SelectDefaultValue",
     "SelectKind",
     "SelectOption",
     "Separator",
@@ -61,9 +69,6 @@ __all__ = [
     "Thumbnail",
     "UnfurledMedia",
 ]
-
-_E = TypeVar("_E", bound=enum.IntEnum)
-_Validator: TypeAlias = Callable[[object, "attrs.Attribute[Any]", object], None]
 
 
 class ButtonStyle(enum.IntEnum):
@@ -87,87 +92,17 @@ class SeparatorSpacing(enum.IntEnum):
     LARGE = 2
 
 
-class SelectKind(enum.IntEnum):
-    """The auto-populated select menus, by component type (OpenAPI MessageComponentTypes)."""
-
-    USER = 5
-    ROLE = 6
-    MENTIONABLE = 7
-    CHANNEL = 8
-
-
-def _to_enum(kind: type[_E]) -> Callable[[Any], Any]:
-    def convert(value: Any) -> Any:
-        if isinstance(value, int) and not isinstance(value, bool | kind):
-            try:
-                return kind(value)
-            except ValueError:
-                return value  # the validator names the field and the choices
-        return value
-
-    return convert
-
-
 def _to_style(value: Any) -> Any:
-    return _to_enum(ButtonStyle)(value)
+    return to_enum(ButtonStyle)(value)
 
 
 def _to_spacing(value: Any) -> Any:
-    return _to_enum(SeparatorSpacing)(value)
-
-
-def _to_kind(value: Any) -> Any:
-    return _to_enum(SelectKind)(value)
-
-
-def _v_enum(kind: type[enum.IntEnum], *, optional: bool = False) -> _Validator:
-    choices = ", ".join(f"{m.name} ({m.value})" for m in kind)
-
-    def validate(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
-        if (value is None and optional) or isinstance(value, kind):
-            return
-        where = f"{type(inst).__name__}.{attr.name}"
-        if isinstance(value, int) and not isinstance(value, bool):
-            raise ValueError(f"{where} must be one of {choices}, got {value}")
-        raise TypeError(f"{where} must be a {kind.__name__}, got {type(value).__name__}")
-
-    return validate
-
-
-def _v_one_of(kinds: tuple[type, ...], expected: str) -> _Validator:
-    def validate(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
-        if not isinstance(value, kinds):
-            raise TypeError(
-                f"{type(inst).__name__}.{attr.name} must be {expected}, got {type(value).__name__}"
-            )
-
-    return validate
-
-
-def _tuple(values: Iterable[Any]) -> tuple[Any, ...]:
-    return as_tuple(values)
+    return to_enum(SeparatorSpacing)(value)
 
 
 def _media(value: Any) -> Any:
     # A bare URL is the usual way to give media: Thumbnail("attachment://a.png").
     return UnfurledMedia(value) if isinstance(value, str) else value
-
-
-@attrs.frozen
-class Emoji:
-    """An emoji on a button, select option or poll answer: unicode ``name`` or custom ``id``.
-
-    Example:
-        ``Emoji("🚀")``, ``Emoji(name="party_parrot", id=123456789012345678)``
-    """
-
-    name: str | None = attrs.field(default=None, validator=v_opt_str)
-    id: str | None = attrs.field(default=None, converter=opt_snowflake, validator=v_opt_snowflake)
-    animated: bool | None = attrs.field(default=None, validator=v_opt_bool)
-
-    def __attrs_post_init__(self) -> None:
-        if self.name is None and self.id is None:
-            raise ValueError("Emoji: give name= (a unicode emoji) or id= (a custom emoji)")
 
 
 @attrs.frozen
@@ -200,59 +135,20 @@ class Button:
         default=attrs.Factory(_default_style, takes_self=True),
         kw_only=True,
         converter=_to_style,
-        validator=_v_enum(ButtonStyle),
+        validator=v_enum(ButtonStyle),
     )
     emoji: Emoji | None = attrs.field(
         default=None,
         kw_only=True,
-        validator=attrs.validators.optional(_v_one_of((Emoji,), "Emoji or None")),
+        validator=attrs.validators.optional(v_one_of((Emoji,), "Emoji or None")),
     )
     disabled: bool | None = attrs.field(default=None, kw_only=True, validator=v_opt_bool)
+    id: int | None = attrs.field(default=None, kw_only=True, validator=v_opt_int)
 
     @property
     def interactive(self) -> bool:
         """Whether clicking it sends an interaction (every style but ``LINK``)."""
         return self.style is not ButtonStyle.LINK
-
-
-@attrs.frozen
-class SelectOption:
-    """One choice of a :class:`StringSelect`."""
-
-    label: str = attrs.field(validator=v_str)
-    value: str = attrs.field(validator=v_str)
-    description: str | None = attrs.field(default=None, validator=v_opt_str)
-    emoji: Emoji | None = attrs.field(
-        default=None, validator=attrs.validators.optional(_v_one_of((Emoji,), "Emoji or None"))
-    )
-    default: bool | None = attrs.field(default=None, validator=v_opt_bool)
-
-
-@attrs.frozen
-class StringSelect:
-    """A select menu of fixed options (interactive: needs an application-owned webhook)."""
-
-    TYPE: ClassVar[int] = 3
-    custom_id: str = attrs.field(validator=v_str)
-    options: tuple[SelectOption, ...] = attrs.field(
-        converter=_tuple, validator=v_tuple_of(SelectOption, "SelectOption")
-    )
-    placeholder: str | None = attrs.field(default=None, validator=v_opt_str)
-    min_values: int | None = attrs.field(default=None, validator=v_opt_int)
-    max_values: int | None = attrs.field(default=None, validator=v_opt_int)
-    disabled: bool | None = attrs.field(default=None, validator=v_opt_bool)
-
-
-@attrs.frozen
-class EntitySelect:
-    """A select menu Discord fills with users, roles, both, or channels (interactive)."""
-
-    kind: SelectKind = attrs.field(converter=_to_kind, validator=_v_enum(SelectKind))
-    custom_id: str = attrs.field(validator=v_str)
-    placeholder: str | None = attrs.field(default=None, validator=v_opt_str)
-    min_values: int | None = attrs.field(default=None, validator=v_opt_int)
-    max_values: int | None = attrs.field(default=None, validator=v_opt_int)
-    disabled: bool | None = attrs.field(default=None, validator=v_opt_bool)
 
 
 RowItem: TypeAlias = Button | StringSelect | EntitySelect
@@ -269,9 +165,10 @@ class ActionRow:
 
     TYPE: ClassVar[int] = 1
     components: tuple[RowItem, ...] = attrs.field(
-        converter=_tuple,
+        converter=tuple_of,
         validator=v_tuple_of(_ROW_ITEMS, "Button or a select menu"),
     )
+    id: int | None = attrs.field(default=None, kw_only=True, validator=v_opt_int)
 
 
 @attrs.frozen
@@ -280,9 +177,10 @@ class TextDisplay:
 
     TYPE: ClassVar[int] = 10
     content: str = attrs.field(validator=v_str)
+    id: int | None = attrs.field(default=None, kw_only=True, validator=v_opt_int)
 
 
-_V_MEDIA: Final = _v_one_of((UnfurledMedia,), "UnfurledMedia or a URL (str)")
+_V_MEDIA: Final = v_one_of((UnfurledMedia,), "UnfurledMedia or a URL (str)")
 
 
 @attrs.frozen
@@ -293,6 +191,7 @@ class Thumbnail:
     media: UnfurledMedia = attrs.field(converter=_media, validator=_V_MEDIA)
     description: str | None = attrs.field(default=None, validator=v_opt_str)
     spoiler: bool | None = attrs.field(default=None, validator=v_opt_bool)
+    id: int | None = attrs.field(default=None, kw_only=True, validator=v_opt_int)
 
 
 @attrs.frozen
@@ -310,8 +209,9 @@ class MediaGallery:
 
     TYPE: ClassVar[int] = 12
     items: tuple[MediaGalleryItem, ...] = attrs.field(
-        converter=_tuple, validator=v_tuple_of(MediaGalleryItem, "MediaGalleryItem")
+        converter=tuple_of, validator=v_tuple_of(MediaGalleryItem, "MediaGalleryItem")
     )
+    id: int | None = attrs.field(default=None, kw_only=True, validator=v_opt_int)
 
 
 @attrs.frozen
@@ -321,6 +221,7 @@ class FileComponent:
     TYPE: ClassVar[int] = 13
     file: UnfurledMedia = attrs.field(converter=_media, validator=_V_MEDIA)
     spoiler: bool | None = attrs.field(default=None, validator=v_opt_bool)
+    id: int | None = attrs.field(default=None, kw_only=True, validator=v_opt_int)
 
 
 @attrs.frozen
@@ -332,8 +233,9 @@ class Separator:
     spacing: SeparatorSpacing | None = attrs.field(
         default=None,
         converter=_to_spacing,
-        validator=_v_enum(SeparatorSpacing, optional=True),
+        validator=v_enum(SeparatorSpacing, optional=True),
     )
+    id: int | None = attrs.field(default=None, kw_only=True, validator=v_opt_int)
 
 
 @attrs.frozen
@@ -342,11 +244,12 @@ class Section:
 
     TYPE: ClassVar[int] = 9
     components: tuple[TextDisplay, ...] = attrs.field(
-        converter=_tuple, validator=v_tuple_of(TextDisplay, "TextDisplay")
+        converter=tuple_of, validator=v_tuple_of(TextDisplay, "TextDisplay")
     )
     accessory: Thumbnail | Button = attrs.field(
-        validator=_v_one_of((Thumbnail, Button), "Thumbnail or Button")
+        validator=v_one_of((Thumbnail, Button), "Thumbnail or Button")
     )
+    id: int | None = attrs.field(default=None, kw_only=True, validator=v_opt_int)
 
 
 ContainerItem: TypeAlias = (
@@ -366,7 +269,7 @@ class Container:
 
     TYPE: ClassVar[int] = 17
     components: tuple[ContainerItem, ...] = attrs.field(
-        converter=_tuple,
+        converter=tuple_of,
         validator=v_tuple_of(
             _CONTAINER_ITEMS,
             "ActionRow, TextDisplay, Section, MediaGallery, Separator or FileComponent",
@@ -374,6 +277,7 @@ class Container:
     )
     accent_color: int | None = attrs.field(default=None, validator=v_opt_color)
     spoiler: bool | None = attrs.field(default=None, validator=v_opt_bool)
+    id: int | None = attrs.field(default=None, kw_only=True, validator=v_opt_int)
 
 
 Component: TypeAlias = ContainerItem | Container

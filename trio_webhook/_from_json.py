@@ -132,9 +132,8 @@ _READ_ONLY: Final[Mapping[type, frozenset[str]]] = {
     EmbedFooter: frozenset({"proxy_icon_url"}),
     EmbedAuthor: frozenset({"proxy_icon_url"}),
     Embed: frozenset({"type"}),
-    # A component's type names its class (checked below); ids are Discord's to number.
-    **{cls: frozenset({"type", "id"}) for cls in TYPED},
-    EntitySelect: frozenset({"id"}),
+    # A component's type names its class (checked below).
+    **{cls: frozenset({"type"}) for cls in TYPED},
     UnfurledMedia: frozenset({"proxy_url", "height", "width", "content_type", "attachment_id"}),
 }
 """Keys that Discord echoes back on received objects: accepted, and dropped."""

@@ -29,6 +29,8 @@ __all__ = [
     "COMPONENTS_V2_TEXT_MAX",
     "CONTAINER_CHILDREN_MAX",
     "CONTENT_MAX",
+    "CHANNEL_TYPES",
+    "COMPONENT_ID_MAX",
     "CUSTOM_ID_MAX",
     "DEFAULT_MAX_REQUEST_BYTES",
     "DEFAULT_MAX_UPLOAD_BYTES",
@@ -55,6 +57,8 @@ __all__ = [
     "POLL_QUESTION_MAX",
     "ROW_BUTTONS_MAX",
     "SECTION_TEXTS_MAX",
+    "SELECT_DEFAULT_TYPES",
+    "SELECT_DEFAULT_VALUES_MAX",
     "SELECT_OPTIONS_MAX",
     "SELECT_OPTION_TEXT_MAX",
     "SELECT_PLACEHOLDER_MAX",
@@ -165,6 +169,20 @@ SELECT_PLACEHOLDER_MAX: Final = 150  # StringSelectComponentForMessageRequest.pl
 SELECT_OPTIONS_MAX: Final = 25  # StringSelectComponentForMessageRequest.options.maxItems
 SELECT_VALUES_MAX: Final = 25  # *SelectComponentForMessageRequest.max_values.maximum
 SELECT_OPTION_TEXT_MAX: Final = 100  # StringSelectOptionForRequest.label and value.maxLength
+SELECT_DEFAULT_VALUES_MAX: Final = 25  # *SelectComponentForMessageRequest.default_values.maxItems
+SELECT_DEFAULT_TYPES: Final = {  # docs: Select Default Value Structure; *SelectDefaultValue
+    5: frozenset({"user"}),
+    6: frozenset({"role"}),
+    7: frozenset({"user", "role"}),  # MentionableSelect...: Role- or UserSelectDefaultValue
+    8: frozenset({"channel"}),
+}
+"""The ``type`` a default value of each entity select (by component type) may have."""
+CHANNEL_TYPES: Final = frozenset({0, 1, 2, 3, 4, 5, 10, 11, 12, 13, 14, 15})  # OpenAPI ChannelTypes
+"""The channel types a channel select's ``channel_types`` may name (each once: uniqueItems)."""
+COMPONENT_ID_MAX: Final = 2**31 - 1  # docs: "32 bit integer"; OpenAPI id.format int32
+"""A component's ``id``: 1 to this, unique in the message. Docs (Anatomy of a Component):
+"must be unique within the message"; an id of 0 "will be treated as empty and replaced by
+the API", so the checks refuse 0 rather than let Discord renumber it silently."""
 SECTION_TEXTS_MAX: Final = 3  # SectionComponentForMessageRequest.components.maxItems
 TEXT_DISPLAY_MAX: Final = 4000  # TextDisplayComponentForMessageRequest.content.maxLength
 GALLERY_ITEMS_MAX: Final = 10  # MediaGalleryComponentForMessageRequest.items.maxItems

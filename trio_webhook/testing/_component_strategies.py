@@ -26,6 +26,7 @@ from trio_webhook._components import (
     MediaGallery,
     MediaGalleryItem,
     Section,
+    SelectDefaultValue,
     SelectKind,
     SelectOption,
     Separator,
@@ -34,6 +35,7 @@ from trio_webhook._components import (
     TextDisplay,
     Thumbnail,
 )
+from trio_webhook._limit_values import CHANNEL_TYPES, COMPONENT_ID_MAX
 from trio_webhook._models import FilePart, Message
 from trio_webhook._polls import Poll, PollAnswer
 
@@ -68,12 +70,66 @@ def _selects(draw: st.DrawFn) -> StringSelect | EntitySelect:
     low = draw(st.none() | st.integers(0, 2))
     high = draw(st.none() | st.integers(max(1, low or 0), 25))
     if draw(st.booleans()):
+        # CHANNEL twice: it alone takes channel_types.
+        kind = draw(st.sampled_from([*SelectKind, SelectKind.CHANNEL]))
+        types = st.sampled_from(sorted(CHANNEL_TYPES))
+        channels = st.lists(types, min_size=1, max_size=4, unique=True)
+        # Each part more often present than not: entity selects are a rare draw already.
+        defaults = draw(_default_values(kind, low, high)) if draw(st.integers(0, 2)) else None
+        kinds = draw(channels) if kind is SelectKind.CHANNEL and draw(st.integers(0, 2)) else None
         return EntitySelect(
-            draw(st.sampled_from(SelectKind)), custom_id, min_values=low, max_values=high
+            kind,
+            custom_id,
+            min_values=low,
+            max_values=high,
+            default_values=defaults,
+            channel_types=kinds,
         )
     n = draw(st.integers(1, 4))
     options = [SelectOption(_text(draw, 100), f"v{i}", emoji=draw(_EMOJI)) for i in range(n)]
     return StringSelect(custom_id, options, placeholder=draw(st.none() | st.just("pick")))
+
+
+_DEFAULT_TYPES: dict[SelectKind, list[str]] = {
+    SelectKind.USER: ["user"],
+    SelectKind.ROLE: ["role"],
+    SelectKind.MENTIONABLE: ["user", "role"],
+    SelectKind.CHANNEL: ["channel"],
+}
+
+
+@st.composite
+def _default_values(
+    draw: st.DrawFn, kind: SelectKind, low: int | None, high: int | None
+) -> list[SelectDefaultValue]:
+    # As many as min_values..max_values allow (both default to 1).
+    n = draw(st.integers(1 if low is None else low, 1 if high is None else high))
+    ids = draw(st.lists(st.integers(10**16, 10**19), min_size=n, max_size=n, unique=True))
+    types = _DEFAULT_TYPES[kind]
+    return [SelectDefaultValue(i, draw(st.sampled_from(types))) for i in ids]
+
+
+def _with_ids(draw: st.DrawFn, component: Any, used: set[int]) -> Any:
+    """``component`` with ids on some of its tree, unique in ``used`` (the message's)."""
+    changes: dict[str, Any] = {}
+    if isinstance(component, ActionRow | Container | Section):
+        changes["components"] = [_with_ids(draw, c, used) for c in component.components]
+    if isinstance(component, Section):
+        changes["accessory"] = _with_ids(draw, component.accessory, used)
+    if draw(st.booleans()):
+        # Small ids too, so that FakeDiscord's numbering must step around them.
+        fresh = (st.integers(1, 50) | st.integers(1, COMPONENT_ID_MAX)).filter(
+            lambda n: n not in used
+        )
+        changes["id"] = draw(fresh)
+        used.add(changes["id"])
+    return attrs.evolve(component, **changes)
+
+
+def _with_component_ids(draw: st.DrawFn, components: Sequence[Component]) -> tuple[Component, ...]:
+    """A message's components with ids drawn on some of them, unique in the message."""
+    used: set[int] = set()
+    return tuple(_with_ids(draw, c, used) for c in components)
 
 
 @st.composite
@@ -85,7 +141,7 @@ def action_rows(draw: st.DrawFn, *, interactive: bool = False) -> ActionRow:
         interactive: Whether buttons with a ``custom_id`` and selects may be drawn (an
             application-owned webhook's).
     """
-    if interactive and draw(st.integers(0, 3)) == 0:
+    if interactive and draw(st.integers(0, 2)) == 0:
         return ActionRow([draw(_selects())])
     n = draw(st.integers(1, 5))
     return ActionRow([draw(_buttons(interactive=interactive)) for _ in range(n)])
@@ -211,7 +267,7 @@ def rich_messages(draw: st.DrawFn) -> Message:
         if draw(st.booleans()):
             flags = int(flags or 0) | MessageFlags.IS_COMPONENTS_V2
         return Message(
-            components=draw(components_v2(names, interactive=owned)),
+            components=_with_component_ids(draw, draw(components_v2(names, interactive=owned))),
             attachments=files,
             flags=flags,
             application_owned=owned,
@@ -220,7 +276,8 @@ def rich_messages(draw: st.DrawFn) -> Message:
     changes: dict[str, Any] = {"application_owned": owned, "flags": draw(message_flags())}
     if kind.startswith("v1"):
         rows = draw(st.integers(1, 5))
-        changes["components"] = [draw(action_rows(interactive=owned)) for _ in range(rows)]
+        drawn = [draw(action_rows(interactive=owned)) for _ in range(rows)]
+        changes["components"] = _with_component_ids(draw, drawn)
     if kind.endswith("poll"):
         changes["poll"] = draw(polls())
     return attrs.evolve(base, **changes)

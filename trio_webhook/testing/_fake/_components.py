@@ -6,12 +6,15 @@ What Discord documents: a webhook no application owns ignores ``components`` unl
 the request says ``?with_components=true`` and may then send non-interactive ones
 only; ``IS_COMPONENTS_V2`` forbids ``content``, ``embeds``, ``poll`` and ``stickers``,
 allows 40 components counted through nesting and 4000 characters of text displays.
+A component's ``id`` is a 32-bit integer "unique within the message"; one that is absent
+or 0 is numbered by Discord, in tree order from 1, skipping the ids given.
 Where Discord does not document the error code of a refusal, the code here is the
 fake's own; the answer's shape (400, code 50035, the ``errors`` tree) is Discord's.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
@@ -42,6 +45,9 @@ _MAX_QUESTION: Final = 300
 _MAX_ANSWER: Final = 55
 _MAX_ANSWERS: Final = 10
 _MAX_HOURS: Final = 768
+_MAX_ID: Final = 2**31 - 1
+_MAX_DEFAULTS: Final = 25
+_DEFAULT_TYPES: Final = {5: {"user"}, 6: {"role"}, 7: {"user", "role"}, 8: {"channel"}}
 _SELECTS: Final = frozenset({3, 5, 6, 7, 8})
 _TOP_V2: Final = frozenset({1, 9, 10, 12, 13, 14, 17})
 _IN_CONTAINER: Final = frozenset({1, 9, 10, 12, 13, 14})
@@ -66,13 +72,7 @@ def _is_v2(payload: Mapping[str, Any]) -> bool:
 
 
 def _walk(components: Any) -> Iterator[dict[str, Any]]:
-    for component in components if isinstance(components, list) else ():
-        if not isinstance(component, dict):
-            continue
-        yield component
-        yield from _walk(component.get("components"))
-        if isinstance(component.get("accessory"), dict):
-            yield component["accessory"]
+    return (component for _, component in _walk_paths(components, ()))
 
 
 def validate_components(
@@ -105,6 +105,33 @@ def validate_components(
     rules = _Rules(tree, upload_names, application_owned)
     for i, component in enumerate(components):
         rules.component(component, ("components", i), _TOP_V2 if v2 else frozenset({1}))
+    _validate_ids(components, tree)
+
+
+def _validate_ids(components: list[Any], tree: ErrorTree) -> None:
+    seen: set[int] = set()
+    for path, component in _walk_paths(components, ("components",)):
+        given = component.get("id")
+        if given is None:
+            continue
+        if not isinstance(given, int) or isinstance(given, bool) or not 0 <= given <= _MAX_ID:
+            tree.add((*path, "id"), "NUMBER_TYPE_MAX", f"int value must be 0 to {_MAX_ID}")
+        elif given in seen:
+            # The code is the fake's own: Discord documents the rule, not its error.
+            tree.add((*path, "id"), "COMPONENT_ID_DUPLICATED", f"Duplicate component id {given}.")
+        elif given:
+            seen.add(given)
+
+
+def _walk_paths(components: Any, path: Path) -> Iterator[tuple[Path, dict[str, Any]]]:
+    for i, component in enumerate(components if isinstance(components, list) else ()):
+        if not isinstance(component, dict):
+            continue
+        here = (*path, i)
+        yield here, component
+        yield from _walk_paths(component.get("components"), (*here, "components"))
+        if isinstance(component.get("accessory"), dict):
+            yield (*here, "accessory"), component["accessory"]
 
 
 class _Rules:
@@ -130,6 +157,8 @@ class _Rules:
         elif kind in _SELECTS:
             self._interactive(path)
             self._text((*path, "custom_id"), component.get("custom_id"), 1, _MAX_CUSTOM_ID)
+            if kind in _DEFAULT_TYPES:
+                self._defaults(component, path, _DEFAULT_TYPES[kind])
         elif kind == 9:
             self._children(component, path, frozenset({10}), _MAX_SECTION_TEXTS)
             accessory = component.get("accessory")
@@ -186,6 +215,25 @@ class _Rules:
         if "url" in button:
             message = "A non-link button cannot have a url."
             self.tree.add((*path, "url"), "BUTTON_COMPONENT_URL_WITH_CUSTOM_ID", message)
+
+    def _defaults(self, select: dict[str, Any], path: Path, types: set[str]) -> None:
+        # docs: "number of default values must be in the range defined by min_values
+        # and max_values" (each 1 when absent).
+        values = select.get("default_values")
+        if values is None:
+            return
+        low, high = (select.get(k) for k in ("min_values", "max_values"))
+        low, high = (1 if low is None else low), (1 if high is None else high)
+        count_ok = isinstance(values, list) and len(values) <= _MAX_DEFAULTS
+        if not count_ok or not (isinstance(low, int) and isinstance(high, int)):
+            self.tree.add((*path, "default_values"), "BASE_TYPE_BAD_LENGTH", _between(0, 25))
+        elif not low <= len(values) <= high:
+            message = f"Must be between {low} and {high} in length."
+            self.tree.add((*path, "default_values"), "BASE_TYPE_BAD_LENGTH", message)
+        for j, value in enumerate(values if isinstance(values, list) else ()):
+            if not isinstance(value, dict) or value.get("type") not in types:
+                message = "Value is not a valid enum value."
+                self.tree.add((*path, "default_values", j, "type"), "ENUM_TYPE_COERCE", message)
 
     def _interactive(self, path: Path) -> None:
         if not self.application_owned:
@@ -257,13 +305,17 @@ def validate_poll(poll: Any, tree: ErrorTree) -> None:
 def stored_components(components: Any, attachments: list[dict[str, Any]]) -> list[Any]:
     """The components as Discord returns them.
 
-    Each gets an ``id`` (numbered in order) and ``attachment://`` media are resolved to
+    Each without an ``id`` (or with 0) is numbered in tree order, from 1, skipping the
+    ids given; and ``attachment://`` media are resolved to
     the stored attachment.
     """
     by_name = {a["filename"]: a for a in attachments}
     stored: list[Any] = _copy(components if isinstance(components, list) else [])
-    for n, component in enumerate(_walk(stored), start=1):
-        component.setdefault("id", n)
+    given = {c["id"] for c in _walk(stored) if c.get("id")}
+    free = (n for n in itertools.count(1) if n not in given)
+    for component in _walk(stored):
+        if not component.get("id"):  # absent, or 0: "treated as empty and replaced"
+            component["id"] = next(free)
         for media in _media_of(component):
             url = media.get("url")
             if isinstance(url, str) and url.startswith(_ATTACHMENT):
