@@ -68,7 +68,9 @@ def _buttons(draw: st.DrawFn, *, interactive: bool) -> Button:
 def _selects(draw: st.DrawFn) -> StringSelect | EntitySelect:
     custom_id = _text(draw, 100)
     low = draw(st.none() | st.integers(0, 2))
-    high = draw(st.none() | st.integers(max(1, low or 0), 25))
+    # max_values defaults to 1, so a min_values over 1 needs a max_values of its own.
+    least = max(1, low or 0)
+    high = draw(st.integers(least, 25)) if least > 1 else draw(st.none() | st.integers(1, 25))
     if draw(st.booleans()):
         # CHANNEL twice: it alone takes channel_types.
         kind = draw(st.sampled_from([*SelectKind, SelectKind.CHANNEL]))
@@ -102,10 +104,8 @@ _DEFAULT_TYPES: dict[SelectKind, list[str]] = {
 def _default_values(
     draw: st.DrawFn, kind: SelectKind, low: int | None, high: int | None
 ) -> list[SelectDefaultValue]:
-    # As many as min_values..max_values allow (both default to 1; min_values=2 with the
-    # default max_values is itself refused, and then any count will do).
-    least = 1 if low is None else low
-    n = draw(st.integers(least, max(least, 1 if high is None else high)))
+    # As many as min_values..max_values allow (both default to 1).
+    n = draw(st.integers(1 if low is None else low, 1 if high is None else high))
     ids = draw(st.lists(st.integers(10**16, 10**19), min_size=n, max_size=n, unique=True))
     types = _DEFAULT_TYPES[kind]
     return [SelectDefaultValue(i, draw(st.sampled_from(types))) for i in ids]
