@@ -7,6 +7,7 @@ start-up and says where to look.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Final, Literal, cast
 
 import attrs
 
-from trio_webhook._config_load import load_env, load_toml
+from trio_webhook._config_load import Kind, load_env, load_toml
 from trio_webhook._errors import ConfigError
 
 if TYPE_CHECKING:
@@ -157,7 +158,10 @@ class SenderConfig:
             ConfigError: A variable does not parse, or the result is inconsistent; the
                 message names the variable and the expected form.
         """
-        return load_env(cls, environ, prefix=prefix, base=base, kinds=_KINDS)
+        start = base if base is not None else cls()
+        return load_env(
+            functools.partial(attrs.evolve, start), environ, prefix=prefix, kinds=_KINDS
+        )
 
     @classmethod
     def from_toml(
@@ -187,12 +191,12 @@ class SenderConfig:
             OSError: The file cannot be read.
             tomllib.TOMLDecodeError: The file is not valid TOML.
         """
-        return load_toml(cls, path, table=table, base=base, kinds=_KINDS)
+        start = base if base is not None else cls()
+        return load_toml(functools.partial(attrs.evolve, start), path, table=table, kinds=_KINDS)
 
 
 # How each setting is spelt in an environment variable.
-_Kind = Literal["int", "opt_int", "float", "bool", "strategy", "path"]
-_KINDS: Final[dict[str, _Kind]] = {
+_KINDS: Final[dict[str, Kind]] = {
     "queue_cap": "int",
     "high_water": "opt_int",
     "max_buffered": "int",

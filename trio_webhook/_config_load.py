@@ -11,18 +11,20 @@ from __future__ import annotations
 import difflib
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
-
-import attrs
+from typing import Any, Final, Literal, TypeVar
 
 from trio_webhook._errors import ConfigError
 
-if TYPE_CHECKING:
-    from trio_webhook._config import SenderConfig, _Kind
+__all__ = ["Kind", "load_env", "load_toml"]
 
-__all__ = ["load_env", "load_toml"]
+Kind = Literal["int", "opt_int", "float", "bool", "strategy", "path"]
+"""How a setting is spelt in an environment variable."""
+
+# The config is built by a function handed in, not by a class imported: _config
+# imports this module.
+_C = TypeVar("_C")
 
 _TRUE: Final = frozenset({"1", "true", "yes", "on"})
 _FALSE: Final = frozenset({"0", "false", "no", "off"})
@@ -30,16 +32,18 @@ _NONE: Final = frozenset({"", "none", "null"})
 
 
 def load_env(
-    cls: type[SenderConfig],
+    build: Callable[..., _C],
     environ: Mapping[str, str] | None,
     *,
     prefix: str,
-    base: SenderConfig | None,
-    kinds: Mapping[str, _Kind],
-) -> SenderConfig:
-    """The body of :meth:`SenderConfig.from_env`; ``kinds`` spells each setting."""
+    kinds: Mapping[str, Kind],
+) -> _C:
+    """The body of :meth:`SenderConfig.from_env`; ``kinds`` spells each setting.
+
+    ``build(**settings)`` makes the config from the settings read (the base config
+    evolved); a :class:`ConfigError` it raises is re-worded to name the variable.
+    """
     env = os.environ if environ is None else environ
-    base = base if base is not None else cls()
     changes: dict[str, Any] = {}
     names: dict[str, str] = {}
     for key, kind in kinds.items():
@@ -53,7 +57,7 @@ def load_env(
         names["rate_limit_store"] = redis_var
         changes["rate_limit_store"] = _parse_env(redis_var, env[redis_var], "path")
     try:
-        return attrs.evolve(base, **changes)
+        return build(**changes)
     except ConfigError as exc:
         culprit = names.get(exc.key)
         if culprit is None:
@@ -67,14 +71,17 @@ def load_env(
 
 
 def load_toml(
-    cls: type[SenderConfig],
+    build: Callable[..., _C],
     path: str | os.PathLike[str],
     *,
     table: str,
-    base: SenderConfig | None,
-    kinds: Mapping[str, _Kind],
-) -> SenderConfig:
-    """The body of :meth:`SenderConfig.from_toml`; ``kinds`` names the known keys."""
+    kinds: Mapping[str, Kind],
+) -> _C:
+    """The body of :meth:`SenderConfig.from_toml`; ``kinds`` names the known keys.
+
+    ``build(**settings)`` makes the config from the table's settings, as for
+    :func:`load_env`; its :class:`ConfigError` is re-worded to name the file and table.
+    """
     p = Path(path)
     with p.open("rb") as f:
         data = tomllib.load(f)
@@ -87,9 +94,8 @@ def load_toml(
             continue  # a URL (redis://...), not a path
         if isinstance(target, str) and target and not Path(target).is_absolute():
             values[key] = str(p.parent / target)
-    base = base if base is not None else cls()
     try:
-        return attrs.evolve(base, **values)
+        return build(**values)
     except ConfigError as exc:
         raise ConfigError(exc.key, exc.value, exc.expected, where=where) from None
 
@@ -110,7 +116,7 @@ def _find_table(data: Mapping[str, Any], p: Path, table: str) -> tuple[dict[str,
     return found, where
 
 
-def _check_keys(found: Mapping[str, Any], kinds: Mapping[str, _Kind], where: str) -> None:
+def _check_keys(found: Mapping[str, Any], kinds: Mapping[str, Kind], where: str) -> None:
     unknown = sorted(set(found) - set(kinds))
     if unknown:
         hints = []
@@ -134,7 +140,7 @@ def _lookup(data: Mapping[str, Any], parts: list[str]) -> Any:
     return node
 
 
-def _parse_env(var: str, raw: str, kind: _Kind) -> Any:
+def _parse_env(var: str, raw: str, kind: Kind) -> Any:
     text = raw.strip()
     low = text.lower()
     if kind == "bool":
