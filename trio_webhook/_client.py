@@ -12,7 +12,7 @@ import logging
 import random
 import ssl
 from collections.abc import Sequence
-from typing import Final, Protocol
+from typing import Final
 
 import attrs
 
@@ -22,6 +22,7 @@ from trio_webhook._limit_values import DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_UP
 from trio_webhook._models import Delivery, Message, PlannedRequest, SentMessage
 from trio_webhook._operations import WebhookOperations
 from trio_webhook._planning import plan_requests
+from trio_webhook._progress import Journal, PlanProgress
 from trio_webhook._retry import RetryPolicy
 from trio_webhook._url import parse_webhook_url
 from trio_webhook.ratelimit import AdaptiveStrategy, RateLimitTracker
@@ -32,39 +33,6 @@ from trio_webhook.transport._values import HTTPRequest
 __all__ = ["ClientCounters", "Journal", "PlanProgress", "WebhookClient"]
 
 logger: Final = logging.getLogger("trio_webhook")
-
-
-class Journal(Protocol):
-    """Hears of each request of a plan: before it goes out, and once delivered."""
-
-    async def sending(self, request: int) -> None:
-        """Request ``request`` (0-based, plan order) is about to be sent."""
-
-    async def delivered(
-        self, request: int, *, discord_id: str | None, thread_id: str | None
-    ) -> None:
-        """Request ``request`` was delivered (``discord_id`` when waited for)."""
-
-
-@attrs.define
-class PlanProgress:
-    """How far a plan got: readable after :meth:`WebhookClient.execute_plan` raises.
-
-    Attributes:
-        delivered: Requests of the plan delivered, in plan order (a resumed plan starts
-            after them).
-        messages: What Discord returned for each delivered request sent with ``wait``.
-        thread_id: The forum thread the plan's first request created (``thread_name``),
-            where the rest of the plan goes.
-    """
-
-    delivered: int = 0
-    messages: list[SentMessage] = attrs.field(factory=list)
-    thread_id: str | None = None
-    maybe_posted: bool = False
-    """Whether the request after ``delivered`` may already be posted: it is on its way
-    (handed to the transport, no answer yet), or an earlier attempt of it ended in an
-    ambiguous fault. A message interrupted then is ``ambiguous``, never ``shutdown``."""
 
 
 class WebhookClient(WebhookOperations):

@@ -35,7 +35,7 @@ from trio_webhook.transport._base import Transport
 from trio_webhook.transport._values import HTTPRequest, HTTPResponse
 
 if TYPE_CHECKING:
-    from trio_webhook._client import PlanProgress
+    from trio_webhook._progress import PlanProgress
 
 __all__ = ["ClientCounters", "Exchange", "response_json"]
 
