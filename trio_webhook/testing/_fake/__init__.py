@@ -2,9 +2,9 @@
 
 One role a module: ``_discord`` (the public face, which delegates), ``_app`` (routing),
 ``_model`` (channels, webhooks, messages, threads), ``_ratelimits`` (buckets and the
-hidden channel limit), ``_validation`` (the checks and the 400 ``errors`` tree),
-``_multipart`` (bodies), ``_faults`` (injected failures) and ``_http`` (the answer values
-they share).
+hidden channel limit), ``_validation`` (the checks; ``_components`` for components
+and polls), ``_multipart`` (bodies), ``_faults`` (injected failures) and ``_http`` (the
+answer values they share, the 400 ``errors`` tree among them).
 """
 
 from trio_webhook.testing._asgi import ConnectionDroppedError

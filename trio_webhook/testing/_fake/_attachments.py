@@ -15,8 +15,8 @@ import re
 from collections.abc import Mapping
 from typing import Any, Final
 
-from trio_webhook.testing._fake._http import Upload
-from trio_webhook.testing._fake._validation import FILE_FIELD, ErrorTree
+from trio_webhook.testing._fake._http import ErrorTree, Upload
+from trio_webhook.testing._fake._validation import FILE_FIELD
 
 __all__ = ["image_data", "kept_attachments", "set_metadata", "webhook_changes"]
 

@@ -17,10 +17,9 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
-if TYPE_CHECKING:
-    from trio_webhook.testing._fake._validation import ErrorTree
+from trio_webhook.testing._fake._http import ErrorTree
 
 __all__ = [
     "IS_COMPONENTS_V2",

@@ -1,7 +1,8 @@
 """The values the fake's parts hand each other: an upload, an answer, and a refusal.
 
 Every part answers with a :class:`Response`; code deep in a check raises
-:class:`Rejected` to carry its ready answer out to the route that returns it.
+:class:`Rejected` to carry its ready answer out to the route that returns it. The checks
+collect their field errors in an :class:`ErrorTree`, which becomes Discord's 400 answer.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ __all__ = [
     "TOO_LARGE",
     "Answer",
     "Dropped",
+    "ErrorTree",
     "Rejected",
     "Response",
     "Upload",
@@ -80,3 +82,30 @@ def error(status: int, code: int, message: str, errors: Any = None) -> Response:
 
 EMPTY_MESSAGE: Final = error(400, 50006, "Cannot send an empty message")
 TOO_LARGE: Final = error(413, 40005, "Request entity too large")
+
+
+class ErrorTree:
+    """Collects field errors in Discord's ``errors`` shape (``{"a": {"0": {"_errors": []}}}``)."""
+
+    def __init__(self) -> None:
+        self.tree: dict[str, Any] = {}
+
+    def add(self, path: Iterable[str | int], code: str, message: str) -> None:
+        """Record one error at ``path`` (keys and list indexes)."""
+        node = self.tree
+        for part in path:
+            node = node.setdefault(str(part), {})
+        node.setdefault("_errors", []).append({"code": code, "message": message})
+
+    def max_length(self, path: Iterable[str | int], limit: int) -> None:
+        """Record that the value at ``path`` is longer than ``limit``."""
+        self.add(path, "BASE_TYPE_MAX_LENGTH", f"Must be {limit} or fewer in length.")
+
+    def raise_if_any(self) -> None:
+        """Raise the 400 "Invalid Form Body" answer if any error was recorded.
+
+        Raises:
+            Rejected: With code 50035 and the tree.
+        """
+        if self.tree:
+            raise Rejected(error(400, 50035, "Invalid Form Body", self.tree))

@@ -7,7 +7,7 @@ behaviour; the fake is the project's oracle, so it never imports the library's l
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any, Final
 
 from trio_webhook.testing._fake._components import (
@@ -15,13 +15,19 @@ from trio_webhook.testing._fake._components import (
     validate_components,
     validate_poll,
 )
-from trio_webhook.testing._fake._http import EMPTY_MESSAGE, TOO_LARGE, Rejected, Upload, error
+from trio_webhook.testing._fake._http import (
+    EMPTY_MESSAGE,
+    TOO_LARGE,
+    ErrorTree,
+    Rejected,
+    Upload,
+    error,
+)
 
 __all__ = [
     "FILE_FIELD",
     "MAX_FILES",
     "AttachmentMeta",
-    "ErrorTree",
     "check_webhook_id",
     "too_many_files",
     "validate_edit",
@@ -54,33 +60,6 @@ _BAD_FLAGS: Final = (
 
 AttachmentMeta = dict[str, Mapping[str, Any]]
 """The ``attachments`` metadata of a payload, by attachment id."""
-
-
-class ErrorTree:
-    """Collects field errors in Discord's ``errors`` shape (``{"a": {"0": {"_errors": []}}}``)."""
-
-    def __init__(self) -> None:
-        self.tree: dict[str, Any] = {}
-
-    def add(self, path: Iterable[str | int], code: str, message: str) -> None:
-        """Record one error at ``path`` (keys and list indexes)."""
-        node = self.tree
-        for part in path:
-            node = node.setdefault(str(part), {})
-        node.setdefault("_errors", []).append({"code": code, "message": message})
-
-    def max_length(self, path: Iterable[str | int], limit: int) -> None:
-        """Record that the value at ``path`` is longer than ``limit``."""
-        self.add(path, "BASE_TYPE_MAX_LENGTH", f"Must be {limit} or fewer in length.")
-
-    def raise_if_any(self) -> None:
-        """Raise the 400 "Invalid Form Body" answer if any error was recorded.
-
-        Raises:
-            Rejected: With code 50035 and the tree.
-        """
-        if self.tree:
-            raise Rejected(error(400, 50035, "Invalid Form Body", self.tree))
 
 
 def validate_execute(
