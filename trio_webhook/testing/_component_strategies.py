@@ -36,10 +36,10 @@ from trio_webhook._components import (
     Thumbnail,
 )
 from trio_webhook._limit_values import CHANNEL_TYPES, COMPONENT_ID_MAX
-from trio_webhook._models import FilePart, Message
 from trio_webhook._polls import Poll, PollAnswer
+from trio_webhook.testing._texts import draw_text
 
-__all__ = ["action_rows", "components_v2", "message_flags", "polls", "rich_messages"]
+__all__ = ["action_rows", "components_v2", "message_flags", "polls", "with_component_ids"]
 
 _WEB = st.sampled_from(["https://example.com/a.png", "https://cdn.example.org/x/y.gif"])
 _EMOJI = st.none() | st.sampled_from([Emoji("🚀"), Emoji(name="parrot", id=123456789012345678)])
@@ -47,10 +47,7 @@ _BOOL = st.none() | st.booleans()
 
 
 def _text(draw: st.DrawFn, max_size: int) -> str:
-    # strategies imports this module to re-export it: read its helper when drawing.
-    from trio_webhook.testing.strategies import _text as text
-
-    return text(draw, max_size, True)
+    return draw_text(draw, max_size, True)
 
 
 @st.composite
@@ -128,7 +125,7 @@ def _with_ids(draw: st.DrawFn, component: Any, used: set[int]) -> Any:
     return attrs.evolve(component, **changes)
 
 
-def _with_component_ids(draw: st.DrawFn, components: Sequence[Component]) -> tuple[Component, ...]:
+def with_component_ids(draw: st.DrawFn, components: Sequence[Component]) -> tuple[Component, ...]:
     """A message's components with ids drawn on some of them, unique in the message."""
     used: set[int] = set()
     return tuple(_with_ids(draw, c, used) for c in components)
@@ -249,37 +246,3 @@ def message_flags() -> st.SearchStrategy[int | None]:
             flags.SUPPRESS_EMBEDS | flags.SUPPRESS_NOTIFICATIONS,
         ]
     )
-
-
-@st.composite
-def rich_messages(draw: st.DrawFn) -> Message:
-    """Valid messages with components or a poll: Components V2, V1 rows, polls.
-
-    A V2 message shows some of its files through its components (by the name as given
-    or as uploaded) and fits one request; a V1 message may also be split by its embeds.
-    """
-    from trio_webhook.testing.strategies import file_parts, messages
-
-    owned = draw(st.booleans())
-    kind = draw(st.sampled_from(["v2", "v1", "poll", "v1+poll"]))
-    if kind == "v2":
-        files: list[FilePart] = [draw(file_parts(index=i)) for i in range(draw(st.integers(0, 4)))]
-        names = [n for f in files for n in (f.filename, f.upload_name)]
-        flags = draw(message_flags())
-        if draw(st.booleans()):
-            flags = int(flags or 0) | MessageFlags.IS_COMPONENTS_V2
-        return Message(
-            components=_with_component_ids(draw, draw(components_v2(names, interactive=owned))),
-            attachments=files,
-            flags=flags,
-            application_owned=owned,
-        )
-    base = draw(messages(max_embeds=12, max_files=12))
-    changes: dict[str, Any] = {"application_owned": owned, "flags": draw(message_flags())}
-    if kind.startswith("v1"):
-        rows = draw(st.integers(1, 5))
-        drawn = [draw(action_rows(interactive=owned)) for _ in range(rows)]
-        changes["components"] = _with_component_ids(draw, drawn)
-    if kind.endswith("poll"):
-        changes["poll"] = draw(polls())
-    return attrs.evolve(base, **changes)

@@ -20,9 +20,12 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
+import attrs
 from hypothesis import strategies as st
 
+from trio_webhook._component_tree import MessageFlags
 from trio_webhook._edits import UNSET, KeepAttachment, MessageEdit
 from trio_webhook._embed_checks import embed_length
 from trio_webhook._models import (
@@ -35,6 +38,14 @@ from trio_webhook._models import (
     FilePart,
     Message,
 )
+from trio_webhook.testing._component_strategies import (
+    action_rows,
+    components_v2,
+    message_flags,
+    polls,
+    with_component_ids,
+)
+from trio_webhook.testing._texts import draw_text
 
 __all__ = [
     "action_rows",
@@ -54,35 +65,6 @@ __all__ = [
 ]
 
 _EMBED_BUDGET = 6000
-# No surrogates (not encodable), no control characters; whitespace is added on purpose.
-_CHARS = st.characters(exclude_categories=("Cs", "Cc"))
-_SOLID = st.characters(exclude_categories=("Cs", "Cc", "Zs", "Zl", "Zp"))
-_SPACE = st.sampled_from([" ", "\n", "\t", "\u00a0", "\u3000"])
-_WIDE = st.sampled_from(["x", "é", "語", "🎉", "W"])
-
-
-_KIND = st.sampled_from(["short", "short", "long", "padded"])
-_OFFSET = st.integers(0, 3)
-_SHORT = st.text(_CHARS, max_size=40)
-_CORE = st.text(_SOLID, min_size=1, max_size=20)
-_PAD = st.text(_SPACE, max_size=3)
-
-
-def _text(draw: st.DrawFn, max_size: int, required: bool) -> str:
-    # Only module-level strategies are drawn from here: building strategies per draw
-    # made messages() several times slower.
-    if max_size < 1:
-        return ""
-    kind = draw(_KIND)
-    if kind == "long":
-        return draw(_WIDE) * max(1, max_size - draw(_OFFSET))
-    if kind == "padded":
-        core = draw(_CORE)[:max_size]
-        padded = draw(_PAD) + core + draw(_PAD)
-        return padded if len(padded) <= max_size else core
-    if required:
-        return (draw(_CORE) + draw(_SHORT))[:max_size]
-    return draw(_SHORT)[:max_size]
 
 
 @st.composite
@@ -94,7 +76,7 @@ def texts(draw: st.DrawFn, max_size: int, *, required: bool = False) -> str:
         max_size: The most characters.
         required: Whether the text must hold a non-whitespace character.
     """
-    return _text(draw, max_size, required)
+    return draw_text(draw, max_size, required)
 
 
 def snowflakes() -> st.SearchStrategy[str]:
@@ -110,8 +92,8 @@ def embed_fields(draw: st.DrawFn, *, budget: int = _EMBED_BUDGET) -> EmbedField:
         draw: Supplied by hypothesis.
         budget: The characters left in the embed (at least 2).
     """
-    name = _text(draw, min(256, budget - 1), True)
-    value = _text(draw, min(1024, budget - len(name)), True)
+    name = draw_text(draw, min(256, budget - 1), True)
+    value = draw_text(draw, min(1024, budget - len(name)), True)
     return EmbedField(name, value, draw(_INLINE))
 
 
@@ -143,7 +125,7 @@ def embeds(draw: st.DrawFn, attachment_names: Sequence[str] = ()) -> Embed:
 
     def spend(limit: int, *, required: bool = False) -> str:
         nonlocal budget
-        value = _text(draw, min(limit, budget), required)
+        value = draw_text(draw, min(limit, budget), required)
         budget -= len(value)
         return value
 
@@ -319,11 +301,33 @@ def message_edits(draw: st.DrawFn, *, max_file_bytes: int = 64) -> MessageEdit:
     )
 
 
-# At the end: that module reads this one's text helper.
-from trio_webhook.testing._component_strategies import (  # noqa: E402
-    action_rows,
-    components_v2,
-    message_flags,
-    polls,
-    rich_messages,
-)
+@st.composite
+def rich_messages(draw: st.DrawFn) -> Message:
+    """Valid messages with components or a poll: Components V2, V1 rows, polls.
+
+    A V2 message shows some of its files through its components (by the name as given
+    or as uploaded) and fits one request; a V1 message may also be split by its embeds.
+    """
+    owned = draw(st.booleans())
+    kind = draw(st.sampled_from(["v2", "v1", "poll", "v1+poll"]))
+    if kind == "v2":
+        files: list[FilePart] = [draw(file_parts(index=i)) for i in range(draw(st.integers(0, 4)))]
+        names = [n for f in files for n in (f.filename, f.upload_name)]
+        flags = draw(message_flags())
+        if draw(st.booleans()):
+            flags = int(flags or 0) | MessageFlags.IS_COMPONENTS_V2
+        return Message(
+            components=with_component_ids(draw, draw(components_v2(names, interactive=owned))),
+            attachments=files,
+            flags=flags,
+            application_owned=owned,
+        )
+    base = draw(messages(max_embeds=12, max_files=12))
+    changes: dict[str, Any] = {"application_owned": owned, "flags": draw(message_flags())}
+    if kind.startswith("v1"):
+        rows = draw(st.integers(1, 5))
+        drawn = [draw(action_rows(interactive=owned)) for _ in range(rows)]
+        changes["components"] = with_component_ids(draw, drawn)
+    if kind.endswith("poll"):
+        changes["poll"] = draw(polls())
+    return attrs.evolve(base, **changes)
