@@ -144,6 +144,12 @@ def test_a_typo_is_named_with_a_suggestion() -> None:
     ]
 
 
+def test_application_owned_is_said_in_code_not_read_from_the_json() -> None:
+    (problem,) = _problems({"content": "hi", "application_owned": True})
+    assert problem.startswith("application_owned: unknown key; known keys: content,")
+    assert "application_owned," not in problem
+
+
 def test_every_problem_is_reported_together() -> None:
     data = {
         "content": 5,

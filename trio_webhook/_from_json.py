@@ -1,16 +1,19 @@
 """Discord's JSON read into the models: strict, generic over the models, every problem at once.
 
-:func:`message_from_json` (``Message.from_json``) reads a message; :func:`read_json` reads
-any model or type. Nothing here knows a model's fields: each attrs class is read from its
-``attrs.fields`` and ``typing.get_type_hints``, so a model added to ``_models`` is read as
-soon as it has type hints. What cannot be told from the hints lives in the tables below,
-one place each: Discord's key where it differs from a field's name (``_JSON_KEYS``), the
-JSON type of a field whose converter widens its annotation (``_BY_CONVERTER``: snowflakes),
-a JSON shape that stands in for a model (``_STAND_INS``: files come from paths), and the
-read-only keys Discord echoes back (``_READ_ONLY``).
+:func:`read_json` reads any model or type (``Message.from_json`` and
+``_models.message_from_json`` read a message through it, with :func:`loads` for its text).
+Nothing here knows a model's fields, nor imports ``_models`` (which imports this module):
+each attrs class is read from its ``attrs.fields`` and ``typing.get_type_hints``, so a
+model added to ``_models`` is read as soon as it has type hints. What cannot be told from
+the hints lives in the tables below, one place each: Discord's key where it differs from a
+field's name (``_JSON_KEYS``), the JSON type of a field whose converter widens its
+annotation (``_BY_CONVERTER``: snowflakes), a JSON shape that stands in for a model
+(``_STAND_INS``: files come from paths), and the read-only keys Discord echoes back
+(``_READ_ONLY``); a field that is no part of the JSON says so in its metadata
+(:data:`NOT_JSON`).
 
-Values are read by a converter derived from the models' own (``_models.converter``, whose
-unstructuring is not touched) with the strict hooks of :mod:`trio_webhook._json_hooks`:
+Values are read by a converter of their own (the models' converter only writes) with the
+strict hooks of :mod:`trio_webhook._json_hooks`:
 every problem is reported, each with its path, as
 ``embeds[2].fields[0].value: expected a string, got a number``; a value of the right type
 then meets the models' validators as the model is built.
@@ -20,7 +23,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final, TypeVar, get_type_hints
@@ -29,7 +31,9 @@ import attrs
 import cattrs
 
 from trio_webhook._components import TYPED, Emoji, EntitySelect, UnfurledMedia
+from trio_webhook._embeds import Embed, EmbedAuthor, EmbedFooter, EmbedMedia
 from trio_webhook._errors import JSONMessageError, JSONProblem
+from trio_webhook._files import FilePart
 from trio_webhook._json_hooks import (
     Problems,
     Snowflake,
@@ -39,12 +43,10 @@ from trio_webhook._json_hooks import (
     register_strict_hooks,
     under,
 )
-from trio_webhook._models import Embed, EmbedAuthor, EmbedFooter, EmbedMedia, FilePart, Message
-from trio_webhook._models import converter as _models_converter
 from trio_webhook._polls import Poll, PollAnswer
 from trio_webhook._validators import opt_snowflake, snowflakes
 
-__all__ = ["Snowflake", "message_from_json", "read_json"]
+__all__ = ["NOT_JSON", "Snowflake", "loads", "read_json"]
 
 T = TypeVar("T")
 
@@ -111,8 +113,9 @@ Every field of today's models is named as Discord names it; a model that names a
 otherwise (``kind`` for Discord's ``type``) adds it here, and nowhere else.
 """
 
-_NOT_JSON: Final = frozenset({(Message, "application_owned")})
-"""Fields that are no part of the JSON: whether an application owns the webhook is said in
+NOT_JSON: Final = "trio_webhook.not_json"
+"""The metadata key of a field that is no part of the JSON (``metadata={NOT_JSON: True}``):
+``Message.application_owned``, since whether an application owns the webhook is said in
 code, by who sends, not by the message."""
 
 _BY_CONVERTER: Final[Mapping[Callable[..., Any], Any]] = {
@@ -153,7 +156,7 @@ def _keys(cls: type) -> dict[str, _Key]:
     hints = get_type_hints(cls)
     keys = {}
     for a in attrs.fields(cls):
-        if not a.init or (cls, a.name) in _NOT_JSON:
+        if not a.init or a.metadata.get(NOT_JSON, False):
             continue
         json_type = (
             hints[a.name] if a.converter is None else _BY_CONVERTER.get(a.converter, hints[a.name])
@@ -253,14 +256,14 @@ def _class_hook(cls: type, conv: cattrs.Converter) -> Callable[[object, Any], An
 
 
 def _make_converter() -> cattrs.Converter:
-    conv = _models_converter.copy()
+    conv = cattrs.Converter()
     register_strict_hooks(conv)
     conv.register_structure_hook_factory(attrs.has, _class_hook)
     return conv
 
 
 _converter: Final = _make_converter()
-"""The models' converter, strict about JSON types and unknown keys, for reading JSON."""
+"""The converter that reads JSON into the models, strict about types and unknown keys."""
 
 
 def read_json(data: object, tp: type[T], *, root: str = "") -> T:
@@ -283,7 +286,12 @@ def read_json(data: object, tp: type[T], *, root: str = "") -> T:
         ) from None
 
 
-def _loads(text: str | bytes | bytearray) -> Any:
+def loads(text: str | bytes | bytearray) -> Any:
+    """Parse JSON text; what is not JSON is a :class:`JSONMessageError` naming where.
+
+    Raises:
+        JSONMessageError: The text is not JSON (or not UTF-8).
+    """
     try:
         return json.loads(text)
     except ValueError as exc:  # JSONDecodeError, or bytes that are not UTF-8
@@ -295,32 +303,3 @@ def _loads(text: str | bytes | bytearray) -> Any:
         reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
         detail = f"invalid JSON{where}: {reason}"
         raise JSONMessageError([JSONProblem("", detail, "an object", None)]) from None
-
-
-def message_from_json(
-    data: Mapping[str, Any] | str | bytes, *, base_dir: str | os.PathLike[str] | None = None
-) -> Message:
-    """Build a :class:`Message` from Discord's execute-webhook JSON; see ``Message.from_json``.
-
-    Args:
-        data: The JSON: parsed (a mapping), or its text.
-        base_dir: Relative attachment paths are taken from here (default: left relative,
-            so read from the working directory when the message is sent).
-
-    Returns:
-        The message, not yet checked against Discord's limits (``limits.validate``).
-
-    Raises:
-        JSONMessageError: The text is not JSON, or a key or value cannot be read: every
-            problem, each with its path.
-    """
-    parsed = _loads(data) if isinstance(data, str | bytes | bytearray) else data
-    message = read_json(parsed, Message)
-    if base_dir is None or not message.attachments:
-        return message
-    base = Path(base_dir)
-    parts = [
-        p if p.path is None or p.path.is_absolute() else attrs.evolve(p, path=base / p.path)
-        for p in message.attachments
-    ]
-    return attrs.evolve(message, attachments=parts)

@@ -15,8 +15,10 @@ integers, timestamps as ISO 8601 and snowflakes as strings.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Final, TypedDict
 
 import attrs
@@ -27,13 +29,9 @@ from trio_webhook._component_tree import effective_flags, unstructure_hook
 from trio_webhook._components import COMPONENT_NAMES, COMPONENT_TYPES, Component
 from trio_webhook._embeds import Embed, EmbedAuthor, EmbedField, EmbedFooter, EmbedMedia
 from trio_webhook._files import FilePart
+from trio_webhook._from_json import NOT_JSON, loads, read_json
 from trio_webhook._polls import Poll, poll_json
-from trio_webhook._received import (
-    ReceivedAttachment,
-    ReceivedMessage,
-    WebhookInfo,
-    register_structure_hooks,
-)
+from trio_webhook._received import ReceivedAttachment, ReceivedMessage, WebhookInfo
 from trio_webhook._validators import (
     V_SNOWFLAKES,
     as_tuple,
@@ -66,6 +64,7 @@ __all__ = [
     "SentMessage",
     "WebhookInfo",
     "converter",
+    "message_from_json",
     "request_fields",
     "to_json_dict",
 ]
@@ -164,7 +163,9 @@ class Message:
         default=(), converter=_components, validator=v_tuple_of(COMPONENT_TYPES, COMPONENT_NAMES)
     )
     poll: Poll | None = attrs.field(default=None, validator=v_optional(Poll))
-    application_owned: bool = attrs.field(default=False, validator=v_bool)
+    application_owned: bool = attrs.field(
+        default=False, validator=v_bool, metadata={NOT_JSON: True}
+    )
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any] | str | bytes) -> Message:
@@ -173,9 +174,36 @@ class Message:
         Raises:
             JSONMessageError: Every problem, each with its JSON path (a ``ValidationError``).
         """
-        from trio_webhook._from_json import message_from_json  # which imports this module
-
         return message_from_json(data)
+
+
+def message_from_json(
+    data: Mapping[str, Any] | str | bytes, *, base_dir: str | os.PathLike[str] | None = None
+) -> Message:
+    """Build a :class:`Message` from Discord's execute-webhook JSON; see ``Message.from_json``.
+
+    Args:
+        data: The JSON: parsed (a mapping), or its text.
+        base_dir: Relative attachment paths are taken from here (default: left relative,
+            so read from the working directory when the message is sent).
+
+    Returns:
+        The message, not yet checked against Discord's limits (``limits.validate``).
+
+    Raises:
+        JSONMessageError: The text is not JSON, or a key or value cannot be read: every
+            problem, each with its path.
+    """
+    parsed = loads(data) if isinstance(data, str | bytes | bytearray) else data
+    message = read_json(parsed, Message)
+    if base_dir is None or not message.attachments:
+        return message
+    base = Path(base_dir)
+    parts = [
+        p if p.path is None or p.path.is_absolute() else attrs.evolve(p, path=base / p.path)
+        for p in message.attachments
+    ]
+    return attrs.evolve(message, attachments=parts)
 
 
 SentMessage = ReceivedMessage
@@ -329,7 +357,6 @@ def _make_converter() -> cattrs.Converter:
 
     conv.register_unstructure_hook_factory(attrs.has, omit_none_factory)
     conv.register_unstructure_hook(Poll, lambda poll: poll_json(poll, conv.unstructure))
-    register_structure_hooks(conv)
     return conv
 
 

@@ -4,8 +4,8 @@ Reading is lenient, as Discord adds fields without notice: every key this module
 not know stays in ``raw``, a missing optional key reads as ``None``, and a value of the
 wrong type reads as missing rather than failing the call whose answer it is (the
 message was delivered; a surprise in the answer must not turn that into an error).
-The structure hooks are registered on the one converter of :mod:`trio_webhook._models`
-(:func:`register_structure_hooks`); ``from_json`` reads through it.
+``from_json`` reads through this module's own converter, which only reads (the models'
+converter in :mod:`trio_webhook._models`, which imports this module, writes JSON).
 """
 
 from __future__ import annotations
@@ -20,12 +20,7 @@ import cattrs
 from trio_webhook._embeds import Embed
 from trio_webhook._limit_values import ATTACHMENT_IS_SPOILER
 
-__all__ = [
-    "ReceivedAttachment",
-    "ReceivedMessage",
-    "WebhookInfo",
-    "register_structure_hooks",
-]
+__all__ = ["ReceivedAttachment", "ReceivedMessage", "WebhookInfo"]
 
 _T = TypeVar("_T")
 # Both hold the webhook's secret; a caller that needs them already has the URL.
@@ -155,10 +150,7 @@ class WebhookInfo:
 
 
 def _structure(data: Mapping[str, Any], cls: type[_T]) -> _T:
-    # The one converter lives in _models, which imports this module for its hooks.
-    from trio_webhook._models import converter
-
-    return converter.structure(data, cls)
+    return _READER.structure(data, cls)
 
 
 def _str(data: Mapping[str, Any], key: str) -> str | None:
@@ -262,8 +254,8 @@ def _timestamp(value: Any, _: type) -> datetime:
     return datetime.fromisoformat(str(value))
 
 
-def register_structure_hooks(conv: cattrs.Converter) -> None:
-    """Teach ``conv`` to read Discord's answers into the models of this module."""
+def _make_reader() -> cattrs.Converter:
+    conv = cattrs.Converter()
     hooks: dict[type, Callable[[Any, type], Any]] = {
         ReceivedMessage: lambda data, _: _message(conv, _mapping(data)),
         ReceivedAttachment: lambda data, _: _attachment(_mapping(data)),
@@ -272,7 +264,12 @@ def register_structure_hooks(conv: cattrs.Converter) -> None:
     }
     for cls, hook in hooks.items():
         conv.register_structure_hook(cls, hook)
+    return conv
 
 
 def _mapping(data: Any) -> Mapping[str, Any]:
     return data if isinstance(data, Mapping) else {}
+
+
+_READER: Final = _make_reader()
+"""Reads Discord's answers (messages, attachments, the webhook) into this module's models."""

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any, Final, TypeVar
 
 from trio_webhook._errors import JSONMessageError
-from trio_webhook._from_json import Snowflake, message_from_json, read_json
-from trio_webhook._models import Embed, Message
+from trio_webhook._from_json import Snowflake, read_json
+from trio_webhook._models import Embed, Message, message_from_json
 from trio_webhook._url import parse_webhook_url
 
 __all__ = [
