@@ -29,8 +29,16 @@ from trio_webhook import (
     ValidationError,
     open_webhook_sender,
 )
-from trio_webhook.deadletter import replay
-from trio_webhook.outbox import OutboxLeaseHeld, OutboxLeaseLost, RedisOutbox, enqueue
+from trio_webhook.deadletter import DeadLetter, replay
+from trio_webhook.outbox import (
+    OutboxLeaseHeld,
+    OutboxLeaseLost,
+    Outcome,
+    RedisOutbox,
+    SharedOutbox,
+    SQLiteOutbox,
+    enqueue,
+)
 from trio_webhook.testing import FakeDiscord, FakeWebhook
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -247,6 +255,46 @@ async def test_one_outbox_at_a_time_delivers_a_webhook(
         with pytest.raises(OutboxLeaseLost, match="must not send"):
             await first.mark_in_flight(taken.entry, 0)
         await second.mark_in_flight(taken.entry, 0)
+
+
+async def test_an_entry_appended_without_the_lease_is_picked_up_and_its_outcome_kept(
+    redis_server: RedisServer, prefix: str, tmp_path: Path
+) -> None:
+    assert not isinstance(SQLiteOutbox(tmp_path / "o.db"), SharedOutbox)
+    async with (
+        RedisOutbox(redis_server.url, prefix=prefix) as holder,
+        RedisOutbox(redis_server.url, prefix=prefix) as appender,
+    ):
+        assert isinstance(appender, SharedOutbox)
+        await holder.claim(HOOK)
+        [mine] = await holder.append(HOOK, [Message(content="h")])
+        first, second = await appender.append_unleased(HOOK, [Message(content=c) for c in "ab"])
+        assert not appender.holds(HOOK)  # no lease was claimed
+        assert await holder.wait_appended(HOOK, mine, 5.0) == second  # at once: they exist
+        assert await holder.wait_appended(HOOK, second, 0.05) == second  # nothing newer
+        taken = await holder.take(HOOK)
+        assert [p.entry for p in taken] == [mine, first, second]  # one commit order
+        assert await appender.outcome(first) is None  # pending
+        await holder.settle_delivered(mine)
+        await holder.settle_delivered(first, sent=[{"id": "42", "content": "a"}])
+        record = DeadLetter(
+            reason="permanent", message=Message(content="b"), status=400, error="no"
+        )
+        await holder.settle_dead(second, record)
+        assert await appender.wait_outcome(first, 5.0) == Outcome(
+            delivered=True, sent=({"id": "42", "content": "a"},)
+        )
+        dead = await appender.wait_outcome(second, 5.0)
+        assert dead is not None
+        assert (dead.delivered, dead.reason, dead.status, dead.error) == (
+            False,
+            "permanent",
+            400,
+            "no",
+        )
+    keys = await _all_keys_and_values(redis_server.port)
+    # Read once, then forgotten; the holder's own message never had an outcome kept.
+    assert not any(f"{prefix}:outcome:" in k or f"{prefix}:wake:" in k for k in keys)
 
 
 _HOLDER = """

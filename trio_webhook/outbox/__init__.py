@@ -28,6 +28,7 @@ from trio_webhook.outbox._base import (
 from trio_webhook.outbox._redis import RedisOutbox
 from trio_webhook.outbox._redis_conn import is_redis_url
 from trio_webhook.outbox._redis_sync import enqueue
+from trio_webhook.outbox._shared import Outcome, SharedOutbox
 from trio_webhook.outbox._sqlite import SQLiteOutbox
 
 __all__ = [
@@ -36,9 +37,11 @@ __all__ = [
     "OutboxLeaseHeld",
     "OutboxLeaseLost",
     "OutboxTarget",
+    "Outcome",
     "PendingMessage",
     "RedisOutbox",
     "SQLiteOutbox",
+    "SharedOutbox",
     "StoredDeadLetter",
     "WebhookSummary",
     "enqueue",

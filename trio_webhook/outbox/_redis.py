@@ -22,7 +22,7 @@ of the run may call the outbox meanwhile.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,7 +43,8 @@ from trio_webhook.outbox._base import (
     WebhookSummary,
     check_webhook_id,
 )
-from trio_webhook.outbox._redis_conn import RedisConnection, describe_holder
+from trio_webhook.outbox._redis_conn import BLOCK_LIMIT, RedisConnection, describe_holder
+from trio_webhook.outbox._shared import Outcome
 
 __all__ = ["RedisOutbox"]
 
@@ -54,6 +55,14 @@ def _utc(text: str) -> datetime:
 
 def _pairs(flat: Sequence[Any]) -> dict[str, str]:
     return {str(flat[i]): str(flat[i + 1]) for i in range(0, len(flat), 2)}
+
+
+async def _encoded(messages: Sequence[Message]) -> list[str]:
+    batch = tuple(messages)
+    if any(m.attachments for m in batch):
+        # Path-backed files are read while encoding: off trio's thread.
+        return await trio.to_thread.run_sync(lambda: [encode_message(m) for m in batch])
+    return [encode_message(m) for m in batch]
 
 
 class RedisOutbox(RedisConnection):
@@ -118,14 +127,17 @@ class RedisOutbox(RedisConnection):
     ) -> list[int]:
         """Store ``messages`` in one script; see :meth:`Outbox.append`."""
         wid = check_webhook_id(webhook_id)
-        batch = tuple(messages)
-        if any(m.attachments for m in batch):
-            # Path-backed files are read while encoding: off trio's thread.
-            bodies = await trio.to_thread.run_sync(lambda: [encode_message(m) for m in batch])
-        else:
-            bodies = [encode_message(m) for m in batch]
+        bodies = await _encoded(messages)
         key, value = cursor if cursor is not None else ("", 0)
         reply = await self._with_lease("APPEND", wid, key, value, *bodies)
+        return [int(e) for e in reply[1:]]
+
+    async def append_unleased(self, webhook_id: str, messages: Sequence[Message]) -> list[int]:
+        """Store ``messages`` without the lease; see :meth:`SharedOutbox.append_unleased`."""
+        wid = check_webhook_id(webhook_id)
+        bodies = await _encoded(messages)
+        # The owner '-': no lease is claimed, and each entry's outcome is kept for us.
+        reply = await self._run("APPEND", wid, "-", self._ms, "", "", 0, *bodies)
         return [int(e) for e in reply[1:]]
 
     async def cursor(self, key: str) -> int:
@@ -183,14 +195,55 @@ class RedisOutbox(RedisConnection):
                 f"plan order"
             )
 
-    async def settle_delivered(self, entry: int) -> None:
-        """Forget a delivered message (XACK, XDEL); see :meth:`Outbox.settle_delivered`."""
-        await self._run("SETTLE", int(entry))
+    async def settle_delivered(self, entry: int, *, sent: Sequence[Mapping[str, Any]] = ()) -> None:
+        """Forget a delivered message (XACK, XDEL); see :meth:`Outbox.settle_delivered`.
+
+        ``sent`` (Discord's answers) is kept for the message's appender, if it had one.
+        """
+        await self._run("SETTLE", int(entry), Outcome.of_delivery(sent).to_json())
 
     async def settle_dead(self, entry: int, record: DeadLetter) -> None:
         """Move a message to the dead-letter stream; see :meth:`Outbox.settle_dead`."""
-        if not await self._run("SETTLE_DEAD", int(entry), encode_record(record)):
+        outcome = Outcome.of_record(record).to_json()
+        if not await self._run("SETTLE_DEAD", int(entry), encode_record(record), outcome):
             raise KeyError(f"outbox {self.display}: entry {entry} is not pending")
+
+    async def outcome(self, entry: int) -> Outcome | None:
+        """How ``entry`` was settled, or ``None``; see :meth:`SharedOutbox.outcome`."""
+        reply = await self._run("OUTCOME", int(entry))
+        if reply[0] == "pending":
+            return None
+        if reply[0] == "done":
+            return Outcome.from_json(str(reply[1]))
+        if reply[0] == "dead":
+            error = "dead-lettered by the outbox's holder (see its dead letters)"
+            return Outcome(delivered=False, reason="permanent", error=error)
+        return Outcome(delivered=True)  # settled before anyone kept its answers
+
+    async def wait_outcome(self, entry: int, block: float) -> Outcome | None:
+        """:meth:`outcome` after up to ``block`` s; see :meth:`SharedOutbox.wait_outcome`."""
+        found = await self.outcome(entry)
+        if found is not None:
+            return found
+        client = await self._connected()
+        # BLPOP on the entry's wake list: the holder pushes to it as it settles the entry.
+        wake = f"{self.prefix}:wake:{int(entry)}"
+        await self._blocking(client.blpop([wake], timeout=min(block, BLOCK_LIMIT)))
+        return await self.outcome(entry)
+
+    async def wait_appended(self, webhook_id: str, after: int, block: float) -> int:
+        """The newest entry above ``after`` once one comes; see :meth:`SharedOutbox`."""
+        stream = f"{self.prefix}:stream:{check_webhook_id(webhook_id)}"
+        client = await self._connected()
+        ms = max(1, int(min(block, BLOCK_LIMIT) * 1000))
+        found = await self._blocking(
+            client.xread({stream: f"{int(after)}-0"}, count=1000, block=ms)
+        )
+        newest = after
+        for entries in (found or {}).values():
+            for item in entries:
+                newest = max(newest, int(str(item.identifier).partition("-")[0]))
+        return newest
 
     async def put_dead(self, webhook_id: str, record: DeadLetter) -> int:
         """Store a dead letter of a message never appended; see :meth:`Outbox.put_dead`."""

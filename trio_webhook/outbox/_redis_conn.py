@@ -12,24 +12,31 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from typing import Any, Final, cast
 from urllib.parse import urlsplit
 
 import trio
 
 import trio_webhook.outbox._redis_scripts as scripts
+import trio_webhook.outbox._redis_shared_scripts as shared_scripts
 from trio_webhook._extras import require
 from trio_webhook.outbox._base import OutboxError, OutboxLeaseHeld, pid_alive
 
-__all__ = ["RedisConnection", "describe_holder", "is_redis_url", "redis_display"]
+__all__ = ["BLOCK_LIMIT", "RedisConnection", "describe_holder", "is_redis_url", "redis_display"]
 
 logger: Final = logging.getLogger("trio_webhook.outbox")
 
+# The longest a blocking read of a shared outbox may ask Redis to block, in seconds.
+BLOCK_LIMIT: Final = 5.0
+
 _SCRIPTS: Final = {
-    name: getattr(scripts, name)
-    for name in scripts.__all__
-    if name != "GROUP"  # the consumer group's name, not a script
+    **{
+        name: getattr(scripts, name)
+        for name in scripts.__all__
+        if name != "GROUP"  # the consumer group's name, not a script
+    },
+    "OUTCOME": shared_scripts.OUTCOME,
 }
 
 
@@ -220,6 +227,21 @@ class RedisConnection:
                 f"({self.command_timeout:g} s); the call may or may not have been applied"
             )
         return result
+
+    async def _blocking(self, request: Awaitable[Any]) -> Any:
+        """Await a blocking read (``BLPOP``, ``XREAD BLOCK``); Redis errors become OutboxError.
+
+        Not shielded, unlike :meth:`_run`: a read changes nothing, so a cancelled one may
+        simply stop (coredis drops its connection). Bounded by ``command_timeout`` beyond
+        the read's own block time, which callers keep short.
+        """
+        from coredis.exceptions import RedisError
+
+        try:
+            with trio.fail_after(self.command_timeout + BLOCK_LIMIT):
+                return await request
+        except (RedisError, OSError, trio.TooSlowError) as exc:
+            raise OutboxError(f"outbox {self.display}: {type(exc).__name__}: {exc}") from exc
 
     def _lease_args(self, wid: str, steal: str = "") -> tuple[str, str, str, str]:
         return (wid, self.owner, self._ms, steal)

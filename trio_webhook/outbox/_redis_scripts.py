@@ -13,7 +13,8 @@ Keys (``P`` is the prefix, ``W`` a webhook id, ``E`` an entry; no key holds a to
 - ``P:entry:E``: a hash of the entry's state and marks: ``w`` webhook, ``s`` state
   (``p`` pending, ``d`` dead, ``r`` replayed), ``n`` requests delivered, ``f`` the
   request in flight, ``iK`` Discord's id of request K (``=id``, or ``-`` for none),
-  ``th`` the forum thread, ``rp`` when replayed.
+  ``th`` the forum thread, ``rp`` when replayed, ``x`` appended without the lease (its
+  outcome is kept for its appender: :mod:`~trio_webhook.outbox._redis_shared_scripts`).
 - ``P:dead:W``: the webhook's dead letters, a stream (fields ``e``, ``r`` the record,
   ``t``).
 - ``P:lease:W``: who delivers the webhook (``owner pid host``), with an expiry.
@@ -27,6 +28,8 @@ entry's webhook from what it reads.
 from __future__ import annotations
 
 from typing import Final
+
+from trio_webhook.outbox._redis_shared_scripts import OUTCOME_FN
 
 __all__ = [
     "APPEND",
@@ -107,14 +110,14 @@ return claim(ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5])
 """
 )
 
-# ARGV: P, w, owner ('' for a producer: no lease), ms, steal, cursor key ('' for none),
-# cursor value, messages...
+# ARGV: P, w, owner ('' for a producer: no lease; '-' for an appender without the lease,
+# who waits for the outcomes), ms, steal, cursor key ('' for none), cursor value, messages...
 APPEND: Final = (
     _CLAIM_FN
     + _NOW
     + """
 local P, w, owner = ARGV[1], ARGV[2], ARGV[3]
-if owner ~= '' then
+if owner ~= '' and owner ~= '-' then
   local c = claim(P, w, owner, tonumber(ARGV[4]), ARGV[5])
   if c[1] == 'busy' then return c end
 end
@@ -128,6 +131,7 @@ for i = 8, #ARGV do
   local e = redis.call('INCR', P .. ':seq')
   redis.call('XADD', stream, e .. '-0', 'm', ARGV[i], 't', t)
   redis.call('HSET', P .. ':entry:' .. e, 'w', w, 's', 'p', 'n', 0)
+  if owner == '-' then redis.call('HSET', P .. ':entry:' .. e, 'x', 1) end
   out[#out + 1] = e
 end
 redis.call('SADD', P .. ':webhooks', w)
@@ -227,12 +231,16 @@ if ARGV[5] ~= '' then redis.call('HSET', key, 'th', ARGV[5]) end
 return {'ok'}
 """
 
-# ARGV: P, entry. The entry leaves the group's pending list and the stream at once.
-SETTLE: Final = """
+# ARGV: P, entry, outcome (for an appender). The entry leaves the group's pending list
+# and the stream at once.
+SETTLE: Final = (
+    OUTCOME_FN
+    + """
 local P, e = ARGV[1], ARGV[2]
 local key = P .. ':entry:' .. e
-local h = redis.call('HMGET', key, 'w', 's')
+local h = redis.call('HMGET', key, 'w', 's', 'x')
 if h[2] ~= 'p' then return 0 end
+if h[3] then put_outcome(P, e, ARGV[3]) end
 local stream = P .. ':stream:' .. h[1]
 redis.call('XACK', stream, 'workers', e .. '-0')
 redis.call('XDEL', stream, e .. '-0')
@@ -240,15 +248,18 @@ redis.call('DEL', key)
 if redis.call('XLEN', stream) == 0 then redis.call('SREM', P .. ':ready', h[1]) end
 return 1
 """
+)
 
-# ARGV: P, entry, record.
+# ARGV: P, entry, record, outcome (for an appender).
 SETTLE_DEAD: Final = (
     _NOW
+    + OUTCOME_FN
     + """
 local P, e = ARGV[1], ARGV[2]
 local key = P .. ':entry:' .. e
-local h = redis.call('HMGET', key, 'w', 's')
+local h = redis.call('HMGET', key, 'w', 's', 'x')
 if h[2] ~= 'p' then return 0 end
+if h[3] then put_outcome(P, e, ARGV[4]) end
 local w = h[1]
 local stream = P .. ':stream:' .. w
 redis.call('XADD', P .. ':dead:' .. w, '*', 'e', e, 'r', ARGV[3], 't', now())
