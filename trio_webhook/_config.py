@@ -84,6 +84,11 @@ class SenderConfig:
         outbox: Where accepted messages are kept until settled, so a crash loses none:
             a SQLite file path, an :class:`~trio_webhook.outbox.Outbox`, or ``None``
             (memory only). See ``docs/durability.md``.
+        share_outbox: When another process holds the webhook's lease on a shared outbox
+            (Redis), open anyway as an *appender*: commit to it, let the holder deliver,
+            and take over when its lease is free. ``False`` refuses with
+            ``OutboxLeaseHeld``, as does an outbox that cannot be shared (SQLite). See
+            ``docs/many-processes.md``.
         rate_limit_store: Where the rate-limit state lives: a ``redis://`` URL (shared by
             every process and machine using it; senders of one process with the same URL
             share one store and connection pool), a store object, or ``None`` (this
@@ -117,6 +122,7 @@ class SenderConfig:
     split_content: bool = True
     seed: int | None = None
     outbox: str | os.PathLike[str] | Outbox | None = None
+    share_outbox: bool = False
     rate_limit_store: str | RateLimitStore | AsyncRateLimitStore | None = attrs.field(
         default=None, repr=lambda value: repr(_redact_password(value))
     )
@@ -219,6 +225,7 @@ _KINDS: Final[dict[str, Kind]] = {
     "split_content": "bool",
     "seed": "opt_int",
     "outbox": "path",
+    "share_outbox": "bool",
     "rate_limit_store": "path",
 }
 
@@ -263,7 +270,14 @@ def _validate(c: SenderConfig) -> None:
     _check_seconds("backoff_cap", c.backoff_cap)
     if c.backoff_base > c.backoff_cap:
         raise ConfigError("backoff_base", c.backoff_base, f"at most backoff_cap ({c.backoff_cap})")
-    for key in ("retry_ambiguous", "dead_letter_attachments", "wait", "dry_run", "split_content"):
+    for key in (
+        "retry_ambiguous",
+        "dead_letter_attachments",
+        "wait",
+        "dry_run",
+        "split_content",
+        "share_outbox",
+    ):
         value = getattr(c, key)
         if not isinstance(value, bool):
             raise ConfigError(key, value, "True or False")

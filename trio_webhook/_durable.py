@@ -13,6 +13,14 @@ three things:
 
 On open, what an earlier process left pending (entries up to :attr:`Durable.boundary`)
 comes first, in its original order, from :meth:`Durable.recovered`.
+
+Shared (``SenderConfig(share_outbox=True)`` on a
+:class:`~trio_webhook.outbox.SharedOutbox`): a sender whose webhook's lease another
+process holds still opens, as an *appender*: it commits without the lease, and each
+message's receipt settles from the :class:`~trio_webhook.outbox.Outcome` the holder
+writes. A watcher task blocks on the outbox for entries other processes append, so the
+holder picks them up in commit order (:mod:`trio_webhook._shared_delivery` runs that
+sender loop), and an appender takes the lease once it is free.
 """
 
 from __future__ import annotations
@@ -27,9 +35,19 @@ import attrs
 import trio
 
 from trio_webhook._models import Message
-from trio_webhook.outbox import Outbox, OutboxTarget, PendingMessage, open_outbox
+from trio_webhook.outbox import (
+    Outbox,
+    OutboxError,
+    OutboxLeaseHeld,
+    OutboxTarget,
+    Outcome,
+    PendingMessage,
+    SharedOutbox,
+    open_outbox,
+)
 
 if TYPE_CHECKING:
+    from trio_webhook._client import PlanProgress
     from trio_webhook._records import DeadLetter
 
 __all__ = [
@@ -53,6 +71,9 @@ COMMITTED: Final = 2
 FAILED: Final = 3
 # Recovered messages are read in pages, so a large backlog is never all in memory.
 _RECOVERY_PAGE: Final = 32
+# A shared outbox's blocking reads last at most this long (seconds): how soon an idle
+# appender notices that the lease is free, and the bound on a missed wake-up.
+WATCH_BLOCK: Final = 1.0
 
 
 class Durable:
@@ -61,13 +82,27 @@ class Durable:
     Args:
         outbox: The outbox (shared by every sender of the process).
         webhook_id: The webhook (never its token).
+        share: Run as an appender while another process holds the lease, when the
+            outbox is a :class:`~trio_webhook.outbox.SharedOutbox` (else: refuse, as
+            before, with :class:`~trio_webhook.outbox.OutboxLeaseHeld`).
     """
 
-    def __init__(self, outbox: Outbox, webhook_id: str) -> None:
+    def __init__(self, outbox: Outbox, webhook_id: str, *, share: bool = False) -> None:
         self.outbox = outbox
         self.webhook_id = webhook_id
         self.boundary = 0
         self.errors = 0
+        self.shared: SharedOutbox | None = (
+            outbox if share and isinstance(outbox, SharedOutbox) else None
+        )
+        # Shared: committed items of this sender by entry, until settled; the progress
+        # of each message being delivered (for the outcome its appender reads); the
+        # newest entry delivered and the newest seen; set when the outbox has news.
+        self.local: dict[int, DurableItem] = {}
+        self.progress: dict[int, PlanProgress] = {}
+        self.cursor = 0
+        self.seen = 0
+        self.work = trio.Event()
         self._queue: list[DurableItem] = []
         self._wakeup = trio.Event()
         self._lot = trio.lowlevel.ParkingLot()
@@ -77,9 +112,70 @@ class Durable:
         self._done = trio.Event()
 
     async def open(self) -> None:
-        """Claim the webhook's lease and note what an earlier process left pending."""
+        """Claim the webhook's lease and note what an earlier process left pending.
+
+        Shared, a lease held elsewhere makes this sender an appender instead.
+        """
+        if self.shared is not None:
+            if not await self.try_lease():
+                logger.info(
+                    "outbox: webhook %s is delivered by another process; this sender "
+                    "commits its messages for it, and takes over when its lease is free",
+                    self.webhook_id,
+                    extra={"webhook_id": self.webhook_id},
+                )
+            self.seen = await self.outbox.last_entry(self.webhook_id)
+            return
         await self.outbox.claim(self.webhook_id)
         self.boundary = await self.outbox.last_entry(self.webhook_id)
+
+    # -- sharing ---------------------------------------------------------------------------
+
+    def holding(self) -> bool:
+        """Shared: whether this sender holds the lease (delivers) now."""
+        return self.shared is not None and self.shared.holds(self.webhook_id)
+
+    async def try_lease(self) -> bool:
+        """Shared: take the lease if it is free; whether this sender holds it now."""
+        assert self.shared is not None
+        was = self.holding()
+        try:
+            await self.shared.claim(self.webhook_id)
+        except OutboxLeaseHeld:
+            return False
+        except OutboxError as exc:
+            logger.warning("outbox: cannot claim webhook %s: %s", self.webhook_id, exc)
+            return False
+        if not was:
+            self.cursor = 0  # everything pending is ours to deliver now, in order
+        return True
+
+    async def wait_outcome(self, entry: int) -> Outcome | None:
+        """Shared: the outcome of ``entry`` once the holder settles it (``None``: not yet)."""
+        assert self.shared is not None
+        try:
+            return await self.shared.wait_outcome(entry, WATCH_BLOCK)
+        except OutboxError as exc:
+            logger.warning("outbox: cannot read the outcome of message %d: %s", entry, exc)
+            await trio.sleep(WATCH_BLOCK)
+            return None
+
+    async def _watch(self) -> None:
+        """Shared: wake the sender when entries are appended.
+
+        As an appender, also after each quiet period: it then looks for a free lease.
+        """
+        assert self.shared is not None
+        while True:
+            try:
+                newest = await self.shared.wait_appended(self.webhook_id, self.seen, WATCH_BLOCK)
+            except OutboxError as exc:
+                logger.warning("outbox: cannot watch webhook %s: %s", self.webhook_id, exc)
+                await trio.sleep(WATCH_BLOCK)
+                newest = self.seen
+            if newest > self.seen or not self.holding():
+                self.seen = max(self.seen, newest)
+                self.work.set()
 
     # -- group commit --------------------------------------------------------------------
 
@@ -95,10 +191,13 @@ class Durable:
         try:
             # Shielded, as the sender's own tasks: the drain must still commit.
             with self._scope:
-                while True:
-                    await self._wakeup.wait()
-                    self._wakeup = trio.Event()
-                    await self._commit_batch()
+                async with trio.open_nursery() as nursery:
+                    if self.shared is not None:
+                        nursery.start_soon(self._watch)
+                    while True:
+                        await self._wakeup.wait()
+                        self._wakeup = trio.Event()
+                        await self._commit_batch()
         finally:
             self._done.set()
 
@@ -106,8 +205,13 @@ class Durable:
         batch, self._queue = self._queue, []
         if not batch:
             return
+        messages = [i.message for i in batch]
         try:
-            entries = await self.outbox.append(self.webhook_id, [i.message for i in batch])
+            if self.shared is not None:
+                # Holder or not: another process may hold the lease by the time it is sent.
+                entries = await self.shared.append_unleased(self.webhook_id, messages)
+            else:
+                entries = await self.outbox.append(self.webhook_id, messages)
         except Exception as exc:
             # Not lost: each is still queued in memory and will be delivered while this
             # process lives, but a crash would lose it. Say so loudly.
@@ -126,6 +230,8 @@ class Durable:
         else:
             for item, entry in zip(batch, entries, strict=True):
                 item.entry, item.commit = entry, COMMITTED
+                if self.shared is not None:
+                    self.local[entry] = item
         self._settled_commits += len(batch)
         self._lot.unpark_all()
 
@@ -172,11 +278,20 @@ class Durable:
         return RequestJournal(self.outbox, entry)
 
     async def settle_delivered(self, entry: int) -> None:
-        """The whole message was delivered: its row goes."""
-        await self.outbox.settle_delivered(entry)
+        """The whole message was delivered: its row goes.
+
+        Shared, Discord's answers go with it to the message's appender.
+        """
+        if self.shared is None:
+            await self.outbox.settle_delivered(entry)
+            return
+        progress = self.progress.pop(entry, None)
+        sent = [m.raw for m in progress.messages] if progress is not None else []
+        await self.shared.settle_delivered(entry, sent=sent)
 
     async def settle_dead(self, entry: int, record: DeadLetter) -> None:
         """The message was dead-lettered: the record takes its row's place."""
+        self.progress.pop(entry, None)
         await self.outbox.settle_dead(entry, record)
 
 
