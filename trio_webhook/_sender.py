@@ -34,6 +34,7 @@ from trio_webhook._limits import check
 from trio_webhook._models import Message
 from trio_webhook._receipts import Item, Receipt, SenderStats
 from trio_webhook._retry import RetryPolicy
+from trio_webhook._shared_delivery import run_shared_sender
 from trio_webhook.outbox import OutboxError
 from trio_webhook.ratelimit import (
     AdaptiveStrategy,
@@ -107,6 +108,13 @@ class WebhookSender(Draining):
 
     def __repr__(self) -> str:
         return f"<WebhookSender {self._client.url.redacted}>"
+
+    async def _run_sender(self) -> None:
+        # On a shared outbox the outbox's order rules, not this queue's (_shared_delivery).
+        if self._durable is not None and self._durable.shared is not None:
+            await run_shared_sender(self, self._durable)
+        else:
+            await super()._run_sender()
 
     @property
     def client(self) -> WebhookClient:
@@ -319,7 +327,7 @@ async def _opened(client: WebhookClient, config: SenderConfig) -> AsyncIterator[
             client.tracker.use_store(store)
         durable = None
         if outbox is not None:
-            durable = Durable(outbox, client.url.webhook_id)
+            durable = Durable(outbox, client.url.webhook_id, share=config.share_outbox)
             await durable.open()
         async with running(WebhookSender(client, config, durable)) as sender:
             yield sender
