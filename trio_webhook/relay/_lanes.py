@@ -151,6 +151,9 @@ class Lanes:
             dead_letter=self.sink,
             dead_letter_attachments=True,
             wait=True,
+            # Relays on one Redis outbox share it: a post for a webhook another relay
+            # delivers is committed here and delivered there (SQLite: refused, 503).
+            share_outbox=True,
         )
 
     def _open(self, url: WebhookURL) -> _Lane:
