@@ -103,6 +103,7 @@ class Durable:
         self.cursor = 0
         self.seen = 0
         self.work = trio.Event()
+        self._tick = 0.0
         self._queue: list[DurableItem] = []
         self._wakeup = trio.Event()
         self._lot = trio.lowlevel.ParkingLot()
@@ -173,9 +174,13 @@ class Durable:
                 logger.warning("outbox: cannot watch webhook %s: %s", self.webhook_id, exc)
                 await trio.sleep(WATCH_BLOCK)
                 newest = self.seen
-            if newest > self.seen or not self.holding():
-                self.seen = max(self.seen, newest)
+            if newest > self.seen and self.holding():
+                self.work.set()  # news for the holder: pick it up
+            elif not self.holding() and trio.current_time() >= self._tick:
+                # An appender only needs a tick now and then, to look for a free lease.
+                self._tick = trio.current_time() + WATCH_BLOCK
                 self.work.set()
+            self.seen = max(self.seen, newest)
 
     # -- group commit --------------------------------------------------------------------
 
