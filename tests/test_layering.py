@@ -150,6 +150,7 @@ CORE = [
     "trio_webhook.transport._codec",
     "trio_webhook.transport._fields",
     "trio_webhook.outbox._base",
+    "trio_webhook.outbox._shared",
     "trio_webhook.stores._redis_state",
 ]
 SHELL = {
@@ -161,6 +162,7 @@ SHELL = {
     "trio_webhook._exchange",
     "trio_webhook._operations",
     "trio_webhook._durable",
+    "trio_webhook._shared_delivery",
     "trio_webhook._sinks",
     "trio_webhook._replay",
 }

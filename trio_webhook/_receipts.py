@@ -114,8 +114,10 @@ class SenderStats:
         kept: Messages left pending in the outbox at shutdown (not delivered in time, not
             dead): the next sender on the outbox delivers them. Their receipts fail
             with reason ``kept``.
-        recovered: Messages an earlier process left pending in the outbox, delivered (or
-            dead-lettered) first by this one; counted in ``enqueued``.
+        recovered: Messages another process committed to the outbox, delivered (or
+            dead-lettered) by this one: what an earlier process left pending (first), or,
+            on a shared outbox (``share_outbox``), what an appender commits now; counted
+            in ``enqueued``.
         recovered_ambiguous: Of those, how many had a request in flight at the crash:
             retried (each may show twice on Discord) or, with ``retry_ambiguous=False``,
             dead-lettered ``ambiguous``.
