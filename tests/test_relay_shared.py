@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import signal
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,13 @@ import trio
 from redis_server import RedisServer
 from test_relay import _free_port, _start_relay_process, path_of, wait_for_history
 
-from trio_webhook import DeliveryFailed, Message, SenderConfig, open_webhook_sender
+from trio_webhook import (
+    DeliveryFailed,
+    Message,
+    SenderConfig,
+    WebhookSender,
+    open_webhook_sender,
+)
 from trio_webhook.outbox import OutboxLeaseHeld, RedisOutbox
 from trio_webhook.testing import FakeDiscord, FakeWebhook, serve_fake_discord
 
@@ -45,16 +53,35 @@ def shared(outbox: RedisOutbox, **changes: Any) -> SenderConfig:
 # -- two senders, two outbox objects (two consumers, as two processes are) ----------------
 
 
+@asynccontextmanager
+async def two_outboxes(url: str, prefix: str) -> AsyncIterator[tuple[RedisOutbox, RedisOutbox]]:
+    async with (
+        RedisOutbox(url, prefix=prefix) as first,
+        RedisOutbox(url, prefix=prefix) as second,
+    ):
+        yield first, second
+
+
+@asynccontextmanager
+async def holder_and_appender(
+    url: str, prefix: str, fake: FakeDiscord, hook: FakeWebhook, **holder: Any
+) -> AsyncIterator[tuple[RedisOutbox, WebhookSender, WebhookSender]]:
+    """The first sender opens first, so it holds the lease; the second appends."""
+    async with (
+        two_outboxes(url, prefix) as (first, second),
+        open_webhook_sender(
+            hook.url, config=shared(first, **holder), transport=fake.transport()
+        ) as a,
+        open_webhook_sender(hook.url, config=shared(second), transport=fake.transport()) as b,
+    ):
+        yield first, a, b
+
+
 async def test_two_senders_share_one_outbox_in_commit_order(
     redis_server: RedisServer, prefix: str
 ) -> None:
     fake, hook = fast_fake()
-    async with (
-        RedisOutbox(redis_server.url, prefix=prefix) as first,
-        RedisOutbox(redis_server.url, prefix=prefix) as second,
-        open_webhook_sender(hook.url, config=shared(first), transport=fake.transport()) as a,
-        open_webhook_sender(hook.url, config=shared(second), transport=fake.transport()) as b,
-    ):
+    async with holder_and_appender(redis_server.url, prefix, fake, hook) as (first, a, b):
         receipts = [await (a, b)[i % 2].send(Message(content=f"m{i}")) for i in range(20)]
         with trio.fail_after(30):
             deliveries = [await r.wait() for r in receipts]
@@ -71,14 +98,8 @@ async def test_an_appender_learns_its_message_was_dead_lettered(
     redis_server: RedisServer, prefix: str
 ) -> None:
     fake, hook = fast_fake()
-    async with (
-        RedisOutbox(redis_server.url, prefix=prefix) as first,
-        RedisOutbox(redis_server.url, prefix=prefix) as second,
-        open_webhook_sender(
-            hook.url, config=shared(first, max_attempts=1), transport=fake.transport()
-        ) as a,
-        open_webhook_sender(hook.url, config=shared(second), transport=fake.transport()) as b,
-    ):
+    pair = holder_and_appender(redis_server.url, prefix, fake, hook, max_attempts=1)
+    async with pair as (first, a, b):
         await (await a.send(Message(content="first"))).wait()
         fake.inject("server_error", count=1, status=502)
         receipt = await b.send(Message(content="lost"))
@@ -97,8 +118,7 @@ async def test_the_appender_delivers_once_the_holder_leaves(
     fake.inject("delay", count=1, delay=5.0)  # the holder is stuck on its first message
     left = trio.Event()
     async with (
-        RedisOutbox(redis_server.url, prefix=prefix) as first,
-        RedisOutbox(redis_server.url, prefix=prefix) as second,
+        two_outboxes(redis_server.url, prefix) as (first, second),
         trio.open_nursery() as nursery,
     ):
         holder = shared(first, drain_timeout=0.2, total_timeout=10.0)
@@ -135,8 +155,7 @@ async def test_without_share_outbox_a_held_lease_is_still_refused(
 ) -> None:
     fake, hook = fast_fake()
     async with (
-        RedisOutbox(redis_server.url, prefix=prefix) as first,
-        RedisOutbox(redis_server.url, prefix=prefix) as second,
+        two_outboxes(redis_server.url, prefix) as (first, second),
         open_webhook_sender(hook.url, config=shared(first), transport=fake.transport()),
     ):
         plain = SenderConfig(seed=0, outbox=second)
