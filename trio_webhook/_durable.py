@@ -35,6 +35,7 @@ import attrs
 import trio
 
 from trio_webhook._models import Message
+from trio_webhook._progress import PlanProgress
 from trio_webhook.outbox import (
     Outbox,
     OutboxError,
@@ -47,7 +48,6 @@ from trio_webhook.outbox import (
 )
 
 if TYPE_CHECKING:
-    from trio_webhook._client import PlanProgress
     from trio_webhook._records import DeadLetter
 
 __all__ = [

@@ -21,11 +21,11 @@ from typing import Final
 
 import trio
 
-from trio_webhook._client import PlanProgress
 from trio_webhook._delivery import DeliveryLoop
 from trio_webhook._durable import Durable
 from trio_webhook._errors import DeliveryFailed
 from trio_webhook._models import Delivery, SentMessage
+from trio_webhook._progress import PlanProgress
 from trio_webhook._receipts import Item
 from trio_webhook.outbox import OutboxError, Outcome, PendingMessage
 
