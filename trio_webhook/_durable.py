@@ -210,13 +210,8 @@ class Durable:
         batch, self._queue = self._queue, []
         if not batch:
             return
-        messages = [i.message for i in batch]
         try:
-            if self.shared is not None:
-                # Holder or not: another process may hold the lease by the time it is sent.
-                entries = await self.shared.append_unleased(self.webhook_id, messages)
-            else:
-                entries = await self.outbox.append(self.webhook_id, messages)
+            entries = await self._append([i.message for i in batch])
         except Exception as exc:
             # Not lost: each is still queued in memory and will be delivered while this
             # process lives, but a crash would lose it. Say so loudly.
@@ -239,6 +234,18 @@ class Durable:
                     self.local[entry] = item
         self._settled_commits += len(batch)
         self._lot.unpark_all()
+
+    async def _append(self, messages: list[Message]) -> list[int]:
+        if self.shared is not None and not self.holding():
+            # An appender: its outcomes are kept for it to read.
+            return await self.shared.append_unleased(self.webhook_id, messages)
+        try:
+            # The holder delivers these itself: no outcome to keep for anyone.
+            return await self.outbox.append(self.webhook_id, messages)
+        except OutboxLeaseHeld:
+            if self.shared is None:
+                raise
+            return await self.shared.append_unleased(self.webhook_id, messages)
 
     async def committed(self, item: DurableItem) -> bool:
         """Wait for ``item``'s group commit; whether it is durable."""
