@@ -12,14 +12,29 @@ FakeDiscord served over TLS on 127.0.0.1:
 - (d) ten 8 MiB attachments (one a message): the client's peak RSS growth over the
   attachment bytes.
 
+Issue 16's workloads compare trio-webhook with discord.py (asyncio, aiohttp) alone, in
+interleaved pairs (ours, discord.py, ours, discord.py, ... ``--pairs`` rounds on one fake),
+so that a loaded machine weighs on both alike; each prints the median and range of every
+figure and of ours over discord.py's of the same round:
+
+- w3: 1000 messages over 20 webhooks, no limits: client CPU per message;
+- w1: 100 messages to one webhook under 5 per 0.2 s (5 per 2 s at a tenth of the time):
+  elapsed over the minimum, and the 429s;
+- scale: 1,000 webhooks x 5 messages: client CPU per message (and over w3's), retries,
+  dead letters, duplicates (a content twice in a channel), errors, connections.
+
+trio-webhook sends these through a hub (``open_webhook_hub``) and through a sender per
+webhook sharing one tracker (``--trio-api hub,senders``), as ``docs/scale.md`` advises.
+
 Every (workload, client) pair runs in two fresh processes: the fake (a trio script, this
 file with ``_serve``) and the client (this file with ``_client``; asyncio for the peers,
 trio for us). The client's CPU and memory are its own; the fake's counters are read after
 the client has finished.
 
-Run: ``python benchmarks/bench_peers.py [--quick] [--only a,b] [--clients ...]
-[--markdown PATH] [--json PATH]``. The peers come from ``benchmarks/requirements-peers.txt``;
-a peer that is not installed is reported as such.
+Run: ``python benchmarks/bench_peers.py [--quick] [--only a,b,w3] [--clients ...]
+[--pairs 5] [--trio-api hub,senders] [--markdown PATH] [--json PATH]``. The peers come
+from ``benchmarks/requirements-peers.txt``; a peer that is not installed is reported as
+such.
 """
 
 from __future__ import annotations
@@ -36,6 +51,7 @@ import os
 import resource
 import shutil
 import ssl
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -46,6 +62,9 @@ from typing import Any, Final
 CLIENTS: Final = ("trio-webhook", "discord.py", "hikari", "discord-webhook")
 PEERS: Final = CLIENTS[1:]
 WORKLOADS: Final = ("a", "b", "c", "d")
+# Issue 16's workloads, each run as interleaved pairs against discord.py.
+PAIRED: Final = ("w3", "w1", "scale")
+TRIO_APIS: Final = ("hub", "senders")
 MiB: Final = 1024 * 1024
 BUCKET_LIMIT: Final = 5
 BUCKET_WINDOW: Final = 2.0
@@ -63,6 +82,12 @@ SIZES: Final[dict[str, tuple[dict[str, Any], dict[str, Any]]]] = {
     ),
     "c": ({"hooks": 100, "per_hook": 20}, {"hooks": 20, "per_hook": 5}),
     "d": ({"files": 10, "file_mib": 8}, {"files": 2, "file_mib": 8}),
+    # W3: 1000 messages over 20 webhooks, no limit. W1: one webhook, 5 per 0.2 s window
+    # (Discord's 5 per 2 s at a tenth of the time). Each pair is a few seconds; scale's
+    # a pair is about 20 s (5,000 messages through each of three clients).
+    "w3": ({"hooks": 20, "per_hook": 50}, {"hooks": 20, "per_hook": 10}),
+    "w1": ({"messages": 100, "time_scale": 0.1}, {"messages": 25, "time_scale": 0.1}),
+    "scale": ({"hooks": 1000, "per_hook": 5}, {"hooks": 100, "per_hook": 5}),
 }
 
 
@@ -78,11 +103,14 @@ class _ViaHeader:
 
     def __init__(self, app: Any) -> None:
         self.app = app
+        # The clients' (host, port) seen: the connections they opened.
+        self.clients: set[tuple[str, int]] = set()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        self.clients.add(tuple(scope["client"]))
 
         async def send_with_via(message: Any) -> None:
             if message["type"] == "http.response.start":
@@ -92,12 +120,22 @@ class _ViaHeader:
         await self.app(scope, receive, send_with_via)
 
 
+def _duplicates(fake: Any, hooks: Sequence[Any]) -> int:
+    """Messages posted more than once: a content seen again in the same channel."""
+    duplicates = 0
+    for channel in {h.channel_id for h in hooks}:
+        contents = [m.get("content") for m in fake.history(channel)]
+        duplicates += len(contents) - len(set(contents))
+    return duplicates
+
+
 def serve(config: dict[str, Any]) -> None:
     """The fake's process: print its URL, then answer commands on stdin, one a line.
 
     ``hooks``: create ``config["hooks"]`` fresh webhooks (in one fresh channel when
-    ``config["one_channel"]``) and print them; ``stats``: print the counters, and the span
-    from the first to the last accepted request since the last ``hooks``; ``quit``.
+    ``config["one_channel"]``) and print them; ``stats``: print the counters, and since
+    the last ``hooks``: the span from the first to the last accepted request, the
+    connections seen and the duplicate posts (a content twice in a channel); ``quit``.
     """
     import trio
 
@@ -109,7 +147,9 @@ def serve(config: dict[str, Any]) -> None:
         epoch_offset = time.time() - trio.current_time()
         fake = FakeDiscord(seed=1, epoch_offset=epoch_offset, **config["fake"])
         since = 0
-        async with serve_fake_discord(_ViaHeader(fake), tls=True) as server:  # type: ignore[arg-type]
+        hooks: list[Any] = []
+        app = _ViaHeader(fake)
+        async with serve_fake_discord(app, tls=True) as server:  # type: ignore[arg-type]
             server.ca.cert_pem.write_to_path(config["ca_file"])
             print(json.dumps({"url": server.url}), flush=True)
             stdin = trio.lowlevel.FdStream(os.dup(sys.stdin.fileno()))
@@ -128,6 +168,7 @@ def serve(config: dict[str, Any]) -> None:
                         channel = fake.create_channel() if config["one_channel"] else None
                         hooks = [fake.create_webhook(channel) for _ in range(config["hooks"])]
                         since = len(fake.requests)
+                        app.clients.clear()
                         print(json.dumps([[h.id, h.token] for h in hooks]), flush=True)
                         continue
                     stats = fake.stats()
@@ -141,6 +182,8 @@ def serve(config: dict[str, Any]) -> None:
                         "requests": stats.requests,
                         "messages": stats.messages,
                         "rate_limited": dict(stats.rate_limited),
+                        "connections": len(app.clients),
+                        "duplicates": _duplicates(fake, hooks),
                     }
                     print(json.dumps(answer), flush=True)
 
@@ -177,9 +220,12 @@ class _Tally:
         self.delivered = 0
         self.errors = 0
         self.first_error: str | None = None
+        self.kinds: dict[str, int] = {}
 
     def fail(self, exc: BaseException | str) -> None:
         self.errors += 1
+        kind = "error status" if isinstance(exc, str) else type(exc).__name__
+        self.kinds[kind] = self.kinds.get(kind, 0) + 1
         if self.first_error is None:
             text = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
             self.first_error = text[:200]
@@ -217,6 +263,7 @@ async def _run_peer_tasks(
     return {
         "delivered": tally.delivered,
         "errors": tally.errors,
+        "error_kinds": tally.kinds,
         "first_error": tally.first_error,
         "elapsed": elapsed,
         "cpu": cpu,
@@ -311,14 +358,13 @@ async def _discord_webhook(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _trio_webhook(spec: dict[str, Any]) -> dict[str, Any]:
-    """Our side: one sender per webhook, everything enqueued at once, receipts awaited."""
-    import trio
+    """Our side: everything enqueued at once, receipts awaited; the result's figures.
 
-    import trio_webhook
-    from trio_webhook import Embed, FilePart, Message
-    from trio_webhook._client import WebhookClient
-    from trio_webhook.ratelimit import RateLimitTracker
-    from trio_webhook.ratelimit._records import GlobalPacing
+    ``spec["api"]`` picks how: ``senders`` (one sender per webhook, their clients sharing
+    one tracker) or ``hub`` (one :func:`~trio_webhook.hub.open_webhook_hub` for every
+    webhook). Both are what ``docs/scale.md`` advises for many webhooks.
+    """
+    import trio
 
     if spec.get("transport") != "h11":
         # httpx imports its transport stack (httpcore, h11, h2) when the first client is
@@ -326,25 +372,110 @@ def _trio_webhook(spec: dict[str, Any]) -> dict[str, Any]:
         # otherwise about 0.1 s of imports lands inside (a)'s elapsed time.
         importlib.import_module("httpcore")
 
+    tally = _Tally()
+    rss_before = _maxrss()
+    files = _file_data(spec) if spec["workload"] == "d" else None
+    counters: dict[str, int] = {"retries": 0, "ambiguous_retries": 0, "dead": 0}
+    if spec.get("api") == "hub":
+        main, used = _trio_hub(spec, tally, files, counters), "open_webhook_hub"
+    else:
+        main, used = _trio_senders(spec, tally, files, counters)
+
+    async def timed() -> tuple[float, float]:
+        cpu0, t0 = time.process_time(), time.perf_counter()
+        await main()
+        return time.perf_counter() - t0, time.process_time() - cpu0
+
+    elapsed, cpu = trio.run(timed)
+    return {
+        "delivered": tally.delivered,
+        "errors": tally.errors,
+        "error_kinds": tally.kinds,
+        "first_error": tally.first_error,
+        "elapsed": elapsed,
+        "cpu": cpu,
+        "rss_growth": _maxrss() - rss_before,
+        "api": used,
+        **counters,
+    }
+
+
+def _tracker(spec: dict[str, Any]) -> Any:
+    """One tracker for the process, as the docs advise.
+
+    Where the fake has no limits (c, w3, scale), so no global limit either, the proactive
+    global pacing (50 requests a second) is off: we measure CPU, not Discord's per-IP rate.
+    """
+    from trio_webhook.ratelimit import RateLimitTracker
+    from trio_webhook.ratelimit._records import GlobalPacing
+
+    unlimited = spec["workload"] in ("c", "w3", "scale")
+    return RateLimitTracker(pacing=GlobalPacing(limit=0) if unlimited else GlobalPacing())
+
+
+def _trio_message(i: int, files: list[bytes] | None) -> Any:
+    from trio_webhook import Embed, FilePart, Message
+
+    content, title, description = _content(i)
+    if files is not None:
+        return Message(content=content, attachments=[FilePart(f"file{i}.bin", data=files[i])])
+    return Message(content=content, embeds=[Embed(title=title, description=description)])
+
+
+async def _await_all(receipts: Sequence[Any], tally: _Tally) -> None:
+    for receipt in receipts:
+        try:
+            await receipt.wait()
+            tally.delivered += 1
+        except Exception as exc:
+            tally.fail(exc)
+
+
+def _add_stats(counters: dict[str, int], stats: Any) -> None:
+    for name in counters:
+        counters[name] += int(getattr(stats, name))
+
+
+def _trio_hub(
+    spec: dict[str, Any], tally: _Tally, files: list[bytes] | None, counters: dict[str, int]
+) -> Callable[[], Awaitable[None]]:
+    """One hub for every webhook: lanes open on their first message, inside the clock."""
+    from trio_webhook import SenderConfig
+    from trio_webhook.hub import open_webhook_hub
+
+    tracker = _tracker(spec)
+    context = _ssl_context(spec)
+    urls = [f"{spec['base']}/api/webhooks/{i}/{t}" for i, t in spec["hooks"]]
+    config = SenderConfig(drain_timeout=300.0)
+
+    async def main() -> None:
+        async with open_webhook_hub(config=config, tracker=tracker, ssl_context=context) as hub:
+            receipts = [
+                hub.send_nowait(urls[hook], _trio_message(i, files))
+                for hook, numbers in _plan(spec)
+                for i in numbers
+            ]
+            await _await_all(receipts, tally)
+            _add_stats(counters, hub.stats().total)
+
+    return main
+
+
+def _trio_senders(
+    spec: dict[str, Any], tally: _Tally, files: list[bytes] | None, counters: dict[str, int]
+) -> tuple[Callable[[], Awaitable[None]], str]:
+    """One sender per webhook, their clients sharing one tracker."""
+    import trio
+
+    import trio_webhook
+    from trio_webhook._client import WebhookClient
+
     api: Any = trio_webhook
     open_sender = getattr(api, "open_webhook_sender", None)
     config_class = getattr(api, "SenderConfig", None)
     context = _ssl_context(spec)
-    # One tracker for the process, as the docs advise. The fake's global limit is off, so
-    # in (c) the proactive global pacing (50/s) is turned off too: we measure CPU, not
-    # Discord's per-IP rate.
-    pacing = GlobalPacing(limit=0) if spec["workload"] == "c" else GlobalPacing()
-    tracker = RateLimitTracker(pacing=pacing)
+    tracker = _tracker(spec)
     urls = [f"{spec['base']}/api/webhooks/{i}/{t}" for i, t in spec["hooks"]]
-    tally = _Tally()
-    rss_before = _maxrss()
-    files = _file_data(spec) if spec["workload"] == "d" else None
-
-    def message(i: int) -> Message:
-        content, title, description = _content(i)
-        if files is not None:
-            return Message(content=content, attachments=[FilePart(f"file{i}.bin", data=files[i])])
-        return Message(content=content, embeds=[Embed(title=title, description=description)])
 
     def make_client(url: str) -> WebhookClient:
         choice = spec.get("transport", "default")
@@ -372,38 +503,23 @@ def _trio_webhook(spec: dict[str, Any]) -> dict[str, Any]:
             async with client:
                 for i in numbers:
                     try:
-                        await client.execute(message(i), wait=True)
+                        await client.execute(_trio_message(i, files), wait=True)
                         tally.delivered += 1
                     except Exception as exc:
                         tally.fail(exc)
             return
         config = config_class(drain_timeout=300.0) if config_class is not None else None
         async with open_sender(urls[hook], config=config, client=client) as sender:
-            receipts = [sender.send_nowait(message(i)) for i in numbers]
-            for receipt in receipts:
-                try:
-                    await receipt.wait()
-                    tally.delivered += 1
-                except Exception as exc:
-                    tally.fail(exc)
+            await _await_all([sender.send_nowait(_trio_message(i, files)) for i in numbers], tally)
+            _add_stats(counters, sender.stats())
 
-    async def main() -> tuple[float, float]:
-        cpu0, t0 = time.process_time(), time.perf_counter()
+    async def main() -> None:
         async with trio.open_nursery() as nursery:
             for hook, numbers in _plan(spec):
                 nursery.start_soon(one_hook, hook, numbers)
-        return time.perf_counter() - t0, time.process_time() - cpu0
 
-    elapsed, cpu = trio.run(main)
-    return {
-        "delivered": tally.delivered,
-        "errors": tally.errors,
-        "first_error": tally.first_error,
-        "elapsed": elapsed,
-        "cpu": cpu,
-        "rss_growth": _maxrss() - rss_before,
-        "api": "open_webhook_sender" if open_sender is not None else "WebhookClient.execute",
-    }
+    used = "open_webhook_sender" if open_sender is not None else "WebhookClient.execute"
+    return main, used
 
 
 _PEER_RUNNERS: Final[dict[str, Callable[[dict[str, Any]], Coroutine[Any, Any, dict[str, Any]]]]] = {
@@ -443,7 +559,7 @@ def run_client(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _fake_config(workload: str, size: dict[str, Any]) -> dict[str, Any]:
-    if workload == "a":
+    if workload in ("a", "w1"):
         fake = {"time_scale": size["time_scale"]}
         return {"fake": fake, "hooks": 1, "one_channel": False}
     if workload == "b":
@@ -453,7 +569,7 @@ def _fake_config(workload: str, size: dict[str, Any]) -> dict[str, Any]:
             "channel_window": CHANNEL_WINDOW,
         }
         return {"fake": fake, "hooks": size["hooks"], "one_channel": True}
-    hooks = size["hooks"] if workload == "c" else 1
+    hooks = size["hooks"] if workload in ("c", "w3", "scale") else 1
     return {"fake": {"bucket_limit": UNLIMITED}, "hooks": hooks, "one_channel": False}
 
 
@@ -520,6 +636,43 @@ def _run_client(spec: dict[str, Any], timeout: float) -> dict[str, Any]:
     return dict(json.loads(lines[-1]))
 
 
+def _run_case(
+    fake: _FakeProcess,
+    workload: str,
+    client: str,
+    size: dict[str, Any],
+    timeout: float,
+    options: dict[str, str],
+) -> dict[str, Any]:
+    """One client on fresh webhooks of ``fake``: its figures and what the fake saw."""
+    spec = {
+        **size,
+        "workload": workload,
+        "client": client,
+        "base": fake.url,
+        "ca_file": fake.ca_file,
+        "hooks": fake.new_hooks(),
+        **options,
+    }
+    if "messages" in size:  # (a) and w1: one webhook
+        spec["per_hook"] = size["messages"]
+    before = fake.stats()
+    result = _run_client(spec, timeout)
+    after = fake.stats()
+    result["fake"] = {
+        "span": after["span"],
+        "requests": after["requests"] - before["requests"],
+        "messages": after["messages"] - before["messages"],
+        "connections": after["connections"],
+        "duplicates": after["duplicates"],
+        "rate_limited": {
+            scope: count - before["rate_limited"].get(scope, 0)
+            for scope, count in after["rate_limited"].items()
+        },
+    }
+    return result
+
+
 def run_workload(
     workload: str,
     clients: Sequence[str],
@@ -536,34 +689,14 @@ def run_workload(
     config = {**_fake_config(workload, size), "ca_file": os.path.join(workdir, "ca.pem")}
     results: dict[tuple[str, str], dict[str, Any]] = {}
     fake: _FakeProcess | None = None
+    options = {"transport": trio_transport, "api": "senders"}
     try:
         for client in clients:
             if fake is None or workload == "d":
                 if fake is not None:
                     fake.close()
                 fake = _FakeProcess(config)
-            spec = {
-                **size,
-                "workload": workload,
-                "client": client,
-                "base": fake.url,
-                "ca_file": fake.ca_file,
-                "hooks": fake.new_hooks(),
-                "transport": trio_transport,
-            }
-            if workload == "a":
-                spec["per_hook"] = size["messages"]
-            before = fake.stats()
-            result = _run_client(spec, timeout)
-            after = fake.stats()
-            result["fake"] = {
-                "span": after["span"],
-                "requests": after["requests"] - before["requests"],
-                "rate_limited": {
-                    scope: count - before["rate_limited"].get(scope, 0)
-                    for scope, count in after["rate_limited"].items()
-                },
-            }
+            result = _run_case(fake, workload, client, size, timeout, options)
             results[(workload, client)] = result
             print(details({(workload, client): result}), flush=True)
     finally:
@@ -660,7 +793,7 @@ def table(results: dict[tuple[str, str], dict[str, Any]], sizes: dict[str, Any])
 
 
 def _expected(workload: str, size: dict[str, Any]) -> int:
-    if workload == "a":
+    if "messages" in size:
         return int(size["messages"])
     if workload == "d":
         return int(size["files"])
@@ -713,54 +846,215 @@ def details(results: dict[tuple[str, str], dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the cases, print the detail lines and the table."""
+# ============================================================ issue 16: interleaved pairs ===
+
+PEER: Final = "discord.py"
+
+
+def _label(api: str) -> str:
+    return f"trio-webhook ({api})"
+
+
+def run_pairs(
+    workload: str,
+    size: dict[str, Any],
+    pairs: int,
+    apis: Sequence[str],
+    workdir: str,
+    timeout: float,
+) -> list[dict[str, Any]]:
+    """``pairs`` rounds of (ours through each of ``apis``, then discord.py), one fake.
+
+    Interleaving puts ours and discord.py side by side in time, so that what the other
+    jobs of a loaded machine do affects both alike; every run has fresh webhooks. Each
+    round records the 1-minute load average before it.
+    """
+    config = {**_fake_config(workload, size), "ca_file": os.path.join(workdir, "ca.pem")}
+    rounds: list[dict[str, Any]] = []
+    fake = _FakeProcess(config)
+    try:
+        for n in range(pairs):
+            results: dict[str, Any] = {"load": os.getloadavg()[0]}
+            for api in [*apis, None]:
+                client = "trio-webhook" if api is not None else PEER
+                options = {"transport": "default", "api": api or ""}
+                result = _run_case(fake, workload, client, size, timeout, options)
+                label = _label(api) if api is not None else PEER
+                results[label] = result
+                print(f"[{workload} pair {n + 1}/{pairs}] " + details({(workload, label): result}))
+            rounds.append(results)
+    finally:
+        fake.close()
+    return rounds
+
+
+def _paired_metric(workload: str, result: dict[str, Any], size: dict[str, Any]) -> float | None:
+    """W1: elapsed over the minimum; W3 and scale: client CPU ms a delivered message."""
+    if "unavailable" in result or result["delivered"] == 0:
+        return None
+    if workload == "w1":
+        return float(result["elapsed"]) / _minimum_a(size)
+    return float(result["cpu"]) / int(result["delivered"]) * 1000
+
+
+def _spread(values: Sequence[float], fmt: str) -> str:
+    """Median and range, as ``median (low-high)``; a dash when nothing was measured."""
+    if not values:
+        return "—"
+    low, mid, high = min(values), statistics.median(values), max(values)
+    return f"{fmt.format(mid)} ({fmt.format(low)}-{fmt.format(high)})"
+
+
+_PAIRED_ROWS: Final = {
+    "w3": ("W3: client CPU ms / message, 20 webhooks x 50", "{:.3f}", "≤ 0.8x discord.py"),
+    "w1": ("W1: elapsed / minimum, 1 webhook, 5 per 0.2 s", "{:.3f}", "≤ 1.015, 0 429s"),
+    "scale": (
+        "scale: client CPU ms / message, 1,000 webhooks x 5",
+        "{:.3f}",
+        "≤ 1.1x W3; 0 retries, dead, duplicates",
+    ),
+}
+
+
+def _health(label: str, rounds: Sequence[dict[str, Any]]) -> str:
+    """What went wrong, summed over the rounds: 429s, retries, dead, duplicates, errors."""
+    runs = [r[label] for r in rounds if "unavailable" not in r[label]]
+    if not runs:
+        return "n/a: " + str(rounds[0][label].get("unavailable", "?")) if rounds else "—"
+    sums = {
+        "429s": sum(sum(r["fake"]["rate_limited"].values()) for r in runs),
+        "retries": sum(
+            r.get("retries", r["fake"]["requests"] - r["fake"]["messages"]) for r in runs
+        ),
+        "dead": sum(r.get("dead", 0) for r in runs),
+        "duplicates": sum(r["fake"]["duplicates"] for r in runs),
+        "errors": sum(r["errors"] for r in runs),
+    }
+    text = ", ".join(f"{v} {k}" for k, v in sums.items())
+    connections = sorted({r["fake"]["connections"] for r in runs})
+    return text + f"; connections {connections[0]}-{connections[-1]}"
+
+
+def paired_table(runs: dict[str, list[dict[str, Any]]], sizes: dict[str, Any]) -> str:
+    """Issue 16's table: each client's figure and ours over discord.py of the same pair."""
+    header = ["workload", "client", "median (range)", "÷ discord.py, paired", "target", "counts"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    medians: dict[tuple[str, str], float] = {}
+    for workload, rounds in runs.items():
+        label_text, fmt, target = _PAIRED_ROWS[workload]
+        size = sizes[workload]
+        labels = [k for k in rounds[0] if k != "load"] if rounds else []
+        for label in labels:
+            values = [_paired_metric(workload, r[label], size) for r in rounds]
+            mine = [v for v in values if v is not None]
+            if mine:
+                medians[(workload, label)] = statistics.median(mine)
+            ratios = [
+                v / peer
+                for v, r in zip(values, rounds, strict=True)
+                if v is not None
+                and (peer := _paired_metric(workload, r[PEER], size)) is not None
+                and label != PEER
+            ]
+            goal = target if label != PEER else "—"
+            cells = [label_text, label, _spread(mine, fmt), _spread(ratios, "{:.2f}"), goal]
+            lines.append("| " + " | ".join([*cells, _health(label, rounds)]) + " |")
+        loads = [float(r["load"]) for r in rounds]
+        lines.append(f"| {workload}: load average (1 min) | | {_spread(loads, '{:.1f}')} | | | |")
+    for (workload, label), value in medians.items():
+        if workload == "scale" and ("w3", label) in medians:
+            ratio = value / medians[("w3", label)]
+            lines.append(f"| scale ÷ W3, CPU a message | {label} | {ratio:.2f} | | ≤ 1.1 | |")
+    return "\n".join(lines)
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="a smoke run (under 30 s)")
-    parser.add_argument("--only", default=",".join(WORKLOADS), help="workloads, as a,b,c,d")
-    parser.add_argument("--clients", default=",".join(CLIENTS), help="clients to run")
+    parser.add_argument("--quick", action="store_true", help="a smoke run (under a minute)")
+    parser.add_argument(
+        "--only",
+        default=",".join((*WORKLOADS, *PAIRED)),
+        help="workloads, as a,b,c,d (every client in turn) and w3,w1,scale (issue 16: "
+        "interleaved pairs of trio-webhook and discord.py)",
+    )
+    parser.add_argument("--clients", default=",".join(CLIENTS), help="clients of (a)-(d)")
+    parser.add_argument(
+        "--pairs", type=int, default=None, help="rounds of w3, w1, scale (3; 1 with --quick)"
+    )
+    parser.add_argument(
+        "--trio-api",
+        default=",".join(TRIO_APIS),
+        help="how trio-webhook sends in w3, w1, scale: hub (one open_webhook_hub), senders "
+        "(a sender per webhook, one tracker), or both",
+    )
     parser.add_argument("--timeout", type=float, default=None, help="seconds per case")
     parser.add_argument(
         "--trio-transport",
         choices=("default", "httpx", "h11"),
         default="default",
-        help="trio-webhook's transport: WebhookClient's own choice (default; httpx for "
-        "now), HttpxTransport or H11Transport",
+        help="trio-webhook's transport in (a)-(d): WebhookClient's own choice (default), "
+        "HttpxTransport or H11Transport",
     )
-    parser.add_argument("--markdown", help="also write the table to this file")
+    parser.add_argument("--markdown", help="also write the tables to this file")
     parser.add_argument("--json", help="also write every figure to this file")
     args = parser.parse_args(argv)
-    workloads = [w for w in args.only.split(",") if w]
-    clients = [c for c in args.clients.split(",") if c]
-    for name, allowed in ((workloads, WORKLOADS), (clients, CLIENTS)):
+    args.workloads = [w for w in args.only.split(",") if w]
+    args.client_list = [c for c in args.clients.split(",") if c]
+    args.apis = [a for a in args.trio_api.split(",") if a]
+    choices = ((args.workloads, (*WORKLOADS, *PAIRED)), (args.client_list, CLIENTS))
+    for name, allowed in (*choices, (args.apis, TRIO_APIS)):
         unknown = set(name) - set(allowed)
         if unknown:
             parser.error(f"unknown: {', '.join(sorted(unknown))} (choose from {allowed})")
-    sizes = {w: SIZES[w][1 if args.quick else 0] for w in WORKLOADS}
+    if args.pairs is None:
+        args.pairs = 1 if args.quick else 3
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the cases, print the detail lines and the tables."""
+    args = _parse(argv)
+    sizes = {w: SIZES[w][1 if args.quick else 0] for w in (*WORKLOADS, *PAIRED)}
     timeout = args.timeout or (20.0 if args.quick else 60.0)
     results: dict[tuple[str, str], dict[str, Any]] = {}
+    paired: dict[str, list[dict[str, Any]]] = {}
     workdir = tempfile.mkdtemp(prefix="bench-peers-")
     started = time.perf_counter()
     try:
-        for workload in workloads:
+        for workload in args.workloads:
+            if workload in PAIRED:
+                size = sizes[workload]
+                paired[workload] = run_pairs(
+                    workload, size, args.pairs, args.apis, workdir, timeout
+                )
+                continue
             results.update(
                 run_workload(
-                    workload, clients, sizes[workload], workdir, timeout, args.trio_transport
+                    workload,
+                    args.client_list,
+                    sizes[workload],
+                    workdir,
+                    timeout,
+                    args.trio_transport,
                 )
             )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    text = table(results, sizes)
+    tables = [table(results, sizes)] if results else []
+    if paired:
+        tables.append(paired_table(paired, sizes))
+    text = "\n\n".join(tables)
     print()
     print(text)
-    print(f"\n{len(results)} cases in {time.perf_counter() - started:.0f} s; sizes: {sizes}")
+    cases = len(results) + sum(len(r) * (len(args.apis) + 1) for r in paired.values())
+    print(f"\n{cases} cases in {time.perf_counter() - started:.0f} s; sizes: {sizes}")
     if args.markdown:
         with open(args.markdown, "w", encoding="utf-8") as f:
             f.write(text + "\n")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             rows = [{"workload": w, "client": c, **r} for (w, c), r in results.items()]
-            json.dump({"sizes": sizes, "results": rows}, f, indent=2)
+            json.dump({"sizes": sizes, "results": rows, "paired": paired}, f, indent=2)
     return 0
 
 
