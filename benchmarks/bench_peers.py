@@ -909,13 +909,18 @@ def _spread(values: Sequence[float], fmt: str) -> str:
 
 
 _PAIRED_ROWS: Final = (
-    ("w3", "cpu", "W3: client CPU ms / message, 20 webhooks x 50", "≤ 0.8x discord.py"),
+    (
+        "w3",
+        "cpu",
+        "W3: client CPU ms / message, {hooks} webhooks x {per_hook}",
+        "≤ 0.8x discord.py",
+    ),
     ("w1", "elapsed", "W1: elapsed / minimum, 1 webhook, 5 per 0.2 s", "≤ 1.015, 0 429s"),
     ("w1", "span", "W1: the fake's span / minimum (no last round trip)", "—"),
     (
         "scale",
         "cpu",
-        "scale: client CPU ms / message, 1,000 webhooks x 5",
+        "scale: client CPU ms / message, {hooks:,} webhooks x {per_hook}",
         "≤ 1.1x W3; 0 retries, dead, duplicates",
     ),
 )
@@ -963,7 +968,8 @@ def paired_table(runs: dict[str, list[dict[str, Any]]], sizes: dict[str, Any]) -
                 and label != PEER
             ]
             goal = target if label != PEER else "—"
-            cells = [label_text, label, _spread(mine, fmt), _spread(ratios, "{:.2f}"), goal]
+            text = label_text.format(**size)
+            cells = [text, label, _spread(mine, fmt), _spread(ratios, "{:.2f}"), goal]
             lines.append("| " + " | ".join([*cells, _health(label, rounds)]) + " |")
     for (workload, label), value in medians.items():
         if workload == "scale" and ("w3", label) in medians:
