@@ -62,11 +62,24 @@ def test_reset_jitter_is_a_share_of_the_window_capped_in_seconds(
     for seed in range(50):
         t = RateLimitTracker(strategy=strategy, store=MemoryStore(), rng=random.Random(seed))
         assert t.acquire(HOOKS[0], 0.0) == 0.0
+        t.observe(HOOKS[0], parse_rate_limit(ok(3, window)), 0.0)
+        assert t.acquire(HOOKS[0], 0.0) == 0.0
+        # Discord counts a request we did not make: another client spends this bucket.
         t.observe(HOOKS[0], parse_rate_limit(ok(0, window)), 0.0)
         delay = t.acquire(HOOKS[0], 0.0)
         assert window <= delay <= window + cap
         worst = max(worst, delay - window)
     assert worst > cap / 2  # the jitter is still there
+
+
+@pytest.mark.parametrize("strategy", [AdaptiveStrategy(), ProactiveStrategy(), ReactiveStrategy()])
+def test_a_lone_sender_waits_for_the_reset_itself_without_jitter(strategy: Strategy) -> None:
+    # No one else fires at the reset: jitter would only waste part of every window.
+    for seed in range(20):
+        t = RateLimitTracker(strategy=strategy, store=MemoryStore(), rng=random.Random(seed))
+        assert t.acquire(HOOKS[0], 0.0) == 0.0
+        t.observe(HOOKS[0], parse_rate_limit(ok(0, 0.5)), 0.0)
+        assert t.acquire(HOOKS[0], 0.0) == 0.5
 
 
 def test_the_earliest_answer_of_a_window_sets_its_reset() -> None:

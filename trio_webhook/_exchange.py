@@ -187,9 +187,10 @@ class Exchange:
             self.counters.requests += 1
             if progress is not None:
                 progress.maybe_posted = True
+            sent_at = trio.current_time()
             answer = await self._send_reserved(request)
             outcome = interpret(answer, request.route)
-            await self._observe(request.route, outcome)
+            await self._observe(request.route, outcome, sent_at)
             verdict = outcome.verdict
             if isinstance(verdict, Success):
                 assert isinstance(answer, HTTPResponse)
@@ -205,8 +206,11 @@ class Exchange:
             self._count_retry(verdict, request.route, state, answer)
             await trio.sleep(state.delay or 0.0)
 
-    async def _observe(self, route: str, outcome: Outcome) -> None:
-        """Teach the tracker what the answer said (and release the slot)."""
+    async def _observe(self, route: str, outcome: Outcome, sent_at: float) -> None:
+        """Teach the tracker what the answer said (and release the slot).
+
+        ``sent_at`` dates the answer's reset back towards when Discord handled it.
+        """
         if self._tracker.is_async:
             # Shielded (the store bounds its own calls): what the answer taught, and
             # the slot's release, are shared with every other process.
@@ -216,10 +220,15 @@ class Exchange:
                     outcome.rate_limit,
                     now=trio.current_time(),
                     channel_id=outcome.channel_id,
+                    sent_at=sent_at,
                 )
         else:
             self._tracker.observe(
-                route, outcome.rate_limit, now=trio.current_time(), channel_id=outcome.channel_id
+                route,
+                outcome.rate_limit,
+                now=trio.current_time(),
+                channel_id=outcome.channel_id,
+                sent_at=sent_at,
             )
 
     def _count_retry(

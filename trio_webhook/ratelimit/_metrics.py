@@ -1,4 +1,4 @@
-"""What a tracker reports: its counters as a snapshot, and the edge ban's log line."""
+"""What a tracker reports: its counters as a snapshot, its waits, the edge ban's log line."""
 
 from __future__ import annotations
 
@@ -11,9 +11,25 @@ import attrs
 
 from trio_webhook.ratelimit._headers import RateLimitInfo
 
-__all__ = ["RateLimitMetrics", "log_edge_ban"]
+__all__ = ["RateLimitMetrics", "RateLimitWait", "log_edge_ban"]
 
 logger: Final = logging.getLogger("trio_webhook")
+
+
+@attrs.frozen
+class RateLimitWait:
+    """A route told to wait before its next request.
+
+    Attributes:
+        route: The route (redacted: ``POST /webhooks/{id}/***``).
+        reason: Which limit: ``bucket`` (the webhook's), ``channel`` (the channel's hidden
+            one), ``global``, ``global_pace``, ``edge_ban`` or ``invalid_budget``.
+        until: When the wait ends, on the clock the tracker is given.
+    """
+
+    route: str
+    reason: str
+    until: float
 
 
 @attrs.frozen

@@ -93,19 +93,24 @@ class BucketState:
         limit: The announced limit, when known.
         remaining: Slots left in the window: the server's count minus our reservations.
         reset_at: When the announced window resets (caller's clock), when known.
-        reset_jitter: Jitter added to a wait for ``reset_at`` (drawn when it was set).
+        reset_jitter: Jitter added to a wait for ``reset_at`` (drawn when it was set; 0.0
+            unless the bucket is ``contended`` or the store shared).
         window: The longest announced window seen (seconds).
         blocked_until: A 429's retry_after (plus jitter) ends here.
         rolled_at: When we last moved to a new window by ourselves (answers from the
             window before it are stale).
         in_flight: Expiry times of the reservations not yet observed.
-        grants: When recent requests were let through (at most ``HISTORY``).
+        grants: When recent requests were let through, oldest first (at most
+            ``HISTORY``; a list: an idle bucket holds one or two, and a deque costs 760
+            bytes even empty).
         learned: A limit learned from 429s, if any.
         last_used: The last time anything touched the bucket.
         reset_measured: ``reset_at`` comes from an answer (not from our own guess when
             the window rolled).
         channel_synced: Whether ``grants`` made before the route's channel was known have
             been counted in that channel's history.
+        contended: Another client spends this bucket too (Discord counted requests we did
+            not make, or refused one our count allowed): its resets are jittered.
     """
 
     key: str
@@ -117,11 +122,12 @@ class BucketState:
     blocked_until: float = 0.0
     rolled_at: float | None = None
     in_flight: list[float] = attrs.Factory(list)
-    grants: deque[float] = attrs.Factory(lambda: deque(maxlen=HISTORY))
+    grants: list[float] = attrs.Factory(list)
     learned: LearnedLimit | None = None
     last_used: float = 0.0
     channel_synced: bool = False
     reset_measured: bool = False
+    contended: bool = False
 
     def snapshot(self) -> BucketSnapshot:
         """A frozen copy for introspection."""
@@ -158,6 +164,10 @@ class GlobalState:
         invalid: The invalid answers (401, 403, 429 not ``shared``) of the last window.
         last_grant: When the last request was let through (spaces grants near the
             invalid-request limit).
+        promised: When the requests told to wait for the global pace were told to come
+            back, sorted: each waiter is handed its own opening of the pace, so N waiters
+            do not all wake for the one slot that opens and ask again (N squared calls).
+            Not shared between processes; a hint, never a reservation.
     """
 
     blocked_until: float = 0.0
@@ -165,6 +175,7 @@ class GlobalState:
     edge_ban_until: float = 0.0
     invalid: InvalidRequestWindow = attrs.Factory(InvalidRequestWindow)
     last_grant: float | None = None
+    promised: list[float] = attrs.Factory(list)
 
     def snapshot(self, now: float, budget: InvalidRequestBudget) -> GlobalSnapshot:
         """A frozen copy for introspection."""
@@ -189,15 +200,24 @@ class GlobalPacing:
 
 @attrs.frozen
 class Jitter:
-    """Random draws made by the tracker and handed to the store, so a store stays pure.
+    """What the tracker hands the store beside the answer, so a store stays pure.
+
+    Random draws, and how far before ``now`` the answer's reset clock started.
 
     Attributes:
-        reset: Added to a wait for a bucket reset.
+        reset: Added to a wait for a bucket reset, where jitter applies (``shared``, or a
+            bucket another client spends too).
         rate_limited: Added to a 429's retry_after.
+        shared: The store is shared with other processes: every reset wait is jittered,
+            so that their senders do not all fire at the same instant.
+        lead: Seconds before ``now`` from which the answer's ``Reset-After`` counts (about
+            half the request's round trip: see ``RateLimitTracker.observe``).
     """
 
     reset: float = 0.0
     rate_limited: float = 0.0
+    shared: bool = False
+    lead: float = 0.0
 
 
 @attrs.frozen

@@ -2,7 +2,8 @@
 
 A store holds the state and runs :func:`reserve_slot` (before a request) and
 :func:`apply_observation` (after its answer) atomically, with :func:`resolve_bucket` and
-:func:`join_channel` when an answer names a route's bucket or channel. Nothing else
+:func:`join_channel` when an answer names a route's bucket or channel (those two live in
+``_joins``, the gates over every route in ``_gates``; both are re-exported here). Nothing else
 changes a :class:`BucketState` or the :class:`GlobalState`, except a strategy's ``learn``
 recording a learned limit after an unexplained 429.
 
@@ -20,12 +21,15 @@ A bucket's state is read from its fields at ``now``; nothing stores its name::
                                                   | EXHAUSTED |
                                                   +-----------+
 
-- *grant* (:func:`reserve_slot`, every gate open): one more in flight, ``remaining - 1``,
-  the time kept in ``grants``. *release* (:func:`apply_observation`): one fewer in flight;
+- *grant* (:func:`reserve_slot`, every gate open; a fast path when a known bucket has
+  slots left and no gate is closed): one more in flight, ``remaining - 1``, the time kept
+  in ``grants``. *release* (:func:`apply_observation`): one fewer in flight;
   a transport failure gives the slot back. A reservation never observed lapses at roll.
 - *fold*: an answer's ``Remaining`` less our requests in flight, the earliest measured
-  reset; within one window the count only falls; an answer from before our last roll is
-  stale and changes nothing.
+  reset (dated from the tracker's lead); within one window the count only falls; an
+  answer from before our last roll is stale and changes nothing. A count below ours, or
+  a 429 on the bucket, marks it *contended*: only then (or in a shared store) are its
+  resets jittered.
 - *resolve* (:func:`resolve_bucket`): the first answer naming ``X-RateLimit-Bucket`` moves
   the route from its placeholder ``route:...`` to ``bucket:<hash>:<webhook>``, handing over
   reservations, block and history; routes of one bucket then share one state.
@@ -42,7 +46,8 @@ its time passes::
 
     OPEN --global 429--------------------------------------------> GLOBAL_BLOCKED
     OPEN --edge ban (at least the floor; counted once an episode)--> EDGE_BANNED
-    OPEN --pacing.limit grants in the last pacing.period------------> PACED
+    OPEN --pacing.limit grants in the last pacing.period------------> PACED (each
+          waiter promised its own opening: ``_gates.pace_wait``)
     OPEN --invalid answers >= budget.slow_at--------------------------> SLOWED (spacing)
     SLOWED --invalid answers >= budget.stop_at------------------------> REFUSED
 
@@ -52,13 +57,16 @@ REFUSED it is refused instead, until the count of invalid answers falls below ``
 
 from __future__ import annotations
 
-from collections import deque
+from bisect import insort
 from typing import Final
 
 from trio_webhook.ratelimit._budget import DEFAULT_BUDGET, InvalidRequestBudget, counts_as_invalid
+from trio_webhook.ratelimit._gates import fast_open, global_wait
 from trio_webhook.ratelimit._headers import DEFAULT_RETRY_AFTER, RateLimitInfo
+from trio_webhook.ratelimit._joins import join_channel, resolve_bucket
 from trio_webhook.ratelimit._records import (
     GRANTED,
+    HISTORY,
     NOTHING_OBSERVED,
     BucketState,
     GlobalPacing,
@@ -105,6 +113,15 @@ def reserve_slot(
         The reservation: ``delay == 0.0`` when a slot was taken; ``refused`` set when the
         invalid-request budget forbids sending at all.
     """
+    if (
+        fast_open(bucket, channel, glob, now, pacing)
+        and strategy.delay(bucket, now) == 0.0
+        and (channel is None or strategy.delay(channel, now) == 0.0)
+    ):
+        # The fast path (most requests): it decides as the full path below would, without
+        # building a list or asking each gate in turn.
+        _grant(bucket, channel, glob, now, pacing, reservation_ttl)
+        return GRANTED
     _roll(bucket, now)
     if channel is not None:
         _roll(channel, now)
@@ -113,7 +130,7 @@ def reserve_slot(
     if invalid >= budget.stop_at:
         resume = glob.invalid.resume_after(now, budget)
         return Reservation(resume, "invalid_budget", refused=budget.refusal(invalid, resume))
-    wait, reason = _global_wait(glob, pacing, budget, invalid, now)
+    wait, reason = global_wait(glob, pacing, budget, invalid, now)
     bucket_wait = strategy.delay(bucket, now)
     if bucket_wait > wait:
         wait, reason = bucket_wait, "bucket"
@@ -123,13 +140,18 @@ def reserve_slot(
         if channel_wait > wait:
             wait, reason = channel_wait, "channel"
     if wait > 0.0:
+        if reason == "global_pace":
+            insort(glob.promised, now + wait)
         return Reservation(wait, reason)
     _grant(bucket, channel, glob, now, pacing, reservation_ttl)
     return GRANTED
 
 
 def _roll(state: BucketState, now: float) -> None:
-    state.in_flight = [t for t in state.in_flight if t > now]
+    in_flight = state.in_flight
+    if in_flight and in_flight[0] <= now:
+        # Kept sorted (each grant appends a later expiry): the lapsed ones lead.
+        state.in_flight = [t for t in in_flight if t > now]
     if state.reset_at is not None and now >= state.reset_at + state.reset_jitter:
         if state.limit is not None:
             state.remaining = max(0, state.limit - len(state.in_flight))
@@ -144,30 +166,6 @@ def _roll(state: BucketState, now: float) -> None:
         state.learned = None
 
 
-def _global_wait(
-    glob: GlobalState, pacing: GlobalPacing, budget: InvalidRequestBudget, invalid: int, now: float
-) -> tuple[float, str]:
-    # The gates over every route: an edge ban, a global 429, the global pace, and the
-    # spacing near the invalid-request limit.
-    wait, reason = 0.0, ""
-    if glob.edge_ban_until > now:
-        wait, reason = glob.edge_ban_until - now, "edge_ban"
-    if glob.blocked_until - now > wait:
-        wait, reason = glob.blocked_until - now, "global"
-    if wait <= 0.0 and pacing.limit > 0:
-        while glob.grants and glob.grants[0] <= now - pacing.period:
-            glob.grants.popleft()
-        if len(glob.grants) >= pacing.limit:
-            oldest = glob.grants[len(glob.grants) - pacing.limit]
-            wait, reason = max(0.0, oldest + pacing.period - now), "global_pace"
-    spacing = budget.spacing(invalid)
-    if spacing > 0.0 and glob.last_grant is not None:
-        budget_wait = glob.last_grant + spacing - now
-        if budget_wait > wait:
-            wait, reason = budget_wait, "invalid_budget"
-    return wait, reason
-
-
 def _grant(
     bucket: BucketState,
     channel: BucketState | None,
@@ -176,15 +174,23 @@ def _grant(
     pacing: GlobalPacing,
     reservation_ttl: float,
 ) -> None:
+    bucket.last_used = now
     bucket.in_flight.append(now + reservation_ttl)
     if bucket.remaining is not None:
         bucket.remaining -= 1
-    bucket.grants.append(now)
+    _remember(bucket.grants, now)
     if channel is not None:
-        channel.grants.append(now)
+        channel.last_used = now
+        _remember(channel.grants, now)
     if pacing.limit > 0:
         glob.grants.append(now)
     glob.last_grant = now
+
+
+def _remember(grants: list[float], now: float) -> None:
+    grants.append(now)
+    if len(grants) > HISTORY:
+        del grants[0]
 
 
 # --------------------------------------------------------------------------- observe
@@ -267,19 +273,30 @@ def _fold_headers(
     if info.limit is not None:
         bucket.limit = info.limit
     reset_after = info.reset_after
+    # Discord counts Reset-After from when it handled the request, somewhere between our
+    # send and the answer's arrival; the tracker's lead dates it back from the arrival
+    # (`RateLimitTracker.observe` says why that is safe).
+    counted_from = now - jitter.lead
     # An answer from the window before our last roll (it was slow to come back) must not
     # reset the count of the current window.
     stale = (
         reset_after is not None
         and bucket.rolled_at is not None
         and bucket.window is not None
-        and now + reset_after < bucket.rolled_at + bucket.window / 2
+        and counted_from + reset_after < bucket.rolled_at + bucket.window / 2
     )
     if reset_after is not None and not stale:
         bucket.window = max(bucket.window or 0.0, reset_after)
         if info.remaining is not None:
-            _fold_window(bucket, info.remaining, now + reset_after, bucket.window)
-            bucket.reset_jitter = scaled_reset_jitter(strategy, jitter.reset, bucket.window)
+            _fold_window(bucket, info.remaining, counted_from + reset_after, bucket.window)
+            # Jitter spreads clients that would all fire at the reset. A lone sender (one
+            # tracker, or several sharing its store) has no one to spread from: there it
+            # would only waste part of every window.
+            bucket.reset_jitter = (
+                scaled_reset_jitter(strategy, jitter.reset, bucket.window)
+                if jitter.shared or bucket.contended
+                else 0.0
+            )
     elif info.remaining is not None and bucket.remaining is None:
         bucket.remaining = max(0, info.remaining - len(bucket.in_flight))
 
@@ -295,10 +312,13 @@ def _fold_window(bucket: BucketState, announced: int, reset_at: float, window: f
         # Within one window our own count already holds our reservations, so it is exact
         # for a lone sender; Discord's lower count reveals other senders. Answers can come
         # back out of order: the count only ever falls.
+        if announced < bucket.remaining:
+            bucket.contended = True
         remaining = min(bucket.remaining, announced)
-        # Every answer's reset time is late by its own trip back; the earliest is the
-        # closest and still no earlier than the true reset. Our own guess made when the
-        # window rolled is no answer: it may be early, so it only bounds from below.
+        # Every answer's reset time is late by part of its own trip (the tracker's lead
+        # dates it back by no more than is safe); the earliest is the closest. Our own
+        # guess made when the window rolled is no answer: it may be early, so it only
+        # bounds from below.
         if bucket.reset_measured:
             reset_at = min(reset_at, bucket.reset_at)
         else:
@@ -324,6 +344,10 @@ def _block(
         return
     target = channel if info.scope == "shared" and channel is not None else bucket
     target.last_used = now
+    if target is bucket and info.scope != "shared":
+        # Refused while our count allowed it: another client spends this bucket too (or
+        # our reset came early). Jitter its resets from now on.
+        bucket.contended = True
     # Learn first: the strategy reads the block this 429 is part of (or the one before it).
     strategy.learn(target, info, now)
     target.blocked_until = max(target.blocked_until, until)
@@ -334,65 +358,7 @@ def _block(
         _drop_last_grant(channel.grants, now)
 
 
-def _drop_last_grant(grants: deque[float], now: float) -> None:
-    for i in range(len(grants) - 1, -1, -1):
-        if grants[i] <= now:
-            del grants[i]
-            return
-
-
-# --------------------------------------------------------------------------- keys and channels
-
-
-def resolve_bucket(
-    key: str, placeholder: BucketState | None, resolved: BucketState | None
-) -> BucketState:
-    """UNKNOWN to resolved: the state under ``key`` once an answer names the bucket's hash.
-
-    The placeholder (or an outdated bucket) hands its reservations, block and history to
-    the real bucket, as hikari does when ``X-RateLimit-Bucket`` first arrives; with no
-    state under ``key`` yet, the placeholder itself becomes it.
-
-    Args:
-        key: The bucket's key (:func:`~trio_webhook.ratelimit._keys.bucket_key`).
-        placeholder: The state the route used until now, if the store still holds it.
-        resolved: The state already under ``key`` (another route of the same bucket).
-
-    Returns:
-        The state to keep under ``key``.
-    """
-    if resolved is None:
-        target = placeholder if placeholder is not None else BucketState(key)
-        target.key = key
-        return target
-    if placeholder is not None:
-        resolved.in_flight.extend(placeholder.in_flight)
-        resolved.blocked_until = max(resolved.blocked_until, placeholder.blocked_until)
-        _merge_grants(resolved.grants, placeholder.grants)
-    return resolved
-
-
-def join_channel(bucket: BucketState, channel: BucketState) -> None:
-    """Count the grants ``bucket`` made before its channel was known in ``channel``.
-
-    Without them a channel of n webhooks learns a limit n too low. Only what the channel's
-    history lacks is added, so joining twice counts nothing twice.
-    """
-    bucket.channel_synced = True
-    present: dict[float, int] = {}
-    for t in channel.grants:
-        present[t] = present.get(t, 0) + 1
-    missing: list[float] = []
-    for t in bucket.grants:
-        if present.get(t, 0) > 0:
-            present[t] -= 1
-        else:
-            missing.append(t)
-    _merge_grants(channel.grants, missing)
-
-
-def _merge_grants(grants: deque[float], more: deque[float] | list[float]) -> None:
-    if more:
-        merged = sorted([*grants, *more])
-        grants.clear()
-        grants.extend(merged)
+def _drop_last_grant(grants: list[float], now: float) -> None:
+    last = next((i for i in range(len(grants) - 1, -1, -1) if grants[i] <= now), None)
+    if last is not None:
+        del grants[last]

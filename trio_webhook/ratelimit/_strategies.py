@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import deque
 from typing import Final, Protocol
 
 import attrs
@@ -143,7 +142,7 @@ class ProactiveStrategy:
         """Proactive learns nothing (it trusts the headers)."""
 
 
-def _sliding_wait(grants: deque[float], limit: int, window: float, now: float) -> float:
+def _sliding_wait(grants: list[float], limit: int, window: float, now: float) -> float:
     # A sliding-window log: no more than `limit` grants in any `window` seconds. Safe under
     # a fixed-window server too, since every fixed window is one of the sliding ones.
     if limit <= 0:

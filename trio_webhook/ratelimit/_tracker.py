@@ -19,6 +19,7 @@ from __future__ import annotations
 import inspect
 import math
 import random
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Final, cast
 
 import attrs
@@ -27,7 +28,7 @@ from trio_webhook._errors import ConfigError, InvalidRequestBudgetExceeded
 from trio_webhook.ratelimit._budget import InvalidRequestBudget
 from trio_webhook.ratelimit._headers import RateLimitInfo
 from trio_webhook.ratelimit._memory import MemoryStore
-from trio_webhook.ratelimit._metrics import RateLimitMetrics, log_edge_ban
+from trio_webhook.ratelimit._metrics import RateLimitMetrics, RateLimitWait, log_edge_ban
 from trio_webhook.ratelimit._records import (
     BucketSnapshot,
     GlobalPacing,
@@ -49,22 +50,6 @@ RATE_LIMITED_JITTER: Final = 0.25
 
 def _default_strategy() -> Strategy:
     return AdaptiveStrategy()
-
-
-@attrs.frozen
-class RateLimitWait:
-    """A route told to wait before its next request.
-
-    Attributes:
-        route: The route (redacted: ``POST /webhooks/{id}/***``).
-        reason: Which limit: ``bucket`` (the webhook's), ``channel`` (the channel's hidden
-            one), ``global``, ``global_pace``, ``edge_ban`` or ``invalid_budget``.
-        until: When the wait ends, on the clock the tracker is given.
-    """
-
-    route: str
-    reason: str
-    until: float
 
 
 @attrs.define
@@ -116,6 +101,8 @@ class RateLimitTracker:
     _edge_bans: int = attrs.field(default=0, init=False)
     _refused: int = attrs.field(default=0, init=False)
     _now: float | None = attrs.field(default=None, init=False)
+    # The shortest round trip of an observed request (see observe).
+    _best_trip: float | None = attrs.field(default=None, init=False)
     _async: bool = attrs.field(default=False, init=False)
     # The routes told to wait, with why and until when: what a person watching sees.
     _waiting: dict[str, RateLimitWait] = attrs.field(factory=dict, init=False)
@@ -253,6 +240,7 @@ class RateLimitTracker:
         *,
         channel_id: str | None = None,
         epoch_now: float | None = None,
+        sent_at: float | None = None,
     ) -> None:
         """Release the reservation of ``route`` and learn from the answer.
 
@@ -260,29 +248,29 @@ class RateLimitTracker:
             route: The route passed to :meth:`acquire`.
             info: What the answer said about rate limits, parsed once per answer (the
                 client's ``Outcome.rate_limit``), or ``None`` after a transport failure.
-            now: The caller's clock.
+            now: The caller's clock, when the answer arrived.
             channel_id: The channel the message went to (from a ``wait=true`` answer), so
                 limits learned from ``shared`` 429s pace every webhook of the channel.
             epoch_now: Wall-clock time, only to say in the log line of an edge ban when it
                 ends.
+            sent_at: When the request was handed to the transport (same clock as
+                ``now``), so that the answer's ``Reset-After`` is counted from nearer the
+                moment Discord handled it (below); ``None``: from ``now``.
+
+        The reset: Discord counts ``Reset-After`` from when it handled the request,
+        between ``sent_at`` and ``now``. Counting from ``now`` is never early, but late by
+        the trip back on every window. The tracker counts from ``now`` less a *lead* of
+        half the shortest round trip seen (none before a second answer, so a first trip
+        slowed by connecting never sets it): a symmetric trip's midpoint. That is early
+        only if the trip out was the longer, by half the difference at most, and the
+        request sent at that reset is late by its own trip out: pacing stays behind the
+        reset while no trip out is under half the shortest round trip. If that margin
+        is ever crossed, Discord's 429 marks the bucket contended (jittered resets).
         """
         if self._async:
             self._sync_store()  # raises
-        self._now = now
-        jitter = self._prepare(info)
-        store: RateLimitStore = self.store  # type: ignore[assignment]
-        observed = store.update(
-            route,
-            info,
-            now,
-            strategy=self.strategy,
-            channel_id=channel_id,
-            jitter=jitter,
-            budget=self.budget,
-            edge_ban_floor=self.edge_ban_floor,
-        )
-        if observed.edge_ban_started and info is not None:
-            self._edge_ban(route, info, now, observed, epoch_now)
+        observed = self._update(route, info, now, channel_id, sent_at)
+        self._observed(route, info, now, cast("Observed", observed), epoch_now)
 
     async def aobserve(
         self,
@@ -292,14 +280,39 @@ class RateLimitTracker:
         *,
         channel_id: str | None = None,
         epoch_now: float | None = None,
+        sent_at: float | None = None,
     ) -> None:
         """:meth:`observe` through an asynchronous store (a synchronous one works too)."""
         if not self._async:
-            self.observe(route, info, now, channel_id=channel_id, epoch_now=epoch_now)
+            self.observe(
+                route, info, now, channel_id=channel_id, epoch_now=epoch_now, sent_at=sent_at
+            )
             return
+        update = self._update(route, info, now, channel_id, sent_at)
+        observed = await cast("Awaitable[Observed]", update)
+        self._observed(route, info, now, observed, epoch_now)
+
+    def _update(
+        self,
+        route: str,
+        info: RateLimitInfo | None,
+        now: float,
+        channel_id: str | None,
+        sent_at: float | None,
+    ) -> Observed | Awaitable[Observed]:
+        # The store's update, for either kind of store (an async one returns a coroutine).
         self._now = now
-        jitter = self._prepare(info)
-        observed = await cast("AsyncRateLimitStore", self.store).update(
+        if info is not None and info.is_rate_limited:
+            scope = info.counted_scope
+            self._rate_limited[scope] = self._rate_limited.get(scope, 0) + 1
+        # The random draws the store may need (a store draws nothing), and the lead.
+        jitter = Jitter(
+            reset=self.rng.uniform(0.0, self.strategy.reset_jitter),
+            rate_limited=self.rng.uniform(0.0, RATE_LIMITED_JITTER),
+            shared=self._async,
+            lead=0.0 if sent_at is None else self._lead(now - sent_at),
+        )
+        return self.store.update(
             route,
             info,
             now,
@@ -309,29 +322,31 @@ class RateLimitTracker:
             budget=self.budget,
             edge_ban_floor=self.edge_ban_floor,
         )
-        if observed.edge_ban_started and info is not None:
-            self._edge_ban(route, info, now, observed, epoch_now)
 
-    def _prepare(self, info: RateLimitInfo | None) -> Jitter:
-        # Count the answer, and draw the jitter the store needs (a store draws nothing).
-        if info is not None and info.is_rate_limited:
-            scope = info.counted_scope
-            self._rate_limited[scope] = self._rate_limited.get(scope, 0) + 1
-        return Jitter(
-            reset=self.rng.uniform(0.0, self.strategy.reset_jitter),
-            rate_limited=self.rng.uniform(0.0, RATE_LIMITED_JITTER),
-        )
+    def _lead(self, trip: float) -> float:
+        # Half the shortest round trip seen, this one included, but none from the first
+        # (see observe).
+        if trip < 0.0:
+            return 0.0
+        best = self._best_trip
+        if best is None:
+            self._best_trip = trip
+            return 0.0
+        if trip < best:
+            self._best_trip = best = trip
+        return best / 2
 
-    def _edge_ban(
+    def _observed(
         self,
         route: str,
-        info: RateLimitInfo,
+        info: RateLimitInfo | None,
         now: float,
         observed: Observed,
         epoch_now: float | None,
     ) -> None:
-        self._edge_bans += 1
-        log_edge_ban(route, info, now, observed.edge_ban_until, epoch_now)
+        if observed.edge_ban_started and info is not None:
+            self._edge_bans += 1
+            log_edge_ban(route, info, now, observed.edge_ban_until, epoch_now)
 
     def release(self, route: str, now: float) -> None:
         """Give back a reservation without an answer (the request was never sent)."""
