@@ -84,7 +84,10 @@ def test_a_lone_sender_opens_each_window_one_trip_out_after_the_reset() -> None:
     fake, times = _run_one_webhook(lambda: 0.010, lambda: 0.010)
     assert fake.stats().rate_limited == {"user": 0, "shared": 0, "global": 0}
     late = _overshoots(times)
-    assert all(0.0 <= t <= 0.0101 for t in late), late
+    # The first three windows' answers are the tracker's first 15 round trips: too few
+    # to know the shortest, so their resets still count from the arrival.
+    assert all(0.0199 <= t <= 0.0201 for t in late[:3]), late
+    assert all(0.0 <= t <= 0.0101 for t in late[3:]), late
 
 
 def test_a_long_trip_out_and_a_short_trip_back_never_make_a_request_early() -> None:
@@ -93,7 +96,18 @@ def test_a_long_trip_out_and_a_short_trip_back_never_make_a_request_early() -> N
     fake, times = _run_one_webhook(lambda: 0.030, lambda: 0.001)
     assert fake.stats().rate_limited == {"user": 0, "shared": 0, "global": 0}
     late = _overshoots(times)
-    assert all(0.0 <= t <= 0.0301 for t in late), late
+    assert all(0.0 <= t <= 0.0301 for t in late[3:]), late
+
+
+def test_slow_first_trips_out_do_not_set_the_lead() -> None:
+    # What a cold server does (seen on loopback): the first requests take 10 ms to be
+    # handled, later ones 1 ms, answers come back in 0.5 ms. Half the shortest of the
+    # first few trips (5 ms) would date the reset 4.5 ms early, and the next request
+    # would arrive 3.5 ms before it.
+    trips = itertools.count()
+    fake, times = _run_one_webhook(lambda: 0.010 if next(trips) < 5 else 0.001, lambda: 0.0005)
+    assert fake.stats().rate_limited == {"user": 0, "shared": 0, "global": 0}
+    assert all(t >= 0.0 for t in _overshoots(times))
 
 
 def test_trips_out_that_vary_more_than_their_midpoint_still_get_no_429() -> None:

@@ -46,6 +46,9 @@ __all__ = ["RATE_LIMITED_JITTER", "RateLimitMetrics", "RateLimitTracker", "RateL
 
 # Jitter on top of a 429's retry_after (Discord's advice; also the retry policy's).
 RATE_LIMITED_JITTER: Final = 0.25
+# Round trips seen before the reset is dated back (see observe): the first ones, slowed
+# by connecting and a cold server, are no floor.
+LEAD_TRIPS: Final = 16
 
 
 def _default_strategy() -> Strategy:
@@ -101,8 +104,9 @@ class RateLimitTracker:
     _edge_bans: int = attrs.field(default=0, init=False)
     _refused: int = attrs.field(default=0, init=False)
     _now: float | None = attrs.field(default=None, init=False)
-    # The shortest round trip of an observed request (see observe).
-    _best_trip: float | None = attrs.field(default=None, init=False)
+    # The shortest round trip of an observed request, and how many were (see observe).
+    _best_trip: float = attrs.field(default=math.inf, init=False)
+    _trips: int = attrs.field(default=0, init=False)
     _async: bool = attrs.field(default=False, init=False)
     # The routes told to wait, with why and until when: what a person watching sees.
     _waiting: dict[str, RateLimitWait] = attrs.field(factory=dict, init=False)
@@ -259,13 +263,13 @@ class RateLimitTracker:
 
         The reset: Discord counts ``Reset-After`` from when it handled the request,
         between ``sent_at`` and ``now``. Counting from ``now`` is never early, but late by
-        the trip back on every window. The tracker counts from ``now`` less a *lead* of
-        half the shortest round trip seen (none before a second answer, so a first trip
-        slowed by connecting never sets it): a symmetric trip's midpoint. That is early
-        only if the trip out was the longer, by half the difference at most, and the
-        request sent at that reset is late by its own trip out: pacing stays behind the
-        reset while no trip out is under half the shortest round trip. If that margin
-        is ever crossed, Discord's 429 marks the bucket contended (jittered resets).
+        the trip back on every window. The tracker counts from ``now`` less a *lead*: half
+        the shortest round trip seen, once ``LEAD_TRIPS`` were (before, the shortest is
+        no floor: connecting and a cold server slow the trips out). An answer is early
+        by at most the lead less its own trip back, and the request sent at that reset
+        is late by its own trip out: two legs at least as long as the shortest round
+        trip, so the margin is half of it. A 429 on the bucket (the margin crossed, or
+        another client) ends the lead for good and jitters that bucket's resets.
         """
         if self._async:
             self._sync_store()  # raises
@@ -305,6 +309,8 @@ class RateLimitTracker:
         if info is not None and info.is_rate_limited:
             scope = info.counted_scope
             self._rate_limited[scope] = self._rate_limited.get(scope, 0) + 1
+            if scope == "user":
+                self._best_trip = 0.0
         # The random draws the store may need (a store draws nothing), and the lead.
         jitter = Jitter(
             reset=self.rng.uniform(0.0, self.strategy.reset_jitter),
@@ -324,17 +330,11 @@ class RateLimitTracker:
         )
 
     def _lead(self, trip: float) -> float:
-        # Half the shortest round trip seen, this one included, but none from the first
-        # (see observe).
-        if trip < 0.0:
-            return 0.0
-        best = self._best_trip
-        if best is None:
-            self._best_trip = trip
-            return 0.0
-        if trip < best:
-            self._best_trip = best = trip
-        return best / 2
+        # Half the shortest round trip seen, once LEAD_TRIPS were (see observe).
+        if trip >= 0.0:
+            self._trips += 1
+            self._best_trip = min(self._best_trip, trip)
+        return 0.0 if self._trips < LEAD_TRIPS else self._best_trip / 2
 
     def _observed(
         self,
