@@ -157,7 +157,11 @@ class Sender:
     def answer(self, response: HTTPResponse) -> None:
         channel = CHANNEL_ID if response.status == 200 else None
         self.tracker.observe(
-            self.route, parse_rate_limit(response), self.sim.now, channel_id=channel
+            self.route,
+            parse_rate_limit(response),
+            self.sim.now,
+            channel_id=channel,
+            sent_at=self._granted_at,  # as the client's shell does
         )
         verdict = classify(response)
         if isinstance(verdict, Success):
