@@ -34,8 +34,7 @@ def resolve_bucket(
         target.key = key
         return target
     if placeholder is not None:
-        resolved.in_flight.extend(placeholder.in_flight)
-        resolved.in_flight.sort()
+        resolved.in_flight = tuple(sorted((*resolved.in_flight, *placeholder.in_flight)))
         resolved.blocked_until = max(resolved.blocked_until, placeholder.blocked_until)
         _merge_grants(resolved.grants, placeholder.grants)
     return resolved

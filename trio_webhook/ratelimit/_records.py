@@ -99,7 +99,8 @@ class BucketState:
         blocked_until: A 429's retry_after (plus jitter) ends here.
         rolled_at: When we last moved to a new window by ourselves (answers from the
             window before it are stale).
-        in_flight: Expiry times of the reservations not yet observed.
+        in_flight: Expiry times of the reservations not yet observed, soonest first (a
+            tuple, replaced on change: an idle bucket holds the shared empty one).
         grants: When recent requests were let through, oldest first (at most
             ``HISTORY``; a list: an idle bucket holds one or two, and a deque costs 760
             bytes even empty).
@@ -121,7 +122,7 @@ class BucketState:
     window: float | None = None
     blocked_until: float = 0.0
     rolled_at: float | None = None
-    in_flight: list[float] = attrs.Factory(list)
+    in_flight: tuple[float, ...] = ()
     grants: list[float] = attrs.Factory(list)
     learned: LearnedLimit | None = None
     last_used: float = 0.0

@@ -150,8 +150,8 @@ def reserve_slot(
 def _roll(state: BucketState, now: float) -> None:
     in_flight = state.in_flight
     if in_flight and in_flight[0] <= now:
-        # Kept sorted (each grant appends a later expiry): the lapsed ones lead.
-        state.in_flight = [t for t in in_flight if t > now]
+        # Kept sorted: the lapsed ones lead.
+        state.in_flight = tuple(t for t in in_flight if t > now)
     if state.reset_at is not None and now >= state.reset_at + state.reset_jitter:
         if state.limit is not None:
             state.remaining = max(0, state.limit - len(state.in_flight))
@@ -175,19 +175,29 @@ def _grant(
     reservation_ttl: float,
 ) -> None:
     bucket.last_used = now
-    bucket.in_flight.append(now + reservation_ttl)
+    expiry, in_flight = now + reservation_ttl, bucket.in_flight
+    if in_flight and expiry < in_flight[-1]:  # another tracker's shorter TTL
+        bucket.in_flight = tuple(sorted((*in_flight, expiry)))
+    else:
+        bucket.in_flight = (*in_flight, expiry)
     if bucket.remaining is not None:
         bucket.remaining -= 1
-    _remember(bucket.grants, now)
+    _remember(bucket, now)
     if channel is not None:
         channel.last_used = now
-        _remember(channel.grants, now)
+        _remember(channel, now)
     if pacing.limit > 0:
         glob.grants.append(now)
     glob.last_grant = now
 
 
-def _remember(grants: list[float], now: float) -> None:
+def _remember(state: BucketState, now: float) -> None:
+    grants = state.grants
+    if not grants:
+        # Sized to fit: an idle webhook's bucket holds one grant for a long time, and an
+        # appended-to list keeps room for four.
+        state.grants = [now]
+        return
     grants.append(now)
     if len(grants) > HISTORY:
         del grants[0]
@@ -235,8 +245,7 @@ def apply_observation(
     if channel is not None and not bucket.channel_synced:
         join_channel(bucket, channel)
     if bucket.in_flight:
-        bucket.in_flight.sort()
-        bucket.in_flight.pop(0)
+        bucket.in_flight = bucket.in_flight[1:]
     if info is None:
         # The request never reached Discord (or we cannot know): give its slot back.
         if bucket.remaining is not None and bucket.limit is not None:

@@ -69,6 +69,7 @@ def dump_bucket(state: BucketState) -> str:
             state.last_used,
             state.channel_synced,
             state.reset_measured,
+            state.contended,
         ],
         separators=(",", ":"),
     )
@@ -76,6 +77,9 @@ def dump_bucket(state: BucketState) -> str:
 
 def load_bucket(key: str, text: str) -> BucketState:
     """The bucket ``key`` back from its text."""
+    fields = json.loads(text)
+    # A state written before `contended` existed has one field less.
+    contended = bool(fields[13]) if len(fields) > 13 else False
     (
         limit,
         remaining,
@@ -90,7 +94,7 @@ def load_bucket(key: str, text: str) -> BucketState:
         last_used,
         channel_synced,
         reset_measured,
-    ) = json.loads(text)
+    ) = fields[:13]
     state = BucketState(
         key,
         limit=limit,
@@ -100,10 +104,11 @@ def load_bucket(key: str, text: str) -> BucketState:
         window=window,
         blocked_until=blocked_until,
         rolled_at=rolled_at,
-        in_flight=in_flight,
+        in_flight=tuple(in_flight),
         last_used=last_used,
         channel_synced=channel_synced,
         reset_measured=reset_measured,
+        contended=contended,
     )
     state.grants.extend(grants)
     if learned is not None:
@@ -121,6 +126,7 @@ def dump_global(state: GlobalState) -> str:
             list(state.invalid.slots),
             state.invalid.total,
             state.last_grant,
+            state.promised,
         ],
         separators=(",", ":"),
     )
@@ -130,12 +136,15 @@ def load_global(text: str) -> GlobalState:
     """The global gate back from its text (a fresh one from ``""``)."""
     if not text:
         return GlobalState()
-    blocked_until, grants, edge_ban_until, slots, total, last_grant = json.loads(text)
+    fields = json.loads(text)
+    blocked_until, grants, edge_ban_until, slots, total, last_grant = fields[:6]
     state = GlobalState(
         blocked_until=blocked_until,
         grants=deque(grants),
         edge_ban_until=edge_ban_until,
         last_grant=last_grant,
+        # The global pace's promised openings (absent from a state written before them).
+        promised=list(fields[6]) if len(fields) > 6 else [],
     )
     state.invalid.slots.extend(slots)
     state.invalid.total = total
