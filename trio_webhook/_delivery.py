@@ -32,7 +32,7 @@ from trio_webhook._errors import (
 from trio_webhook._models import Delivery
 from trio_webhook._planning import plan_checked
 from trio_webhook._receipts import Item
-from trio_webhook._records import DeadLetter, Reason
+from trio_webhook._records import DeadLetter, Reason, discord_error_of
 from trio_webhook._shed import Shed
 from trio_webhook._sinks import DeadLetterSink, make_sink
 from trio_webhook._url import redact
@@ -334,12 +334,16 @@ class DeliveryLoop:
             return None
         text = redact(str(error))
         body = ""
+        discord_error = None
         cause = error.__cause__ if isinstance(error, DeliveryFailed) else error
         if isinstance(cause, DiscordHTTPError):
             body = json.dumps({"code": cause.code, "message": cause.text, "errors": cause.errors})
+            discord_error = discord_error_of(cause)
         progress = self._current_progress if item is self._current else PlanProgress()
         self._dead += 1
-        failure = DeliveryFailed(reason, attempts=attempts, status=status, error=text)
+        failure = DeliveryFailed(
+            reason, attempts=attempts, status=status, error=text, discord_error=discord_error
+        )
         item.receipt._fail(failure)
         logger.warning(
             "dead-lettered a message for webhook %s (%s): %s",

@@ -272,13 +272,25 @@ class DeliveryFailed(WebhookError):
         attempts: Requests made for the failing part of the message.
         status: The last HTTP status, or ``None`` when no answer came.
         error: A short text of the last error (redacted).
+        discord_error: Discord's JSON error of the last answer, as Discord sent it
+            (``code``, ``message`` and, for an Invalid Form Body, ``errors``; redacted),
+            or ``None`` when the failure was not an answer from Discord.
     """
 
-    def __init__(self, reason: str, *, attempts: int, status: int | None, error: str) -> None:
+    def __init__(
+        self,
+        reason: str,
+        *,
+        attempts: int,
+        status: int | None,
+        error: str,
+        discord_error: Mapping[str, Any] | None = None,
+    ) -> None:
         self.reason = reason
         self.attempts = attempts
         self.status = status
         self.error = error
+        self.discord_error = discord_error
         got = f"status {status}" if status is not None else "no answer"
         super().__init__(f"delivery failed ({reason}) after {attempts} attempt(s), {got}: {error}")
 

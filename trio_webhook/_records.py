@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any, Final, Literal
 
 import attrs
@@ -23,7 +24,7 @@ import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from trio_webhook._component_tree import register_record_unions
-from trio_webhook._errors import DeadLetterFormatError
+from trio_webhook._errors import DeadLetterFormatError, DiscordHTTPError
 from trio_webhook._models import FilePart, Message
 from trio_webhook._url import redact
 
@@ -38,6 +39,7 @@ __all__ = [
     "Reason",
     "decode_message",
     "decode_record",
+    "discord_error_of",
     "encode_message",
     "encode_record",
 ]
@@ -84,6 +86,20 @@ def _clean_body(value: str | bytes) -> str:
     text = value.decode("utf-8", errors="replace") if isinstance(value, bytes) else value
     # Redact before cutting, so a token split by the cut cannot survive in pieces.
     return _utf8_prefix(redact(text), MAX_BODY_BYTES)
+
+
+def discord_error_of(error: DiscordHTTPError) -> Mapping[str, Any]:
+    """Discord's JSON error as Discord sent it (``code``, ``message``, ``errors``), redacted.
+
+    ``errors`` is there only for an Invalid Form Body, as in Discord's own answers.
+    """
+    body: dict[str, Any] = {"code": error.code, "message": error.text}
+    if error.errors is not None:
+        body["errors"] = error.errors
+    # Through JSON and back: every string of the tree is redacted, and the copy shares
+    # nothing with the answer it came from.
+    clean: dict[str, Any] = json.loads(redact(json.dumps(body)))
+    return MappingProxyType(clean)
 
 
 def _infos(values: Iterable[AttachmentInfo]) -> tuple[AttachmentInfo, ...]:

@@ -10,7 +10,6 @@ is never forwarded.
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final
@@ -20,7 +19,6 @@ import trio
 
 from trio_webhook._errors import DeliveryFailed, InvalidWebhookURL
 from trio_webhook._models import Message
-from trio_webhook._records import DeadLetter
 from trio_webhook._url import WebhookURL, parse_webhook_url, redact
 from trio_webhook.relay._answers import Answer, Refused, error_tree, json_answer
 from trio_webhook.relay._body import read_body
@@ -200,31 +198,16 @@ class RelayApp:
 
     async def _deliver(self, url: WebhookURL, message: Message) -> Answer:
         """``wait=true``: Discord's message once delivered, or Discord's error."""
-        sink = self.lanes.sink
-        sink.watch(message)
+        receipt = await self.lanes.submit(url, message)
         try:
-            receipt = await self.lanes.submit(url, message)
-            try:
-                delivery = await receipt.wait()
-            except DeliveryFailed as exc:
-                if exc.reason == "kept":
-                    note = "the relay stopped before delivering it; it stays in the outbox"
-                    return json_answer(202, {"code": 0, "message": note})
-                record = await sink.record_for(message)
-                return json_answer(exc.status or 502, _error_body(record, exc))
-        finally:
-            sink.unwatch(message)
+            delivery = await receipt.wait()
+        except DeliveryFailed as exc:
+            if exc.reason == "kept":
+                note = "the relay stopped before delivering it; it stays in the outbox"
+                return json_answer(202, {"code": 0, "message": note})
+            # Discord's own error when it answered one; else the failure's own text.
+            error = exc.discord_error or {"code": 0, "message": exc.error}
+            return json_answer(exc.status or 502, dict(error))
         if not delivery.messages:
             return Answer(204)
         return json_answer(200, dict(delivery.messages[0].raw))
-
-
-def _error_body(record: DeadLetter | None, exc: DeliveryFailed) -> dict[str, Any]:
-    """Discord's error body as the dead letter kept it, or the failure's own text."""
-    try:
-        data = json.loads(record.body) if record is not None else None
-    except ValueError:
-        data = None
-    if not isinstance(data, dict):
-        return {"code": 0, "message": exc.error}
-    return {k: v for k, v in data.items() if v is not None}
