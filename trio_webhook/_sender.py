@@ -30,6 +30,7 @@ from trio_webhook._client import WebhookClient
 from trio_webhook._config import DEFAULT_CONFIG, SenderConfig
 from trio_webhook._draining import Draining, running
 from trio_webhook._durable import Durable, shared_outbox
+from trio_webhook._errors import QueueFull
 from trio_webhook._limits import check
 from trio_webhook._models import Message
 from trio_webhook._receipts import Item, Receipt, SenderStats
@@ -149,13 +150,23 @@ class WebhookSender(Draining):
             self._log_enqueued()
         return item.receipt
 
-    async def send(self, message: Message) -> Receipt:
+    async def send(self, message: Message, *, wait_for_room: bool = True) -> Receipt:
         """Queue ``message``, waiting for room below the high-water mark instead of shedding.
+
+        With an outbox it returns once the message is committed.
+
+        Args:
+            message: The message.
+            wait_for_room: ``False`` raises ``QueueFull`` instead of waiting when the
+                buffer is at its high-water mark (it never sheds either), for a caller
+                that would rather answer "try later", as the relay's 503 does.
 
         Cancellation: a cancelled ``send`` queued nothing.
 
         Raises:
             ValidationError: The message breaks a Discord limit that splitting cannot fix.
+            QueueFull: With ``wait_for_room=False``, the buffer is at its high-water mark.
+            OutboxError: The outbox could not commit it (it is queued in memory only).
             SenderClosed: The sender is shutting down.
         """
         check(
@@ -165,7 +176,11 @@ class WebhookSender(Draining):
             split_content=self._config.split_content,
         )
         item = Item(message)
-        await self._buffer.push(item)
+        if wait_for_room:
+            await self._buffer.push(item)
+        else:
+            await trio.lowlevel.checkpoint()
+            self._push_if_room(item)
         self._enqueued += 1
         if logger.isEnabledFor(logging.DEBUG):
             self._log_enqueued()
@@ -182,6 +197,17 @@ class WebhookSender(Draining):
                     "now would lose it"
                 )
         return item.receipt
+
+    def _push_if_room(self, item: Item) -> None:
+        """Queue ``item`` below the high-water mark (so nothing is shed), or refuse it."""
+        buffered, mark = len(self._buffer), self._buffer.high_water
+        if buffered >= mark:
+            raise QueueFull(
+                f"{buffered} messages are buffered, at the high-water mark (high_water="
+                f"{mark}); send(wait_for_room=False) refuses rather than waits: try again "
+                "later, or raise high_water"
+            )
+        self._buffer.push_nowait(item)
 
     async def flush(self) -> None:
         """Wait until every message accepted so far is committed to the outbox.
