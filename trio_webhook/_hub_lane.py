@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from typing import Final
 
+import attrs
 import trio
 
 from trio_webhook._client import WebhookClient
 from trio_webhook._config import SenderConfig
+from trio_webhook._durable import Durable
+from trio_webhook._receipts import Item, SenderStats
 from trio_webhook._sender import WebhookSender
+from trio_webhook.outbox import Outbox, OutboxLeaseHeld, PendingMessage
 from trio_webhook.transport._base import Transport
 from trio_webhook.transport._values import HTTPRequest, HTTPResponse
 
 __all__ = ["Borrowed", "Lane"]
+
+logger: Final = logging.getLogger("trio_webhook")
 
 
 class _Settled:
@@ -36,22 +44,90 @@ class _Settled:
 
 
 class Lane(WebhookSender):
-    """A hub's sender for one webhook: tells the hub of every message it settles."""
+    """A hub's sender for one webhook: tells the hub of every message it settles.
+
+    With an outbox, the lane's durable shell is made at once (accepting a message only
+    queues it for a commit) and opened by :meth:`open` before the lane runs, so what
+    an earlier run left pending for the webhook comes first, as for a sender.
+    """
 
     _delivered = _Settled()
     _dead = _Settled()
+    _kept = _Settled()
 
     def __init__(
-        self, client: WebhookClient, config: SenderConfig, on_settled: Callable[[int], None]
+        self,
+        client: WebhookClient,
+        config: SenderConfig,
+        on_settled: Callable[[int], None],
+        outbox: Outbox | None = None,
     ) -> None:
         self._on_settled = on_settled
-        super().__init__(client, config, None)
+        durable = Durable(outbox, client.url.webhook_id) if outbox is not None else None
+        super().__init__(client, config, durable)
         self.last_used = trio.current_time()
         self.idle_scope = trio.CancelScope()
+        self.opened = trio.Event()
+        self.closed = trio.Event()
+        self.open_error: BaseException | None = None
+        self._memory_only = 0
 
     def idle(self) -> bool:
-        """Whether every message it accepted is settled."""
-        return self._enqueued == self._delivered + self._dead
+        """Whether every message it accepted is settled (delivered, dead or kept)."""
+        return self._enqueued == self._delivered + self._dead + self._kept
+
+    async def open(self) -> None:
+        """Claim the webhook in the outbox (if any); on failure, run from memory only.
+
+        A cancelled open counts as failed: the messages ``send_nowait`` accepted
+        meanwhile still get a lane that runs (and drains, as the cancellation goes on).
+        """
+        durable = self._durable
+        try:
+            if durable is not None:
+                await durable.open()
+        except (Exception, trio.Cancelled) as exc:
+            # Cancellation is level-triggered: it is raised again at the lane's next
+            # checkpoint, inside running(), whose drain settles every message.
+            assert durable is not None
+            await self._open_failed(durable, exc)
+        finally:
+            self.opened.set()
+
+    async def _open_failed(self, durable: Durable, exc: BaseException) -> None:
+        # Nobody waits on a commit yet (the hub's send waits for the open first), so
+        # what send_nowait accepted is delivered from memory, as after a failed commit.
+        self.open_error = exc
+        self._durable = None
+        self._memory_only = self._enqueued
+        webhook_id = self._client.url.webhook_id
+        logger.error(
+            "outbox: cannot open webhook %s (%s: %s); %d message(s) accepted so far stay "
+            "queued in memory only, and a crash would lose them",
+            webhook_id,
+            type(exc).__name__,
+            exc,
+            self._memory_only,
+            extra={"webhook_id": webhook_id},
+        )
+        if not isinstance(exc, OutboxLeaseHeld):
+            with trio.move_on_after(1.0, shield=True):
+                try:
+                    await durable.outbox.release(webhook_id)
+                except Exception:
+                    logger.exception("outbox: could not release webhook %s", webhook_id)
+
+    def _recover(self, pending: PendingMessage) -> Item:
+        # A recovered message is one more the hub waits on, as if just accepted.
+        self._on_settled(-1)
+        return super()._recover(pending)
+
+    def stats(self) -> SenderStats:
+        """A sender's snapshot, counting messages a failed open left in memory only."""
+        stats = super().stats()
+        if not self._memory_only:
+            return stats
+        return attrs.evolve(stats, outbox_errors=stats.outbox_errors + self._memory_only)
 
 
 class Borrowed:

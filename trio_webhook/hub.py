@@ -11,10 +11,10 @@ lane for each when its first message comes and closes it when idle::
 See ``docs/scale.md``.
 """
 
-from trio_webhook._hub import (
+from trio_webhook._hub import WebhookHub
+from trio_webhook._hub_open import (
     DEFAULT_IDLE_TIMEOUT,
     DEFAULT_MAX_BUFFERED_TOTAL,
-    WebhookHub,
     open_webhook_hub,
 )
 from trio_webhook._hub_stats import HubStats
