@@ -338,6 +338,40 @@ async def test_an_outage_loses_nothing(tmp_path: Path) -> None:
     assert 'dead_letters_total{webhook_id="' not in metrics  # none
 
 
+async def test_a_full_queue_answers_503_with_retry_after_and_holds_no_poster(
+    tmp_path: Path,
+) -> None:
+    # A long outage: a webhook's queue fills to its high-water mark, and the next post is
+    # answered at once with 503 and Retry-After rather than held until there is room.
+    fake = FakeDiscord(seed=5, time_scale=0.05)
+    hook = fake.create_webhook()
+    sender = SenderConfig(
+        outbox=str(tmp_path / "relay.db"),
+        queue_cap=1,
+        high_water=4,
+        backoff_base=0.02,
+        backoff_cap=0.2,
+        max_attempts=100,
+    )
+    async with relay_in_front(fake, tmp_path, sender=sender) as http:
+        fake.fault_rate(1.0, ["server_error"])
+        answers = []
+        with trio.fail_after(10):  # none of them waits on the outage
+            for i in range(12):
+                answers.append(await http.post(path_of(hook), json={"content": f"m{i}"}))
+        fake.fault_rate(0)
+        accepted = [f"m{i}" for i, a in enumerate(answers) if a.status_code == 204]
+        contents = await wait_for_history(fake, hook, len(accepted))
+    refused = [a for a in answers if a.status_code != 204]
+    assert refused, [a.status_code for a in answers]
+    assert {a.status_code for a in refused} == {503}
+    assert {a.headers["retry-after"] for a in refused} == {"5"}
+    assert "full" in refused[0].json()["message"]
+    # Every post answered 204 arrives once, in order; a refused one never does.
+    assert 4 <= len(accepted) <= 7
+    assert contents == accepted
+
+
 async def test_with_redis_for_the_outbox_and_the_limits(
     tmp_path: Path, redis_server: RedisServer
 ) -> None:

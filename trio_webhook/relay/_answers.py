@@ -55,12 +55,19 @@ class Refused(Exception):
     """
 
     def __init__(
-        self, status: int, code: int, message: str, errors: Mapping[str, Any] | None = None
+        self,
+        status: int,
+        code: int,
+        message: str,
+        errors: Mapping[str, Any] | None = None,
+        *,
+        retry_after: int | None = None,
     ) -> None:
         data: dict[str, Any] = {"code": code, "message": message}
         if errors is not None:
             data["errors"] = errors
-        self.answer = json_answer(status, data)
+        headers = () if retry_after is None else ((b"retry-after", str(retry_after).encode()),)
+        self.answer = json_answer(status, data, *headers)
         super().__init__(f"{status} {code}: {message}")
 
 
