@@ -68,6 +68,8 @@ class Lane(WebhookSender):
         self.last_used = trio.current_time()
         self.idle_scope = trio.CancelScope()
         self.opened = trio.Event()
+        if durable is None:
+            self.opened.set()  # nothing to open: hub.send never waits on the lane's task
         self.closed = trio.Event()
         self.open_error: BaseException | None = None
         self._memory_only = 0
