@@ -19,7 +19,12 @@ import httpx
 import pytest
 import trio
 from redis_server import RedisServer
-from test_relay import _free_port, _start_relay_process, path_of, wait_for_history
+from test_relay import (
+    _free_port,
+    _start_relay_process,
+    path_of,
+    wait_for_history,
+)
 
 from trio_webhook import (
     DeliveryFailed,
@@ -28,6 +33,7 @@ from trio_webhook import (
     WebhookSender,
     open_webhook_sender,
 )
+from trio_webhook.hub import open_webhook_hub
 from trio_webhook.outbox import OutboxLeaseHeld, RedisOutbox
 from trio_webhook.testing import FakeDiscord, FakeWebhook, serve_fake_discord
 
@@ -109,6 +115,24 @@ async def test_an_appender_learns_its_message_was_dead_lettered(
     assert (info.value.reason, info.value.status) == ("exhausted", 502)
     assert dead.record.message.content == "lost"
     assert (b.stats().dead, b.stats().in_flight) == (1, 0)
+
+
+async def test_two_hubs_share_an_outbox_in_order(redis_server: RedisServer, prefix: str) -> None:
+    fake, hook = fast_fake()
+    async with (
+        two_outboxes(redis_server.url, prefix) as (first, second),
+        open_webhook_hub(config=shared(first), transport=fake.transport()) as one,
+        open_webhook_hub(config=shared(second), transport=fake.transport()) as two,
+    ):
+        hubs = (one, two)
+        receipts = [await hubs[i % 2].send(hook.url, Message(content=f"m{i}")) for i in range(10)]
+        with trio.fail_after(30):
+            deliveries = [await r.wait() for r in receipts]
+    assert contents(fake, hook) == [f"m{i}" for i in range(10)]
+    assert [d.id for d in deliveries] == [m["id"] for m in fake.history(hook.channel_id)]
+    appender = two.webhook_stats(hook.url)
+    assert appender is not None
+    assert (appender.requests, appender.delivered) == (0, 5)
 
 
 async def test_the_appender_delivers_once_the_holder_leaves(

@@ -48,7 +48,9 @@ class Lane(WebhookSender):
 
     With an outbox, the lane's durable shell is made at once (accepting a message only
     queues it for a commit) and opened by :meth:`open` before the lane runs, so what
-    an earlier run left pending for the webhook comes first, as for a sender.
+    an earlier run left pending for the webhook comes first, as for a sender. With
+    ``share_outbox`` on a shared outbox, a lane whose webhook another process holds
+    opens as an appender, as a sender does.
     """
 
     _delivered = _Settled()
@@ -63,7 +65,10 @@ class Lane(WebhookSender):
         outbox: Outbox | None = None,
     ) -> None:
         self._on_settled = on_settled
-        durable = Durable(outbox, client.url.webhook_id) if outbox is not None else None
+        durable = None
+        if outbox is not None:
+            # Shared, the lane runs the shared delivery loop (WebhookSender._run_sender).
+            durable = Durable(outbox, client.url.webhook_id, share=config.share_outbox)
         super().__init__(client, config, durable)
         self.last_used = trio.current_time()
         self.idle_scope = trio.CancelScope()
