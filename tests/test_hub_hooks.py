@@ -13,6 +13,7 @@ outside trio, so the autojump clock would skip time while a commit runs (STACK-N
 from __future__ import annotations
 
 import gc
+import json
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ from trio_webhook import (
     open_webhook_sender,
 )
 from trio_webhook._hub_lane import Lane
-from trio_webhook._records import discord_error_of
+from trio_webhook._records import discord_error_in, discord_error_of
 from trio_webhook.errors import DiscordHTTPError
 from trio_webhook.hub import open_webhook_hub
 from trio_webhook.outbox import SQLiteOutbox
@@ -87,6 +88,19 @@ def test_discords_error_keeps_the_errors_tree_and_never_a_token() -> None:
     assert "/webhooks/123/***" in body["message"]
     with pytest.raises(TypeError):
         body["code"] = 0  # type: ignore[index]
+
+
+def test_discords_error_from_a_records_body_is_the_one_of_the_answer() -> None:
+    # What reaches another process's receipt: the dead letter's body, not the answer.
+    leaky = "see https://discord.com/api/webhooks/123/s3cr3t-TOKEN-value"
+    tree = {"content": {"_errors": [{"code": "BASE_TYPE_INVALID", "message": leaky}]}}
+    kept = json.dumps({"code": 50035, "message": "Invalid Form Body", "errors": tree})
+    answer = DiscordHTTPError(400, 50035, "Invalid Form Body", errors=tree)
+    assert discord_error_in(kept) == discord_error_of(answer)
+    assert "s3cr3t" not in repr(dict(discord_error_in(kept) or {}))
+    # No answer, or a tree so large that the record's body was cut: none to give.
+    assert discord_error_in("") is None
+    assert discord_error_in(kept[: len(kept) // 2] + "…") is None
 
 
 # ------------------------------------------------------------ send(wait_for_room=False)

@@ -8,12 +8,13 @@ generous deadlines, never durations.
 
 from __future__ import annotations
 
+import json
 import signal
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import httpx
 import pytest
@@ -23,6 +24,7 @@ from test_relay import (
     _free_port,
     _start_relay_process,
     path_of,
+    running_relay,
     wait_for_history,
 )
 
@@ -36,6 +38,7 @@ from trio_webhook import (
 from trio_webhook.hub import open_webhook_hub
 from trio_webhook.outbox import OutboxLeaseHeld, RedisOutbox
 from trio_webhook.testing import FakeDiscord, FakeWebhook, serve_fake_discord
+from trio_webhook.testing._asgi import ASGIReceive, ASGIScope, ASGISend
 
 
 def fast_fake() -> tuple[FakeDiscord, FakeWebhook]:
@@ -54,6 +57,30 @@ def prefix() -> str:
 
 def shared(outbox: RedisOutbox, **changes: Any) -> SenderConfig:
     return SenderConfig(seed=0, outbox=outbox, share_outbox=True, **changes)
+
+
+# A refusal the library cannot foresee (a rule of Discord's it does not check): Discord's
+# Invalid Form Body, with its errors tree.
+FORM_ERROR: Final = {
+    "code": 50035,
+    "message": "Invalid Form Body",
+    "errors": {"content": {"_errors": [{"code": "AUTOMOD_BLOCKED", "message": "Blocked"}]}},
+}
+
+
+class RefusingFake(FakeDiscord):
+    """The fake Discord, answering every post with :data:`FORM_ERROR` while ``refusing``."""
+
+    refusing = False
+
+    async def __call__(self, scope: ASGIScope, receive: ASGIReceive, send: ASGISend) -> None:
+        if not (self.refusing and scope["type"] == "http" and scope["method"] == "POST"):
+            await super().__call__(scope, receive, send)
+            return
+        body = json.dumps(FORM_ERROR).encode()
+        headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+        await send({"type": "http.response.start", "status": 400, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
 
 # -- two senders, two outbox objects (two consumers, as two processes are) ----------------
@@ -115,6 +142,24 @@ async def test_an_appender_learns_its_message_was_dead_lettered(
     assert (info.value.reason, info.value.status) == ("exhausted", 502)
     assert dead.record.message.content == "lost"
     assert (b.stats().dead, b.stats().in_flight) == (1, 0)
+
+
+async def test_an_appenders_failed_receipt_carries_discords_error_as_the_holders_does(
+    redis_server: RedisServer, prefix: str
+) -> None:
+    fake = RefusingFake(seed=0, bucket_limit=1000, bucket_window=1.0)
+    hook = fake.create_webhook()
+    failures: list[DeliveryFailed] = []
+    async with holder_and_appender(redis_server.url, prefix, fake, hook) as (_, a, b):
+        await (await a.send(Message(content="first"))).wait()
+        fake.refusing = True
+        for sender in (a, b):
+            with trio.fail_after(30), pytest.raises(DeliveryFailed) as info:
+                await (await sender.send(Message(content="refused"))).wait()
+            failures.append(info.value)
+    held, appended = failures
+    assert (appended.reason, appended.status) == ("permanent", 400)
+    assert appended.discord_error == held.discord_error == FORM_ERROR
 
 
 async def test_two_hubs_share_an_outbox_in_order(redis_server: RedisServer, prefix: str) -> None:
@@ -189,6 +234,27 @@ async def test_without_share_outbox_a_held_lease_is_still_refused(
 
 
 # -- two relay processes -------------------------------------------------------------------
+
+
+async def test_a_relay_without_the_lease_hands_back_discords_errors_tree(
+    tmp_path: Path, redis_server: RedisServer, prefix: str
+) -> None:
+    fake = RefusingFake()
+    hook = fake.create_webhook()
+    async with (
+        two_outboxes(redis_server.url, prefix) as (first, second),
+        serve_fake_discord(fake) as server,
+        running_relay(server, tmp_path, sender=SenderConfig(outbox=first)) as one,
+        running_relay(server, tmp_path, sender=SenderConfig(outbox=second)) as two,
+        httpx.AsyncClient(timeout=30) as http,
+    ):
+        assert (await http.post(one + path_of(hook), json={"content": "a"})).status_code == 204
+        await wait_for_history(fake, hook, 1)  # relay one holds the webhook's lease
+        fake.refusing = True
+        waited = {"wait": "true"}
+        answer = await http.post(two + path_of(hook), params=waited, json={"content": "b"})
+    assert answer.status_code == 400
+    assert answer.json() == FORM_ERROR
 
 
 def _relay_toml(tmp_path: Path, name: str, port: int, upstream: str, ca: Path, redis: str) -> Path:

@@ -26,6 +26,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 from trio_webhook._component_tree import register_record_unions
 from trio_webhook._errors import DeadLetterFormatError, DiscordHTTPError
 from trio_webhook._models import FilePart, Message
+from trio_webhook._outcome import parse_discord_error
 from trio_webhook._url import redact
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "Reason",
     "decode_message",
     "decode_record",
+    "discord_error_in",
     "discord_error_of",
     "encode_message",
     "encode_record",
@@ -93,9 +95,27 @@ def discord_error_of(error: DiscordHTTPError) -> Mapping[str, Any]:
 
     ``errors`` is there only for an Invalid Form Body, as in Discord's own answers.
     """
-    body: dict[str, Any] = {"code": error.code, "message": error.text}
-    if error.errors is not None:
-        body["errors"] = error.errors
+    return _discord_error(error.code, error.text, error.errors)
+
+
+def discord_error_in(body: str) -> Mapping[str, Any] | None:
+    """Discord's JSON error from a record's ``body``, as :func:`discord_error_of` gives it.
+
+    For the receipt of a message another process dead-lettered: its record's ``body`` (or
+    an :class:`~trio_webhook.outbox.Outcome`'s) is all that crossed over. ``None`` when
+    the body holds no Discord error: none was answered, or the body was cut at
+    :data:`MAX_BODY_BYTES` (an ``errors`` tree that large).
+    """
+    code, text, errors = parse_discord_error(body.encode())
+    if (code, text, errors) == (0, "", None):
+        return None
+    return _discord_error(code, text, errors)
+
+
+def _discord_error(code: int, text: str, errors: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    body: dict[str, Any] = {"code": code, "message": text}
+    if errors is not None:
+        body["errors"] = errors
     # Through JSON and back: every string of the tree is redacted, and the copy shares
     # nothing with the answer it came from.
     clean: dict[str, Any] = json.loads(redact(json.dumps(body)))

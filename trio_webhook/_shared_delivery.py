@@ -27,6 +27,7 @@ from trio_webhook._errors import DeliveryFailed
 from trio_webhook._models import Delivery, SentMessage
 from trio_webhook._progress import PlanProgress
 from trio_webhook._receipts import Item
+from trio_webhook._records import discord_error_in
 from trio_webhook.outbox import OutboxError, Outcome, PendingMessage
 
 __all__ = ["run_shared_sender"]
@@ -197,5 +198,6 @@ def _settle(sender: DeliveryLoop, item: Item, outcome: Outcome) -> None:
             attempts=outcome.attempts,
             status=outcome.status,
             error=outcome.error,
+            discord_error=discord_error_in(outcome.body),
         )
     )
