@@ -150,16 +150,18 @@ async def test_the_hub_refuses_past_its_total_without_waiting(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     fake = FakeDiscord()
-    hooks = [fake.create_webhook() for _ in range(2)]
-    fake.inject("delay", 10, delay=10)
-    transport = fake.transport(total_timeout=60)
-    async with open_webhook_hub(config=_config(), transport=transport, max_buffered_total=2) as hub:
-        await hub.send(hooks[0].url, Message(content="a"), wait_for_room=False)
-        await hub.send(hooks[1].url, Message(content="b"), wait_for_room=False)
+    fake.inject("delay", 10, delay=10)  # nothing settles for 10 s: the hub stays full
+    a, b = fake.create_webhook(), fake.create_webhook()
+    full_at_two = open_webhook_hub(
+        config=_config(), transport=fake.transport(total_timeout=60), max_buffered_total=2
+    )
+    async with full_at_two as hub:
+        await hub.send(a.url, Message(content="a"), wait_for_room=False)
+        await hub.send(b.url, Message(content="b"), wait_for_room=False)
         with pytest.raises(QueueFull, match=r"max_buffered_total \(2\)"):
-            await hub.send(hooks[0].url, Message(content="refused"), wait_for_room=False)
+            await hub.send(a.url, Message(content="refused"), wait_for_room=False)
         assert trio.current_time() == 0
-    assert sorted(c for h in hooks for c in _contents(fake, h)) == ["a", "b"]
+    assert sorted(_contents(fake, a) + _contents(fake, b)) == ["a", "b"]
 
 
 # ----------------------------------------------------------------- the hub's outbox
