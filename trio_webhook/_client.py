@@ -237,5 +237,6 @@ class WebhookClient(WebhookOperations):
             query.append(("thread_id", target))
         if planned.with_components:
             query.append(("with_components", "true"))
-        body = encode_execute(attrs.evolve(planned, thread_id=target))
+        # No evolve to set thread_id: it is a query parameter, never part of the body.
+        body = encode_execute(planned)
         return self._request("POST", "", body=body, query=query), must_wait, creates_thread
