@@ -20,7 +20,7 @@ import cattrs
 from trio_webhook._embeds import Embed
 from trio_webhook._limit_values import ATTACHMENT_IS_SPOILER
 
-__all__ = ["ReceivedAttachment", "ReceivedMessage", "WebhookInfo"]
+__all__ = ["ReceivedAttachment", "ReceivedMessage", "WebhookInfo", "answer_ids"]
 
 _T = TypeVar("_T")
 # Both hold the webhook's secret; a caller that needs them already has the URL.
@@ -151,6 +151,11 @@ class WebhookInfo:
 
 def _structure(data: Mapping[str, Any], cls: type[_T]) -> _T:
     return _READER.structure(data, cls)
+
+
+def answer_ids(data: Mapping[str, Any]) -> tuple[str, str]:
+    """The ``id`` and ``channel_id`` of a message answer, read as ``ReceivedMessage`` reads them."""
+    return _str(data, "id") or "", _str(data, "channel_id") or ""
 
 
 def _str(data: Mapping[str, Any], key: str) -> str | None:
