@@ -23,7 +23,7 @@ from trio_webhook import (
     FilePart,
     Message,
 )
-from trio_webhook._attachments import sanitize_filename
+from trio_webhook._attachments import _sanitize, sanitize_filename
 from trio_webhook._encoding import (
     EncodedBody,
     _message_payload,
@@ -86,6 +86,12 @@ def test_sanitized_names_are_safe_in_a_header(name: str) -> None:
     assert not set(safe) & set("\"'\\/\r\n\x00")
     assert all(ch.isprintable() and not ch.isspace() for ch in safe)
     assert sanitize_filename(safe) == safe
+
+
+@given(st.from_regex(r"[\w.-]{1,40}", fullmatch=True) | st.text(max_size=40))
+def test_names_left_as_they_are_are_those_the_full_rules_leave(name: str) -> None:
+    # The shortcut for plain names must never differ from the full rules.
+    assert sanitize_filename(name) == _sanitize(name)
 
 
 def test_sanitize_keeps_the_extension() -> None:
