@@ -168,6 +168,8 @@ def _message_payload(planned: PlannedRequest, renames: Mapping[str, str]) -> dic
 
 
 _unstructure: Final = _converter.unstructure
+# The fields before the embeds, sent as they are (in the Message field order).
+_PLAIN_LEAD: Final = ("content", "username", "avatar_url", "tts")
 
 
 def plain_payload(planned: PlannedRequest) -> dict[str, Any]:
@@ -180,14 +182,10 @@ def plain_payload(planned: PlannedRequest) -> dict[str, Any]:
     mentions still through the converter; a test holds it equal to the general path.
     """
     payload: dict[str, Any] = {}
-    if planned.content is not None:
-        payload["content"] = planned.content
-    if planned.username is not None:
-        payload["username"] = planned.username
-    if planned.avatar_url is not None:
-        payload["avatar_url"] = planned.avatar_url
-    if planned.tts is not None:
-        payload["tts"] = planned.tts
+    for key in _PLAIN_LEAD:
+        value = getattr(planned, key)
+        if value is not None:
+            payload[key] = value
     if planned.embeds:
         payload["embeds"] = [_unstructure(e, Embed) for e in planned.embeds]
     if planned.allowed_mentions is not None:

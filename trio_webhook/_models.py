@@ -31,7 +31,7 @@ from trio_webhook._embeds import Embed, EmbedAuthor, EmbedField, EmbedFooter, Em
 from trio_webhook._files import FilePart
 from trio_webhook._from_json import NOT_JSON, loads, read_json
 from trio_webhook._polls import Poll, poll_json
-from trio_webhook._received import ReceivedAttachment, ReceivedMessage, WebhookInfo, answer_ids
+from trio_webhook._received import Delivery, ReceivedAttachment, ReceivedMessage, WebhookInfo
 from trio_webhook._validators import (
     V_SNOWFLAKES,
     as_tuple,
@@ -208,54 +208,6 @@ def message_from_json(
 
 SentMessage = ReceivedMessage
 """The name :class:`~trio_webhook._received.ReceivedMessage` had first (the same class)."""
-
-
-class Delivery:
-    """The outcome of delivering one :class:`Message`: what Discord returned (``messages``)."""
-
-    __slots__ = ("_answers", "_messages")
-
-    def __init__(self, messages: Iterable[SentMessage] = ()) -> None:
-        self._messages: tuple[SentMessage, ...] | None = tuple(messages)
-        self._answers: tuple[Mapping[str, Any], ...] = ()
-
-    @classmethod
-    def from_answers(cls, answers: Iterable[Mapping[str, Any]]) -> Delivery:
-        """The delivery of Discord's answers (JSON objects), read into messages when asked."""
-        delivery = cls()
-        delivery._answers = tuple(answers)
-        delivery._messages = None
-        return delivery
-
-    @property
-    def messages(self) -> tuple[SentMessage, ...]:
-        """What Discord returned for each request of the message, in order.
-
-        Empty when sent with ``wait=False``. Read from Discord's answers the first time
-        it is asked for: a producer that never looks pays nothing for it.
-        """
-        if self._messages is None:
-            self._messages = tuple([SentMessage.from_json(a) for a in self._answers])
-            self._answers = ()
-        return self._messages
-
-    @property
-    def id(self) -> str | None:
-        """The first message's id, or ``None`` when the message was not waited for."""
-        if self._messages is None:
-            return answer_ids(self._answers[0])[0] if self._answers else None
-        return self._messages[0].id if self._messages else None
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Delivery):
-            return NotImplemented
-        return self.messages == other.messages
-
-    def __hash__(self) -> int:
-        return hash(self.messages)
-
-    def __repr__(self) -> str:
-        return f"Delivery(messages={self.messages!r})"
 
 
 @attrs.frozen
