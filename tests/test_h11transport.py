@@ -311,6 +311,65 @@ async def test_a_connection_the_server_closed_while_idle_is_replaced(
     assert recorder.ports[0] != recorder.ports[1]
 
 
+async def _answer_once_then_close(
+    stream: trio.SocketStream, answered: list[int], closed: trio.Event
+) -> None:
+    """Read one request, answer it keeping the connection alive, then close it anyway."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += await stream.receive_some(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    while len(body) < length:
+        body += await stream.receive_some(65536)
+    answered.append(len(answered))
+    reply = b'{"id":"%d"}' % len(answered)
+    await stream.send_all(
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+        b"content-length: %d\r\n\r\n%s" % (len(reply), reply)
+    )
+    # As a server whose keep-alive timeout fires right after the answer.
+    await stream.aclose()
+    closed.set()
+
+
+async def test_a_request_on_a_connection_closed_just_after_its_answer_goes_out_again(
+    fake_webhook: FakeWebhook,
+) -> None:
+    # A connection idle for less than POLL_AFTER_IDLE is reused without a readability
+    # poll. The server closed this one after answering: the next request's answer ends
+    # before its first byte, and the request goes out once more, on a fresh connection,
+    # without an error.
+    answered: list[int] = []
+    closed = [trio.Event(), trio.Event()]
+    async with trio.open_nursery() as nursery:
+        [listener] = await trio.open_tcp_listeners(0, host="127.0.0.1")
+        port = listener.socket.getsockname()[1]
+
+        async def serve_two() -> None:
+            async with listener:
+                for event in closed:
+                    stream = await listener.accept()
+                    nursery.start_soon(_answer_once_then_close, stream, answered, event)
+
+        nursery.start_soon(serve_two)
+        async with H11Transport(f"http://127.0.0.1:{port}/api/v10") as transport:
+            first = await transport.send(execute_request(fake_webhook))
+            await closed[0].wait()
+            second = await transport.send(execute_request(fake_webhook))
+    assert (first.status, first.parsed, second.status, second.parsed) == (
+        200,
+        {"id": "1"},
+        200,
+        {"id": "2"},
+    )
+    assert answered == [0, 1]
+
+
 async def test_a_cancelled_request_leaves_the_transport_usable(
     fake_discord: FakeDiscord, fake_webhook: FakeWebhook
 ) -> None:

@@ -1,11 +1,12 @@
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from trio_webhook import AllowedMentions, Embed, EmbedField, EmbedFooter, FilePart, Message
-from trio_webhook._models import to_json_dict
+from trio_webhook._models import Delivery, SentMessage, to_json_dict
 
 
 def test_none_fields_are_omitted_but_false_and_empty_are_kept() -> None:
@@ -61,3 +62,22 @@ def test_filepart_needs_exactly_one_source() -> None:
 
 def test_filepart_repr_never_shows_contents() -> None:
     assert "secret" not in repr(FilePart("a.txt", data=b"secret"))
+
+
+def test_a_delivery_reads_discords_answers_when_asked() -> None:
+    # The sender resolves a receipt with Discord's answers as they came; the messages are
+    # read from them on first access, once, and compare like any delivery's.
+    answers: list[dict[str, Any]] = [
+        {"id": "11", "channel_id": "9", "content": "a", "embeds": [{"title": "t"}]},
+        {"id": "12", "channel_id": "9"},
+    ]
+    delivery = Delivery.from_answers(answers)
+    assert delivery.id == "11"
+    messages = delivery.messages
+    assert messages == (SentMessage.from_json(answers[0]), SentMessage.from_json(answers[1]))
+    assert messages[0].embeds == (Embed(title="t"),)
+    assert messages[1].raw == answers[1]
+    assert delivery.messages is messages
+    assert delivery == Delivery(messages=messages)
+    assert "id='12'" in repr(delivery)
+    assert (Delivery().id, Delivery.from_answers([]).messages) == (None, ())

@@ -106,13 +106,14 @@ class PressureBuffer(Generic[T]):
     _deque: collections.deque[T] = attrs.field(init=False, factory=collections.deque)
     # Entries pushed while the lock was held (see push_nowait), folded in by the next holder.
     _pending: list[T] = attrs.field(init=False, factory=list)
-    # The cursor: (sequence number, entry) of every buffered entry that still has
-    # attachments, oldest first. Shedding pops its left end, the mover drops an entry
+    # The cursor: every buffered entry that still has attachments, oldest first, and
+    # beside it its sequence number. Shedding pops its left end, the mover drops an entry
     # from it when it pops that entry, so each entry goes in and out at most once:
-    # O(1) amortised per push, never a scan of the deque.
-    _with_files: collections.deque[tuple[int, T]] = attrs.field(
-        init=False, factory=collections.deque
-    )
+    # O(1) amortised per push, never a scan of the deque. Two deques rather than one of
+    # (number, entry) pairs: a pair is one more object per buffered message for the
+    # garbage collector to walk (ints are not tracked).
+    _with_files: collections.deque[T] = attrs.field(init=False, factory=collections.deque)
+    _with_files_seq: collections.deque[int] = attrs.field(init=False, factory=collections.deque)
     _pushed: int = attrs.field(init=False, default=0)  # sequence number of the next append
     _popped: int = attrs.field(init=False, default=0)  # sequence number of the deque's left end
     _lock: trio.Lock = attrs.field(init=False, factory=trio.Lock)
@@ -284,6 +285,7 @@ class PressureBuffer(Generic[T]):
             self._pending = []
             self._deque.clear()
             self._with_files.clear()
+            self._with_files_seq.clear()
             self._popped = self._pushed
         finally:
             self._lock.release()
@@ -303,7 +305,8 @@ class PressureBuffer(Generic[T]):
         self._pushed += 1
         self._deque.append(entry)
         if entry.message.attachments:
-            self._with_files.append((seq, entry))
+            self._with_files.append(entry)
+            self._with_files_seq.append(seq)
         if len(self._deque) > self.high_water:
             return self._shed_oldest()
         return None
@@ -311,26 +314,38 @@ class PressureBuffer(Generic[T]):
     def _shed_oldest(self) -> Shed | None:
         if not self._with_files:
             return None
-        _, victim = self._with_files.popleft()
+        victim = self._with_files.popleft()
+        self._with_files_seq.popleft()
         files = victim.message.attachments
         victim.message = strip_attachments(victim.message)
         self._shed_messages += 1
         self._shed_attachments += len(files)
-        return Shed(1, len(files), tuple(f.filename for f in files))
+        # One file (the usual case) without a comprehension: it would allocate a function,
+        # a list and an iterator, each counting towards the next garbage collection.
+        names = (files[0].filename,) if len(files) == 1 else tuple([f.filename for f in files])
+        return Shed(1, len(files), names)
 
     def _fold_pending(self) -> Shed | None:
         if not self._pending:
             return None
         staged, self._pending = self._pending, []
-        shed: Shed | None = None
+        # Summed once at the end: merging Shed by Shed copied the growing tuple of names
+        # each time, quadratic in the entries staged (a burst of 100,000: seconds).
+        messages = attachments = 0
+        names: list[str] = []
         for entry in staged:
-            shed = merge_shed(shed, self._append(entry))
-        return shed
+            shed = self._append(entry)
+            if shed is not None:
+                messages += shed.messages
+                attachments += shed.attachments
+                names.extend(shed.filenames)
+        return Shed(messages, attachments, tuple(names)) if messages else None
 
     def _popleft(self) -> T:
         entry = self._deque.popleft()
-        if self._with_files and self._with_files[0][0] == self._popped:
+        if self._with_files_seq and self._with_files_seq[0] == self._popped:
             self._with_files.popleft()
+            self._with_files_seq.popleft()
         self._popped += 1
         return entry
 
@@ -340,4 +355,5 @@ class PressureBuffer(Generic[T]):
         self._popped -= 1
         self._deque.appendleft(entry)
         if entry.message.attachments:
-            self._with_files.appendleft((self._popped, entry))
+            self._with_files.appendleft(entry)
+            self._with_files_seq.appendleft(self._popped)

@@ -19,10 +19,11 @@ import attrs
 from trio_webhook._encoding import encode_execute
 from trio_webhook._exchange import ClientCounters, response_json
 from trio_webhook._limit_values import DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_UPLOAD_BYTES
-from trio_webhook._models import Delivery, Message, PlannedRequest, SentMessage
+from trio_webhook._models import Delivery, Message, PlannedRequest
 from trio_webhook._operations import WebhookOperations
 from trio_webhook._planning import plan_requests
 from trio_webhook._progress import Journal, PlanProgress
+from trio_webhook._received import answer_ids
 from trio_webhook._retry import RetryPolicy
 from trio_webhook._url import parse_webhook_url
 from trio_webhook.ratelimit import AdaptiveStrategy, RateLimitTracker
@@ -158,7 +159,7 @@ class WebhookClient(WebhookOperations):
         )
         progress = PlanProgress()
         await self.execute_plan(plan, wait=wait, thread_id=thread_id, progress=progress)
-        return Delivery(messages=tuple(progress.messages))
+        return Delivery.from_answers(progress.answers)
 
     async def execute_plan(
         self,
@@ -192,12 +193,13 @@ class WebhookClient(WebhookOperations):
             progress.maybe_posted = False
             message_id = None
             if must_wait:
-                message = SentMessage.from_json(response_json(response, request.route))
-                message_id = message.id
+                # Only the two ids are read now; the whole message when the user asks.
+                answer = response_json(response, request.route)
+                message_id, channel_id = answer_ids(answer)
                 if creates_thread:
-                    progress.thread_id = message.channel_id
+                    progress.thread_id = channel_id
                 if wait:
-                    progress.messages.append(message)
+                    progress.answers.append(answer)
             if journal is not None:
                 await journal.delivered(index, discord_id=message_id, thread_id=progress.thread_id)
             if logger.isEnabledFor(logging.DEBUG):
@@ -237,5 +239,6 @@ class WebhookClient(WebhookOperations):
             query.append(("thread_id", target))
         if planned.with_components:
             query.append(("with_components", "true"))
-        body = encode_execute(attrs.evolve(planned, thread_id=target))
+        # No evolve to set thread_id: it is a query parameter, never part of the body.
+        body = encode_execute(planned)
         return self._request("POST", "", body=body, query=query), must_wait, creates_thread

@@ -246,8 +246,8 @@ class DeliveryLoop:
                 with trio.CancelScope(shield=True):
                     await durable.settle_delivered(item.entry)
             self._delivered += 1
-            messages = tuple(self._current_progress.messages)
-            item.receipt._resolve(Delivery(messages=messages))
+            # Discord's answers as they came: read into messages when the producer asks.
+            item.receipt._resolve(Delivery.from_answers(self._current_progress.answers))
 
     def _keep(self, item: Item, why: str) -> None:
         """Leave ``item`` pending in the outbox for the next sender on it."""

@@ -298,7 +298,7 @@ class Durable:
             await self.outbox.settle_delivered(entry)
             return
         progress = self.progress.pop(entry, None)
-        sent = [m.raw for m in progress.messages] if progress is not None else []
+        sent = list(progress.answers) if progress is not None else []
         await self.shared.settle_delivered(entry, sent=sent)
 
     async def settle_dead(self, entry: int, record: DeadLetter) -> None:

@@ -29,15 +29,20 @@ from trio_webhook._models import (
     PlannedRequest,
     request_fields,
 )
+from trio_webhook._models import converter as _converter
 from trio_webhook._models import to_json_dict as _to_json_dict
 from trio_webhook.transport._values import MultipartFile
 
-__all__ = ["EncodedBody", "dumps", "encode_edit", "encode_execute"]
+__all__ = ["EncodedBody", "dumps", "encode_edit", "encode_execute", "plain_payload"]
+
+
+# One encoder: json.dumps builds a new one on every call that passes options.
+_ENCODE: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 def dumps(obj: Any) -> bytes:
     """Compact UTF-8 JSON, as every body and ``payload_json`` is sent."""
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+    return _ENCODE(obj).encode()
 
 
 @attrs.frozen
@@ -143,18 +148,55 @@ def encode_execute(planned: PlannedRequest) -> EncodedBody:
     Raises:
         OSError: A path-backed file could not be read.
     """
-    renames = _renames(planned.files)
-    embeds = [_rewrite_embed(e, renames) for e in planned.embeds]
-    fields = request_fields(planned)
-    fields["components"] = _rewrite_components(planned.components, renames)
-    # thread_id is a query parameter: the converter leaves it out of the body.
-    message = Message(embeds=embeds, **fields)
-    payload = _to_json_dict(message)
+    if not (planned.files or planned.components or planned.poll):
+        return EncodedBody(json=dumps(plain_payload(planned)))
+    payload = _message_payload(planned, _renames(planned.files))
     if not planned.files:
         return EncodedBody(json=dumps(payload))
     meta, parts = _attachments(planned.files)
     payload["attachments"] = meta
     return EncodedBody(payload_json=dumps(payload), files=parts)
+
+
+def _message_payload(planned: PlannedRequest, renames: Mapping[str, str]) -> dict[str, Any]:
+    """The JSON of any request, through a ``Message`` and the converter."""
+    embeds = [_rewrite_embed(e, renames) for e in planned.embeds]
+    fields = request_fields(planned)
+    fields["components"] = _rewrite_components(planned.components, renames)
+    # thread_id is a query parameter: the converter leaves it out of the body.
+    return _to_json_dict(Message(embeds=embeds, **fields))
+
+
+_unstructure: Final = _converter.unstructure
+# The fields before the embeds, sent as they are (in the Message field order).
+_PLAIN_LEAD: Final = ("content", "username", "avatar_url", "tts")
+
+
+def plain_payload(planned: PlannedRequest) -> dict[str, Any]:
+    """The JSON of a request without files, components or poll, built field by field.
+
+    Most messages are content and embeds only: for them, building a ``Message`` (every
+    converter and validator again) to unstructure it and sort its keys cost about two
+    thirds of encoding. This writes the same keys in the same order (the ``Message``
+    field order, ``None`` left out, no ``thread_id``), each embed and the allowed
+    mentions still through the converter; a test holds it equal to the general path.
+    """
+    payload: dict[str, Any] = {}
+    for key in _PLAIN_LEAD:
+        value = getattr(planned, key)
+        if value is not None:
+            payload[key] = value
+    if planned.embeds:
+        payload["embeds"] = [_unstructure(e, Embed) for e in planned.embeds]
+    if planned.allowed_mentions is not None:
+        payload["allowed_mentions"] = _unstructure(planned.allowed_mentions, AllowedMentions)
+    if planned.flags is not None:
+        payload["flags"] = int(planned.flags)
+    if planned.thread_name is not None:
+        payload["thread_name"] = planned.thread_name
+    if planned.applied_tags is not None:
+        payload["applied_tags"] = list(planned.applied_tags)
+    return payload
 
 
 _EDIT_KEYS: Final = ("content", "embeds", "allowed_mentions", "components", "flags")

@@ -31,7 +31,7 @@ from trio_webhook._embeds import Embed, EmbedAuthor, EmbedField, EmbedFooter, Em
 from trio_webhook._files import FilePart
 from trio_webhook._from_json import NOT_JSON, loads, read_json
 from trio_webhook._polls import Poll, poll_json
-from trio_webhook._received import ReceivedAttachment, ReceivedMessage, WebhookInfo
+from trio_webhook._received import Delivery, ReceivedAttachment, ReceivedMessage, WebhookInfo
 from trio_webhook._validators import (
     V_SNOWFLAKES,
     as_tuple,
@@ -208,23 +208,6 @@ def message_from_json(
 
 SentMessage = ReceivedMessage
 """The name :class:`~trio_webhook._received.ReceivedMessage` had first (the same class)."""
-
-
-@attrs.frozen
-class Delivery:
-    """The outcome of delivering one :class:`Message`.
-
-    Attributes:
-        messages: What Discord returned for each request of the message, in order
-            (empty when sent with ``wait=False``).
-    """
-
-    messages: tuple[SentMessage, ...] = ()
-
-    @property
-    def id(self) -> str | None:
-        """The first message's id, or ``None`` when the message was not waited for."""
-        return self.messages[0].id if self.messages else None
 
 
 @attrs.frozen

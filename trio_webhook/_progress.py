@@ -9,11 +9,10 @@ the client so that the exchange below it can name them.
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 import attrs
-
-from trio_webhook._models import SentMessage
 
 __all__ = ["Journal", "PlanProgress"]
 
@@ -37,13 +36,15 @@ class PlanProgress:
     Attributes:
         delivered: Requests of the plan delivered, in plan order (a resumed plan starts
             after them).
-        messages: What Discord returned for each delivered request sent with ``wait``.
+        answers: What Discord returned (JSON objects) for each delivered request sent
+            with ``wait``; :meth:`~trio_webhook.Delivery.from_answers` reads them when
+            asked.
         thread_id: The forum thread the plan's first request created (``thread_name``),
             where the rest of the plan goes.
     """
 
     delivered: int = 0
-    messages: list[SentMessage] = attrs.field(factory=list)
+    answers: list[Mapping[str, Any]] = attrs.field(factory=list)
     thread_id: str | None = None
     maybe_posted: bool = False
     """Whether the request after ``delivered`` may already be posted: it is on its way

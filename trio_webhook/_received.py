@@ -1,5 +1,8 @@
 """What Discord stored and answers with: a message, its attachments, the webhook itself.
 
+And a :class:`Delivery`, the messages one execute returned, read from the answers when
+asked for.
+
 Reading is lenient, as Discord adds fields without notice: every key this module does
 not know stays in ``raw``, a missing optional key reads as ``None``, and a value of the
 wrong type reads as missing rather than failing the call whose answer it is (the
@@ -10,7 +13,7 @@ converter in :mod:`trio_webhook._models`, which imports this module, writes JSON
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, Final, TypeVar
 
@@ -20,7 +23,7 @@ import cattrs
 from trio_webhook._embeds import Embed
 from trio_webhook._limit_values import ATTACHMENT_IS_SPOILER
 
-__all__ = ["ReceivedAttachment", "ReceivedMessage", "WebhookInfo"]
+__all__ = ["Delivery", "ReceivedAttachment", "ReceivedMessage", "WebhookInfo", "answer_ids"]
 
 _T = TypeVar("_T")
 # Both hold the webhook's secret; a caller that needs them already has the URL.
@@ -149,8 +152,61 @@ class WebhookInfo:
         return _structure(data, cls)
 
 
+class Delivery:
+    """The outcome of delivering one :class:`~trio_webhook.Message`: Discord's ``messages``."""
+
+    __slots__ = ("_answers", "_messages")
+
+    def __init__(self, messages: Iterable[ReceivedMessage] = ()) -> None:
+        self._messages: tuple[ReceivedMessage, ...] | None = tuple(messages)
+        self._answers: tuple[Mapping[str, Any], ...] = ()
+
+    @classmethod
+    def from_answers(cls, answers: Iterable[Mapping[str, Any]]) -> Delivery:
+        """The delivery of Discord's answers (JSON objects), read into messages when asked."""
+        delivery = cls()
+        delivery._answers = tuple(answers)
+        delivery._messages = None
+        return delivery
+
+    @property
+    def messages(self) -> tuple[ReceivedMessage, ...]:
+        """What Discord returned for each request of the message, in order.
+
+        Empty when sent with ``wait=False``. Read from Discord's answers the first time
+        it is asked for: a producer that never looks pays nothing for it.
+        """
+        if self._messages is None:
+            self._messages = tuple([ReceivedMessage.from_json(a) for a in self._answers])
+            self._answers = ()
+        return self._messages
+
+    @property
+    def id(self) -> str | None:
+        """The first message's id, or ``None`` when the message was not waited for."""
+        if self._messages is None:
+            return answer_ids(self._answers[0])[0] if self._answers else None
+        return self._messages[0].id if self._messages else None
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Delivery):
+            return NotImplemented
+        return self.messages == other.messages
+
+    def __hash__(self) -> int:
+        return hash(self.messages)
+
+    def __repr__(self) -> str:
+        return f"Delivery(messages={self.messages!r})"
+
+
 def _structure(data: Mapping[str, Any], cls: type[_T]) -> _T:
     return _READER.structure(data, cls)
+
+
+def answer_ids(data: Mapping[str, Any]) -> tuple[str, str]:
+    """The ``id`` and ``channel_id`` of a message answer, read as ``ReceivedMessage`` reads them."""
+    return _str(data, "id") or "", _str(data, "channel_id") or ""
 
 
 def _str(data: Mapping[str, Any], key: str) -> str | None:

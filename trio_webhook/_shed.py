@@ -6,9 +6,9 @@ stripped copy (fast: it runs inside ``send_nowait``) and the :class:`Shed` repor
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable
-from typing import Final
+from types import MemberDescriptorType
+from typing import Any, Final, cast
 
 import attrs
 
@@ -33,46 +33,66 @@ class Shed:
     filenames: tuple[str, ...]
 
 
+# What shedding changes, as expressions of the message ``m`` (every other field is kept).
+_STRIPPED: Final = {
+    "attachments": "()",
+    "embeds": "embeds_without_refs(m.embeds)",
+    # Likewise a component showing a shed file: the media goes, the text stays.
+    "components": "strip_component_refs(m.components)",
+}
+
+
 def _make_stripper() -> Callable[[Message], Message]:
-    """``attrs.evolve(message, attachments=())``, about twice as fast.
+    """``attrs.evolve(message, attachments=())``, three times as fast, allocating one object.
 
     Shedding runs inside ``push_nowait``, whose latency budget is a few microseconds;
-    ``evolve`` spends half its time looking fields up by name on every call. This reads
-    every field with one ``attrgetter`` and calls the constructor positionally, so the
-    constructor's converters and checks still run. Built from ``attrs.fields`` so a new
-    field of ``Message`` is picked up; falls back to ``evolve`` if a field cannot be
-    passed positionally.
+    ``evolve`` spends half its time looking fields up by name on every call, and the
+    constructor re-runs every field's converter and validator (a third of what is left).
+    The source message was validated when it was made, and the fields that change are
+    only emptied (attachments) or rebuilt through their own validated constructors
+    (embeds and components without their ``attachment://`` media), so the copy is
+    valid by construction: it is filled slot by slot, as attrs' own ``__init__`` fills
+    a frozen class, by a function written out field by field (as attrs writes its
+    ``__init__``): no loop, no list of values. Every object allocated counts towards
+    the garbage collector's next pass, which then runs inside the push that allocated
+    it. Built from ``attrs.fields`` so a new field of ``Message`` is picked up; falls
+    back to ``evolve`` if ``Message`` has no plain slots (or a post-init).
     """
-    fields = attrs.fields(Message)
-    if not all(a.init and not a.kw_only and a.alias == a.name for a in fields):
+    names = [a.name for a in attrs.fields(Message)]
+    slots = [Message.__dict__.get(name) for name in names]
+    plain = hasattr(Message, "__slots__") and not hasattr(Message, "__attrs_post_init__")
+    if not (plain and all(isinstance(s, MemberDescriptorType) for s in slots)):
         return lambda message: attrs.evolve(
             message,
             attachments=(),
             embeds=_embeds_without_refs(message.embeds),
             components=strip_component_refs(message.components),
         )
-    getter = operator.attrgetter(*(a.name for a in fields))
-    names = [a.name for a in fields]
-    index, embeds_index = names.index("attachments"), names.index("embeds")
-    components_index = names.index("components")
-
-    def strip(message: Message) -> Message:
-        values = list(getter(message))
-        values[index] = ()
-        values[embeds_index] = _embeds_without_refs(message.embeds)
-        # Likewise a component showing a shed file: the media goes, the text stays.
-        values[components_index] = strip_component_refs(message.components)
-        return Message(*values)
-
+    scope: dict[str, Any] = {
+        "new": object.__new__,
+        "Message": Message,
+        "embeds_without_refs": _embeds_without_refs,
+        "strip_component_refs": strip_component_refs,
+    }
+    lines = ["def strip(m):", "    s = new(Message)"]
+    for i, (name, slot) in enumerate(zip(names, slots, strict=True)):
+        scope[f"set_{i}"] = cast(MemberDescriptorType, slot).__set__
+        lines.append(f"    set_{i}(s, {_STRIPPED.get(name, 'm.' + name)})")
+    lines.append("    return s")
+    exec("\n".join(lines), scope)  # our own text, written from attrs.fields above
+    strip: Callable[[Message], Message] = scope["strip"]
     return strip
 
 
 def _embeds_without_refs(embeds: tuple[Embed, ...]) -> tuple[Embed, ...]:
     # With its files shed, an embed still showing one (attachment://name) would make
-    # Discord refuse the whole message: the image goes, the embed stays.
-    for embed in embeds:
-        if strip_attachment_refs(embed) is not embed:
+    # Discord refuse the whole message: the image goes, the embed stays. Indexed, not
+    # iterated: a for loop allocates an iterator, and this runs inside push_nowait.
+    i, n = 0, len(embeds)
+    while i < n:
+        if strip_attachment_refs(embeds[i]) is not embeds[i]:
             return tuple([strip_attachment_refs(e) for e in embeds])
+        i += 1
     return embeds
 
 

@@ -27,12 +27,13 @@ host (``default_transport`` picks httpx when one is set).
 Multipart bodies come from ``_multipart.multipart_body``, as the httpx
 transport's do, so both put the same bytes on the wire; this one imports nothing of httpx.
 
-Connections come from a ``_pool.ConnectionPool``. Reuse: an idle connection that has
-become readable (the server closed it, or sent something unasked) is dropped before use. A
-reused connection that breaks while the request is being written is replaced by a fresh
-one once (the server cannot have acted on an incomplete request). A connection that
-closes after the whole request was written is an ambiguous ``protocol`` error, never
-retried here: the caller's retry policy decides.
+Connections come from a ``_pool.ConnectionPool``. Reuse: an idle connection found
+readable (the server closed it, or talked unasked) is dropped; only one idle for
+``_pool.POLL_AFTER_IDLE`` s or more is polled. A reused connection that breaks under the
+write, or ends before the first byte of its answer (the keep-alive race: the server
+closed it as the request went out; one that acted on a request answers it), is replaced
+by a fresh one once. Any other close after the whole request was written is an
+ambiguous ``protocol`` error, never retried here: the caller's retry policy decides.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from urllib.parse import urlsplit
 import attrs
 import trio
 
-from trio_webhook._errors import TransportError
+from trio_webhook._errors import TransportError, TransportErrorKind
 from trio_webhook._url import _is_loopback, redact
 from trio_webhook.transport._base import (
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -76,6 +77,13 @@ _RECEIVE_SIZE: Final = 64 * 1024
 _WRITE_CHUNK: Final = 64 * 1024
 
 _Phase = Literal["pool", "connect", "write", "read"]
+# A deadline's error by phase (a part-written request is not ambiguous: never acted on).
+_DEADLINES: Final[dict[_Phase, tuple[TransportErrorKind, str, bool]]] = {
+    "pool": ("pool_timeout", "no free connection", False),
+    "connect": ("connect_timeout", "not connected", False),
+    "write": ("write_timeout", "request not sent", False),
+    "read": ("read_timeout", "no complete answer", True),
+}
 
 
 @attrs.define
@@ -95,7 +103,7 @@ class _RequestParts:
 
 
 class _Broken(Exception):
-    """The connection failed while the request was being written (internal)."""
+    """Failed before the server could act: under the write, or stale (internal)."""
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
@@ -260,23 +268,9 @@ class H11Transport:
         raise self._deadline_error(progress.phase, route)
 
     def _deadline_error(self, phase: _Phase, route: str) -> TransportError:
+        kind, what, ambiguous = _DEADLINES[phase]
         within = f"within {self._total_timeout:g} s"
-        if phase == "pool":
-            return TransportError(
-                "pool_timeout", f"no free connection {within}", ambiguous=False, route=route
-            )
-        if phase == "connect":
-            return TransportError(
-                "connect_timeout", f"not connected {within}", ambiguous=False, route=route
-            )
-        if phase == "write":
-            # The request was not fully written, so the server cannot have acted on it.
-            return TransportError(
-                "write_timeout", f"request not sent {within}", ambiguous=False, route=route
-            )
-        return TransportError(
-            "read_timeout", f"no complete answer {within}", ambiguous=True, route=route
-        )
+        return TransportError(kind, f"{what} {within}", ambiguous=ambiguous, route=route)
 
     async def _send(self, parts: _RequestParts, route: str, progress: _Progress) -> HTTPResponse:
         pool = self._pool
@@ -288,17 +282,17 @@ class H11Transport:
                 progress.phase = "connect"
                 connection = await pool.connect(route, self._connect_timeout)
             try:
-                return await self._exchange(connection, parts, route, progress)
+                return await self._exchange(connection, parts, route, progress, reused=reused)
             except _Broken as exc:
                 if not reused:
                     raise TransportError(
                         "protocol", exc.detail, ambiguous=False, route=route
                     ) from None
-            # A kept-alive connection died under the write: once more on a fresh one.
+            # A kept-alive connection was dead: once more on a fresh one.
             progress.phase = "connect"
             connection = await pool.connect(route, self._connect_timeout)
             try:
-                return await self._exchange(connection, parts, route, progress)
+                return await self._exchange(connection, parts, route, progress, reused=False)
             except _Broken as exc:
                 raise TransportError("protocol", exc.detail, ambiguous=False, route=route) from None
         finally:
@@ -310,6 +304,8 @@ class H11Transport:
         parts: _RequestParts,
         route: str,
         progress: _Progress,
+        *,
+        reused: bool,
     ) -> HTTPResponse:
         """One request and its answer on ``connection``, which is pooled or closed after."""
         keep = False
@@ -317,7 +313,7 @@ class H11Transport:
             progress.phase = "write"
             await self._write(connection, parts)
             progress.phase = "read"
-            response = await self._read(connection, route)
+            response = await self._read(connection, route, stale=reused)
             keep = self._pool.keep(connection)
             return response
         finally:
@@ -341,7 +337,8 @@ class H11Transport:
         except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
             raise _Broken(describe_break(exc, "while sending the request")) from None
 
-    async def _read(self, connection: Connection, route: str) -> HTTPResponse:
+    async def _read(self, connection: Connection, route: str, *, stale: bool) -> HTTPResponse:
+        """The answer; ``stale``: an end before its first byte raises ``_Broken``."""
         http = connection.http
         stream = connection.stream
         limit = self._max_response_bytes
@@ -352,7 +349,11 @@ class H11Transport:
             while True:
                 event = http.next_event()
                 if event is NEED_DATA:
-                    http.feed(cast(bytes, await stream.receive_some(_RECEIVE_SIZE)))
+                    data = cast(bytes, await stream.receive_some(_RECEIVE_SIZE))
+                    if stale and not data:
+                        raise _Broken("the kept-alive connection was closed by the server")
+                    stale = False
+                    http.feed(data)
                 elif type(event) is bytes:
                     size += len(event)
                     if size > limit:
@@ -377,6 +378,8 @@ class H11Transport:
                 route=route,
             ) from None
         except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            if stale:  # reset before any byte of the answer: as an end, above
+                raise _Broken(describe_break(exc, "before the answer began")) from None
             raise TransportError(
                 "protocol",
                 describe_break(exc, "before the answer was complete"),

@@ -29,6 +29,7 @@ from trio_webhook.transport._wire import Wire
 __all__ = [
     "DEFAULT_KEEPALIVE_EXPIRY",
     "DEFAULT_MAX_CONNECTIONS",
+    "POLL_AFTER_IDLE",
     "Connection",
     "ConnectionPool",
     "check_pool_settings",
@@ -46,6 +47,12 @@ senders queue for a connection instead of opening a thousand TLS connections at 
 (which Discord's edge and the local network answer with connect timeouts)."""
 DEFAULT_KEEPALIVE_EXPIRY: Final = 15.0
 """Seconds an idle connection is kept for reuse (aiohttp's default keep-alive, too)."""
+POLL_AFTER_IDLE: Final = 1.0
+"""Seconds idle after which a connection is polled for readability before reuse.
+
+A server closes an idle connection after its keep-alive timeout (seconds to minutes), so
+one idle for less is reused without the extra ``poll()`` syscall; the rare one closed
+anyway fails before any byte of answer, and the transport sends again on a fresh one."""
 
 
 @attrs.define(eq=False)
@@ -133,11 +140,19 @@ class ConnectionPool:
         self._slots.release()
 
     async def take_idle(self) -> Connection | None:
-        """A kept-alive connection still fit for use, or ``None``."""
+        """A kept-alive connection still fit for use, or ``None``.
+
+        One idle for :data:`POLL_AFTER_IDLE` seconds or longer is polled first (a
+        readable idle connection was closed by the server); a younger one is handed out
+        unpolled, and may turn out closed when its answer is read.
+        """
         idle = self._idle
         while idle:
             since, connection = idle.pop()
-            if trio.current_time() - since < self._expiry and not connection.socket.is_readable():
+            idle_for = trio.current_time() - since
+            if idle_for < self._expiry and (
+                idle_for < POLL_AFTER_IDLE or not connection.socket.is_readable()
+            ):
                 return connection
             # Expired, or readable while idle: the server closed it (EOF, close_notify)
             # or broke protocol by talking unasked. Either way it is of no use.
