@@ -109,7 +109,7 @@ def run(walker: Walker, examples: int) -> None:
     from trio_webhook._limits import validate
     from trio_webhook._planning import plan_requests
     from trio_webhook.testing import strategies
-    from trio_webhook.testing._component_strategies import rich_messages
+    from trio_webhook.testing.strategies import rich_messages
 
     quiet = settings(
         max_examples=examples,
