@@ -91,25 +91,30 @@ class Draining(DeliveryLoop):
                     len(left),
                     extra={"webhook_id": self._client.url.webhook_id},
                 )
-            records = self._settle_left(left)
+            records = self._settle_left(left) if left else []
             self._current = None
             self._receive_channel.close()
             # One deadline for every record: a slow sink must not stretch the exit to
             # N x SINK_TIMEOUT. The receipts already carry each failure.
-            written = 0
-            with trio.move_on_after(SINK_TIMEOUT):
-                for record in records:
-                    await self._put(record)
-                    written += 1
-            if written < len(records):
-                logger.error(
-                    "dead-letter sink took over %s s at shutdown: %d of %d record(s) not "
-                    "written (their receipts carry the failure)",
-                    SINK_TIMEOUT,
-                    len(records) - written,
-                    len(records),
-                    extra={"webhook_id": self._client.url.webhook_id},
-                )
+            if records:
+                await self._put_left(records)
+
+    async def _put_left(self, records: list[DeadLetter]) -> None:
+        """Hand the drain's leftover records to the sink, within one deadline."""
+        written = 0
+        with trio.move_on_after(SINK_TIMEOUT):
+            for record in records:
+                await self._put(record)
+                written += 1
+        if written < len(records):
+            logger.error(
+                "dead-letter sink took over %s s at shutdown: %d of %d record(s) not "
+                "written (their receipts carry the failure)",
+                SINK_TIMEOUT,
+                len(records) - written,
+                len(records),
+                extra={"webhook_id": self._client.url.webhook_id},
+            )
 
     def _settle_left(self, left: list[Item]) -> list[DeadLetter]:
         """Fail what the drain deadline left; a request in flight makes it ``ambiguous``."""
