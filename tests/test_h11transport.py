@@ -381,6 +381,22 @@ async def test_a_cancelled_request_leaves_the_transport_usable(
         assert (await transport.send(execute_request(fake_webhook))).status == 200
 
 
+@pytest.mark.parametrize("tls", [True, False])
+async def test_a_request_cancelled_before_it_starts_is_never_sent(
+    fake_discord: FakeDiscord, fake_webhook: FakeWebhook, tls: bool
+) -> None:
+    # On a kept-alive connection the write never has to wait, so only the checkpoint at
+    # the start stops it: a sender cancelled at shutdown must not post one more message.
+    async with serve(fake_discord, tls=tls) as server, transport_for(server) as transport:
+        assert (await transport.send(execute_request(fake_webhook))).status == 200
+        with trio.CancelScope() as scope:
+            scope.cancel()
+            await transport.send(execute_request(fake_webhook))
+        assert scope.cancelled_caught
+        assert (await transport.send(execute_request(fake_webhook))).status == 200
+    assert len(fake_discord.requests) == 2
+
+
 async def test_plain_http_to_loopback(fake_discord: FakeDiscord, fake_webhook: FakeWebhook) -> None:
     async with serve(fake_discord, tls=False) as server:
         assert server.url.startswith("http://127.0.0.1:")

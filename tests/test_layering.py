@@ -170,6 +170,7 @@ TRANSPORTS = {
     "trio_webhook.transport",
     "trio_webhook.transport._h11",
     "trio_webhook.transport._pool",
+    "trio_webhook.transport._stream",
     "trio_webhook.transport._httpx",
     "trio_webhook.transport._dryrun",
     "trio_webhook.transport._default",

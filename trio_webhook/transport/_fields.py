@@ -15,6 +15,7 @@ __all__ = [
     "check_lines",
     "comma_values",
     "fast_name_values",
+    "join_headers",
     "normalise",
     "name_values",
     "split_lines",
@@ -146,3 +147,13 @@ def comma_values(headers: list[tuple[bytes, bytes]], name: bytes) -> list[bytes]
         for item in value.lower().split(b",")
         if item.strip()
     ]
+
+
+def join_headers(headers: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    """Header pairs as one text value a name; repeats joined with ``", "`` (RFC 9110)."""
+    joined: dict[str, str] = {}
+    for name, value in headers:
+        key = name.decode("latin-1")
+        text = value.decode("latin-1")
+        joined[key] = f"{joined[key]}, {text}" if key in joined else text
+    return joined

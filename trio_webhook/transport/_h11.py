@@ -56,6 +56,7 @@ from trio_webhook.transport._base import (
 )
 from trio_webhook.transport._codec import END_OF_MESSAGE, NEED_DATA, ClosedEarly, ProtocolError
 from trio_webhook.transport._codec import ResponseHead as _Head
+from trio_webhook.transport._fields import join_headers
 from trio_webhook.transport._multipart import multipart_body
 from trio_webhook.transport._pool import (
     DEFAULT_KEEPALIVE_EXPIRY,
@@ -71,7 +72,6 @@ from trio_webhook.transport._wire import Codec, H11Wire, LeanWire, RequestWriter
 
 __all__ = ["H11Transport"]
 
-_RECEIVE_SIZE: Final = 64 * 1024
 # Bodies up to this size go out in the same write as the head; larger ones in slices of
 # this size, so TLS never holds a whole upload encrypted at once.
 _WRITE_CHUNK: Final = 64 * 1024
@@ -263,6 +263,9 @@ class H11Transport:
             body, content_type = [], None
         head = _RequestParts(request, content_type, body)
         progress = _Progress()
+        # The stream checks for cancellation only where it waits: a request cancelled
+        # already must not go out (a checkpoint, as every trio I/O call is).
+        await trio.lowlevel.checkpoint_if_cancelled()
         with trio.move_on_after(self._total_timeout):
             return await self._send(head, route, progress)
         raise self._deadline_error(progress.phase, route)
@@ -346,14 +349,16 @@ class H11Transport:
         chunks: list[bytes] = []
         size = 0
         try:
+            # The answer's first bytes: waited for (after a request nothing is there yet).
+            data = await stream.receive_some(first=True)
+            if stale and not data:
+                raise _Broken("the kept-alive connection was closed by the server")
+            stale = False
+            http.feed(data)
             while True:
                 event = http.next_event()
                 if event is NEED_DATA:
-                    data = cast(bytes, await stream.receive_some(_RECEIVE_SIZE))
-                    if stale and not data:
-                        raise _Broken("the kept-alive connection was closed by the server")
-                    stale = False
-                    http.feed(data)
+                    http.feed(await stream.receive_some())
                 elif type(event) is bytes:
                     size += len(event)
                     if size > limit:
@@ -387,14 +392,5 @@ class H11Transport:
                 route=route,
             ) from None
         assert head is not None  # END_OF_MESSAGE comes only after the head
-        return HTTPResponse(status=head.status, headers=_join(head.headers), body=b"".join(chunks))
-
-
-def _join(headers: list[tuple[bytes, bytes]]) -> dict[str, str]:
-    """Header pairs as one text value a name; repeats joined with ``", "`` (RFC 9110)."""
-    joined: dict[str, str] = {}
-    for name, value in headers:
-        key = name.decode("latin-1")
-        text = value.decode("latin-1")
-        joined[key] = f"{joined[key]}, {text}" if key in joined else text
-    return joined
+        headers = join_headers(head.headers)
+        return HTTPResponse(status=head.status, headers=headers, body=b"".join(chunks))

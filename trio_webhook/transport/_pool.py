@@ -24,6 +24,7 @@ import trio
 from trio_webhook._errors import TransportError
 from trio_webhook._url import redact
 from trio_webhook.transport._base import find_ssl_error, tls_error
+from trio_webhook.transport._stream import Stream, TLSStream, open_stream
 from trio_webhook.transport._wire import Wire
 
 __all__ = [
@@ -57,10 +58,9 @@ anyway fails before any byte of answer, and the transport sends again on a fresh
 
 @attrs.define(eq=False)
 class Connection:
-    """One HTTP/1.1 connection: the stream, its socket, and its codec's state."""
+    """One HTTP/1.1 connection: the stream (TLS or plain) and its codec's state."""
 
-    stream: trio.abc.Stream
-    socket: trio.socket.SocketType
+    stream: Stream
     http: Wire
 
 
@@ -123,7 +123,7 @@ class ConnectionPool:
         """Start afresh in a new trio run: the old run's sockets and waiters are gone."""
         for _since, connection in self._idle:
             # Not awaited: the stream belongs to a finished run; its socket is just an fd.
-            connection.socket.close()
+            connection.stream.forget()
         self._idle = []
         self._slots = trio.Semaphore(self._max_connections)
         self._reaping = False
@@ -151,7 +151,7 @@ class ConnectionPool:
             since, connection = idle.pop()
             idle_for = trio.current_time() - since
             if idle_for < self._expiry and (
-                idle_for < POLL_AFTER_IDLE or not connection.socket.is_readable()
+                idle_for < POLL_AFTER_IDLE or not connection.stream.is_readable()
             ):
                 return connection
             # Expired, or readable while idle: the server closed it (EOF, close_notify)
@@ -217,7 +217,7 @@ class ConnectionPool:
         self.opened += 1
         with trio.move_on_after(connect_timeout):
             try:
-                tcp = await trio.open_tcp_stream(self._host, self._port)
+                stream = await open_stream(self._host, self._port, self._ssl_context)
             except OSError as exc:
                 detail = redact(exc.strerror or str(exc)) or type(exc).__name__
                 raise TransportError(
@@ -226,28 +226,24 @@ class ConnectionPool:
                     ambiguous=False,
                     route=route,
                 ) from None
-            if self._ssl_context is None:
-                return Connection(tcp, tcp.socket, self._new_wire())
-            stream = trio.SSLStream(
-                tcp, self._ssl_context, server_hostname=self._host, https_compatible=True
-            )
-            try:
-                await stream.do_handshake()
-            except trio.BrokenResourceError as exc:
-                await trio.aclose_forcefully(tcp)
-                ssl_error = find_ssl_error(exc)
-                if ssl_error is not None:
-                    raise tls_error(ssl_error, route) from None
-                raise TransportError(
-                    "connect",
-                    f"{where} closed the connection during the TLS handshake",
-                    ambiguous=False,
-                    route=route,
-                ) from None
-            except BaseException:
-                await trio.aclose_forcefully(tcp)
-                raise
-            return Connection(stream, tcp.socket, self._new_wire())
+            if isinstance(stream, TLSStream):
+                try:
+                    await stream.handshake()
+                except trio.BrokenResourceError as exc:
+                    await trio.aclose_forcefully(stream)
+                    ssl_error = find_ssl_error(exc)
+                    if ssl_error is not None:
+                        raise tls_error(ssl_error, route) from None
+                    raise TransportError(
+                        "connect",
+                        f"{where} closed the connection during the TLS handshake",
+                        ambiguous=False,
+                        route=route,
+                    ) from None
+                except BaseException:
+                    await trio.aclose_forcefully(stream)
+                    raise
+            return Connection(stream, self._new_wire())
         raise TransportError(
             "connect_timeout",
             f"could not connect to {where} within {connect_timeout:g} s",
