@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from trio_webhook.transport._values import LowerCaseHeaders
+
 __all__ = [
     "ClosedEarly",
     "ProtocolError",
@@ -149,9 +151,13 @@ def comma_values(headers: list[tuple[bytes, bytes]], name: bytes) -> list[bytes]
     ]
 
 
-def join_headers(headers: list[tuple[bytes, bytes]]) -> dict[str, str]:
-    """Header pairs as one text value a name; repeats joined with ``", "`` (RFC 9110)."""
-    joined: dict[str, str] = {}
+def join_headers(headers: list[tuple[bytes, bytes]]) -> LowerCaseHeaders:
+    """Header pairs as one text value a name; repeats joined with ``", "`` (RFC 9110).
+
+    The names are lower-case already (both codecs lower them), so the answer built from
+    this mapping does not lower them again.
+    """
+    joined = LowerCaseHeaders()
     for name, value in headers:
         key = name.decode("latin-1")
         text = value.decode("latin-1")

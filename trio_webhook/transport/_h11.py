@@ -285,7 +285,7 @@ class H11Transport:
                 progress.phase = "connect"
                 connection = await pool.connect(route, self._connect_timeout)
             try:
-                return await self._exchange(connection, parts, route, progress, reused=reused)
+                return await self._exchange(pool, connection, parts, route, progress, reused=reused)
             except _Broken as exc:
                 if not reused:
                     raise TransportError(
@@ -295,7 +295,7 @@ class H11Transport:
             progress.phase = "connect"
             connection = await pool.connect(route, self._connect_timeout)
             try:
-                return await self._exchange(connection, parts, route, progress, reused=False)
+                return await self._exchange(pool, connection, parts, route, progress, reused=False)
             except _Broken as exc:
                 raise TransportError("protocol", exc.detail, ambiguous=False, route=route) from None
         finally:
@@ -303,6 +303,7 @@ class H11Transport:
 
     async def _exchange(
         self,
+        pool: ConnectionPool,
         connection: Connection,
         parts: _RequestParts,
         route: str,
@@ -317,7 +318,7 @@ class H11Transport:
             await self._write(connection, parts)
             progress.phase = "read"
             response = await self._read(connection, route, stale=reused)
-            keep = self._pool.keep(connection)
+            keep = pool.keep(connection)
             return response
         finally:
             if not keep:

@@ -146,8 +146,11 @@ class TLSStream(Stream):
     async def receive_some(self, *, first: bool = False) -> bytes:
         """Some decrypted bytes of the answer, ``b""`` at the end (with or without close_notify)."""
         tls = self._tls
-        if first and not self._incoming.pending:
-            await self._fill(first=True)
+        incoming = self._incoming
+        if not incoming.pending and not tls.pending():
+            # Nothing to decrypt: read the socket first rather than raise SSLWantReadError
+            # (an exception costs more than the check).
+            await self._fill(first=first)
         while True:
             try:
                 data = tls.read(RECEIVE_SIZE)

@@ -61,7 +61,15 @@ def json_too_deep(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
     return False
 
 
+class LowerCaseHeaders(dict[str, str]):
+    """Header names already lower-case (as the HTTP/1.1 codec gives them): kept as they are."""
+
+    __slots__ = ()
+
+
 def _lower_headers(headers: Mapping[str, str]) -> Mapping[str, str]:
+    if type(headers) is LowerCaseHeaders:
+        return headers
     return {k.lower(): v for k, v in headers.items()}
 
 
