@@ -340,9 +340,11 @@ def test_shedding_invariants(ops: list[tuple[str, int]], high_water: int) -> Non
         b = PressureBuffer[Item](high_water, 10_000)
         out: list[Item] = []
         had_files: set[int] = set()
+        pushed = 0
         for op, files in ops:
             if op == "push":
-                payload = b._pushed
+                payload = pushed
+                pushed += 1
                 b.push_nowait(item(payload, files=files))
                 if files:
                     had_files.add(payload)
