@@ -125,7 +125,7 @@ async def test_mover_never_holds_lock_across_send() -> None:
         await trio.testing.wait_all_tasks_blocked()
         assert not b._lock.locked()  # the mover is parked in send, without the lock
         assert len(b) == 0
-        b.push_nowait(item(1))  # takes the lock itself: not staged
+        b.push_nowait(item(1))  # the lock is free: appended, not staged
         assert b._pending == []
         assert len(b) == 1
         nursery.cancel_scope.cancel()
