@@ -59,6 +59,7 @@ __all__ = [
     "check",
     "check_request",
     "embed_length",
+    "full_validate",
     "validate",
     "validate_edit",
     "validate_request",
