@@ -125,7 +125,7 @@ async def test_mover_never_holds_lock_across_send() -> None:
         await trio.testing.wait_all_tasks_blocked()
         assert not b._lock.locked()  # the mover is parked in send, without the lock
         assert len(b) == 0
-        b.push_nowait(item(1))  # takes the lock itself: not staged
+        b.push_nowait(item(1))  # the lock is free: appended, not staged
         assert b._pending == []
         assert len(b) == 1
         nursery.cancel_scope.cancel()
@@ -340,9 +340,11 @@ def test_shedding_invariants(ops: list[tuple[str, int]], high_water: int) -> Non
         b = PressureBuffer[Item](high_water, 10_000)
         out: list[Item] = []
         had_files: set[int] = set()
+        pushed = 0
         for op, files in ops:
             if op == "push":
-                payload = b._pushed
+                payload = pushed
+                pushed += 1
                 b.push_nowait(item(payload, files=files))
                 if files:
                     had_files.add(payload)

@@ -134,6 +134,7 @@ CORE = [
     "trio_webhook._checks",
     "trio_webhook._embed_checks",
     "trio_webhook._file_checks",
+    "trio_webhook._quick_checks",
     "trio_webhook._component_checks",
     "trio_webhook._planning",
     "trio_webhook._content_split",

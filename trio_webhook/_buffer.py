@@ -106,16 +106,14 @@ class PressureBuffer(Generic[T]):
     _deque: collections.deque[T] = attrs.field(init=False, factory=collections.deque)
     # Entries pushed while the lock was held (see push_nowait), folded in by the next holder.
     _pending: list[T] = attrs.field(init=False, factory=list)
-    # The cursor: every buffered entry that still has attachments, oldest first, and
-    # beside it its sequence number. Shedding pops its left end, the mover drops an entry
-    # from it when it pops that entry, so each entry goes in and out at most once:
-    # O(1) amortised per push, never a scan of the deque. Two deques rather than one of
-    # (number, entry) pairs: a pair is one more object per buffered message for the
-    # garbage collector to walk (ints are not tracked).
+    # The cursor: every buffered entry that still has attachments, oldest first (the
+    # deque's order). Shedding pops its left end, and the mover drops an entry from it
+    # when it pops that entry: as an ordered part of the deque, its left end is the
+    # deque's left end whenever that entry is in it at all, so one identity test says
+    # so. Each entry goes in and out at most once: O(1) amortised per push, never a scan
+    # of the deque, and nothing stored per entry but the reference (a sequence number
+    # beside each was one more object per buffered message).
     _with_files: collections.deque[T] = attrs.field(init=False, factory=collections.deque)
-    _with_files_seq: collections.deque[int] = attrs.field(init=False, factory=collections.deque)
-    _pushed: int = attrs.field(init=False, default=0)  # sequence number of the next append
-    _popped: int = attrs.field(init=False, default=0)  # sequence number of the deque's left end
     _lock: trio.Lock = attrs.field(init=False, factory=trio.Lock)
     _not_empty: trio.lowlevel.ParkingLot = attrs.field(init=False, factory=trio.lowlevel.ParkingLot)
     _room: trio.lowlevel.ParkingLot = attrs.field(init=False, factory=trio.lowlevel.ParkingLot)
@@ -173,10 +171,7 @@ class PressureBuffer(Generic[T]):
                 f"{buffered} messages are buffered (max_buffered={self.max_buffered}); "
                 "slow down, use `await send()` to wait for room, or raise max_buffered"
             )
-        lock = self._lock
-        try:
-            lock.acquire_nowait()
-        except trio.WouldBlock:
+        if self._lock.locked():
             # The lock is held only by the mover, and only between acquiring it and its
             # critical section: trio's Lock.acquire ends with a checkpoint *after* taking
             # the lock, and this task may run right then. No critical section here ever
@@ -187,11 +182,12 @@ class PressureBuffer(Generic[T]):
             if self._not_empty:
                 self._not_empty.unpark_all()
             return None
-        try:
-            shed = self._fold_pending() if self._pending else None
-            more = self._append(entry)
-        finally:
-            lock.release()
+        # The lock is free, so no task is inside a critical section, and none can enter
+        # one before this returns: nothing below awaits, and trio switches tasks only at
+        # checkpoints. Taking the lock anyway gains no exclusion and cost a quarter of a
+        # push (trio registers the holder with a parking-lot breaker, then removes it).
+        shed = self._fold_pending() if self._pending else None
+        more = self._append(entry)
         # This runs once per push: skip the wake-up call when nobody waits (the hot path).
         if self._not_empty:
             self._not_empty.unpark_all()
@@ -285,8 +281,6 @@ class PressureBuffer(Generic[T]):
             self._pending = []
             self._deque.clear()
             self._with_files.clear()
-            self._with_files_seq.clear()
-            self._popped = self._pushed
         finally:
             self._lock.release()
         self._room.unpark_all()
@@ -301,12 +295,9 @@ class PressureBuffer(Generic[T]):
     # -- the critical sections: called with the lock held; none of them awaits ------------
 
     def _append(self, entry: T) -> Shed | None:
-        seq = self._pushed
-        self._pushed += 1
         self._deque.append(entry)
         if entry.message.attachments:
             self._with_files.append(entry)
-            self._with_files_seq.append(seq)
         if len(self._deque) > self.high_water:
             return self._shed_oldest()
         return None
@@ -315,7 +306,6 @@ class PressureBuffer(Generic[T]):
         if not self._with_files:
             return None
         victim = self._with_files.popleft()
-        self._with_files_seq.popleft()
         files = victim.message.attachments
         victim.message = strip_attachments(victim.message)
         self._shed_messages += 1
@@ -343,17 +333,14 @@ class PressureBuffer(Generic[T]):
 
     def _popleft(self) -> T:
         entry = self._deque.popleft()
-        if self._with_files_seq and self._with_files_seq[0] == self._popped:
-            self._with_files.popleft()
-            self._with_files_seq.popleft()
-        self._popped += 1
+        with_files = self._with_files
+        if with_files and with_files[0] is entry:
+            with_files.popleft()
         return entry
 
     def _unpop(self, entry: T) -> None:
         # Runs while unwinding, so it cannot await for the lock; the mover is the only
         # task that ever holds the lock across a checkpoint, and it is this task.
-        self._popped -= 1
         self._deque.appendleft(entry)
         if entry.message.attachments:
             self._with_files.appendleft(entry)
-            self._with_files_seq.appendleft(self._popped)

@@ -53,11 +53,13 @@ from trio_webhook._limit_values import (
 )
 from trio_webhook._models import AllowedMentions, Embed, FilePart, Message, PlannedRequest
 from trio_webhook._name_checks import check_identity, check_thread
+from trio_webhook._quick_checks import plainly_valid
 
 __all__ = [
     "check",
     "check_request",
     "embed_length",
+    "full_validate",
     "validate",
     "validate_edit",
     "validate_request",
@@ -216,6 +218,15 @@ def validate(
         The violations; empty when the message can be sent.
     """
     per_file, per_request = _budgets(max_upload_bytes, max_request_bytes)
+    if plainly_valid(message, per_file, split_content=split_content):
+        return []  # the usual message: no field needs the full walk's look
+    return full_validate(message, per_file, per_request, split_content=split_content)
+
+
+def full_validate(
+    message: Message, per_file: int, per_request: int, *, split_content: bool
+) -> list[Violation]:
+    """:func:`validate` without the fast path: the walk of every field, with the budgets."""
     c = Collector()
     _check_common(c, message, has_files=bool(message.attachments), split_content=split_content)
     upload = check_files(c, "attachments", message.attachments, per_file)
@@ -241,12 +252,10 @@ def check(
     Raises:
         ValidationError: Listing every violation.
     """
-    violations = validate(
-        message,
-        max_upload_bytes=max_upload_bytes,
-        max_request_bytes=max_request_bytes,
-        split_content=split_content,
-    )
+    per_file, per_request = _budgets(max_upload_bytes, max_request_bytes)
+    if plainly_valid(message, per_file, split_content=split_content):
+        return  # on send_nowait's path: the one call most messages cost
+    violations = full_validate(message, per_file, per_request, split_content=split_content)
     if violations:
         raise ValidationError(violations)
 
