@@ -233,9 +233,14 @@ class PressureBuffer(Generic[T]):
         async with send_channel:
             task_status.started()
             while True:
-                async with self._lock:
-                    shed = self._fold_pending()
-                    entry = self._popleft() if self._deque else None
+                if self._lock.locked():  # only while drain() waits for its turn
+                    async with self._lock:
+                        shed, entry = self._take()
+                else:
+                    # As in push_nowait: the lock is free and nothing here awaits, so no
+                    # task can be inside a critical section; taking the lock would add a
+                    # task switch a message and exclude nothing.
+                    shed, entry = self._take()
                 if shed is not None and self.on_shed is not None:
                     self.on_shed(shed)
                 if entry is None:
@@ -248,12 +253,27 @@ class PressureBuffer(Generic[T]):
                 if self._room:
                     self._room.unpark_all()
                 try:
+                    # Room in the channel: no yield (the loop still checkpoints once the
+                    # channel is full or the buffer empty, at most queue_cap entries on).
+                    send_channel.send_nowait(entry)
+                    continue
+                except trio.WouldBlock:
+                    pass
+                except BaseException:
+                    self._unpop(entry)
+                    raise
+                try:
                     await send_channel.send(entry)
                 except BaseException:
                     # A cancelled trio send delivered nothing: put the entry back first
                     # in line, so shutdown dead-letters it instead of losing it.
                     self._unpop(entry)
                     raise
+
+    def _take(self) -> tuple[Shed | None, T | None]:
+        """Fold the staged pushes in and pop the oldest entry (a critical section)."""
+        shed = self._fold_pending()
+        return shed, (self._popleft() if self._deque else None)
 
     def close(self) -> None:
         """Accept no more pushes; the mover ends once the buffer is empty.
