@@ -230,6 +230,18 @@ class _Tally:
             text = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
             self.first_error = text[:200]
 
+    def figures(self, elapsed: float, cpu: float, rss_before: int) -> dict[str, Any]:
+        """The run's figures as a client process reports them."""
+        return {
+            "delivered": self.delivered,
+            "errors": self.errors,
+            "error_kinds": self.kinds,
+            "first_error": self.first_error,
+            "elapsed": elapsed,
+            "cpu": cpu,
+            "rss_growth": _maxrss() - rss_before,
+        }
+
 
 def _plan(spec: dict[str, Any]) -> list[tuple[int, list[int]]]:
     """Per webhook (by index): the message numbers it sends."""
@@ -260,15 +272,7 @@ async def _run_peer_tasks(
     cpu0, t0 = time.process_time(), time.perf_counter()
     await asyncio.gather(*(one_hook(h, numbers) for h, numbers in _plan(spec)))
     elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
-    return {
-        "delivered": tally.delivered,
-        "errors": tally.errors,
-        "error_kinds": tally.kinds,
-        "first_error": tally.first_error,
-        "elapsed": elapsed,
-        "cpu": cpu,
-        "rss_growth": _maxrss() - rss_before,
-    }
+    return tally.figures(elapsed, cpu, rss_before)
 
 
 def _untyped(module: str) -> Any:
@@ -388,13 +392,7 @@ def _trio_webhook(spec: dict[str, Any]) -> dict[str, Any]:
 
     elapsed, cpu = trio.run(timed)
     return {
-        "delivered": tally.delivered,
-        "errors": tally.errors,
-        "error_kinds": tally.kinds,
-        "first_error": tally.first_error,
-        "elapsed": elapsed,
-        "cpu": cpu,
-        "rss_growth": _maxrss() - rss_before,
+        **tally.figures(elapsed, cpu, rss_before),
         "api": used,
         **counters,
     }
