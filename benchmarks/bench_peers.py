@@ -103,14 +103,11 @@ class _ViaHeader:
 
     def __init__(self, app: Any) -> None:
         self.app = app
-        # The clients' (host, port) seen: the connections they opened.
-        self.clients: set[tuple[str, int]] = set()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        self.clients.add(tuple(scope["client"]))
 
         async def send_with_via(message: Any) -> None:
             if message["type"] == "http.response.start":
@@ -140,6 +137,7 @@ def serve(config: dict[str, Any]) -> None:
     import trio
 
     from trio_webhook.testing import FakeDiscord, serve_fake_discord
+    from trio_webhook.testing._asgi import ConnectionCounter
 
     async def main() -> None:
         # X-RateLimit-Reset in real epoch seconds, as Discord sends it: hikari paces on it
@@ -148,7 +146,8 @@ def serve(config: dict[str, Any]) -> None:
         fake = FakeDiscord(seed=1, epoch_offset=epoch_offset, **config["fake"])
         since = 0
         hooks: list[Any] = []
-        app = _ViaHeader(fake)
+        counter = ConnectionCounter(fake)
+        app = _ViaHeader(counter)
         async with serve_fake_discord(app, tls=True) as server:  # type: ignore[arg-type]
             server.ca.cert_pem.write_to_path(config["ca_file"])
             print(json.dumps({"url": server.url}), flush=True)
@@ -168,7 +167,7 @@ def serve(config: dict[str, Any]) -> None:
                         channel = fake.create_channel() if config["one_channel"] else None
                         hooks = [fake.create_webhook(channel) for _ in range(config["hooks"])]
                         since = len(fake.requests)
-                        app.clients.clear()
+                        counter.clients.clear()
                         print(json.dumps([[h.id, h.token] for h in hooks]), flush=True)
                         continue
                     stats = fake.stats()
@@ -182,7 +181,7 @@ def serve(config: dict[str, Any]) -> None:
                         "requests": stats.requests,
                         "messages": stats.messages,
                         "rate_limited": dict(stats.rate_limited),
-                        "connections": len(app.clients),
+                        "connections": len(counter.clients),
                         "duplicates": _duplicates(fake, hooks),
                     }
                     print(json.dumps(answer), flush=True)

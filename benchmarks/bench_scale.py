@@ -29,7 +29,6 @@ import statistics
 import time
 import tracemalloc
 from multiprocessing.connection import Connection
-from typing import Any
 
 import trio
 import trio.testing
@@ -38,7 +37,7 @@ from trio_webhook import Message, SenderConfig, open_webhook_sender
 from trio_webhook.ratelimit import MemoryStore, RateLimitTracker
 from trio_webhook.ratelimit._records import GlobalPacing
 from trio_webhook.testing import FakeDiscord, serve_fake_discord
-from trio_webhook.testing._asgi import ASGIReceive, ASGIScope, ASGISend
+from trio_webhook.testing._asgi import ConnectionCounter
 
 
 def open_close_us(rounds: int, default_transport: bool) -> tuple[float, float]:
@@ -108,24 +107,13 @@ def lane_us(lanes: int = 2000) -> float:
     return (spent[0] - spent[1]) / lanes * 1e6
 
 
-class _Counting:
-    def __init__(self, fake: FakeDiscord) -> None:
-        self.fake = fake
-        self.clients: set[Any] = set()
-
-    async def __call__(self, scope: ASGIScope, receive: ASGIReceive, send: ASGISend) -> None:
-        if scope["type"] == "http":
-            self.clients.add(tuple(scope["client"]))
-        await self.fake(scope, receive, send)
-
-
 def serve(pipe: Connection, hooks: int) -> None:
     """The fake, in its own process: sends the webhook URLs, then the stats when asked."""
 
     async def main() -> None:
         fake = FakeDiscord(bucket_limit=10**9)
         made = [fake.create_webhook() for _ in range(hooks)]
-        app = _Counting(fake)
+        app = ConnectionCounter(fake)
         async with serve_fake_discord(app, tls=False) as server:  # type: ignore[arg-type]
             pipe.send([server.webhook_url(h) for h in made])
             await trio.to_thread.run_sync(pipe.recv)

@@ -17,27 +17,14 @@ import trio
 
 from trio_webhook import Message, open_webhook_sender
 from trio_webhook.testing import FakeDiscord, FakeDiscordServer, serve_fake_discord
-from trio_webhook.testing._asgi import ASGIReceive, ASGIScope, ASGISend
+from trio_webhook.testing._asgi import ConnectionCounter
 from trio_webhook.transport import H11Transport, HTTPRequest, default_transport
 from trio_webhook.transport._pool import DEFAULT_MAX_CONNECTIONS
 
 
-class _CountingApp:
-    """FakeDiscord behind a count of the client connections the server saw."""
-
-    def __init__(self, fake: FakeDiscord) -> None:
-        self.fake = fake
-        self.clients: set[Any] = set()
-
-    async def __call__(self, scope: ASGIScope, receive: ASGIReceive, send: ASGISend) -> None:
-        if scope["type"] == "http":
-            self.clients.add(tuple(scope["client"]))
-        await self.fake(scope, receive, send)
-
-
 @asynccontextmanager
-async def _served(fake: FakeDiscord) -> AsyncIterator[tuple[FakeDiscordServer, _CountingApp]]:
-    app = _CountingApp(fake)
+async def _served(fake: FakeDiscord) -> AsyncIterator[tuple[FakeDiscordServer, ConnectionCounter]]:
+    app = ConnectionCounter(fake)
     async with serve_fake_discord(cast(Any, app), tls=False) as server:
         yield server, app
 

@@ -15,6 +15,7 @@ __all__ = [
     "ASGIReceive",
     "ASGIScope",
     "ASGISend",
+    "ConnectionCounter",
     "ConnectionDroppedError",
 ]
 
@@ -31,3 +32,21 @@ class ConnectionDroppedError(Exception):
     The in-process transport turns it into ``httpx.RemoteProtocolError``; hypercorn closes
     the connection without completing the response.
     """
+
+
+class ConnectionCounter:
+    """Wraps an ASGI app; ``clients`` holds the client ``(host, port)`` of every request.
+
+    Each address is one connection the client opened (benchmarks and the pool's tests
+    count them).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.clients: set[tuple[str, int]] = set()
+
+    async def __call__(self, scope: ASGIScope, receive: ASGIReceive, send: ASGISend) -> None:
+        if scope["type"] == "http":
+            host, port = scope["client"]
+            self.clients.add((host, port))
+        await self.app(scope, receive, send)
