@@ -24,7 +24,7 @@ import trio
 from trio_webhook._delivery import DeliveryLoop
 from trio_webhook._durable import Durable
 from trio_webhook._errors import DeliveryFailed
-from trio_webhook._models import Delivery, SentMessage
+from trio_webhook._models import Delivery
 from trio_webhook._progress import PlanProgress
 from trio_webhook._receipts import Item
 from trio_webhook._records import discord_error_in
@@ -188,8 +188,7 @@ def _settle(sender: DeliveryLoop, item: Item, outcome: Outcome) -> None:
         return
     if outcome.delivered:
         sender._delivered += 1
-        sent = tuple(SentMessage.from_json(raw) for raw in outcome.sent)
-        item.receipt._resolve(Delivery(messages=sent))
+        item.receipt._resolve(Delivery.from_answers(outcome.sent))
         return
     sender._dead += 1
     item.receipt._fail(
