@@ -2,10 +2,10 @@
 
 Run: ``python benchmarks/bench_buffer.py [--messages 100000] [--timed 20000] [--rounds 3]``
 
-The mover runs and fills the bounded channel, then blocks because nobody receives: the
-stall the buffer exists for. ``--messages`` are pushed first (untimed), then ``--timed``
-more are built one by one, as a producer builds them, and each push is timed
-(``perf_counter_ns``; the build is not timed).
+Nobody takes from the buffer: the stall it exists for (the front, 100 entries as a
+sender's ``queue_cap``, is full, and everything after is buffered). ``--messages`` are
+pushed first (untimed), then ``--timed`` more are built one by one, as a producer builds
+them, and each push is timed (``perf_counter_ns``; the build is not timed).
 
 Two cases: every message with content, an embed and a 1 KiB file (``shed file``: past
 the high-water mark each push also sheds the oldest buffered message's file), and the
@@ -72,43 +72,35 @@ class Figures:
 
 
 async def latencies(buffered: int, timed: int, rounds: int, size: int) -> dict[bool, Figures]:
-    """Push ``buffered`` messages, then time ``timed`` more a round and mode, mover stalled.
+    """Push ``buffered`` messages, then time ``timed`` more a round and mode, none taken.
 
     Returns:
         The best figures of the rounds, with the collector as it is (``False``) and with
         ``gc.freeze()`` once the buffer is full (``True``).
     """
-    buffer = PressureBuffer[Item](200, buffered + 2 * rounds * timed + 1)
-    send, receive = trio.open_memory_channel[Item](100)
+    buffer = PressureBuffer[Item](200, buffered + 2 * rounds * timed + 1, ready_cap=100)
     clock = time.perf_counter_ns
     best: dict[bool, Figures] = {}
-    async with trio.open_nursery() as nursery:
-        await nursery.start(buffer.run_mover, send)
-        # The mover parks on the empty buffer (else it may hold the lock, and the pushes
-        # would be staged until it runs, unshed).
-        await trio.testing.wait_all_tasks_blocked()
-        for n in range(buffered):
-            buffer.push_nowait(make(n, size))
-        await trio.testing.wait_all_tasks_blocked()  # the mover filled the channel
-        n = buffered
-        # Interleaved, on one buffer: both modes see the same machine load and about
-        # the same number of buffered messages (the timed pushes add 2 * rounds * timed).
-        for _ in range(rounds):
-            for freeze in (False, True):
-                if freeze:
-                    gc.freeze()
-                ns: list[int] = []
-                full = gc.get_stats()[2]["collections"]
-                for n in range(n, n + timed):  # noqa: B020 (n goes on from where it was)
-                    entry = make(n, size)
-                    t0 = clock()
-                    buffer.push_nowait(entry)
-                    ns.append(clock() - t0)
-                got = Figures.of(ns, gc.get_stats()[2]["collections"] - full)
-                gc.unfreeze()
-                best[freeze] = best[freeze].best(got) if freeze in best else got
-        nursery.cancel_scope.cancel()
-    receive.close()
+    await trio.lowlevel.checkpoint()
+    for n in range(buffered):
+        buffer.push_nowait(make(n, size))
+    n = buffered
+    # Interleaved, on one buffer: both modes see the same machine load and about
+    # the same number of buffered messages (the timed pushes add 2 * rounds * timed).
+    for _ in range(rounds):
+        for freeze in (False, True):
+            if freeze:
+                gc.freeze()
+            ns: list[int] = []
+            full = gc.get_stats()[2]["collections"]
+            for n in range(n, n + timed):  # noqa: B020 (n goes on from where it was)
+                entry = make(n, size)
+                t0 = clock()
+                buffer.push_nowait(entry)
+                ns.append(clock() - t0)
+            got = Figures.of(ns, gc.get_stats()[2]["collections"] - full)
+            gc.unfreeze()
+            best[freeze] = best[freeze].best(got) if freeze in best else got
     return best
 
 
@@ -135,32 +127,27 @@ def latency_table(buffered: int, timed: int, rounds: int) -> None:
 async def fill_to_cap(config: SenderConfig, total: int, size: int) -> tuple[int, int]:
     """Push ``total`` messages into a stalled buffer, draining on ``QueueFull``."""
     buffer = PressureBuffer[Item].from_config(config)
-    send, receive = trio.open_memory_channel[Item](config.queue_cap)
     full = 0
-    async with trio.open_nursery() as nursery:
-        await nursery.start(buffer.run_mover, send)
-        for n in range(total):
-            if n % 1000 == 0:
-                await trio.testing.wait_all_tasks_blocked()
-            try:
-                buffer.push_nowait(make(n, size))
-            except QueueFull:
-                full += 1
-                buffer.drain_nowait()  # untimed: as shutdown dead-lettering would
-        shed = buffer.statistics().shed_messages
-        nursery.cancel_scope.cancel()
-    receive.close()
-    return full, shed
+    await trio.lowlevel.checkpoint()
+    for n in range(total):
+        try:
+            buffer.push_nowait(make(n, size))
+        except QueueFull:
+            full += 1
+            buffer.drain_nowait()  # untimed: as shutdown dead-lettering would
+    return full, buffer.statistics().shed_messages
 
 
 def caps_report(size: int) -> None:
     config = SenderConfig()
     gc.collect()
     tracemalloc.start()
-    full, shed = trio.run(fill_to_cap, config, config.max_buffered + 1, size)
+    # The front (queue_cap) and max_buffered behind it fill; one more push is refused.
+    total = config.queue_cap + config.max_buffered + 1
+    full, shed = trio.run(fill_to_cap, config, total, size)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    held = config.high_water_mark + config.queue_cap + 1
+    held = config.high_water_mark + config.queue_cap
     print(
         f"default caps (high water {config.high_water_mark}, max_buffered "
         f"{config.max_buffered:,}): QueueFull {full}, shed {shed:,}; peak traced memory "

@@ -159,16 +159,17 @@ async def test_send_nowait_never_waits_and_sheds_oldest_attachments_first(
     async with open_sender(fake, hook, queue_cap=2, max_buffered=20, drain_timeout=300) as sender:
         assert sender.stats().buffered == 0
         start = trio.current_time()
-        receipts = [sender.send_nowait(with_file(i)) for i in range(20)]
+        receipts = [sender.send_nowait(with_file(i)) for i in range(22)]
         assert trio.current_time() == start  # never waited
         with pytest.raises(QueueFull):
-            sender.send_nowait(with_file(20))
+            sender.send_nowait(with_file(22))
         stats = sender.stats()
-        # The high-water mark is 2 x queue_cap = 4: each push past it stripped the oldest
-        # message that still had a file, so the newest 4 keep theirs.
+        # The first queue_cap = 2 are next in line, never shed and not counted as
+        # buffered. The high-water mark is 2 x queue_cap = 4: each push past it stripped
+        # the oldest buffered message that still had a file, so the newest 4 keep theirs.
         assert stats.buffered == 20
         assert (stats.shed_attachments, stats.shed_messages) == (16, 16)
-        assert stats.enqueued == 20  # the refused one is not counted
+        assert stats.enqueued == 22  # the refused one is not counted
         assert_balanced(sender)
     # The first shed warns at once; the rest (same instant) are summed into one more
     # warning, at the latest on shutdown, naming the first ten files: a stall does not
@@ -177,20 +178,21 @@ async def test_send_nowait_never_waits_and_sheds_oldest_attachments_first(
     assert all(r.levelno == logging.WARNING for r in shed)
     assert [extra(r, "shed_attachments") for r in shed] == [1, 15]
     assert [name for r in shed for name in extra(r, "filenames")] == [
-        f"log-{i}.txt" for i in range(11)
+        f"log-{i}.txt" for i in range(2, 13)
     ]
-    assert shed[1].getMessage().endswith("log-10.txt and 5 more")
+    assert shed[1].getMessage().endswith("log-12.txt and 5 more")
 
-    assert sender.stats().delivered == 20
+    assert sender.stats().delivered == 22
     history = fake.history(hook.channel_id)
-    assert [m["content"] for m in history] == [f"build {i}" for i in range(20)]
-    assert [e["title"] for m in history for e in m["embeds"]] == [f"#{i}" for i in range(20)]
-    assert [[a["filename"] for a in m["attachments"]] for m in history] == [[]] * 16 + [
-        [f"log-{i}.txt"] for i in range(16, 20)
+    assert [m["content"] for m in history] == [f"build {i}" for i in range(22)]
+    assert [e["title"] for m in history for e in m["embeds"]] == [f"#{i}" for i in range(22)]
+    kept = [[f"log-{i}.txt"] for i in (0, 1)]
+    assert [[a["filename"] for a in m["attachments"]] for m in history] == kept + [[]] * 16 + [
+        [f"log-{i}.txt"] for i in range(18, 22)
     ]
     assert all(r.done for r in receipts)
-    # 20 answers, one at a time, 5 s each.
-    assert trio.current_time() == 100.0
+    # 22 answers, one at a time, 5 s each.
+    assert trio.current_time() == 110.0
 
 
 async def test_shedding_a_file_an_embed_shows_keeps_the_embed_without_the_image(
@@ -237,10 +239,10 @@ async def test_shedding_warnings_are_summed_at_most_once_a_second(
             await trio.sleep(0.1)
         shed_total = sender.stats().shed_attachments
     shed = [r for r in caplog.records if "high-water" in r.getMessage()]
-    # High water 2, three more held by the pipeline (in flight, channel, mover): every
-    # message from the 6th on sheds one file, 35 in all. Warnings at t=0.5 (the first),
-    # 1.5, 2.5, 3.5 and one summary on shutdown.
-    assert shed_total == 35
+    # High water 2, two more held ahead of the buffer (in flight, and queue_cap = 1 next
+    # in line): every message from the 5th on sheds one file, 36 in all. Warnings at
+    # t=0.4 (the first), 1.4, 2.4, 3.4 and one summary on shutdown.
+    assert shed_total == 36
     assert len(shed) == 5
     assert sum(extra(r, "shed_attachments") for r in shed) == shed_total
 
@@ -263,10 +265,10 @@ async def test_send_waits_for_room_instead_of_shedding(
     assert [[a["filename"] for a in m["attachments"]] for m in history] == [
         [f"log-{i}.txt"] for i in range(8)
     ]
-    # One message in flight, one in the channel (queue_cap 1), one in the mover's hands
-    # waiting for the channel, two in the buffer (the high-water mark): the first five go
-    # at once, then each waits for an answer to free a place (5 s each).
-    assert returned == [0.0, 0.0, 0.0, 0.0, 0.0, 5.0, 10.0, 15.0]
+    # One message in flight, one next in line (queue_cap 1), two in the buffer (the
+    # high-water mark): the first four go at once, then each waits for an answer to
+    # free a place (5 s each).
+    assert returned == [0.0, 0.0, 0.0, 0.0, 5.0, 10.0, 15.0, 20.0]
 
 
 @pytest.mark.parametrize("shared", [True, False])

@@ -1,17 +1,21 @@
 """PressureBuffer: the unbounded-looking, bounded-in-fact queue in front of the sender.
 
-Producers append without ever waiting (:meth:`PressureBuffer.push_nowait`); a mover task
-(:meth:`PressureBuffer.run_mover`) feeds a bounded trio memory channel from the left.
-Past the high-water mark each new message strips the attachments of the oldest buffered
-message that still has some, so memory stays bounded while embeds and content are kept
-and the newest messages keep their files. Past ``max_buffered`` a push raises
-:class:`~trio_webhook.QueueFull`.
+Producers append without ever waiting (:meth:`PressureBuffer.push_nowait`); the sender
+task takes the oldest entry (:meth:`PressureBuffer.take`). The ``ready`` entries at the
+front, up to ``ready_cap`` (the sender's ``queue_cap``), are next in line and never shed;
+behind them is the buffer proper. Past its high-water mark each new message strips the
+attachments of the oldest buffered message that still has some, so memory stays bounded
+while embeds and content are kept and the newest messages keep their files. Past
+``max_buffered`` a push raises :class:`~trio_webhook.QueueFull`.
+
+There is no task between the producers and the sender: a mover task feeding a memory
+channel cost a task, a channel and a lock a sender, and a task switch a burst (issue 16),
+and what the channel held depended on when that task had last run.
 """
 
 from __future__ import annotations
 
 import collections
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 import attrs
@@ -19,7 +23,7 @@ import trio
 
 from trio_webhook._errors import QueueFull, SenderClosed
 from trio_webhook._models import Message
-from trio_webhook._shed import Shed, merge_shed, strip_attachments
+from trio_webhook._shed import Shed, strip_attachments
 
 if TYPE_CHECKING:
     from trio_webhook._config import SenderConfig
@@ -54,7 +58,7 @@ class BufferStatistics:
     """A snapshot of a :class:`PressureBuffer`.
 
     Attributes:
-        buffered: Messages waiting in the buffer (not yet handed to the channel).
+        buffered: Messages waiting in the buffer, behind the ``ready`` ones.
         high_water: Buffered messages past which attachments are shed.
         max_buffered: The hard cap; pushes past it raise ``QueueFull``.
         shed_attachments: Files dropped so far.
@@ -77,44 +81,45 @@ def _check_positive(_inst: object, attr: attrs.Attribute[int], value: int) -> No
 # path through its setattr hook (a third of a push's time). Bounds are checked at creation.
 @attrs.define(on_setattr=attrs.setters.NO_OP)
 class PressureBuffer(Generic[T]):
-    """A FIFO of messages in front of a bounded channel, shedding attachments under pressure.
+    """A FIFO of messages for one consumer, shedding attachments under pressure.
 
     Args:
-        high_water: Buffered messages past which each push sheds the attachments of the
-            oldest buffered message that still has some.
+        high_water: Buffered messages (behind the ready ones) past which each push sheds
+            the attachments of the oldest buffered message that still has some.
         max_buffered: Hard cap of buffered messages (``>= high_water``).
-        on_shed: Called with every :class:`Shed`, whichever task shed (see
-            :meth:`push_nowait`); the place to log a warning and count.
+        ready_cap: Entries at the front that are next in line: never shed, and not
+            counted as buffered (a sender's ``queue_cap``).
 
     Resource handling:
-        :meth:`run_mover` owns the send channel it is given and closes it when the buffer
-        is closed and empty, or when the mover is cancelled. An entry the mover holds when
-        cancelled is put back at the front, so :meth:`drain_nowait` still returns it.
+        Nothing to close but the buffer itself: :meth:`close` refuses pushes, and
+        :meth:`take` raises ``trio.EndOfChannel`` once the buffer is closed and empty.
+        :meth:`drain_nowait` takes what is left. The buffer holds no reference to its
+        owner (no callback), so a sender and its buffer are freed by reference counting,
+        not left for the garbage collector.
 
     Example::
 
         buffer = PressureBuffer[Entry[None]](high_water=200, max_buffered=10_000)
-        send, receive = trio.open_memory_channel[Entry[None]](100)
-        nursery.start_soon(buffer.run_mover, send)
-        buffer.push_nowait(Entry(Message(content="hi"), None))
+        shed = buffer.push_nowait(Entry(Message(content="hi"), None))
+        entry = await buffer.take()
     """
 
     high_water: int = attrs.field(default=200, validator=_check_positive)
     max_buffered: int = attrs.field(default=10_000, validator=_check_positive)
-    on_shed: Callable[[Shed], object] | None = attrs.field(default=None, kw_only=True)
+    ready_cap: int = attrs.field(default=1, validator=_check_positive, kw_only=True)
 
+    # The front, at most ready_cap entries; the buffer proper is non-empty only while the
+    # front is full, so the oldest entry is always ready[0].
+    _ready: collections.deque[T] = attrs.field(init=False, factory=collections.deque)
     _deque: collections.deque[T] = attrs.field(init=False, factory=collections.deque)
-    # Entries pushed while the lock was held (see push_nowait), folded in by the next holder.
-    _pending: list[T] = attrs.field(init=False, factory=list)
     # The cursor: every buffered entry that still has attachments, oldest first (the
-    # deque's order). Shedding pops its left end, and the mover drops an entry from it
-    # when it pops that entry: as an ordered part of the deque, its left end is the
-    # deque's left end whenever that entry is in it at all, so one identity test says
+    # deque's order). Shedding pops its left end, and a take drops an entry from it when
+    # it moves that entry to the front: as an ordered part of the deque, its left end is
+    # the deque's left end whenever that entry is in it at all, so one identity test says
     # so. Each entry goes in and out at most once: O(1) amortised per push, never a scan
     # of the deque, and nothing stored per entry but the reference (a sequence number
     # beside each was one more object per buffered message).
     _with_files: collections.deque[T] = attrs.field(init=False, factory=collections.deque)
-    _lock: trio.Lock = attrs.field(init=False, factory=trio.Lock)
     _not_empty: trio.lowlevel.ParkingLot = attrs.field(init=False, factory=trio.lowlevel.ParkingLot)
     _room: trio.lowlevel.ParkingLot = attrs.field(init=False, factory=trio.lowlevel.ParkingLot)
     _closed: bool = attrs.field(init=False, default=False)
@@ -128,14 +133,18 @@ class PressureBuffer(Generic[T]):
             )
 
     @classmethod
-    def from_config(
-        cls, config: SenderConfig, *, on_shed: Callable[[Shed], object] | None = None
-    ) -> PressureBuffer[T]:
-        """A buffer with ``config``'s high-water mark and hard cap."""
-        return cls(config.high_water_mark, config.max_buffered, on_shed=on_shed)
+    def from_config(cls, config: SenderConfig) -> PressureBuffer[T]:
+        """A buffer with ``config``'s high-water mark, hard cap and ``queue_cap``."""
+        return cls(config.high_water_mark, config.max_buffered, ready_cap=config.queue_cap)
 
     def __len__(self) -> int:
-        return len(self._deque) + len(self._pending)
+        """Buffered entries, behind the ready ones (what the high-water mark counts)."""
+        return len(self._deque)
+
+    @property
+    def queued(self) -> int:
+        """Every entry not yet taken: the ready ones and the buffered ones."""
+        return len(self._ready) + len(self._deque)
 
     @property
     def closed(self) -> bool:
@@ -145,7 +154,7 @@ class PressureBuffer(Generic[T]):
     def statistics(self) -> BufferStatistics:
         """A frozen snapshot of the buffer's state and counters."""
         return BufferStatistics(
-            buffered=len(self),
+            buffered=len(self._deque),
             high_water=self.high_water,
             max_buffered=self.max_buffered,
             shed_attachments=self._shed_attachments,
@@ -156,8 +165,7 @@ class PressureBuffer(Generic[T]):
         """Append ``entry`` without waiting; past the high-water mark, shed attachments.
 
         Returns:
-            What this push shed (the same :class:`Shed` is passed to ``on_shed``), or
-            ``None`` when nothing was.
+            What this push shed, or ``None`` when nothing was.
 
         Raises:
             QueueFull: ``max_buffered`` messages are already buffered; nothing was added.
@@ -165,37 +173,23 @@ class PressureBuffer(Generic[T]):
         """
         if self._closed:
             raise SenderClosed("the sender is closed; it accepts no more messages")
-        buffered = len(self._deque) + len(self._pending)
-        if buffered >= self.max_buffered:
-            raise QueueFull(
-                f"{buffered} messages are buffered (max_buffered={self.max_buffered}); "
-                "slow down, use `await send()` to wait for room, or raise max_buffered"
-            )
-        if self._lock.locked():
-            # The lock is held only by the mover, and only between acquiring it and its
-            # critical section: trio's Lock.acquire ends with a checkpoint *after* taking
-            # the lock, and this task may run right then. No critical section here ever
-            # awaits, so the holder is never half-way through a change. Waiting is not
-            # allowed and dropping is not either: stage the entry, and the holder folds it
-            # in (in order, shedding as needed) before it touches the deque.
-            self._pending.append(entry)
-            if self._not_empty:
-                self._not_empty.unpark_all()
-            return None
-        # The lock is free, so no task is inside a critical section, and none can enter
-        # one before this returns: nothing below awaits, and trio switches tasks only at
-        # checkpoints. Taking the lock anyway gains no exclusion and cost a quarter of a
-        # push (trio registers the holder with a parking-lot breaker, then removes it).
-        shed = self._fold_pending() if self._pending else None
-        more = self._append(entry)
+        # No lock anywhere: nothing in this class awaits between reading and changing
+        # the deques, and trio switches tasks only at checkpoints.
+        shed = None
+        if not self._deque and len(self._ready) < self.ready_cap:
+            self._ready.append(entry)
+        else:
+            buffered = len(self._deque)
+            if buffered >= self.max_buffered:
+                raise QueueFull(
+                    f"{buffered} messages are buffered (max_buffered={self.max_buffered}); "
+                    "slow down, use `await send()` to wait for room, or raise max_buffered"
+                )
+            shed = self._append(entry)
         # This runs once per push: skip the wake-up call when nobody waits (the hot path).
         if self._not_empty:
             self._not_empty.unpark_all()
-        if shed is not None:
-            more = merge_shed(shed, more)
-        if more is not None and self.on_shed is not None:
-            self.on_shed(more)
-        return more
+        return shed
 
     async def push(self, entry: T) -> None:
         """Append ``entry`` once the buffer is below the high-water mark; never sheds.
@@ -209,74 +203,51 @@ class PressureBuffer(Generic[T]):
         while True:
             if self._closed:
                 raise SenderClosed("the sender is closed; it accepts no more messages")
-            if len(self) < self.high_water:
+            if len(self._deque) < self.high_water:
                 # Room now, and nothing awaits between this check and the append, so the
                 # push lands at or under the mark and sheds nothing.
                 self.push_nowait(entry)
                 return
             await self._room.park()
 
-    async def run_mover(
-        self,
-        send_channel: trio.MemorySendChannel[T],
-        *,
-        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
-    ) -> None:
-        """Move entries, oldest first, into ``send_channel`` until closed and empty.
+    def take_nowait(self) -> T:
+        """The oldest entry, taken off the buffer.
 
-        Takes the lock around each pop only, never across the channel send, so pushes
-        are never held up by a full channel. Closes ``send_channel`` when done.
-
-        Cancellation: the entry being sent, if any, goes back to the front of the buffer,
-        and the channel is closed; :meth:`drain_nowait` then returns everything not sent.
+        Raises:
+            trio.WouldBlock: Nothing is queued (and the buffer is open).
+            trio.EndOfChannel: The buffer is closed and empty.
         """
-        async with send_channel:
-            task_status.started()
-            while True:
-                if self._lock.locked():  # only while drain() waits for its turn
-                    async with self._lock:
-                        shed, entry = self._take()
-                else:
-                    # As in push_nowait: the lock is free and nothing here awaits, so no
-                    # task can be inside a critical section; taking the lock would add a
-                    # task switch a message and exclude nothing.
-                    shed, entry = self._take()
-                if shed is not None and self.on_shed is not None:
-                    self.on_shed(shed)
-                if entry is None:
-                    if self._closed:
-                        return
-                    # Nothing awaits between the emptiness check above and parking, so
-                    # no push can slip in unseen.
-                    await self._not_empty.park()
-                    continue
-                if self._room:
-                    self._room.unpark_all()
-                try:
-                    # Room in the channel: no yield (the loop still checkpoints once the
-                    # channel is full or the buffer empty, at most queue_cap entries on).
-                    send_channel.send_nowait(entry)
-                    continue
-                except trio.WouldBlock:
-                    pass
-                except BaseException:
-                    self._unpop(entry)
-                    raise
-                try:
-                    await send_channel.send(entry)
-                except BaseException:
-                    # A cancelled trio send delivered nothing: put the entry back first
-                    # in line, so shutdown dead-letters it instead of losing it.
-                    self._unpop(entry)
-                    raise
+        ready = self._ready
+        if not ready:
+            if self._closed:
+                raise trio.EndOfChannel
+            raise trio.WouldBlock
+        entry = ready.popleft()
+        if self._deque:
+            ready.append(self._popleft())
+            if self._room:
+                self._room.unpark_all()
+        return entry
 
-    def _take(self) -> tuple[Shed | None, T | None]:
-        """Fold the staged pushes in and pop the oldest entry (a critical section)."""
-        shed = self._fold_pending()
-        return shed, (self._popleft() if self._deque else None)
+    async def take(self) -> T:
+        """The oldest entry, waiting for one if none is queued.
+
+        Cancellation: a cancelled ``take`` took nothing. It checks for cancellation
+        first, but does not yield when an entry is there: the consumer parks on its own
+        work anyway (a task switch a message saved).
+
+        Raises:
+            trio.EndOfChannel: The buffer is closed and empty.
+        """
+        await trio.lowlevel.checkpoint_if_cancelled()
+        while not self._ready and not self._closed:
+            # Nothing awaits between the emptiness check and parking, so no push can
+            # slip in unseen.
+            await self._not_empty.park()
+        return self.take_nowait()
 
     def close(self) -> None:
-        """Accept no more pushes; the mover ends once the buffer is empty.
+        """Accept no more pushes; :meth:`take` ends once the buffer is empty.
 
         Waiting :meth:`push` calls raise ``SenderClosed``. Idempotent.
         """
@@ -285,34 +256,19 @@ class PressureBuffer(Generic[T]):
         self._room.unpark_all()
 
     def drain_nowait(self) -> list[T]:
-        """Take every buffered entry, oldest first (for dead-lettering at shutdown).
+        """Take every queued entry, oldest first (for dead-lettering at shutdown).
 
-        Call it once the mover has stopped.
-
-        Raises:
-            trio.WouldBlock: The mover is between taking the lock and its critical
-                section (it is still running); use :meth:`drain` instead.
+        Entries are taken as they are: shedding is for messages that will still be sent,
+        and these are about to be dead-lettered whole.
         """
-        self._lock.acquire_nowait()
-        try:
-            # Staged entries are taken as they are: shedding is for messages that will
-            # still be sent, and these are about to be dead-lettered whole.
-            taken = [*self._deque, *self._pending]
-            self._pending = []
-            self._deque.clear()
-            self._with_files.clear()
-        finally:
-            self._lock.release()
+        taken = [*self._ready, *self._deque]
+        self._ready.clear()
+        self._deque.clear()
+        self._with_files.clear()
         self._room.unpark_all()
         return taken
 
-    async def drain(self) -> list[T]:
-        """Like :meth:`drain_nowait`, but waits for the lock if the mover holds it."""
-        async with self._lock:
-            pass
-        return self.drain_nowait()
-
-    # -- the critical sections: called with the lock held; none of them awaits ------------
+    # -- the changes to the deques; none of them awaits ---------------------------------
 
     def _append(self, entry: T) -> Shed | None:
         self._deque.append(entry)
@@ -335,32 +291,9 @@ class PressureBuffer(Generic[T]):
         names = (files[0].filename,) if len(files) == 1 else tuple([f.filename for f in files])
         return Shed(1, len(files), names)
 
-    def _fold_pending(self) -> Shed | None:
-        if not self._pending:
-            return None
-        staged, self._pending = self._pending, []
-        # Summed once at the end: merging Shed by Shed copied the growing tuple of names
-        # each time, quadratic in the entries staged (a burst of 100,000: seconds).
-        messages = attachments = 0
-        names: list[str] = []
-        for entry in staged:
-            shed = self._append(entry)
-            if shed is not None:
-                messages += shed.messages
-                attachments += shed.attachments
-                names.extend(shed.filenames)
-        return Shed(messages, attachments, tuple(names)) if messages else None
-
     def _popleft(self) -> T:
         entry = self._deque.popleft()
         with_files = self._with_files
         if with_files and with_files[0] is entry:
             with_files.popleft()
         return entry
-
-    def _unpop(self, entry: T) -> None:
-        # Runs while unwinding, so it cannot await for the lock; the mover is the only
-        # task that ever holds the lock across a checkpoint, and it is this task.
-        self._deque.appendleft(entry)
-        if entry.message.attachments:
-            self._with_files.appendleft(entry)

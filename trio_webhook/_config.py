@@ -51,7 +51,8 @@ class SenderConfig:
     :meth:`from_toml` for the other two sources.
 
     Attributes:
-        queue_cap: Size of the bounded channel between the buffer and the sender task.
+        queue_cap: Messages next in line for the sender task: never shed, and not
+            counted against ``high_water`` or ``max_buffered``.
         high_water: Buffered messages past which ``send_nowait`` sheds attachments
             (oldest first); ``None`` means ``2 * queue_cap``. See :attr:`high_water_mark`.
         max_buffered: Hard cap of buffered messages; ``send_nowait`` raises ``QueueFull``

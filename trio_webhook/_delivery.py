@@ -1,7 +1,7 @@
-"""The sender's delivery loop: the mover and sender tasks, one message's delivery, dead letters.
+"""The sender's delivery loop: the sender task, one message's delivery, dead letters.
 
-:class:`DeliveryLoop` holds a sender's state (buffer, channel, counters, the message in
-hand) and the code that runs in its two tasks. A message is delivered or dead-lettered
+:class:`DeliveryLoop` holds a sender's state (buffer, counters, the message in hand) and
+the code that runs in its task. A message is delivered or dead-lettered
 here, and one message's failure never stops the next. The face is
 :class:`~trio_webhook._sender.WebhookSender`; shutdown is :mod:`._draining`.
 """
@@ -51,7 +51,7 @@ _SHED_LOG_NAMES: Final = 10
 
 
 class DeliveryLoop:
-    """A sender's state and its two tasks; see :class:`~trio_webhook._sender.WebhookSender`."""
+    """A sender's state and its task; see :class:`~trio_webhook._sender.WebhookSender`."""
 
     def __init__(
         self, client: WebhookClient, config: SenderConfig, durable: Durable | None = None
@@ -65,25 +65,26 @@ class DeliveryLoop:
         self._sink: DeadLetterSink | None = make_sink(
             config.dead_letter, include_attachments=config.dead_letter_attachments
         )
-        self._buffer: PressureBuffer[Item] = PressureBuffer.from_config(
-            config, on_shed=self._on_shed
-        )
-        self._send_channel, self._receive_channel = trio.open_memory_channel[Item](config.queue_cap)
+        self._buffer: PressureBuffer[Item] = PressureBuffer.from_config(config)
         self._enqueued = 0
         self._delivered = 0
         self._dead = 0
         # The message the sender task is working on, and what of it was delivered.
         self._current: Item | None = None
         self._current_progress = PlanProgress()
-        self._mover_scope = trio.CancelScope(shield=True)
         self._sender_scope = trio.CancelScope(shield=True)
-        self._mover_done = trio.Event()
         self._sender_done = trio.Event()
         # Shedding is logged in summaries (see _on_shed).
         self._shed_log_after = -math.inf
         self._shed_pending_messages = 0
         self._shed_pending_attachments = 0
         self._shed_pending_names: list[str] = []
+
+    def _push_nowait(self, item: Item) -> None:
+        """Queue ``item`` in the buffer (shedding past the high-water mark), or raise."""
+        shed = self._buffer.push_nowait(item)
+        if shed is not None:
+            self._on_shed(shed)
 
     def _on_shed(self, shed: Shed) -> None:
         # Called on the producer's hot path, once per push past the high-water mark: a
@@ -125,16 +126,9 @@ class DeliveryLoop:
 
     # -- the tasks ---------------------------------------------------------------------
 
-    async def _run_mover(self) -> None:
+    async def _run_sender(self) -> None:
         # Shielded: an outer cancellation must not stop the drain; shutdown cancels
         # this scope itself when the drain deadline passes.
-        try:
-            with self._mover_scope:
-                await self._buffer.run_mover(self._send_channel)
-        finally:
-            self._mover_done.set()
-
-    async def _run_sender(self) -> None:
         try:
             with self._sender_scope:
                 if self._durable is not None:
@@ -144,7 +138,7 @@ class DeliveryLoop:
                             await self._work_on(self._recover(pending))
                 while True:
                     try:
-                        item = await self._receive()
+                        item = await self._buffer.take()
                     except trio.EndOfChannel:
                         return
                     if logger.isEnabledFor(logging.DEBUG):
@@ -156,19 +150,6 @@ class DeliveryLoop:
                     await self._work_on(item)
         finally:
             self._sender_done.set()
-
-    async def _receive(self) -> Item:
-        """The next queued message: ``receive()``'s checks without its yield when one is there.
-
-        Cancellation is checked first, as ``receive()`` does, so a cancelled sender never
-        starts a message; the schedule point is left out because every request parks on
-        its answer anyway (a task switch a message saved; issue 16).
-        """
-        await trio.lowlevel.checkpoint_if_cancelled()
-        try:
-            return self._receive_channel.receive_nowait()
-        except trio.WouldBlock:
-            return await self._receive_channel.receive()
 
     async def _work_on(self, item: Item) -> None:
         self._current = item

@@ -65,10 +65,8 @@ class Draining(DeliveryLoop):
                 # then loses nothing either.
                 await self._durable.flush()
             await self._sender_done.wait()
-        self._mover_scope.cancel()
         self._sender_scope.cancel()
         with trio.CancelScope(shield=True):
-            await self._mover_done.wait()
             await self._sender_done.wait()
             if self._durable is not None:
                 # Before the leftovers are settled: a commit still running when it stops
@@ -77,11 +75,6 @@ class Draining(DeliveryLoop):
             left: list[Item] = []
             if self._current is not None:
                 left.append(self._current)
-            while True:
-                try:
-                    left.append(self._receive_channel.receive_nowait())
-                except (trio.WouldBlock, trio.EndOfChannel):
-                    break
             left.extend(self._buffer.drain_nowait())
             self._flush_shed_log()
             if left:
@@ -93,7 +86,6 @@ class Draining(DeliveryLoop):
                 )
             records = self._settle_left(left) if left else []
             self._current = None
-            self._receive_channel.close()
             # One deadline for every record: a slow sink must not stretch the exit to
             # N x SINK_TIMEOUT. The receipts already carry each failure.
             if records:
@@ -155,7 +147,6 @@ async def running(sender: S) -> AsyncIterator[S]:
             # start_soon, not start: awaiting a start could be cancelled (an outer
             # cancellation) after one task began, leaving a shielded task that nothing
             # would ever stop. Each task enters its shield before its first checkpoint.
-            nursery.start_soon(sender._run_mover)
             nursery.start_soon(sender._run_sender)
             if durable is not None:
                 nursery.start_soon(durable.run_committer)

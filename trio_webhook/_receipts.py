@@ -110,7 +110,7 @@ class SenderStats:
         wait_seconds: Total time spent waiting on the limiter.
         shed_attachments: Files dropped from buffered messages above the high-water mark.
         shed_messages: Messages that lost their files so.
-        buffered: Messages in the buffer (not yet in the bounded channel).
+        buffered: Messages in the buffer, behind the ``queue_cap`` next in line.
         kept: Messages left pending in the outbox at shutdown (not delivered in time, not
             dead): the next sender on the outbox delivers them. Their receipts fail
             with reason ``kept``.

@@ -1,13 +1,13 @@
-"""The sender: ``open_webhook_sender`` and the two tasks behind it.
+"""The sender: ``open_webhook_sender`` and the task behind it.
 
 ::
 
-    producer ──send_nowait()──▶ PressureBuffer ──mover task──▶ memory channel (queue_cap)
-                                                                  │ sender task
-                                                                  ▼
-                                        plan ─▶ WebhookClient (limiter, retry) ─▶ receipt
-                                                                  │
-                                                                  └─▶ dead letter (sink)
+    producer ──send_nowait()──▶ PressureBuffer (queue_cap ready, then shed-able)
+                                       │ sender task (takes the oldest)
+                                       ▼
+                  plan ─▶ WebhookClient (limiter, retry) ─▶ receipt
+                                       │
+                                       └─▶ dead letter (sink)
 
 Every message ends in exactly one of two ways: delivered (its receipt resolves with the
 :class:`Delivery`) or dead-lettered (its receipt raises :class:`DeliveryFailed` and the
@@ -142,7 +142,7 @@ class WebhookSender(Draining):
             split_content=self._config.split_content,
         )
         item = Item(message)
-        self._buffer.push_nowait(item)
+        self._push_nowait(item)
         self._enqueued += 1
         if self._durable is not None:
             self._durable.accept(item)
@@ -207,7 +207,7 @@ class WebhookSender(Draining):
                 f"{mark}); send(wait_for_room=False) refuses rather than waits: try again "
                 "later, or raise high_water"
             )
-        self._buffer.push_nowait(item)
+        self._push_nowait(item)
 
     async def flush(self) -> None:
         """Wait until every message accepted so far is committed to the outbox.
@@ -293,7 +293,7 @@ async def open_webhook_sender(
             ``config.rate_limit_store`` together with ``client`` or ``tracker``.
 
     Resource handling:
-        The mover and sender tasks live exactly as long as the ``async with`` block.
+        The sender task lives exactly as long as the ``async with`` block.
         Leaving it (normally, by an exception, or by cancellation from outside) drains the
         queue within ``config.drain_timeout``, in a shielded scope, then dead-letters what
         is left with reason ``shutdown``. Nothing is lost without a record.

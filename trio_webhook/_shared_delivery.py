@@ -76,9 +76,9 @@ async def _work_waits(durable: Durable) -> bool:
 
 async def _next(sender: DeliveryLoop, durable: Durable) -> Item | _End | None:
     """The next item of this sender's queue, or ``None`` when the outbox has news first."""
-    channel = sender._receive_channel
+    queue = sender._buffer
     try:
-        return channel.receive_nowait()
+        return queue.take_nowait()
     except trio.WouldBlock:
         pass
     except trio.EndOfChannel:
@@ -87,13 +87,13 @@ async def _next(sender: DeliveryLoop, durable: Durable) -> Item | _End | None:
 
     async def receive(scope: trio.CancelScope) -> None:
         try:
-            got.append(await channel.receive())
+            got.append(await queue.take())
         except trio.EndOfChannel:
             got.append(_END)
         scope.cancel()
 
     if not durable.work.is_set():
-        # Both waits are cancel-safe: a cancelled receive takes nothing off the channel.
+        # Both waits are cancel-safe: a cancelled take takes nothing off the queue.
         async with trio.open_nursery() as nursery:
             nursery.start_soon(receive, nursery.cancel_scope)
             await durable.work.wait()

@@ -15,7 +15,7 @@ import attrs
 from trio_webhook._attachments import strip_attachment_refs, strip_component_refs
 from trio_webhook._models import Embed, Message
 
-__all__ = ["Shed", "merge_shed", "strip_attachments"]
+__all__ = ["Shed", "strip_attachments"]
 
 
 @attrs.frozen
@@ -98,12 +98,3 @@ def _embeds_without_refs(embeds: tuple[Embed, ...]) -> tuple[Embed, ...]:
 
 strip_attachments: Final = _make_stripper()
 """``message`` without its attachments, nor what its embeds and components show of them."""
-
-
-def merge_shed(a: Shed | None, b: Shed | None) -> Shed | None:
-    """Both sheds as one (``None`` is no shedding)."""
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return Shed(a.messages + b.messages, a.attachments + b.attachments, a.filenames + b.filenames)
