@@ -301,8 +301,20 @@ async def open_webhook_sender(
     config = config if config is not None else DEFAULT_CONFIG
     own_client = client is None
     client = _client_for(url, config, client, tracker, ssl_context, transport)
-    async with closing_client(client, own=own_client), _opened(client, config) as sender:
-        yield sender
+    # Not closing_client: each generator-based context manager stays alive, with its
+    # frame, as long as the sender (a cost at thousands of senders; issue 16).
+    try:
+        async with _opened(client, config) as sender:
+            yield sender
+    finally:
+        if own_client:
+            await _close(client)
+
+
+async def _close(client: WebhookClient) -> None:
+    """Close ``client`` within a second, shielded (a caller's cancellation must not skip it)."""
+    with trio.move_on_after(1.0, shield=True):
+        await client.aclose()
 
 
 @asynccontextmanager
@@ -312,8 +324,7 @@ async def closing_client(client: WebhookClient, *, own: bool) -> AsyncIterator[W
         yield client
     finally:
         if own:
-            with trio.move_on_after(1.0, shield=True):
-                await client.aclose()
+            await _close(client)
 
 
 def _client_for(
@@ -345,6 +356,12 @@ def _client_for(
 @asynccontextmanager
 async def _opened(client: WebhookClient, config: SenderConfig) -> AsyncIterator[WebhookSender]:
     """A running sender on ``client``, with ``config``'s rate-limit store and outbox."""
+    if config.rate_limit_store is None and config.outbox is None:
+        # Nothing to open beside the sender: two context managers fewer, kept alive as
+        # long as it (the usual sender, and the one a thousand of are opened at once).
+        async with running(WebhookSender(client, config)) as sender:
+            yield sender
+        return
     async with (
         open_rate_limit_store(config.rate_limit_store) as store,
         shared_outbox(config.outbox) as outbox,
