@@ -119,9 +119,11 @@ class PressureBuffer(Generic[T]):
     # so. Each entry goes in and out at most once: O(1) amortised per push, never a scan
     # of the deque, and nothing stored per entry but the reference (a sequence number
     # beside each was one more object per buffered message).
-    _with_files: collections.deque[T] = attrs.field(init=False, factory=collections.deque)
+    # Made on first use, as _room: most senders never see a file or a waiting push, and a
+    # thousand idle senders then hold fewer objects for the garbage collector to walk.
+    _with_files: collections.deque[T] | None = attrs.field(init=False, default=None)
     _not_empty: trio.lowlevel.ParkingLot = attrs.field(init=False, factory=trio.lowlevel.ParkingLot)
-    _room: trio.lowlevel.ParkingLot = attrs.field(init=False, factory=trio.lowlevel.ParkingLot)
+    _room: trio.lowlevel.ParkingLot | None = attrs.field(init=False, default=None)
     _closed: bool = attrs.field(init=False, default=False)
     _shed_attachments: int = attrs.field(init=False, default=0)
     _shed_messages: int = attrs.field(init=False, default=0)
@@ -208,6 +210,8 @@ class PressureBuffer(Generic[T]):
                 # push lands at or under the mark and sheds nothing.
                 self.push_nowait(entry)
                 return
+            if self._room is None:
+                self._room = trio.lowlevel.ParkingLot()
             await self._room.park()
 
     def take_nowait(self) -> T:
@@ -225,8 +229,9 @@ class PressureBuffer(Generic[T]):
         entry = ready.popleft()
         if self._deque:
             ready.append(self._popleft())
-            if self._room:
-                self._room.unpark_all()
+            room = self._room
+            if room:
+                room.unpark_all()
         return entry
 
     async def take(self) -> T:
@@ -253,7 +258,8 @@ class PressureBuffer(Generic[T]):
         """
         self._closed = True
         self._not_empty.unpark_all()
-        self._room.unpark_all()
+        if self._room is not None:
+            self._room.unpark_all()
 
     def drain_nowait(self) -> list[T]:
         """Take every queued entry, oldest first (for dead-lettering at shutdown).
@@ -264,8 +270,9 @@ class PressureBuffer(Generic[T]):
         taken = [*self._ready, *self._deque]
         self._ready.clear()
         self._deque.clear()
-        self._with_files.clear()
-        self._room.unpark_all()
+        self._with_files = None
+        if self._room is not None:
+            self._room.unpark_all()
         return taken
 
     # -- the changes to the deques; none of them awaits ---------------------------------
@@ -273,15 +280,18 @@ class PressureBuffer(Generic[T]):
     def _append(self, entry: T) -> Shed | None:
         self._deque.append(entry)
         if entry.message.attachments:
+            if self._with_files is None:
+                self._with_files = collections.deque()
             self._with_files.append(entry)
         if len(self._deque) > self.high_water:
             return self._shed_oldest()
         return None
 
     def _shed_oldest(self) -> Shed | None:
-        if not self._with_files:
+        with_files = self._with_files
+        if not with_files:
             return None
-        victim = self._with_files.popleft()
+        victim = with_files.popleft()
         files = victim.message.attachments
         victim.message = strip_attachments(victim.message)
         self._shed_messages += 1

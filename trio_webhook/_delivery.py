@@ -73,12 +73,14 @@ class DeliveryLoop:
         self._current: Item | None = None
         self._current_progress = PlanProgress()
         self._sender_scope = trio.CancelScope(shield=True)
-        self._sender_done = trio.Event()
+        # Set when the sender task ends; the event is made only if shutdown must wait.
+        self._sender_finished = False
+        self._sender_done: trio.Event | None = None
         # Shedding is logged in summaries (see _on_shed).
         self._shed_log_after = -math.inf
         self._shed_pending_messages = 0
         self._shed_pending_attachments = 0
-        self._shed_pending_names: list[str] = []
+        self._shed_pending_names: tuple[str, ...] = ()
 
     def _push_nowait(self, item: Item) -> None:
         """Queue ``item`` in the buffer (shedding past the high-water mark), or raise."""
@@ -95,7 +97,7 @@ class DeliveryLoop:
         self._shed_pending_attachments += shed.attachments
         names = self._shed_pending_names
         if len(names) < _SHED_LOG_NAMES:
-            names.extend(shed.filenames[: _SHED_LOG_NAMES - len(names)])
+            self._shed_pending_names = names + shed.filenames[: _SHED_LOG_NAMES - len(names)]
         now = trio.current_time()
         if now >= self._shed_log_after:
             self._shed_log_after = now + _SHED_LOG_INTERVAL
@@ -122,7 +124,7 @@ class DeliveryLoop:
             },
         )
         self._shed_pending_messages = self._shed_pending_attachments = 0
-        self._shed_pending_names = []
+        self._shed_pending_names = ()
 
     # -- the tasks ---------------------------------------------------------------------
 
@@ -149,7 +151,22 @@ class DeliveryLoop:
                         )
                     await self._work_on(item)
         finally:
+            self._sender_stopped()
+
+    def _sender_stopped(self) -> None:
+        """The sender task has ended: wake a shutdown waiting for it."""
+        self._sender_finished = True
+        if self._sender_done is not None:
             self._sender_done.set()
+
+    async def _wait_sender_stopped(self) -> None:
+        """Until the sender task has ended (a checkpoint, as ``Event.wait``, if it has)."""
+        if self._sender_finished:
+            await trio.lowlevel.checkpoint()
+            return
+        if self._sender_done is None:
+            self._sender_done = trio.Event()
+        await self._sender_done.wait()
 
     async def _work_on(self, item: Item) -> None:
         self._current = item

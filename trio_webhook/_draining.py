@@ -64,10 +64,10 @@ class Draining(DeliveryLoop):
                 # Everything accepted is made durable first: a crash during the drain
                 # then loses nothing either.
                 await self._durable.flush()
-            await self._sender_done.wait()
+            await self._wait_sender_stopped()
         self._sender_scope.cancel()
         with trio.CancelScope(shield=True):
-            await self._sender_done.wait()
+            await self._wait_sender_stopped()
             if self._durable is not None:
                 # Before the leftovers are settled: a commit still running when it stops
                 # completes, and its message then stays in the outbox, not dead-lettered.

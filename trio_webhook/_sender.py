@@ -17,6 +17,7 @@ in_flight`` always holds.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import ssl
@@ -61,12 +62,30 @@ logger: Final = logging.getLogger("trio_webhook")
 _UNSEEDED: Final = random.Random()
 
 
+# Strategies and retry policies are frozen: the senders of one setting share one, so a
+# thousand senders hold no copies for the garbage collector to walk (issue 16).
+_REACTIVE: Final = ReactiveStrategy()
+_ADAPTIVE: Final = AdaptiveStrategy()
+
+
 def _strategy(config: SenderConfig) -> Strategy:
     if config.strategy == "reactive":
-        return ReactiveStrategy()
+        return _REACTIVE
     if config.strategy == "proactive":
-        return ProactiveStrategy(threshold=config.proactive_threshold)
-    return AdaptiveStrategy()
+        return _proactive(config.proactive_threshold)
+    return _ADAPTIVE
+
+
+@functools.lru_cache(maxsize=16)
+def _proactive(threshold: int) -> ProactiveStrategy:
+    return ProactiveStrategy(threshold=threshold)
+
+
+@functools.lru_cache(maxsize=16)
+def _retry_policy(base: float, cap: float, max_attempts: int, retry_ambiguous: bool) -> RetryPolicy:
+    return RetryPolicy(
+        base=base, cap=cap, max_attempts=max_attempts, retry_ambiguous=retry_ambiguous
+    )
 
 
 def client_from_config(
@@ -83,11 +102,8 @@ def client_from_config(
     rng = random.Random(config.seed) if config.seed is not None else _UNSEEDED
     return WebhookClient(
         url,
-        retry=RetryPolicy(
-            base=config.backoff_base,
-            cap=config.backoff_cap,
-            max_attempts=config.max_attempts,
-            retry_ambiguous=config.retry_ambiguous,
+        retry=_retry_policy(
+            config.backoff_base, config.backoff_cap, config.max_attempts, config.retry_ambiguous
         ),
         tracker=tracker or RateLimitTracker(strategy=_strategy(config), rng=rng),
         rng=rng,

@@ -63,7 +63,7 @@ async def run_shared_sender(sender: DeliveryLoop, durable: Durable) -> None:
                     await durable.try_lease()
                 await _deliver_upto(sender, durable, None)
     finally:
-        sender._sender_done.set()
+        sender._sender_stopped()
 
 
 async def _work_waits(durable: Durable) -> bool:

@@ -51,8 +51,11 @@ RATE_LIMITED_JITTER: Final = 0.25
 LEAD_TRIPS: Final = 16
 
 
-def _default_strategy() -> Strategy:
-    return AdaptiveStrategy()
+# Frozen, so one instance serves every tracker: a thousand trackers then hold no copies
+# for the garbage collector to walk (issue 16).
+_DEFAULT_STRATEGY: Final[Strategy] = AdaptiveStrategy()
+_DEFAULT_PACING: Final = GlobalPacing()
+_DEFAULT_BUDGET: Final = InvalidRequestBudget()
 
 
 @attrs.define
@@ -90,12 +93,12 @@ class RateLimitTracker:
         when the invalid-request budget is spent (:meth:`reserve` returns a refusal).
     """
 
-    strategy: Strategy = attrs.field(factory=_default_strategy)
+    strategy: Strategy = attrs.field(default=_DEFAULT_STRATEGY)
     store: RateLimitStore | AsyncRateLimitStore = attrs.field(factory=MemoryStore)
     rng: random.Random = attrs.field(factory=random.Random)
-    pacing: GlobalPacing = attrs.field(factory=GlobalPacing)
+    pacing: GlobalPacing = attrs.field(default=_DEFAULT_PACING)
     reservation_ttl: float = 30.0
-    budget: InvalidRequestBudget = attrs.field(factory=InvalidRequestBudget)
+    budget: InvalidRequestBudget = attrs.field(default=_DEFAULT_BUDGET)
     edge_ban_floor: float = EDGE_BAN_FLOOR
     _waits: int = attrs.field(default=0, init=False)
     _wait_seconds: float = attrs.field(default=0.0, init=False)

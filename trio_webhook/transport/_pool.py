@@ -116,8 +116,13 @@ class ConnectionPool:
             self._adopt(run)
         try:
             self._slots.acquire_nowait()
+            return
         except trio.WouldBlock:
-            await self._slots.acquire()
+            pass
+        # Outside the except block: a task parked inside one keeps the exception and its
+        # traceback alive (a thousand senders waiting for a slot: thousands of objects
+        # for the garbage collector to walk).
+        await self._slots.acquire()
 
     def _adopt(self, run: trio.lowlevel.TrioToken) -> None:
         """Start afresh in a new trio run: the old run's sockets and waiters are gone."""

@@ -65,9 +65,13 @@ class Stream(trio.abc.AsyncResource):
                 try:
                     sent = sock.send(view)
                 except BlockingIOError:
+                    sent = 0
+                if sent:
+                    view = view[sent:]
+                else:
+                    # Waited for outside the except block, which would keep the exception
+                    # and its traceback alive for as long as the wait.
                     await trio.lowlevel.wait_writable(sock)
-                    continue
-                view = view[sent:]
         except OSError as exc:
             raise trio.BrokenResourceError("the connection broke") from exc
 
@@ -84,7 +88,9 @@ class Stream(trio.abc.AsyncResource):
                 try:
                     return sock.recv(RECEIVE_SIZE)
                 except BlockingIOError:
-                    await trio.lowlevel.wait_readable(sock)
+                    pass
+                # Outside the except block: see _send_raw.
+                await trio.lowlevel.wait_readable(sock)
         except OSError as exc:
             raise trio.BrokenResourceError("the connection broke") from exc
 
@@ -155,13 +161,16 @@ class TLSStream(Stream):
             try:
                 data = tls.read(RECEIVE_SIZE)
             except ssl.SSLWantReadError:
-                await self._flush()  # a post-handshake message may want an answer
-                await self._fill(first=False)
-                continue
+                data = None
             except (ssl.SSLEOFError, ssl.SSLZeroReturnError):
                 return b""  # https_compatible: the HTTP framing tells truncation apart
             except ssl.SSLError as exc:
                 raise trio.BrokenResourceError("TLS read failed") from exc
+            if data is None:
+                # Waited for outside the except block (see Stream._send_raw).
+                await self._flush()  # a post-handshake message may want an answer
+                await self._fill(first=False)
+                continue
             if self._outgoing.pending:
                 await self._flush()
             return data
