@@ -1,6 +1,6 @@
 """From one webhook to ten thousand: opening cost, many webhooks on loopback, idle memory.
 
-Run: ``python benchmarks/bench_scale.py [--only open,many,hub] [--rounds 3]``
+Run: ``python benchmarks/bench_scale.py [--only open,many,hub] [--rounds 3] [--pairs 3]``
 
 - open: CPU (``time.process_time``) to open one sender, and to close it with nothing
   sent, in µs, the medians of ``--rounds`` rounds of 2,000: through FakeDiscord's
@@ -9,8 +9,10 @@ Run: ``python benchmarks/bench_scale.py [--only open,many,hub] [--rounds 3]``
   Then a hub lane: open a lane with one message and let it close idle, per lane.
 - many: 1,000 webhooks x 5 messages against 20 webhooks x 250, one sender per webhook
   with default settings, FakeDiscord (limits off) served by hypercorn on 127.0.0.1
-  over plain HTTP in another process. The client process's CPU per message (ms), the
-  retries, dead letters and connect timeouts, and the connections the server saw.
+  over plain HTTP in another process. The client process's CPU per message (ms) and the
+  part of it the garbage collector took, the retries, dead letters and connect timeouts,
+  and the connections the server saw; ``--pairs`` interleaved rounds, then the medians
+  and each round's ratio over its own 20 x 250.
 - hub: 10,000 webhooks, one message each, through one hub (FakeDiscord in-process,
   autojump clock), then the lanes close idle: bytes still held per webhook (tracemalloc,
   the fake's own allocations left out), and again after the tracker's buckets pass
@@ -170,11 +172,68 @@ def many(hooks: int, per_hook: int, via_hub: bool = False) -> dict[str, float]:
                     nursery.start_soon(one, url)
         return time.process_time() - start
 
-    cpu = trio.run(main)
+    collecting = _GcTimer()
+    gc.callbacks.append(collecting)  # after the fork: the server process has none
+    try:
+        cpu = trio.run(main)
+    finally:
+        gc.callbacks.remove(collecting)
     mine.send("stats")
     seen = mine.recv()
     server.join()
-    return {**totals, **seen, "cpu_ms_per_message": cpu / (hooks * per_hook) * 1000}
+    messages = hooks * per_hook
+    return {
+        **totals,
+        **seen,
+        "cpu_ms_per_message": cpu / messages * 1000,
+        "gc_ms_per_message": collecting.seconds / messages * 1000,
+    }
+
+
+class _GcTimer:
+    """A ``gc.callbacks`` entry: the time spent in collections (``perf_counter``)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._start = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._start = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._start
+
+
+def many_pairs(pairs: int) -> None:
+    """``many`` in interleaved rounds: 20 x 250, 1,000 x 5 by senders, 1,000 x 5 by a hub.
+
+    Prints each run, then the medians and each round's ratio over its own 20 x 250, so a
+    loaded machine weighs on both sides of a ratio alike.
+    """
+    cases = ((20, 250, False), (1000, 5, False), (1000, 5, True))
+    runs: dict[tuple[int, int, bool], list[dict[str, float]]] = {case: [] for case in cases}
+    for round_ in range(pairs):
+        for hooks, per_hook, via_hub in cases:
+            figures = many(hooks, per_hook, via_hub)
+            runs[(hooks, per_hook, via_hub)].append(figures)
+            shown = ", ".join(f"{k}={v:g}" for k, v in figures.items())
+            how = "one hub" if via_hub else "a sender each"
+            print(f"[{round_ + 1}/{pairs}] {hooks} webhooks x {per_hook}, {how}: {shown}")
+    base = [r["cpu_ms_per_message"] for r in runs[cases[0]]]
+    for case in cases[1:]:
+        cpu = [r["cpu_ms_per_message"] for r in runs[case]]
+        gc_ms = [r["gc_ms_per_message"] for r in runs[case]]
+        ratios = [mine / theirs for mine, theirs in zip(cpu, base, strict=True)]
+        how = "one hub" if case[2] else "a sender each"
+        print(
+            f"1000 x 5, {how}: CPU {statistics.median(cpu):.3f} ms a message (of which gc "
+            f"{statistics.median(gc_ms):.3f}) over 20 x 250's {statistics.median(base):.3f} "
+            f"(gc {statistics.median(r['gc_ms_per_message'] for r in runs[cases[0]]):.3f}): "
+            f"{statistics.median(ratios):.2f} (rounds {min(ratios):.2f}-{max(ratios):.2f}); "
+            f"retries {sum(r['retries'] for r in runs[case]):g}, dead "
+            f"{sum(r['dead'] for r in runs[case]):g}, connections "
+            f"{max(r['connections'] for r in runs[case]):g}"
+        )
 
 
 def hub_memory(count: int = 10_000) -> dict[str, float]:
@@ -228,6 +287,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--only", default="open,many,hub")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--pairs", type=int, default=3, help="interleaved rounds of the many workloads"
+    )
     args = parser.parse_args()
     only = set(args.only.split(","))
     if "open" in only:
@@ -240,14 +302,7 @@ def main() -> None:
         except ImportError:
             print("a hub lane: n/a (no trio_webhook.hub in this tree)")
     if "many" in only:
-        for hooks, per_hook, via_hub in ((20, 250, False), (1000, 5, False), (1000, 5, True)):
-            try:
-                figures = many(hooks, per_hook, via_hub)
-            except ImportError:
-                continue
-            shown = ", ".join(f"{k}={v:g}" for k, v in figures.items())
-            how = "one hub" if via_hub else "a sender each"
-            print(f"{hooks} webhooks x {per_hook}, {how}: {shown}")
+        many_pairs(args.pairs)
     if "hub" in only:
         print(f"hub, 10,000 webhooks: {hub_memory()}")
 
