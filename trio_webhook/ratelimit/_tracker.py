@@ -51,13 +51,6 @@ RATE_LIMITED_JITTER: Final = 0.25
 LEAD_TRIPS: Final = 16
 
 
-# Frozen, so one instance serves every tracker: a thousand trackers then hold no copies
-# for the garbage collector to walk (issue 16).
-_DEFAULT_STRATEGY: Final[Strategy] = AdaptiveStrategy()
-_DEFAULT_PACING: Final = GlobalPacing()
-_DEFAULT_BUDGET: Final = InvalidRequestBudget()
-
-
 @attrs.define
 class RateLimitTracker:
     """Paces requests under Discord's rate limits; all state lives in a store.
@@ -93,12 +86,13 @@ class RateLimitTracker:
         when the invalid-request budget is spent (:meth:`reserve` returns a refusal).
     """
 
-    strategy: Strategy = attrs.field(default=_DEFAULT_STRATEGY)
+    # The defaults are frozen, so one instance serves every tracker (issue 16's GC walks).
+    strategy: Strategy = attrs.field(default=AdaptiveStrategy())
     store: RateLimitStore | AsyncRateLimitStore = attrs.field(factory=MemoryStore)
     rng: random.Random = attrs.field(factory=random.Random)
-    pacing: GlobalPacing = attrs.field(default=_DEFAULT_PACING)
+    pacing: GlobalPacing = attrs.field(default=GlobalPacing())
     reservation_ttl: float = 30.0
-    budget: InvalidRequestBudget = attrs.field(default=_DEFAULT_BUDGET)
+    budget: InvalidRequestBudget = attrs.field(default=InvalidRequestBudget())
     edge_ban_floor: float = EDGE_BAN_FLOOR
     _waits: int = attrs.field(default=0, init=False)
     _wait_seconds: float = attrs.field(default=0.0, init=False)
