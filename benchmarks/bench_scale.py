@@ -6,7 +6,9 @@ Run: ``python benchmarks/bench_scale.py [--only open,many,hub] [--rounds 3] [--p
   sent, in µs, the medians of ``--rounds`` rounds of 2,000: through FakeDiscord's
   in-process transport, and with the default transport (the shared pool; nothing is
   connected).
-  Then a hub lane: open a lane with one message and let it close idle, per lane.
+  Then the objects the garbage collector tracks for an open idle sender, and the cyclic
+  garbage a closed one leaves. Then a hub lane: open a lane with one message and let it
+  close idle, per lane.
 - many: 1,000 webhooks x 5 messages against 20 webhooks x 250, one sender per webhook
   with default settings, FakeDiscord (limits off) served by hypercorn on 127.0.0.1
   over plain HTTP in another process. The client process's CPU per message (ms) and the
@@ -71,6 +73,43 @@ def open_close_us(rounds: int, default_transport: bool) -> tuple[float, float]:
 
     trio.run(main)
     return statistics.median(opens), statistics.median(closes)
+
+
+def held_objects(senders: int = 200) -> tuple[float, float]:
+    """Objects the garbage collector tracks for one open idle sender, and for a closed one.
+
+    The first: the growth of ``gc.get_objects()`` with ``senders`` open and idle, per
+    sender. The second: the cyclic garbage one opened and closed sender leaves (only the
+    collector frees it; nothing is what reference counting frees at once).
+    """
+    fake = FakeDiscord()
+    urls = [fake.create_webhook().url for _ in range(senders)]
+    figures: list[float] = []
+
+    async def main() -> None:
+        async with contextlib.AsyncExitStack() as stack:
+            await stack.enter_async_context(open_webhook_sender(urls[0]))
+            gc.collect()
+            before = len(gc.get_objects())
+            for url in urls[1:]:
+                await stack.enter_async_context(open_webhook_sender(url))
+            await trio.testing.wait_all_tasks_blocked()  # every sender task parked
+            gc.collect()
+            figures.append((len(gc.get_objects()) - before) / (senders - 1))
+        gc.collect()
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        try:
+            for url in urls:
+                async with open_webhook_sender(url):
+                    pass
+            gc.collect()
+            figures.append(len(gc.garbage) / senders)
+        finally:
+            gc.set_debug(0)
+            gc.garbage.clear()
+
+    trio.run(main)
+    return figures[0], figures[1]
 
 
 def lane_us(lanes: int = 2000) -> float:
@@ -204,17 +243,32 @@ class _GcTimer:
             self.seconds += time.perf_counter() - self._start
 
 
+def _run_many(pipe: Connection, hooks: int, per_hook: int, via_hub: bool) -> None:
+    pipe.send(many(hooks, per_hook, via_hub))
+
+
+def _isolated(hooks: int, per_hook: int, via_hub: bool) -> dict[str, float]:
+    """``many`` in a child process: what an earlier run left in the heap (caches, pools,
+    garbage) would otherwise change the collector's work, and so the CPU, of the next."""
+    mine, theirs = multiprocessing.Pipe()
+    child = multiprocessing.Process(target=_run_many, args=(theirs, hooks, per_hook, via_hub))
+    child.start()
+    figures: dict[str, float] = mine.recv()
+    child.join()
+    return figures
+
+
 def many_pairs(pairs: int) -> None:
     """``many`` in interleaved rounds: 20 x 250, 1,000 x 5 by senders, 1,000 x 5 by a hub.
 
     Prints each run, then the medians and each round's ratio over its own 20 x 250, so a
-    loaded machine weighs on both sides of a ratio alike.
+    loaded machine weighs on both sides of a ratio alike. Each run is a fresh process.
     """
     cases = ((20, 250, False), (1000, 5, False), (1000, 5, True))
     runs: dict[tuple[int, int, bool], list[dict[str, float]]] = {case: [] for case in cases}
     for round_ in range(pairs):
         for hooks, per_hook, via_hub in cases:
-            figures = many(hooks, per_hook, via_hub)
+            figures = _isolated(hooks, per_hook, via_hub)
             runs[(hooks, per_hook, via_hub)].append(figures)
             shown = ", ".join(f"{k}={v:g}" for k, v in figures.items())
             how = "one hub" if via_hub else "a sender each"
@@ -297,6 +351,11 @@ def main() -> None:
             opening, closing = open_close_us(args.rounds, default)
             which = "default" if default else "in-process"
             print(f"a sender, {which} transport: open {opening:.0f} µs, close {closing:.0f} µs")
+        idle, cyclic = held_objects()
+        print(
+            f"a sender: {idle:.0f} objects tracked by the garbage collector while open and "
+            f"idle, {cyclic:.0f} left as cyclic garbage once closed"
+        )
         try:
             print(f"a hub lane, opened and closed idle: {lane_us():.0f} µs")
         except ImportError:

@@ -7,6 +7,7 @@ exactly (or within a bound the rate-limit strategy's documented jitter justifies
 from __future__ import annotations
 
 import contextlib
+import gc
 import itertools
 import logging
 import random
@@ -645,3 +646,33 @@ async def test_token_never_reaches_logs_or_dead_letters(
     assert len(errors) == stats.dead
     assert not [e for e in errors if hook.token in e]
     assert hook.token not in repr(sender)
+
+
+async def test_a_closed_sender_is_freed_by_reference_counting(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # A thousand senders opened and closed must not each wait for a collection: no part
+    # of a sender may sit in a reference cycle (its buffer once held a bound method of
+    # it). Cyclic garbage of the library's own types, collected with DEBUG_SAVEALL.
+    fake = FakeDiscord(seed=0)
+    hook = fake.create_webhook()
+    async with open_sender(fake, hook) as warm:  # imports, caches and pools made once
+        await warm.send_nowait(Message(content="warm")).wait()
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        for n in range(3):
+            fake.inject("delay", count=1, delay=5.0)
+            async with open_sender(fake, hook, drain_timeout=0) as sender:
+                sender.send_nowait(Message(content=f"stuck {n}"))  # dead-lettered at close
+                sender.send_nowait(Message(content=f"queued {n}"))
+                await trio.sleep(1)
+            async with open_sender(fake, hook) as sender:
+                await sender.send_nowait(Message(content=f"sent {n}")).wait()
+        del sender
+        gc.collect()
+        ours = [o for o in gc.garbage if type(o).__module__.startswith("trio_webhook")]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+    assert ours == []
