@@ -156,6 +156,7 @@ CORE = [
 ]
 SHELL = {
     "trio_webhook._sender",
+    "trio_webhook._client_setup",
     "trio_webhook._delivery",
     "trio_webhook._draining",
     "trio_webhook._buffer",

@@ -27,10 +27,11 @@ from typing import Any, Final, Generic, TypedDict, TypeVar
 import trio
 
 from trio_webhook._client import WebhookClient
+from trio_webhook._client_setup import client_from_config, strategy_for
 from trio_webhook._config import SenderConfig
 from trio_webhook._models import Delivery, Embed, FilePart, Message
 from trio_webhook._receipts import Receipt
-from trio_webhook._sender import WebhookSender, _strategy, client_from_config, open_webhook_sender
+from trio_webhook._sender import WebhookSender, open_webhook_sender
 from trio_webhook._webhook_update import AvatarSource
 from trio_webhook.ratelimit import RateLimitTracker
 from trio_webhook.stores._redis import open_rate_limit_store
@@ -292,7 +293,7 @@ def shared_tracker(config: SenderConfig) -> RateLimitTracker:
     key = (config.strategy, config.proactive_threshold)
     tracker = _TRACKERS.get(key)
     if tracker is None:
-        tracker = RateLimitTracker(strategy=_strategy(config), rng=random.Random(config.seed))
+        tracker = RateLimitTracker(strategy=strategy_for(config), rng=random.Random(config.seed))
         _TRACKERS[key] = tracker
     return tracker
 
@@ -363,7 +364,7 @@ async def facade_client(
             tracker = (
                 shared_tracker(config)
                 if store is None
-                else RateLimitTracker(strategy=_strategy(config), store=store)
+                else RateLimitTracker(strategy=strategy_for(config), store=store)
             )
         chosen: FacadeOptions = {**options, "tracker": tracker}
         async with client_from_config(url, config, **chosen) as client:

@@ -8,9 +8,9 @@ until ``drain_timeout``, and dead-letters (or, with an outbox, keeps) the rest.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Final, NoReturn, TypeVar
+from contextlib import AbstractAsyncContextManager
+from types import TracebackType
+from typing import Final, Generic, NoReturn, TypeVar
 
 import trio
 
@@ -19,7 +19,7 @@ from trio_webhook._errors import SenderClosed
 from trio_webhook._receipts import Item
 from trio_webhook._records import DeadLetter
 
-__all__ = ["Draining", "running"]
+__all__ = ["Draining", "Running", "running"]
 
 logger: Final = logging.getLogger("trio_webhook")
 
@@ -138,27 +138,67 @@ class Draining(DeliveryLoop):
         return records
 
 
-@asynccontextmanager
-async def running(sender: S) -> AsyncIterator[S]:
-    """The sender's tasks for the life of the block, then the drain."""
-    durable = sender._durable
-    try:
-        async with trio.open_nursery() as nursery:
-            # start_soon, not start: awaiting a start could be cancelled (an outer
-            # cancellation) after one task began, leaving a shielded task that nothing
-            # would ever stop. Each task enters its shield before its first checkpoint.
-            nursery.start_soon(sender._run_sender)
-            if durable is not None:
-                nursery.start_soon(durable.run_committer)
-            try:
-                yield sender
-            finally:
-                await sender._shutdown()
-    except BaseExceptionGroup as group:
-        # The tasks never raise (a message's failure is its own), so the group holds the
-        # caller's exception, perhaps beside Cancelled: hand it back as itself, as trio's
-        # own as_safe_channel does, so `except KeyError` around the block still works.
-        _raise_single(group)
+def running(sender: S) -> Running[S]:
+    """The sender's tasks for the life of the ``async with`` block, then the drain."""
+    return Running(sender)
+
+
+class Running(Generic[S]):
+    """:func:`running`'s block: the sender's tasks in a nursery, the drain on leaving.
+
+    A class, not a generator-based context manager: those stay alive as long as the
+    sender, each with its generator, frame, bound ``__aexit__`` and trio's weak reference
+    to the generator (a thousand senders open at once: objects the garbage collector
+    walks, issue 16).
+    """
+
+    __slots__ = ("_manager", "_sender")
+
+    def __init__(self, sender: S) -> None:
+        self._sender = sender
+        self._manager: AbstractAsyncContextManager[trio.Nursery] = trio.open_nursery()
+
+    async def __aenter__(self) -> S:
+        sender = self._sender
+        nursery = await self._manager.__aenter__()
+        # start_soon, not start: awaiting a start could be cancelled (an outer
+        # cancellation) after one task began, leaving a shielded task that nothing
+        # would ever stop. Each task enters its shield before its first checkpoint.
+        nursery.start_soon(sender._run_sender)
+        if sender._durable is not None:
+            nursery.start_soon(sender._durable.run_committer)
+        return sender
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        raised = exc
+        try:
+            await self._sender._shutdown()
+        except BaseException as error:
+            # As a `finally` around the block would: the drain's error takes the place
+            # of the block's, which it keeps as its context.
+            if error.__context__ is None and error is not exc:
+                error.__context__ = exc
+            raised = error
+        try:
+            kind = type(raised) if raised is not None else None
+            trace = raised.__traceback__ if raised is not None else None
+            if await self._manager.__aexit__(kind, raised, trace):
+                return True
+        except BaseExceptionGroup as group:
+            # The tasks never raise (a message's failure is its own), so the group holds
+            # the caller's exception, perhaps beside Cancelled: hand it back as itself,
+            # as trio's own as_safe_channel does, so `except KeyError` around the block
+            # still works.
+            _raise_single(group)
+        if raised is not exc:
+            assert raised is not None
+            raise raised
+        return False
 
 
 def _raise_single(group: BaseExceptionGroup[BaseException]) -> NoReturn:

@@ -16,11 +16,11 @@ from typing import Final
 import attrs
 import trio
 
+from trio_webhook._client_setup import strategy_for
 from trio_webhook._config import DEFAULT_CONFIG, SenderConfig
 from trio_webhook._draining import _raise_single
 from trio_webhook._durable import shared_outbox
 from trio_webhook._hub import HubParts, WebhookHub
-from trio_webhook._sender import _strategy
 from trio_webhook._sinks import make_sink
 from trio_webhook.ratelimit import RateLimitTracker
 from trio_webhook.stores._redis import open_rate_limit_store
@@ -109,7 +109,9 @@ async def _running_hub(
         shared_outbox(config.outbox) as outbox,
     ):
         if tracker is None:
-            tracker = RateLimitTracker(strategy=_strategy(config), rng=random.Random(config.seed))
+            tracker = RateLimitTracker(
+                strategy=strategy_for(config), rng=random.Random(config.seed)
+            )
         if store is not None:
             tracker.use_store(store)
         try:

@@ -17,17 +17,17 @@ in_flight`` always holds.
 
 from __future__ import annotations
 
-import functools
 import logging
-import random
 import ssl
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from types import TracebackType
 from typing import Final
 
 import trio
 
 from trio_webhook._client import WebhookClient
+from trio_webhook._client_setup import client_from_config
 from trio_webhook._config import DEFAULT_CONFIG, SenderConfig
 from trio_webhook._draining import Draining, running
 from trio_webhook._durable import Durable, shared_outbox
@@ -35,19 +35,13 @@ from trio_webhook._errors import QueueFull
 from trio_webhook._limits import check
 from trio_webhook._models import Message
 from trio_webhook._receipts import Item, Receipt, SenderStats
-from trio_webhook._retry import RetryPolicy
 from trio_webhook._shared_delivery import run_shared_sender
 from trio_webhook.outbox import OutboxError
 from trio_webhook.ratelimit import (
-    AdaptiveStrategy,
-    ProactiveStrategy,
     RateLimitTracker,
-    ReactiveStrategy,
-    Strategy,
 )
 from trio_webhook.stores._redis import open_rate_limit_store
 from trio_webhook.transport._base import Transport
-from trio_webhook.transport._dryrun import DryRunTransport
 
 __all__ = [
     "Receipt",
@@ -59,62 +53,6 @@ __all__ = [
 ]
 
 logger: Final = logging.getLogger("trio_webhook")
-_UNSEEDED: Final = random.Random()
-
-
-# Strategies and retry policies are frozen: the senders of one setting share one, so a
-# thousand senders hold no copies for the garbage collector to walk (issue 16).
-_REACTIVE: Final = ReactiveStrategy()
-_ADAPTIVE: Final = AdaptiveStrategy()
-
-
-def _strategy(config: SenderConfig) -> Strategy:
-    if config.strategy == "reactive":
-        return _REACTIVE
-    if config.strategy == "proactive":
-        return _proactive(config.proactive_threshold)
-    return _ADAPTIVE
-
-
-@functools.lru_cache(maxsize=16)
-def _proactive(threshold: int) -> ProactiveStrategy:
-    return ProactiveStrategy(threshold=threshold)
-
-
-@functools.lru_cache(maxsize=16)
-def _retry_policy(base: float, cap: float, max_attempts: int, retry_ambiguous: bool) -> RetryPolicy:
-    return RetryPolicy(
-        base=base, cap=cap, max_attempts=max_attempts, retry_ambiguous=retry_ambiguous
-    )
-
-
-def client_from_config(
-    url: str,
-    config: SenderConfig,
-    *,
-    tracker: RateLimitTracker | None = None,
-    ssl_context: ssl.SSLContext | None = None,
-    transport: Transport | None = None,
-) -> WebhookClient:
-    """A :class:`WebhookClient` with ``config``'s timeouts, retry policy and strategy."""
-    # Seeding a generator from the OS costs ~10 µs a sender; an unseeded config wants no
-    # reproducible draws, so its clients share one (trio runs them on one thread).
-    rng = random.Random(config.seed) if config.seed is not None else _UNSEEDED
-    return WebhookClient(
-        url,
-        retry=_retry_policy(
-            config.backoff_base, config.backoff_cap, config.max_attempts, config.retry_ambiguous
-        ),
-        tracker=tracker or RateLimitTracker(strategy=_strategy(config), rng=rng),
-        rng=rng,
-        connect_timeout=config.connect_timeout,
-        total_timeout=config.total_timeout,
-        max_response_bytes=config.max_response_bytes,
-        max_upload_bytes=config.max_upload_bytes,
-        max_request_bytes=config.max_request_bytes,
-        ssl_context=ssl_context,
-        transport=DryRunTransport() if config.dry_run else transport,
-    )
 
 
 class WebhookSender(Draining):
@@ -273,8 +211,7 @@ class WebhookSender(Draining):
         )
 
 
-@asynccontextmanager
-async def open_webhook_sender(
+def open_webhook_sender(
     url: str,
     *,
     config: SenderConfig | None = None,
@@ -282,7 +219,7 @@ async def open_webhook_sender(
     tracker: RateLimitTracker | None = None,
     ssl_context: ssl.SSLContext | None = None,
     transport: Transport | None = None,
-) -> AsyncIterator[WebhookSender]:
+) -> AbstractAsyncContextManager[WebhookSender]:
     """Open a sender for one webhook: queue without blocking, deliver in order.
 
     Args:
@@ -314,17 +251,63 @@ async def open_webhook_sender(
         queue within ``config.drain_timeout``, in a shielded scope, then dead-letters what
         is left with reason ``shutdown``. Nothing is lost without a record.
     """
-    config = config if config is not None else DEFAULT_CONFIG
-    own_client = client is None
-    client = _client_for(url, config, client, tracker, ssl_context, transport)
-    # Not closing_client: each generator-based context manager stays alive, with its
-    # frame, as long as the sender (a cost at thousands of senders; issue 16).
-    try:
-        async with _opened(client, config) as sender:
-            yield sender
-    finally:
-        if own_client:
-            await _close(client)
+    return _SenderBlock(url, config, client, tracker, ssl_context, transport)
+
+
+class _SenderBlock:
+    """:func:`open_webhook_sender`'s block: the client, the running sender, the close.
+
+    A class, not a generator-based context manager: those stay alive as long as the
+    sender (a generator, its frame, a bound ``__aexit__`` and trio's weak reference to
+    the generator each), objects the garbage collector walks at a thousand senders.
+    """
+
+    __slots__ = ("_client", "_inner", "_own", "_parts")
+
+    def __init__(
+        self,
+        url: str,
+        config: SenderConfig | None,
+        client: WebhookClient | None,
+        tracker: RateLimitTracker | None,
+        ssl_context: ssl.SSLContext | None,
+        transport: Transport | None,
+    ) -> None:
+        self._parts = (url, config, client, tracker, ssl_context, transport)
+        self._own = client is None
+        self._client: WebhookClient | None = None
+        self._inner: AbstractAsyncContextManager[WebhookSender] | None = None
+
+    async def __aenter__(self) -> WebhookSender:
+        url, config, client, tracker, ssl_context, transport = self._parts
+        config = config if config is not None else DEFAULT_CONFIG
+        client = self._client = _client_for(url, config, client, tracker, ssl_context, transport)
+        if config.rate_limit_store is None and config.outbox is None:
+            # Nothing to open beside the sender (the usual one).
+            self._inner = running(WebhookSender(client, config))
+        else:
+            self._inner = _opened(client, config)
+        try:
+            return await self._inner.__aenter__()
+        except BaseException:
+            await self._close()
+            raise
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        assert self._inner is not None
+        try:
+            return await self._inner.__aexit__(exc_type, exc, tb)
+        finally:
+            await self._close()
+
+    async def _close(self) -> None:
+        if self._own and self._client is not None:
+            await _close(self._client)
 
 
 async def _close(client: WebhookClient) -> None:
@@ -372,12 +355,6 @@ def _client_for(
 @asynccontextmanager
 async def _opened(client: WebhookClient, config: SenderConfig) -> AsyncIterator[WebhookSender]:
     """A running sender on ``client``, with ``config``'s rate-limit store and outbox."""
-    if config.rate_limit_store is None and config.outbox is None:
-        # Nothing to open beside the sender: two context managers fewer, kept alive as
-        # long as it (the usual sender, and the one a thousand of are opened at once).
-        async with running(WebhookSender(client, config)) as sender:
-            yield sender
-        return
     async with (
         open_rate_limit_store(config.rate_limit_store) as store,
         shared_outbox(config.outbox) as outbox,

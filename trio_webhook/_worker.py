@@ -33,8 +33,8 @@ from typing import Final
 
 import trio
 
+from trio_webhook._client_setup import strategy_for
 from trio_webhook._config import SenderConfig
-from trio_webhook._sender import _strategy
 from trio_webhook._url import parse_webhook_url
 from trio_webhook._worker_loop import Worker, WorkerStats
 from trio_webhook.outbox import RedisOutbox
@@ -98,7 +98,7 @@ async def open_worker(
     config = config if config is not None else SenderConfig()
     _check_settings(poll_interval, idle_timeout, max_webhooks)
     rng = random.Random(config.seed)
-    tracker = tracker or RateLimitTracker(strategy=_strategy(config), rng=rng)
+    tracker = tracker or RateLimitTracker(strategy=strategy_for(config), rng=rng)
     own = not isinstance(redis_url, RedisOutbox)
     outbox = (
         RedisOutbox(redis_url, prefix=prefix, lease_seconds=lease_seconds)

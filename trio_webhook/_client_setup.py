@@ -1,0 +1,85 @@
+"""A sender's client from its settings: the retry policy, the strategy, the tracker.
+
+Shared by the sender, the hub, the worker, the facades and replay, so that one setting
+means one client everywhere.
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+import ssl
+from typing import Final
+
+from trio_webhook._client import WebhookClient
+from trio_webhook._config import SenderConfig
+from trio_webhook._retry import RetryPolicy
+from trio_webhook.ratelimit import (
+    AdaptiveStrategy,
+    ProactiveStrategy,
+    RateLimitTracker,
+    ReactiveStrategy,
+    Strategy,
+)
+from trio_webhook.transport._base import Transport
+from trio_webhook.transport._dryrun import DryRunTransport
+
+__all__ = ["client_from_config", "strategy_for"]
+
+_UNSEEDED: Final = random.Random()
+
+
+# Strategies and retry policies are frozen: the senders of one setting share one, so a
+# thousand senders hold no copies for the garbage collector to walk (issue 16).
+_REACTIVE: Final = ReactiveStrategy()
+_ADAPTIVE: Final = AdaptiveStrategy()
+
+
+def strategy_for(config: SenderConfig) -> Strategy:
+    """The rate-limit strategy ``config`` names (one shared instance per setting)."""
+    if config.strategy == "reactive":
+        return _REACTIVE
+    if config.strategy == "proactive":
+        return _proactive(config.proactive_threshold)
+    return _ADAPTIVE
+
+
+@functools.lru_cache(maxsize=16)
+def _proactive(threshold: int) -> ProactiveStrategy:
+    return ProactiveStrategy(threshold=threshold)
+
+
+@functools.lru_cache(maxsize=16)
+def _retry_policy(base: float, cap: float, max_attempts: int, retry_ambiguous: bool) -> RetryPolicy:
+    return RetryPolicy(
+        base=base, cap=cap, max_attempts=max_attempts, retry_ambiguous=retry_ambiguous
+    )
+
+
+def client_from_config(
+    url: str,
+    config: SenderConfig,
+    *,
+    tracker: RateLimitTracker | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+    transport: Transport | None = None,
+) -> WebhookClient:
+    """A :class:`WebhookClient` with ``config``'s timeouts, retry policy and strategy."""
+    # Seeding a generator from the OS costs ~10 µs a sender; an unseeded config wants no
+    # reproducible draws, so its clients share one (trio runs them on one thread).
+    rng = random.Random(config.seed) if config.seed is not None else _UNSEEDED
+    return WebhookClient(
+        url,
+        retry=_retry_policy(
+            config.backoff_base, config.backoff_cap, config.max_attempts, config.retry_ambiguous
+        ),
+        tracker=tracker or RateLimitTracker(strategy=strategy_for(config), rng=rng),
+        rng=rng,
+        connect_timeout=config.connect_timeout,
+        total_timeout=config.total_timeout,
+        max_response_bytes=config.max_response_bytes,
+        max_upload_bytes=config.max_upload_bytes,
+        max_request_bytes=config.max_request_bytes,
+        ssl_context=ssl_context,
+        transport=DryRunTransport() if config.dry_run else transport,
+    )
