@@ -1,4 +1,4 @@
-"""A sender's client from its settings: the retry policy, the strategy, the tracker.
+"""A client from a sender's settings (retry policy, strategy, tracker), and its close.
 
 Shared by the sender, the hub, the worker, the facades and replay, so that one setting
 means one client everywhere.
@@ -9,7 +9,10 @@ from __future__ import annotations
 import functools
 import random
 import ssl
+from types import TracebackType
 from typing import Final
+
+import trio
 
 from trio_webhook._client import WebhookClient
 from trio_webhook._config import SenderConfig
@@ -24,7 +27,7 @@ from trio_webhook.ratelimit import (
 from trio_webhook.transport._base import Transport
 from trio_webhook.transport._dryrun import DryRunTransport
 
-__all__ = ["client_from_config", "strategy_for"]
+__all__ = ["client_from_config", "close_client", "closing_client", "strategy_for"]
 
 _UNSEEDED: Final = random.Random()
 
@@ -83,3 +86,35 @@ def client_from_config(
         ssl_context=ssl_context,
         transport=DryRunTransport() if config.dry_run else transport,
     )
+
+
+async def close_client(client: WebhookClient) -> None:
+    """Close ``client`` within a second, shielded (a caller's cancellation must not skip it)."""
+    with trio.move_on_after(1.0, shield=True):
+        await client.aclose()
+
+
+class closing_client:
+    """``client`` for the ``async with`` block, closed after it (within a second) when ``own``.
+
+    A class, not a generator-based context manager, which would stay alive (a generator,
+    its frame, a bound ``__aexit__``, trio's weak reference) as long as a hub's lane.
+    """
+
+    __slots__ = ("_client", "_own")
+
+    def __init__(self, client: WebhookClient, *, own: bool) -> None:
+        self._client = client
+        self._own = own
+
+    async def __aenter__(self) -> WebhookClient:
+        return self._client
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._own:
+            await close_client(self._client)

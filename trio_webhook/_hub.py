@@ -20,6 +20,7 @@ import ssl
 import attrs
 import trio
 
+from trio_webhook._client_setup import client_from_config, closing_client
 from trio_webhook._config import SenderConfig
 from trio_webhook._draining import running
 from trio_webhook._errors import QueueFull, SenderClosed
@@ -27,7 +28,6 @@ from trio_webhook._hub_lane import Borrowed, Lane
 from trio_webhook._hub_stats import HubStats, compact, sum_stats
 from trio_webhook._models import Message
 from trio_webhook._receipts import Receipt, SenderStats
-from trio_webhook._sender import client_from_config, closing_client
 from trio_webhook._url import WebhookURL, parse_webhook_url
 from trio_webhook.outbox import Outbox, OutboxError
 from trio_webhook.ratelimit import RateLimitTracker

@@ -12,13 +12,13 @@ import trio
 
 from trio_webhook._attachments import strip_attachment_refs, strip_component_refs
 from trio_webhook._client import PlanProgress, WebhookClient
+from trio_webhook._client_setup import client_from_config, closing_client
 from trio_webhook._config import SenderConfig
 from trio_webhook._durable import shared_outbox
 from trio_webhook._errors import DeliveryFailed, DiscordHTTPError, TransportError, ValidationError
 from trio_webhook._models import Message
 from trio_webhook._planning import plan_requests
 from trio_webhook._records import DeadLetter
-from trio_webhook._sender import client_from_config, closing_client
 from trio_webhook._sinks import read
 from trio_webhook._url import redact
 from trio_webhook.outbox import Outbox

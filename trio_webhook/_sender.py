@@ -27,7 +27,7 @@ from typing import Final
 import trio
 
 from trio_webhook._client import WebhookClient
-from trio_webhook._client_setup import client_from_config
+from trio_webhook._client_setup import client_from_config, close_client
 from trio_webhook._config import DEFAULT_CONFIG, SenderConfig
 from trio_webhook._draining import Draining, running
 from trio_webhook._durable import Durable, shared_outbox
@@ -47,8 +47,6 @@ __all__ = [
     "Receipt",
     "SenderStats",
     "WebhookSender",
-    "client_from_config",
-    "closing_client",
     "open_webhook_sender",
 ]
 
@@ -307,23 +305,7 @@ class _SenderBlock:
 
     async def _close(self) -> None:
         if self._own and self._client is not None:
-            await _close(self._client)
-
-
-async def _close(client: WebhookClient) -> None:
-    """Close ``client`` within a second, shielded (a caller's cancellation must not skip it)."""
-    with trio.move_on_after(1.0, shield=True):
-        await client.aclose()
-
-
-@asynccontextmanager
-async def closing_client(client: WebhookClient, *, own: bool) -> AsyncIterator[WebhookClient]:
-    """``client`` for the block, closed after it (within a second) when ``own``."""
-    try:
-        yield client
-    finally:
-        if own:
-            await _close(client)
+            await close_client(self._client)
 
 
 def _client_for(

@@ -19,10 +19,11 @@ import attrs
 import trio
 
 from trio_webhook._client import WebhookClient
+from trio_webhook._client_setup import client_from_config
 from trio_webhook._config import SenderConfig
 from trio_webhook._models import Message
 from trio_webhook._records import DeadLetter
-from trio_webhook._sender import SenderStats, client_from_config, open_webhook_sender
+from trio_webhook._sender import SenderStats, open_webhook_sender
 from trio_webhook.outbox import (
     OutboxError,
     OutboxLeaseHeld,

@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING, Final
 import attrs
 import trio
 
+from trio_webhook._client_setup import client_from_config
 from trio_webhook._config import SenderConfig, Strategy
 from trio_webhook._models import Embed, EmbedField, EmbedFooter, EmbedMedia, FilePart, Message
 from trio_webhook._planning import plan_requests
-from trio_webhook._sender import SenderStats, client_from_config, open_webhook_sender
+from trio_webhook._sender import SenderStats, open_webhook_sender
 from trio_webhook._sinks import MemorySink
 from trio_webhook.cli._send import ProgressFn, watching
 from trio_webhook.ratelimit import (
