@@ -211,7 +211,8 @@ class ResponseParser:
         status_match = _STATUS_LINE_RE.fullmatch(status_line)
         if status_match is None:
             raise ProtocolError("illegal status line")
-        status = int(status_match["status"])
+        version, status_text, reason = status_match.groups()
+        status = int(status_text)
         if status < 100 or status == 101:
             raise ProtocolError(f"unexpected status {status}")
         # The header lines, each with its newline (the blank line's match starts with the
@@ -220,18 +221,18 @@ class ResponseParser:
         if pairs is None:
             pairs = name_values(check_lines(split_lines(block)[1:]))
         headers = normalise(pairs, self._max_headers)
-        head = ResponseHead(status, status_match["reason"] or b"", status_match["version"], headers)
+        head = ResponseHead(status, reason or b"", version, headers)
         if status >= 200:
             self._frame(head)
         return head
 
     def _frame(self, head: ResponseHead) -> None:
         headers = head.headers
-        self._reusable = head.http_version >= b"1.1" and b"close" not in comma_values(
-            headers, b"connection"
-        )
         names = [name for name, _ in headers]
-        length = next((v for n, v in headers if n == b"content-length"), None)
+        self._reusable = head.http_version >= b"1.1" and (
+            b"connection" not in names or b"close" not in comma_values(headers, b"connection")
+        )
+        length = headers[names.index(b"content-length")][1] if b"content-length" in names else None
         if head.status in (204, 304):
             self._state = _DONE
         elif b"transfer-encoding" in names:

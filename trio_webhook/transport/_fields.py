@@ -116,8 +116,16 @@ def normalise(pairs: list[tuple[bytes, bytes]], max_headers: int) -> list[tuple[
     if len(pairs) > max_headers:
         raise ProtocolError(f"the answer has {len(pairs)} header lines; at most {max_headers}")
     names = [name for name, _ in pairs]
-    if b"content-length" not in names and b"transfer-encoding" not in names:
+    length_lines = names.count(b"content-length")
+    encoding_lines = names.count(b"transfer-encoding")
+    if not length_lines and not encoding_lines:
         return pairs
+    if (
+        encoding_lines == 1
+        and not length_lines
+        and pairs[names.index(b"transfer-encoding")][1] == b"chunked"
+    ):
+        return pairs  # nearly every chunked answer: nothing to check further or change
     headers: list[tuple[bytes, bytes]] = []
     content_length: bytes | None = None
     chunked = False
@@ -157,6 +165,15 @@ def join_headers(headers: list[tuple[bytes, bytes]]) -> LowerCaseHeaders:
     The names are lower-case already (both codecs lower them), so the answer built from
     this mapping does not lower them again.
     """
+    if not headers:
+        return LowerCaseHeaders()
+    # The names and values hold no NUL (the grammar forbids it): joined, decoded and split
+    # again, in C, rather than decoded one by one.
+    names = b"\0".join([name for name, _ in headers]).decode("latin-1").split("\0")
+    values = b"\0".join([value for _, value in headers]).decode("latin-1").split("\0")
+    joined = LowerCaseHeaders(zip(names, values, strict=True))
+    if len(joined) == len(headers):
+        return joined
     joined = LowerCaseHeaders()
     for name, value in headers:
         key = name.decode("latin-1")
