@@ -100,6 +100,25 @@ async def test_idle_connections_close_after_the_keepalive_expiry() -> None:
             assert transport.connections_opened == 2
 
 
+async def test_a_connection_kept_after_a_busy_spell_still_expires() -> None:
+    # While every connection is in use the reaper sleeps a full expiry instead of
+    # ending (and being started again by the next keep): the connection kept at the end
+    # of such a spell must still close one expiry after it went idle, not before.
+    fake = FakeDiscord()
+    async with _served(fake) as (server, _app):
+        request, api_base = _execute(server, fake)
+        async with H11Transport(api_base, keepalive_expiry=0.5) as transport:
+            await transport.send(request)  # idle: the reaper starts
+            fake.inject("delay", delay=0.3)
+            await transport.send(request)  # the only connection, in use for 0.3 s
+            assert transport.idle_connections == 1
+            await trio.sleep(0.25)  # 0.55 s after the first keep, 0.25 s after this one
+            assert transport.idle_connections == 1
+            await trio.sleep(0.5)
+            assert transport.idle_connections == 0
+            assert transport.connections_opened == 1
+
+
 async def test_the_default_transport_is_one_pool_for_every_client() -> None:
     fake = FakeDiscord()
     async with _served(fake) as (server, app):

@@ -186,17 +186,29 @@ class ConnectionPool:
         """Close idle connections as they expire, and every one when the run ends.
 
         A system task: it lives in the run whose connections it watches, whichever task
-        kept the first one, and trio cancels it when the run's main task returns.
+        kept the first one, and trio cancels it when the run's main task returns. It
+        ends early once the pool is quiet (nothing idle, nothing in use), and the next
+        :meth:`keep` starts another.
         """
         try:
-            while self._idle and self._generation == generation:
-                await trio.sleep_until(self._idle[0][0] + self._expiry)
+            while self._generation == generation and not self.closed:
+                if self._idle:
+                    deadline = self._idle[0][0] + self._expiry
+                elif self._slots.value < self._max_connections:
+                    # Every connection is in use: none can expire before it is kept
+                    # again, a full expiry from now at the soonest. Sleeping through
+                    # that, rather than ending here to be started again by the next
+                    # keep, spares a busy pool a task's start and end per request.
+                    deadline = trio.current_time() + self._expiry
+                else:
+                    break
+                await trio.sleep_until(deadline)
                 now = trio.current_time()
                 while self._idle and now - self._idle[0][0] >= self._expiry:
                     _since, connection = self._idle.pop(0)
                     await trio.aclose_forcefully(connection.stream)
         finally:
-            # The loop ends with no idle connection left, or by the cancellation of the
+            # The loop ends with the pool quiet or closed, or by the cancellation of the
             # run's end: then whatever is still idle is closed with the run.
             if self._generation == generation:
                 self._reaping = False
