@@ -40,13 +40,13 @@ from __future__ import annotations
 
 import functools
 import ssl
-from typing import Final, Literal, cast
+from typing import Final, cast
 from urllib.parse import urlsplit
 
 import attrs
 import trio
 
-from trio_webhook._errors import TransportError, TransportErrorKind
+from trio_webhook._errors import TransportError
 from trio_webhook._url import _is_loopback, redact
 from trio_webhook.transport._base import (
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -56,6 +56,7 @@ from trio_webhook.transport._base import (
 )
 from trio_webhook.transport._codec import END_OF_MESSAGE, NEED_DATA, ClosedEarly, ProtocolError
 from trio_webhook.transport._codec import ResponseHead as _Head
+from trio_webhook.transport._deadlines import Deadline, DeadlinePassed, deadline_error
 from trio_webhook.transport._fields import join_headers
 from trio_webhook.transport._multipart import multipart_body
 from trio_webhook.transport._pool import (
@@ -75,22 +76,6 @@ __all__ = ["H11Transport"]
 # Bodies up to this size go out in the same write as the head; larger ones in slices of
 # this size, so TLS never holds a whole upload encrypted at once.
 _WRITE_CHUNK: Final = 64 * 1024
-
-_Phase = Literal["pool", "connect", "write", "read"]
-# A deadline's error by phase (a part-written request is not ambiguous: never acted on).
-_DEADLINES: Final[dict[_Phase, tuple[TransportErrorKind, str, bool]]] = {
-    "pool": ("pool_timeout", "no free connection", False),
-    "connect": ("connect_timeout", "not connected", False),
-    "write": ("write_timeout", "request not sent", False),
-    "read": ("read_timeout", "no complete answer", True),
-}
-
-
-@attrs.define
-class _Progress:
-    """How far one request got: decides the kind of a timeout."""
-
-    phase: _Phase = "pool"
 
 
 @attrs.frozen
@@ -262,40 +247,46 @@ class H11Transport:
         else:
             body, content_type = [], None
         head = _RequestParts(request, content_type, body)
-        progress = _Progress()
         # The stream checks for cancellation only where it waits: a request cancelled
         # already must not go out (a checkpoint, as every trio I/O call is).
         await trio.lowlevel.checkpoint_if_cancelled()
-        with trio.move_on_after(self._total_timeout):
-            return await self._send(head, route, progress)
-        raise self._deadline_error(progress.phase, route)
-
-    def _deadline_error(self, phase: _Phase, route: str) -> TransportError:
-        kind, what, ambiguous = _DEADLINES[phase]
-        within = f"within {self._total_timeout:g} s"
-        return TransportError(kind, f"{what} {within}", ambiguous=ambiguous, route=route)
-
-    async def _send(self, parts: _RequestParts, route: str, progress: _Progress) -> HTTPResponse:
         pool = self._pool
-        await pool.acquire_slot()
+        # The whole request's deadline, kept by the pool rather than a cancel scope (see
+        # _deadlines): its errors, once it passed, are the deadline's.
+        deadline = pool.begin(self._total_timeout)
+        try:
+            return await self._send(pool, head, route, deadline)
+        except DeadlinePassed:
+            pass
+        except TransportError:
+            if not deadline.aborted:  # not the keeper's doing: the error stands
+                raise
+        finally:
+            pool.end(deadline)
+        raise deadline_error(deadline.phase, self._total_timeout, route)
+
+    async def _send(
+        self, pool: ConnectionPool, parts: _RequestParts, route: str, deadline: Deadline
+    ) -> HTTPResponse:
+        await pool.acquire_slot(deadline)
         try:
             connection = await pool.take_idle()
             reused = connection is not None
             if connection is None:
-                progress.phase = "connect"
-                connection = await pool.connect(route, self._connect_timeout)
+                deadline.phase = "connect"
+                connection = await pool.connect(route, self._connect_timeout, deadline)
             try:
-                return await self._exchange(pool, connection, parts, route, progress, reused=reused)
+                return await self._exchange(pool, connection, parts, route, deadline, reused=reused)
             except _Broken as exc:
-                if not reused:
+                if not reused or deadline.aborted:
                     raise TransportError(
                         "protocol", exc.detail, ambiguous=False, route=route
                     ) from None
             # A kept-alive connection was dead: once more on a fresh one.
-            progress.phase = "connect"
-            connection = await pool.connect(route, self._connect_timeout)
+            deadline.phase = "connect"
+            connection = await pool.connect(route, self._connect_timeout, deadline)
             try:
-                return await self._exchange(pool, connection, parts, route, progress, reused=False)
+                return await self._exchange(pool, connection, parts, route, deadline, reused=False)
             except _Broken as exc:
                 raise TransportError("protocol", exc.detail, ambiguous=False, route=route) from None
         finally:
@@ -307,20 +298,25 @@ class H11Transport:
         connection: Connection,
         parts: _RequestParts,
         route: str,
-        progress: _Progress,
+        deadline: Deadline,
         *,
         reused: bool,
     ) -> HTTPResponse:
         """One request and its answer on ``connection``, which is pooled or closed after."""
         keep = False
         try:
-            progress.phase = "write"
+            deadline.phase = "write"
+            deadline.check()
+            deadline.stream = connection.stream
             await self._write(connection, parts)
-            progress.phase = "read"
+            deadline.phase = "read"
             response = await self._read(connection, route, stale=reused)
             keep = pool.keep(connection)
             return response
         finally:
+            # Past here the request waits on nothing of this connection's: the keeper
+            # must not take a failure's clean-up for a deadline.
+            deadline.stream = None
             if not keep:
                 await trio.aclose_forcefully(connection.stream)
 

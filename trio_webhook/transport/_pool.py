@@ -24,6 +24,7 @@ import trio
 from trio_webhook._errors import TransportError
 from trio_webhook._url import redact
 from trio_webhook.transport._base import find_ssl_error, tls_error
+from trio_webhook.transport._deadlines import Deadline, DeadlineKeeper
 from trio_webhook.transport._stream import Stream, TLSStream, open_stream
 from trio_webhook.transport._wire import Wire
 
@@ -98,6 +99,7 @@ class ConnectionPool:
         self._new_wire = new_wire
         self._expiry = keepalive_expiry
         self._slots = trio.Semaphore(max_connections)
+        self._deadlines = DeadlineKeeper()
         # (idle since, connection), oldest first: reuse takes the newest, expiry the oldest.
         self._idle: list[tuple[float, Connection]] = []
         # The run the connections belong to, weakly: a shared pool is found by its run's
@@ -109,11 +111,32 @@ class ConnectionPool:
         self.opened = 0
         """Connections opened so far (for tests and benchmarks)."""
 
-    async def acquire_slot(self) -> None:
-        """Wait for a free slot (without a checkpoint when one is free at once)."""
+    def begin(self, timeout: float) -> Deadline:
+        """A request's deadline, ``timeout`` seconds from now; :meth:`end` it when done.
+
+        Its own slot wait and connect honour it; the waits on the connection are aborted
+        by the pool's keeper when it passes (see ``_deadlines``).
+        """
         run = trio.lowlevel.current_trio_token()
         if self._run is None or self._run() is not run:
             self._adopt(run)
+        return self._deadlines.begin(timeout)
+
+    def end(self, deadline: Deadline) -> None:
+        """The request of ``deadline`` ended."""
+        self._deadlines.end(deadline)
+
+    @property
+    def deadlines_in_flight(self) -> int:
+        """Requests whose deadline is running (for tests)."""
+        return self._deadlines.in_flight
+
+    async def acquire_slot(self, deadline: Deadline) -> None:
+        """Wait for a free slot (without a checkpoint when one is free at once).
+
+        Raises:
+            DeadlinePassed: None came free before the deadline.
+        """
         try:
             self._slots.acquire_nowait()
             return
@@ -122,7 +145,10 @@ class ConnectionPool:
         # Outside the except block: a task parked inside one keeps the exception and its
         # traceback alive (a thousand senders waiting for a slot: thousands of objects
         # for the garbage collector to walk).
-        await self._slots.acquire()
+        with trio.move_on_at(deadline.at):
+            await self._slots.acquire()
+            return
+        deadline.check()
 
     def _adopt(self, run: trio.lowlevel.TrioToken) -> None:
         """Start afresh in a new trio run: the old run's sockets and waiters are gone."""
@@ -131,6 +157,7 @@ class ConnectionPool:
             connection.stream.forget()
         self._idle = []
         self._slots = trio.Semaphore(self._max_connections)
+        self._deadlines = DeadlineKeeper()
         self._reaping = False
         self._generation += 1
         self._run = weakref.ref(run)
@@ -221,18 +248,21 @@ class ConnectionPool:
         idle, self._idle = self._idle, []
         await _close_all(idle)
 
-    async def connect(self, route: str, connect_timeout: float) -> Connection:
+    async def connect(self, route: str, connect_timeout: float, deadline: Deadline) -> Connection:
         """A new connection, TLS handshake done, within ``connect_timeout`` seconds.
 
-        The deadline starts here, once a slot is held: waiting for a free connection is
-        never mistaken for a host that does not answer.
+        The connect timeout starts here, once a slot is held: waiting for a free
+        connection is never mistaken for a host that does not answer. The request's
+        ``deadline`` bounds it too.
 
         Raises:
             TransportError: ``connect``, ``connect_timeout`` or ``tls``; never ambiguous.
+            DeadlinePassed: The request's deadline came first.
         """
         where = f"{self._host}:{self._port}"
         self.opened += 1
-        with trio.move_on_after(connect_timeout):
+        deadline.check()
+        with trio.move_on_at(min(trio.current_time() + connect_timeout, deadline.at)):
             try:
                 stream = await open_stream(self._host, self._port, self._ssl_context)
             except OSError as exc:
@@ -261,6 +291,7 @@ class ConnectionPool:
                     await trio.aclose_forcefully(stream)
                     raise
             return Connection(stream, self._new_wire())
+        deadline.check()
         raise TransportError(
             "connect_timeout",
             f"could not connect to {where} within {connect_timeout:g} s",

@@ -94,11 +94,15 @@ class Stream(trio.abc.AsyncResource):
         except OSError as exc:
             raise trio.BrokenResourceError("the connection broke") from exc
 
-    async def aclose(self) -> None:
-        """Close the socket at once (any task waiting on it is woken with an error)."""
+    def abort(self) -> None:
+        """Close the socket now, from any task: one waiting on it wakes with an error."""
         if self._sock.fileno() != -1:
             trio.lowlevel.notify_closing(self._sock)
             self._sock.close()
+
+    async def aclose(self) -> None:
+        """Close the socket at once (any task waiting on it is woken with an error)."""
+        self.abort()
         await trio.lowlevel.checkpoint()
 
 
