@@ -179,7 +179,8 @@ class Exchange:
             InvalidRequestBudgetExceeded: The tracker stopped sending, so that Discord's
                 edge does not ban this IP; nothing was sent.
         """
-        state = RetryState(self._retry)
+        # Made at the first failure: most requests succeed at once.
+        state: RetryState | None = None
         while True:
             if self._dead is not None:
                 raise self._dead
@@ -196,6 +197,8 @@ class Exchange:
                 assert isinstance(answer, HTTPResponse)
                 return answer
             self._count_and_log(verdict, answer, outcome, request.route)
+            if state is None:
+                state = RetryState(self._retry)
             step = state.after(verdict, self._rng)
             if progress is not None:
                 ambiguous = isinstance(verdict, Transient) and verdict.ambiguous

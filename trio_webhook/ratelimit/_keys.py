@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Final
 
@@ -32,6 +33,8 @@ def route_key(method: str, webhook_id: str | int, token: str, template: str = ""
     return f"{method.upper()} /webhooks/{webhook_id}/***{template}"
 
 
+# Cached: the memory store asks once an answer, with the same route and hash each time.
+@functools.lru_cache(maxsize=1024)
 def bucket_key(route: str, bucket_hash: str | None) -> str:
     """The store key of a route's bucket.
 

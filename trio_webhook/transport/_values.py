@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from functools import cached_property
 from typing import Any, Final
 
 import attrs
@@ -112,7 +111,7 @@ class HTTPResponse:
     headers: Mapping[str, str] = attrs.field(converter=_lower_headers)
     body: bytes = attrs.field(default=b"", repr=False)
 
-    @cached_property
+    @property
     def parsed(self) -> Any:
         """The body parsed as JSON (once), or ``None`` when it is not readable JSON.
 
@@ -120,10 +119,16 @@ class HTTPResponse:
         nested deeper than :data:`MAX_JSON_DEPTH` is not parsed at all (``None``), so no
         answer can raise ``RecursionError`` here or in whatever walks the result later.
         """
+        # Cached by hand: Python 3.11's cached_property takes a lock on every first read.
+        cache = self.__dict__
+        if "_parsed" in cache:
+            return cache["_parsed"]
         body = self.body
-        if json_too_deep(body):
-            return None
-        try:
-            return json.loads(body)
-        except (ValueError, RecursionError):
-            return None
+        data = None
+        if not json_too_deep(body):
+            try:
+                data = json.loads(body)
+            except (ValueError, RecursionError):
+                data = None
+        cache["_parsed"] = data
+        return data
