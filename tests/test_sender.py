@@ -676,3 +676,30 @@ async def test_a_closed_sender_is_freed_by_reference_counting(
         gc.set_debug(0)
         gc.garbage.clear()
     assert ours == []
+
+
+# --- Receipts: every waiter wakes, a cancelled one leaves no trace ------------------------------
+
+
+async def test_every_task_waiting_on_a_receipt_wakes_and_a_cancelled_one_is_forgotten(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    fake = FakeDiscord()
+    hook = fake.create_webhook()
+    fake.inject("delay", delay=5.0)
+    got: list[str | None] = []
+    async with open_sender(fake, hook) as sender:
+        receipt = sender.send_nowait(Message(content="slow"))
+
+        async def waiter() -> None:
+            got.append((await receipt.wait()).id)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(waiter)
+            nursery.start_soon(waiter)
+            with trio.move_on_after(1.0):  # gives up before the answer comes
+                await receipt.wait()
+            assert not receipt.done
+    assert len(got) == 2
+    assert got[0] == got[1] == fake.history(hook.channel_id)[0]["id"]
+    assert receipt._waiters is None

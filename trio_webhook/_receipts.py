@@ -32,12 +32,14 @@ class Receipt:
         print(delivery.id)
     """
 
-    __slots__ = ("_delivery", "_error", "_event")
+    __slots__ = ("_delivery", "_error", "_waiters")
 
     def __init__(self) -> None:
         self._delivery: Delivery | None = None
         self._error: DeliveryFailed | None = None
-        self._event: trio.Event | None = None
+        # The tasks waiting, parked by hand: a trio.Event (and its ParkingLot) a
+        # message cost more than the wait itself.
+        self._waiters: list[trio.lowlevel.Task] | None = None
 
     def __repr__(self) -> str:
         state = "pending"
@@ -62,9 +64,17 @@ class Receipt:
         stops waiting.
         """
         if not self.done:
-            if self._event is None:
-                self._event = trio.Event()
-            await self._event.wait()
+            task = trio.lowlevel.current_task()
+            waiters = self._waiters
+            if waiters is None:
+                waiters = self._waiters = []
+            waiters.append(task)
+
+            def abort(_: object) -> trio.lowlevel.Abort:
+                waiters.remove(task)
+                return trio.lowlevel.Abort.SUCCEEDED
+
+            await trio.lowlevel.wait_task_rescheduled(abort)
         if self._error is not None:
             raise self._error
         assert self._delivery is not None
@@ -72,13 +82,18 @@ class Receipt:
 
     def _resolve(self, delivery: Delivery) -> None:
         self._delivery = delivery
-        if self._event is not None:
-            self._event.set()
+        self._wake()
 
     def _fail(self, error: DeliveryFailed) -> None:
         self._error = error
-        if self._event is not None:
-            self._event.set()
+        self._wake()
+
+    def _wake(self) -> None:
+        waiters = self._waiters
+        if waiters:
+            self._waiters = None
+            for task in waiters:
+                trio.lowlevel.reschedule(task)
 
 
 @attrs.define(eq=False)
