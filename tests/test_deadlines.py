@@ -7,6 +7,8 @@ in time, and wake early for a shorter timeout begun while it sleeps on a longer 
 
 from __future__ import annotations
 
+from collections import deque
+
 import pytest
 import trio
 import trio.testing
@@ -132,3 +134,41 @@ async def test_two_timeouts_on_one_shared_pool_each_hold(
                 assert trio.current_time() - started < 0.9  # not held to the 30 s sleep
         assert answers == [200]
     assert info.value.kind == "read_timeout"
+
+
+async def test_a_request_waiting_for_a_slot_past_its_deadline_is_a_pool_timeout(
+    fake_discord: FakeDiscord, fake_webhook: FakeWebhook
+) -> None:
+    # The one connection is busy with a slow answer; the next request waits for its slot
+    # with no cancel scope of its own: the keeper takes it out of the queue and wakes it.
+    fake_discord.inject(FaultKind.DELAY, delay=1.0)
+    async with (
+        serve(fake_discord) as server,
+        transport_for(server, total_timeout=3.0, max_connections=1) as slow,
+    ):
+        hasty = transport_for(server, total_timeout=0.3, max_connections=1)
+        hasty._own_pool = slow._own_pool  # one pool, two deadlines
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(slow.send, execute_request(fake_webhook))
+            await trio.sleep(0.05)
+            with pytest.raises(TransportError) as info:
+                await hasty.send(execute_request(fake_webhook))
+            assert slow._pool.deadlines_in_flight == 1  # the slow one, still waiting
+        assert (await slow.send(execute_request(fake_webhook))).status == 200  # slot back
+    assert info.value.kind == "pool_timeout"
+    assert not info.value.ambiguous
+
+
+async def test_a_cancelled_wait_for_a_slot_gives_up_its_place(
+    fake_discord: FakeDiscord, fake_webhook: FakeWebhook
+) -> None:
+    fake_discord.inject(FaultKind.DELAY, delay=0.5)
+    async with serve(fake_discord) as server, transport_for(server, max_connections=1) as t:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(t.send, execute_request(fake_webhook))
+            await trio.sleep(0.05)
+            with trio.move_on_after(0.1):
+                await t.send(execute_request(fake_webhook))
+        assert t._pool._waiting == deque()
+        assert (await t.send(execute_request(fake_webhook))).status == 200
+    assert len(fake_discord.requests) == 2

@@ -58,7 +58,7 @@ class DeadlinePassed(Exception):
 class Deadline:
     """One request's deadline: when, how far it got, and the stream to abort at ``at``."""
 
-    __slots__ = ("aborted", "at", "expired", "key", "phase", "stream")
+    __slots__ = ("_queue", "_task", "aborted", "at", "expired", "granted", "key", "phase", "stream")
 
     def __init__(self, at: float, key: int) -> None:
         self.at: Final = at
@@ -70,6 +70,21 @@ class Deadline:
         """The deadline passed before the request ended."""
         self.aborted = False
         """The keeper closed :attr:`stream` under the request (its errors are the deadline's)."""
+        self.granted = False
+        """The pool handed this request a slot it waited for."""
+        # Waiting for a pool slot: the task parked, and the pool's queue it waits in.
+        self._task: trio.lowlevel.Task | None = None
+        self._queue: deque[Deadline] | None = None
+
+    def wait_for_slot(self, task: trio.lowlevel.Task, queue: deque[Deadline]) -> None:
+        """``task`` parks in ``queue`` for a slot: at the deadline, take it out and wake it."""
+        self._task, self._queue = task, queue
+
+    def stop_waiting(self) -> trio.lowlevel.Task:
+        """The wait for a slot ended (handed one, cancelled or expired): the task parked."""
+        task, self._task, self._queue = self._task, None, None
+        assert task is not None
+        return task
 
     def check(self) -> None:
         """Raise :class:`DeadlinePassed` if the deadline passed (call before each wait)."""
@@ -83,6 +98,9 @@ class Deadline:
         if stream is not None:
             self.aborted = True
             stream.abort()
+        elif self._queue is not None:
+            self._queue.remove(self)
+            trio.lowlevel.reschedule(self.stop_waiting())  # not granted: it raises
 
 
 class DeadlineKeeper:

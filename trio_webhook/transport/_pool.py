@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ssl
 import weakref
+from collections import deque
 from collections.abc import Callable, Hashable
 from typing import Final
 
@@ -24,7 +25,7 @@ import trio
 from trio_webhook._errors import TransportError
 from trio_webhook._url import redact
 from trio_webhook.transport._base import find_ssl_error, tls_error
-from trio_webhook.transport._deadlines import Deadline, DeadlineKeeper
+from trio_webhook.transport._deadlines import Deadline, DeadlineKeeper, DeadlinePassed
 from trio_webhook.transport._stream import Stream, TLSStream, open_stream
 from trio_webhook.transport._wire import Wire
 
@@ -98,7 +99,11 @@ class ConnectionPool:
         self._max_keepalive = max_keepalive
         self._new_wire = new_wire
         self._expiry = keepalive_expiry
-        self._slots = trio.Semaphore(max_connections)
+        # Slots: a count and the requests waiting for one, in order of arrival (by hand,
+        # not a trio.Semaphore, whose waiters park inside an ``except WouldBlock``: the
+        # exception, its traceback and frame stay alive as long as each waits).
+        self._free = max_connections
+        self._waiting: deque[Deadline] = deque()
         self._deadlines = DeadlineKeeper()
         # (idle since, connection), oldest first: reuse takes the newest, expiry the oldest.
         self._idle: list[tuple[float, Connection]] = []
@@ -135,20 +140,26 @@ class ConnectionPool:
         """Wait for a free slot (without a checkpoint when one is free at once).
 
         Raises:
-            DeadlinePassed: None came free before the deadline.
+            DeadlinePassed: None came free before the deadline (the keeper wakes the
+                request with it).
         """
-        try:
-            self._slots.acquire_nowait()
+        if self._free and not self._waiting:
+            self._free -= 1
             return
-        except trio.WouldBlock:
-            pass
-        # Outside the except block: a task parked inside one keeps the exception and its
-        # traceback alive (a thousand senders waiting for a slot: thousands of objects
-        # for the garbage collector to walk).
-        with trio.move_on_at(deadline.at):
-            await self._slots.acquire()
-            return
-        deadline.check()
+        waiting = self._waiting
+        task = trio.lowlevel.current_task()
+        deadline.wait_for_slot(task, waiting)
+        waiting.append(deadline)
+
+        def abort(_: object) -> trio.lowlevel.Abort:
+            waiting.remove(deadline)
+            deadline.stop_waiting()
+            return trio.lowlevel.Abort.SUCCEEDED
+
+        # Woken by release_slot, which hands its slot over, or by the deadline's keeper.
+        await trio.lowlevel.wait_task_rescheduled(abort)
+        if not deadline.granted:
+            raise DeadlinePassed
 
     def _adopt(self, run: trio.lowlevel.TrioToken) -> None:
         """Start afresh in a new trio run: the old run's sockets and waiters are gone."""
@@ -156,7 +167,8 @@ class ConnectionPool:
             # Not awaited: the stream belongs to a finished run; its socket is just an fd.
             connection.stream.forget()
         self._idle = []
-        self._slots = trio.Semaphore(self._max_connections)
+        self._free = self._max_connections
+        self._waiting = deque()
         self._deadlines = DeadlineKeeper()
         self._reaping = False
         self._generation += 1
@@ -168,8 +180,13 @@ class ConnectionPool:
         return len(self._idle)
 
     def release_slot(self) -> None:
-        """Give back the slot taken by :meth:`acquire_slot`."""
-        self._slots.release()
+        """Give back the slot taken by :meth:`acquire_slot`: to the first request waiting."""
+        if self._waiting:
+            deadline = self._waiting.popleft()
+            deadline.granted = True
+            trio.lowlevel.reschedule(deadline.stop_waiting())
+        else:
+            self._free += 1
 
     async def take_idle(self) -> Connection | None:
         """A kept-alive connection still fit for use, or ``None``.
@@ -221,7 +238,7 @@ class ConnectionPool:
             while self._generation == generation and not self.closed:
                 if self._idle:
                     deadline = self._idle[0][0] + self._expiry
-                elif self._slots.value < self._max_connections:
+                elif self._free < self._max_connections:
                     # Every connection is in use: none can expire before it is kept
                     # again, a full expiry from now at the soonest. Sleeping through
                     # that, rather than ending here to be started again by the next
