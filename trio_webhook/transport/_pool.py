@@ -8,7 +8,9 @@ ambiguous: nothing was sent yet.
 A pool may outlive a trio run (the process-wide pools of :func:`shared_pool` do): its
 connections belong to the run that opened them. A system task of that run closes idle
 connections once ``keepalive_expiry`` passes, and all of them when the run ends; a pool
-used from a new run starts afresh, never touching a finished run's sockets.
+used from a new run starts afresh, never touching a finished run's sockets. Another
+keeps the deadlines of the requests in flight (``_deadlines``), the ones waiting for a
+slot included.
 """
 
 from __future__ import annotations
