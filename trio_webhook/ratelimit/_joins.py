@@ -7,6 +7,8 @@ its channel.
 
 from __future__ import annotations
 
+from collections import Counter
+
 from trio_webhook.ratelimit._records import HISTORY, BucketState
 
 __all__ = ["join_channel", "resolve_bucket"]
@@ -47,12 +49,14 @@ def join_channel(bucket: BucketState, channel: BucketState) -> None:
     history lacks is added, so joining twice counts nothing twice.
     """
     bucket.channel_synced = True
-    present: dict[float, int] = {}
-    for t in channel.grants:
-        present[t] = present.get(t, 0) + 1
+    if not bucket.grants:
+        return
+    # Counted in C: the channel's history holds up to HISTORY grants, and each webhook
+    # of a busy channel joins it once a lane (a new lane's bucket has one or two).
+    present = Counter(channel.grants)
     missing: list[float] = []
     for t in bucket.grants:
-        if present.get(t, 0) > 0:
+        if present[t] > 0:
             present[t] -= 1
         else:
             missing.append(t)
