@@ -8,10 +8,10 @@ deadline does not need a cancel scope: a :class:`DeadlineKeeper` (one system tas
 trio run, for a whole pool) sleeps until the soonest deadline of the requests in flight
 and *aborts* the socket of a request still unfinished then. The task waiting on it wakes
 with ``trio.ClosedResourceError``; the transport sees :attr:`Deadline.aborted` and
-raises the timeout of the phase it was in. The waits that are not on a socket (a free
-slot, connecting) take their own cancel scope, on their slow path only, up to
-:attr:`Deadline.at`; a request that finds its deadline passed between waits raises
-:class:`DeadlinePassed`.
+raises the timeout of the phase it was in. A request waiting for a pool slot is taken
+out of the pool's queue and woken, to raise :class:`DeadlinePassed`; connecting takes a
+cancel scope of its own (up to :attr:`Deadline.at`, as the connect timeout does); a
+request that finds its deadline passed between waits raises :class:`DeadlinePassed`.
 
 Starting and ending a deadline is an append and a dictionary entry; the keeper wakes
 once a timeout at most while requests finish in time, not once a request.
@@ -76,12 +76,23 @@ class Deadline:
         self._task: trio.lowlevel.Task | None = None
         self._queue: deque[Deadline] | None = None
 
-    def wait_for_slot(self, task: trio.lowlevel.Task, queue: deque[Deadline]) -> None:
-        """``task`` parks in ``queue`` for a slot: at the deadline, take it out and wake it."""
+    def park(self, task: trio.lowlevel.Task, queue: deque[Deadline]) -> None:
+        """``task`` waits in ``queue`` for a slot: at the deadline, take it out and wake it."""
         self._task, self._queue = task, queue
+        queue.append(self)
 
-    def stop_waiting(self) -> trio.lowlevel.Task:
-        """The wait for a slot ended (handed one, cancelled or expired): the task parked."""
+    def grant(self) -> trio.lowlevel.Task:
+        """The pool took this request off its queue to hand it a slot: the task to wake."""
+        self.granted = True
+        return self._forget_queue()
+
+    def unpark(self) -> trio.lowlevel.Task:
+        """Leave the queue without a slot (cancelled, or the deadline passed): the task."""
+        assert self._queue is not None
+        self._queue.remove(self)
+        return self._forget_queue()
+
+    def _forget_queue(self) -> trio.lowlevel.Task:
         task, self._task, self._queue = self._task, None, None
         assert task is not None
         return task
@@ -99,8 +110,7 @@ class Deadline:
             self.aborted = True
             stream.abort()
         elif self._queue is not None:
-            self._queue.remove(self)
-            trio.lowlevel.reschedule(self.stop_waiting())  # not granted: it raises
+            trio.lowlevel.reschedule(self.unpark())  # not granted: it raises
 
 
 class DeadlineKeeper:

@@ -148,14 +148,10 @@ class ConnectionPool:
         if self._free and not self._waiting:
             self._free -= 1
             return
-        waiting = self._waiting
-        task = trio.lowlevel.current_task()
-        deadline.wait_for_slot(task, waiting)
-        waiting.append(deadline)
+        deadline.park(trio.lowlevel.current_task(), self._waiting)
 
         def abort(_: object) -> trio.lowlevel.Abort:
-            waiting.remove(deadline)
-            deadline.stop_waiting()
+            deadline.unpark()
             return trio.lowlevel.Abort.SUCCEEDED
 
         # Woken by release_slot, which hands its slot over, or by the deadline's keeper.
@@ -184,9 +180,7 @@ class ConnectionPool:
     def release_slot(self) -> None:
         """Give back the slot taken by :meth:`acquire_slot`: to the first request waiting."""
         if self._waiting:
-            deadline = self._waiting.popleft()
-            deadline.granted = True
-            trio.lowlevel.reschedule(deadline.stop_waiting())
+            trio.lowlevel.reschedule(self._waiting.popleft().grant())
         else:
             self._free += 1
 
@@ -239,16 +233,16 @@ class ConnectionPool:
         try:
             while self._generation == generation and not self.closed:
                 if self._idle:
-                    deadline = self._idle[0][0] + self._expiry
+                    wake_at = self._idle[0][0] + self._expiry
                 elif self._free < self._max_connections:
                     # Every connection is in use: none can expire before it is kept
                     # again, a full expiry from now at the soonest. Sleeping through
                     # that, rather than ending here to be started again by the next
                     # keep, spares a busy pool a task's start and end per request.
-                    deadline = trio.current_time() + self._expiry
+                    wake_at = trio.current_time() + self._expiry
                 else:
                     break
-                await trio.sleep_until(deadline)
+                await trio.sleep_until(wake_at)
                 now = trio.current_time()
                 while self._idle and now - self._idle[0][0] >= self._expiry:
                     _since, connection = self._idle.pop(0)
