@@ -57,8 +57,7 @@ class Draining(DeliveryLoop):
         Runs shielded (bounded by the drain deadline), so an outer cancellation still
         gets every queued message delivered or recorded.
         """
-        self._buffer.close()
-        self._flush_shed_log()
+        self._close_queue()
         with trio.CancelScope(deadline=self._drain_deadline(), shield=True) as self._drain_scope:
             if self._durable is not None:
                 # Everything accepted is made durable first: a crash during the drain
@@ -68,28 +67,56 @@ class Draining(DeliveryLoop):
         self._sender_scope.cancel()
         with trio.CancelScope(shield=True):
             await self._wait_sender_stopped()
-            if self._durable is not None:
-                # Before the leftovers are settled: a commit still running when it stops
-                # completes, and its message then stays in the outbox, not dead-lettered.
-                await self._durable.stop()
-            left: list[Item] = []
-            if self._current is not None:
-                left.append(self._current)
-            left.extend(self._buffer.drain_nowait())
-            self._flush_shed_log()
-            if left:
-                logger.warning(
-                    "drain deadline (%.1f s) passed with %d message(s) undelivered",
-                    self._config.drain_timeout,
-                    len(left),
-                    extra={"webhook_id": self._client.url.webhook_id},
-                )
-            records = self._settle_left(left) if left else []
-            self._current = None
-            # One deadline for every record: a slow sink must not stretch the exit to
-            # N x SINK_TIMEOUT. The receipts already carry each failure.
-            if records:
-                await self._put_left(records)
+            await self._settle_leftovers()
+
+    async def run_until_drained(self) -> None:
+        """Run the delivery loop in this task until :meth:`begin_drain`, then settle the rest.
+
+        For a sender with no outbox whose owner stops it by calling ``begin_drain``
+        (a hub's lane): the same drain as leaving a sender's block, without a task and
+        a nursery of its own. The loop's scope is shielded, so an outer cancellation
+        does not stop it; ``begin_drain`` does, by the drain deadline at the latest.
+        """
+        assert self._durable is None, "with an outbox the committer needs running()"
+        await self._run_sender()
+        with trio.CancelScope(shield=True):
+            await self._settle_leftovers()
+
+    def begin_drain(self) -> None:
+        """Close the queue; :meth:`run_until_drained` delivers what is queued, by the deadline."""
+        self._close_queue()
+        self._sender_scope.deadline = self._drain_deadline()
+        # stop_draining() then ends this drain at once, as it ends _shutdown's.
+        self._drain_scope = self._sender_scope
+
+    def _close_queue(self) -> None:
+        self._buffer.close()
+        self._flush_shed_log()
+
+    async def _settle_leftovers(self) -> None:
+        """Once the sender task has stopped: settle what the drain left (call shielded)."""
+        if self._durable is not None:
+            # Before the leftovers are settled: a commit still running when it stops
+            # completes, and its message then stays in the outbox, not dead-lettered.
+            await self._durable.stop()
+        left: list[Item] = []
+        if self._current is not None:
+            left.append(self._current)
+        left.extend(self._buffer.drain_nowait())
+        self._flush_shed_log()
+        if left:
+            logger.warning(
+                "drain deadline (%.1f s) passed with %d message(s) undelivered",
+                self._config.drain_timeout,
+                len(left),
+                extra={"webhook_id": self._client.url.webhook_id},
+            )
+        records = self._settle_left(left) if left else []
+        self._current = None
+        # One deadline for every record: a slow sink must not stretch the exit to
+        # N x SINK_TIMEOUT. The receipts already carry each failure.
+        if records:
+            await self._put_left(records)
 
     async def _put_left(self, records: list[DeadLetter]) -> None:
         """Hand the drain's leftover records to the sink, within one deadline."""

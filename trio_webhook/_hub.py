@@ -16,13 +16,13 @@ dead-letter sink and one cap on the messages accepted and not yet settled.
 from __future__ import annotations
 
 import ssl
+from collections import OrderedDict
 
 import attrs
 import trio
 
 from trio_webhook._client_setup import client_from_config, closing_client
 from trio_webhook._config import SenderConfig
-from trio_webhook._draining import running
 from trio_webhook._errors import QueueFull, SenderClosed
 from trio_webhook._hub_lane import Borrowed, Lane
 from trio_webhook._hub_stats import HubStats, compact, sum_stats
@@ -58,7 +58,8 @@ class WebhookHub:
     def __init__(self, nursery: trio.Nursery, parts: HubParts) -> None:
         self._nursery = nursery
         self._parts = parts
-        self._lanes: dict[WebhookURL, Lane] = {}
+        # Least recently used first: the reaper looks at the first lane only (see _reap).
+        self._lanes: OrderedDict[WebhookURL, Lane] = OrderedDict()
         # With an outbox: lanes retired and still closing (a new lane waits for its lease).
         self._closing_lanes: dict[WebhookURL, Lane] = {}
         # The counters of each closed lane, and all of them summed (stats() adds the open).
@@ -70,6 +71,8 @@ class WebhookHub:
         self._room = trio.lowlevel.ParkingLot()
         self._lanes_opened = 0
         self._closing = False
+        self._reaper = trio.CancelScope()
+        nursery.start_soon(self._reap)
 
     def __repr__(self) -> str:
         return f"<WebhookHub {len(self._lanes)} lanes open>"
@@ -195,6 +198,8 @@ class WebhookHub:
             self._lanes[key] = lane
             self._lanes_opened += 1
             self._nursery.start_soon(self._run_lane, key, lane)
+        else:
+            self._lanes.move_to_end(key)
         lane.last_used = trio.current_time()
         return lane
 
@@ -207,7 +212,7 @@ class WebhookHub:
     # -- the lanes ---------------------------------------------------------------------
 
     async def _run_lane(self, key: WebhookURL, lane: Lane) -> None:
-        """Run ``lane`` until it has been idle for ``idle_timeout`` (or the hub closes)."""
+        """Run ``lane`` until it is stopped: idle (see :meth:`_reap`) or the hub closing."""
         try:
             async with closing_client(lane.client, own=True):
                 before = self._closing_lanes.get(key)
@@ -216,7 +221,11 @@ class WebhookHub:
                     with trio.CancelScope(shield=True):
                         await before.closed.wait()
                 await lane.open()
-                await self._until_idle(key, lane)
+                if lane.open_error is not None and lane.idle():
+                    # Nothing to deliver from memory: the next message tries the open again.
+                    self._retire(key, lane)
+                    return
+                await lane.run()
         finally:
             lane.opened.set()
             self._retire(key, lane)
@@ -224,28 +233,41 @@ class WebhookHub:
             if self._closing_lanes.get(key) is lane:
                 del self._closing_lanes[key]
 
-    async def _until_idle(self, key: WebhookURL, lane: Lane) -> None:
-        """Run the open ``lane``; close it after ``idle_timeout`` with nothing to do."""
-        if lane.open_error is not None and lane.idle():
-            # Nothing to deliver from memory: the next message tries the open again.
+    async def _reap(self) -> None:
+        """Stop each lane ``idle_timeout`` after its last message, once it has nothing to do.
+
+        One task for every lane, not a timer in each: the lanes are kept least recently
+        used first, so the first lane's time is the soonest any lane can be due.
+        """
+        with self._reaper:
+            while True:
+                wake_at = self._reap_first(trio.current_time())
+                if wake_at is not None:
+                    await trio.sleep_until(wake_at)
+
+    def _reap_first(self, now: float) -> float | None:
+        """Stop the least recently used lane if it is idle; when to look next (None: now).
+
+        A function of its own so that the reaper holds no lane while it sleeps.
+        """
+        timeout = self._parts.idle_timeout
+        if not self._lanes:
+            # A lane opened from now on is due a timeout from its opening, or later.
+            return now + timeout
+        key, lane = next(iter(self._lanes.items()))
+        if now < lane.last_used + timeout:
+            return lane.last_used + timeout
+        if lane.idle() and lane.opened.is_set():
+            # Retired before its drain awaits anything, so that a message sent from now
+            # on opens a new lane rather than reaching one that is closing. Its counters
+            # are final (an empty sender's close changes none).
             self._retire(key, lane)
-            return
-        async with running(lane):
-            with lane.idle_scope:
-                while True:
-                    await trio.sleep_until(lane.last_used + self._parts.idle_timeout)
-                    if lane.idle() and trio.current_time() >= (
-                        lane.last_used + self._parts.idle_timeout
-                    ):
-                        break
-                    # Still busy (rate-limited, retrying): look again a timeout later.
-                    lane.last_used = max(lane.last_used, trio.current_time())
-            if not lane.idle_scope.cancelled_caught:
-                # Closing idle: at once, before the drain awaits anything, so that a
-                # message sent from now on opens a new lane rather than reaching one
-                # that is closing. Its counters are final (an empty sender's close
-                # changes none). Closed with the hub, it drains first.
-                self._retire(key, lane)
+            lane.stop()
+        else:
+            # Still busy (opening, rate-limited, retrying): look again a timeout later.
+            lane.last_used = now
+            self._lanes.move_to_end(key)
+        return None
 
     def _retire(self, key: WebhookURL, lane: Lane) -> None:
         """Move ``lane`` from the open lanes to the closed counters (once)."""
@@ -302,5 +324,6 @@ class WebhookHub:
     def _begin_close(self) -> None:
         """Close every lane: each drains as a sender does, all at once."""
         self._closing = True
+        self._reaper.cancel()
         for lane in list(self._lanes.values()):
-            lane.idle_scope.cancel()
+            lane.stop()

@@ -11,6 +11,7 @@ import trio
 
 from trio_webhook._client import WebhookClient
 from trio_webhook._config import SenderConfig
+from trio_webhook._draining import running
 from trio_webhook._durable import Durable
 from trio_webhook._receipts import Item, SenderStats
 from trio_webhook._sender import WebhookSender
@@ -71,7 +72,10 @@ class Lane(WebhookSender):
             durable = Durable(outbox, client.url.webhook_id, share=config.share_outbox)
         super().__init__(client, config, durable)
         self.last_used = trio.current_time()
-        self.idle_scope = trio.CancelScope()
+        # Set by stop(); and, once run() chose, whether the loop runs in the lane's task.
+        self._stopping = False
+        self._inline: bool | None = None
+        self._idle_scope: trio.CancelScope | None = None
         self.opened = trio.Event()
         if durable is None:
             self.opened.set()  # nothing to open: hub.send never waits on the lane's task
@@ -82,6 +86,36 @@ class Lane(WebhookSender):
     def idle(self) -> bool:
         """Whether every message it accepted is settled (delivered, dead or kept)."""
         return self._enqueued == self._delivered + self._dead + self._kept
+
+    async def run(self) -> None:
+        """Deliver until :meth:`stop`, then drain as a sender's block does on leaving.
+
+        Without an outbox the delivery loop runs in this task (no task or nursery of
+        its own: a thousand lanes open at once are objects the collector walks). With
+        one, the loop and the committer run beside it, as a sender's.
+        """
+        if self._durable is None:
+            self._inline = True
+            if self._stopping:
+                self.begin_drain()
+            await self.run_until_drained()
+            return
+        self._inline = False
+        async with running(self):
+            with trio.CancelScope() as self._idle_scope:
+                if self._stopping:
+                    self._idle_scope.cancel()
+                await trio.sleep_forever()
+
+    def stop(self) -> None:
+        """Begin closing: the queue closes, what is queued drains, then :meth:`run` returns."""
+        if self._stopping:
+            return  # a second stop must not move the drain's deadline
+        self._stopping = True
+        if self._inline:
+            self.begin_drain()
+        elif self._idle_scope is not None:
+            self._idle_scope.cancel()
 
     async def open(self) -> None:
         """Claim the webhook in the outbox (if any); on failure, run from memory only.
