@@ -89,7 +89,13 @@ def client_from_config(
 
 
 async def close_client(client: WebhookClient) -> None:
-    """Close ``client`` within a second, shielded (a caller's cancellation must not skip it)."""
+    """Close ``client`` within a second, shielded (a caller's cancellation must not skip it).
+
+    A client on the process's shared pool has no connection of its own: that returns at
+    once, without entering a scope.
+    """
+    if client.shares_connections:
+        return
     with trio.move_on_after(1.0, shield=True):
         await client.aclose()
 

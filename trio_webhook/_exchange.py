@@ -108,6 +108,11 @@ class Exchange:
         """The rate-limit tracker this client paces itself with."""
         return self._tracker
 
+    @property
+    def shares_connections(self) -> bool:
+        """Whether its transport is shared (closing the client then closes no connection)."""
+        return getattr(self._transport, "shared", False) is True
+
     async def aclose(self) -> None:
         """Close the transport's connections."""
         await self._transport.aclose()

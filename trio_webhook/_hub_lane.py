@@ -174,6 +174,9 @@ class Lane(WebhookSender):
 class Borrowed:
     """A transport the lanes use and never close (the hub closes it, once, at the end)."""
 
+    # As the process's shared pool: closing a lane's client closes no connection.
+    shared: Final = True
+
     def __init__(self, transport: Transport) -> None:
         self._transport = transport
 
