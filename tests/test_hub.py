@@ -80,6 +80,78 @@ async def test_a_lane_closes_when_idle_and_reopens_on_demand(
     assert hub.stats().total.delivered == 2
 
 
+async def test_each_lane_closes_a_timeout_after_its_own_last_message(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # One reaper serves every lane: A used at 0 and 6, B at 3; each closes 10 s after
+    # its own last message, B first although it opened second.
+    fake = FakeDiscord()
+    a, b = fake.create_webhook(), fake.create_webhook()
+    async with open_webhook_hub(
+        config=_config(), transport=fake.transport(), idle_timeout=10
+    ) as hub:
+        start = trio.current_time()
+        await hub.send_nowait(a.url, Message(content="a1")).wait()
+        await trio.sleep_until(start + 3)
+        await hub.send_nowait(b.url, Message(content="b1")).wait()
+        await trio.sleep_until(start + 6)
+        await hub.send_nowait(a.url, Message(content="a2")).wait()
+        await trio.sleep_until(start + 12.9)
+        assert (hub.is_open(a.url), hub.is_open(b.url)) == (True, True)
+        await trio.sleep_until(start + 13.1)
+        assert (hub.is_open(a.url), hub.is_open(b.url)) == (True, False)
+        await trio.sleep_until(start + 15.9)
+        assert hub.is_open(a.url)
+        await trio.sleep_until(start + 16.1)
+        assert hub.stats().lanes == 0
+        assert hub.stats().lanes_opened == 2
+
+
+async def test_closing_the_hub_past_the_drain_deadline_settles_what_is_left(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # The first answer would take 5 s; the drain deadline (1 s) passes first: the
+    # request on its way is ambiguous, the two behind it never went (shutdown).
+    fake = FakeDiscord()
+    hook = fake.create_webhook()
+    fake.inject("delay", count=1, delay=5.0)
+    sink = MemorySink()
+    config = _config(drain_timeout=1.0, dead_letter=sink)
+    async with open_webhook_hub(config=config, transport=fake.transport()) as hub:
+        receipts = [hub.send_nowait(hook.url, Message(content=f"m{n}")) for n in range(3)]
+    assert trio.current_time() == 1.0
+    reasons = []
+    for receipt in receipts:
+        with pytest.raises(DeliveryFailed) as caught:
+            await receipt.wait()
+        reasons.append(caught.value.reason)
+    assert reasons == ["ambiguous", "shutdown", "shutdown"]
+    assert [(r.reason, r.message.content) for r in sink.records] == [
+        ("ambiguous", "m0"),
+        ("shutdown", "m1"),
+        ("shutdown", "m2"),
+    ]
+    total = hub.stats().total
+    assert (total.enqueued, total.dead, total.in_flight) == (3, 3, 0)
+
+
+async def test_a_cancelled_hub_still_delivers_what_it_accepted(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # Cancelled from outside while its answers are slow: the lanes drain shielded.
+    fake = FakeDiscord()
+    hooks = [fake.create_webhook() for _ in range(2)]
+    fake.inject("delay", count=2, delay=2.0)
+    with trio.move_on_after(0.5):
+        async with open_webhook_hub(config=_config(), transport=fake.transport()) as hub:
+            for hook in hooks:
+                for n in range(3):
+                    hub.send_nowait(hook.url, Message(content=str(n)))
+            await trio.sleep_forever()
+    assert [len(fake.history(h.channel_id)) for h in hooks] == [3, 3]
+    assert hub.stats().total.delivered == 6
+
+
 async def test_a_busy_lane_stays_open_past_the_idle_timeout(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
