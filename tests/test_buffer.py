@@ -175,6 +175,18 @@ async def test_take_waiter_sees_close(autojump_clock: trio.testing.MockClock) ->
         b.close()
 
 
+async def test_a_second_waiting_consumer_is_refused() -> None:
+    # One consumer a buffer (a sender's task): a second take while one waits is a bug.
+    b = buf()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(b.take)
+        await trio.testing.wait_all_tasks_blocked()
+        with pytest.raises(RuntimeError, match="another task is already waiting"):
+            await b.take()
+        b.push_nowait(item(1))
+    assert b.queued == 0
+
+
 async def test_cancelled_take_takes_nothing(autojump_clock: trio.testing.MockClock) -> None:
     b = buf()
     with trio.move_on_after(3):

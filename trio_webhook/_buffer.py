@@ -122,7 +122,9 @@ class PressureBuffer(Generic[T]):
     # Made on first use, as _room: most senders never see a file or a waiting push, and a
     # thousand idle senders then hold fewer objects for the garbage collector to walk.
     _with_files: collections.deque[T] | None = attrs.field(init=False, default=None)
-    _not_empty: trio.lowlevel.ParkingLot = attrs.field(init=False, factory=trio.lowlevel.ParkingLot)
+    # The consumer parked in take(), woken by hand: one task at most (a ParkingLot would
+    # be two more objects a sender, and a list and a generator each push that wakes it).
+    _taker: trio.lowlevel.Task | None = attrs.field(init=False, default=None)
     _room: trio.lowlevel.ParkingLot | None = attrs.field(init=False, default=None)
     _closed: bool = attrs.field(init=False, default=False)
     _shed_attachments: int = attrs.field(init=False, default=0)
@@ -188,9 +190,8 @@ class PressureBuffer(Generic[T]):
                     "slow down, use `await send()` to wait for room, or raise max_buffered"
                 )
             shed = self._append(entry)
-        # This runs once per push: skip the wake-up call when nobody waits (the hot path).
-        if self._not_empty:
-            self._not_empty.unpark_all()
+        if self._taker is not None:
+            self._wake_taker()
         return shed
 
     async def push(self, entry: T) -> None:
@@ -248,8 +249,22 @@ class PressureBuffer(Generic[T]):
         while not self._ready and not self._closed:
             # Nothing awaits between the emptiness check and parking, so no push can
             # slip in unseen.
-            await self._not_empty.park()
+            if self._taker is not None:
+                raise RuntimeError("PressureBuffer.take: another task is already waiting")
+            self._taker = trio.lowlevel.current_task()
+            await trio.lowlevel.wait_task_rescheduled(self._abort_take)
         return self.take_nowait()
+
+    def _abort_take(self, _: object) -> trio.lowlevel.Abort:
+        # A cancelled take leaves; it took nothing.
+        self._taker = None
+        return trio.lowlevel.Abort.SUCCEEDED
+
+    def _wake_taker(self) -> None:
+        task = self._taker
+        if task is not None:
+            self._taker = None
+            trio.lowlevel.reschedule(task)
 
     def close(self) -> None:
         """Accept no more pushes; :meth:`take` ends once the buffer is empty.
@@ -257,7 +272,7 @@ class PressureBuffer(Generic[T]):
         Waiting :meth:`push` calls raise ``SenderClosed``. Idempotent.
         """
         self._closed = True
-        self._not_empty.unpark_all()
+        self._wake_taker()
         if self._room is not None:
             self._room.unpark_all()
 
