@@ -18,6 +18,7 @@ from trio_webhook._delivery import SINK_TIMEOUT, DeliveryLoop
 from trio_webhook._errors import SenderClosed
 from trio_webhook._receipts import Item
 from trio_webhook._records import DeadLetter
+from trio_webhook._shared_delivery import run_shared_sender
 
 __all__ = ["Draining", "Running", "running"]
 
@@ -197,7 +198,13 @@ class Running(Generic[S]):
         # start_soon, not start: awaiting a start could be cancelled (an outer
         # cancellation) after one task began, leaving a shielded task that nothing
         # would ever stop. Each task enters its shield before its first checkpoint.
-        nursery.start_soon(sender._run_sender)
+        durable = sender._durable
+        if durable is not None and durable.shared is not None:
+            # On a shared outbox the outbox's order rules, not this queue's. Chosen here,
+            # not in a method the task runs: one coroutine fewer for every waiting sender.
+            nursery.start_soon(run_shared_sender, sender, durable)
+        else:
+            nursery.start_soon(sender._run_sender)
         if sender._durable is not None:
             nursery.start_soon(sender._durable.run_committer)
         return sender

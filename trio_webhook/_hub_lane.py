@@ -68,7 +68,7 @@ class Lane(WebhookSender):
         self._on_settled = on_settled
         durable = None
         if outbox is not None:
-            # Shared, the lane runs the shared delivery loop (WebhookSender._run_sender).
+            # Shared, the lane runs the shared delivery loop (started by running()).
             durable = Durable(outbox, client.url.webhook_id, share=config.share_outbox)
         super().__init__(client, config, durable)
         self.last_used = trio.current_time()

@@ -35,7 +35,6 @@ from trio_webhook._errors import QueueFull
 from trio_webhook._limits import check
 from trio_webhook._models import Message
 from trio_webhook._receipts import Item, Receipt, SenderStats
-from trio_webhook._shared_delivery import run_shared_sender
 from trio_webhook.outbox import OutboxError
 from trio_webhook.ratelimit import (
     RateLimitTracker,
@@ -61,13 +60,6 @@ class WebhookSender(Draining):
 
     def __repr__(self) -> str:
         return f"<WebhookSender {self._client.url.redacted}>"
-
-    async def _run_sender(self) -> None:
-        # On a shared outbox the outbox's order rules, not this queue's (_shared_delivery).
-        if self._durable is not None and self._durable.shared is not None:
-            await run_shared_sender(self, self._durable)
-        else:
-            await super()._run_sender()
 
     @property
     def client(self) -> WebhookClient:
