@@ -190,6 +190,7 @@ class PressureBuffer(Generic[T]):
                     "slow down, use `await send()` to wait for room, or raise max_buffered"
                 )
             shed = self._append(entry)
+        # Once per push: no call when nobody waits (the hot path).
         if self._taker is not None:
             self._wake_taker()
         return shed

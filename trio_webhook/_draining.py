@@ -90,7 +90,12 @@ class Draining(DeliveryLoop):
             await self._settle_leftovers()
 
     def begin_drain(self) -> None:
-        """Close the queue; :meth:`run_until_drained` delivers what is queued, by the deadline."""
+        """Close the queue; :meth:`run_until_drained` delivers what is queued, by the deadline.
+
+        Idempotent: a second call does not move the deadline.
+        """
+        if self._drain_scope is self._sender_scope:
+            return
         self._close_queue()
         self._sender_scope.deadline = self._drain_deadline()
         # stop_draining() then ends this drain at once, as it ends _shutdown's.

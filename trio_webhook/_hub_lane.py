@@ -72,9 +72,8 @@ class Lane(WebhookSender):
             durable = Durable(outbox, client.url.webhook_id, share=config.share_outbox)
         super().__init__(client, config, durable)
         self.last_used = trio.current_time()
-        # Set by stop(); and, once run() chose, whether the loop runs in the lane's task.
+        # Set by stop(); and, with an outbox, the scope run() waits in until then.
         self._stopping = False
-        self._inline: bool | None = None
         self._idle_scope: trio.CancelScope | None = None
         self.opened = trio.Event()
         if durable is None:
@@ -95,12 +94,11 @@ class Lane(WebhookSender):
         one, the loop and the committer run beside it, as a sender's.
         """
         if self._durable is None:
-            self._inline = True
             if self._stopping:
+                # Stopped before it ran (an outbox's open may have failed since).
                 self.begin_drain()
             await self.run_until_drained()
             return
-        self._inline = False
         async with running(self):
             with trio.CancelScope() as self._idle_scope:
                 if self._stopping:
@@ -110,12 +108,13 @@ class Lane(WebhookSender):
     def stop(self) -> None:
         """Begin closing: the queue closes, what is queued drains, then :meth:`run` returns."""
         if self._stopping:
-            return  # a second stop must not move the drain's deadline
+            return
         self._stopping = True
-        if self._inline:
-            self.begin_drain()
-        elif self._idle_scope is not None:
+        if self._idle_scope is not None:
             self._idle_scope.cancel()
+        elif self._durable is None:
+            self.begin_drain()  # the loop runs, or will, in the lane's task
+        # Else run() has not begun: it sees _stopping when it does.
 
     async def open(self) -> None:
         """Claim the webhook in the outbox (if any); on failure, run from memory only.
