@@ -27,6 +27,7 @@ from trio_webhook._outcome import (
     Transient,
     interpret,
 )
+from trio_webhook._precise_wait import sleep_precisely
 from trio_webhook._retry import GiveUp, RetryPolicy, RetryState
 from trio_webhook._url import WebhookURL, redact
 from trio_webhook.ratelimit import RateLimitTracker
@@ -158,7 +159,8 @@ class Exchange:
                 route,
                 extra={"webhook_id": self._url.webhook_id, "wait": delay},
             )
-            await trio.sleep(delay)
+            # Ends at the reset, not up to a millisecond after (trio's timer rounds up).
+            await sleep_precisely(delay)
 
     async def send_with_retry(
         self, request: HTTPRequest, progress: PlanProgress | None = None
