@@ -93,7 +93,8 @@ class RateLimitInfo:
 
 
 def _float(text: object) -> float | None:
-    if isinstance(text, bool) or not isinstance(text, str | int | float):
+    # A header is a str; the other types come from a 429's JSON body.
+    if type(text) is not str and (isinstance(text, bool) or not isinstance(text, (int, float))):
         return None
     try:
         value = float(text)

@@ -32,18 +32,17 @@ from __future__ import annotations
 import re
 from typing import Final
 
-import attrs
-
 from trio_webhook.transport._fields import (
     ClosedEarly,
     ProtocolError,
     check_lines,
-    comma_values,
-    fast_name_values,
+    fast_fields,
+    join_headers,
     name_values,
     normalise,
     split_lines,
 )
+from trio_webhook.transport._values import LowerCaseHeaders
 
 __all__ = [
     "ClosedEarly",
@@ -79,14 +78,47 @@ END_OF_MESSAGE: Final = _Sentinel("END_OF_MESSAGE")
 """Returned once the final answer's body is complete."""
 
 
-@attrs.frozen
 class ResponseHead:
-    """The final answer's status line and headers, normalised as h11 normalises them."""
+    """The final answer's status line and headers, normalised as h11 normalises them.
 
-    status: int
-    reason: bytes
-    http_version: bytes
-    headers: list[tuple[bytes, bytes]]
+    Attributes:
+        status: The status code.
+        reason: The reason phrase (may be empty).
+        http_version: ``b"1.1"`` or ``b"1.0"``.
+        fields: The headers as the transport hands them on: a lower-case name to its
+            text value, repeats joined with ``", "`` (:func:`~._fields.join_headers`).
+        headers: The header lines as h11 gives them, (lower-case name, value) pairs in
+            order; made from ``fields`` when first read, unless the parser had them.
+    """
+
+    __slots__ = ("_pairs", "fields", "http_version", "reason", "status")
+
+    def __init__(
+        self,
+        status: int,
+        reason: bytes,
+        http_version: bytes,
+        fields: LowerCaseHeaders,
+        pairs: list[tuple[bytes, bytes]] | None = None,
+    ) -> None:
+        self.status = status
+        self.reason = reason
+        self.http_version = http_version
+        self.fields = fields
+        self._pairs = pairs
+
+    @property
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        """See the class docstring (``fields`` holds no repeat where this is made)."""
+        if self._pairs is None:
+            self._pairs = [
+                (name.encode("latin-1"), value.encode("latin-1"))
+                for name, value in self.fields.items()
+            ]
+        return self._pairs
+
+    def __repr__(self) -> str:
+        return f"ResponseHead(status={self.status}, headers={len(self.fields)})"
 
 
 Event = ResponseHead | bytes | _Sentinel
@@ -217,25 +249,25 @@ class ResponseParser:
             raise ProtocolError(f"unexpected status {status}")
         # The header lines, each with its newline (the blank line's match starts with the
         # last one's): the fast path, or line by line where it declines.
-        pairs = fast_name_values(block[first + 1 : match.start() + 1])
-        if pairs is None:
-            pairs = name_values(check_lines(split_lines(block)[1:]))
-        headers = normalise(pairs, self._max_headers)
-        head = ResponseHead(status, reason or b"", version, headers)
+        fields = fast_fields(block[first + 1 : match.start() + 1], self._max_headers)
+        pairs = None
+        if fields is None:
+            pairs = normalise(name_values(check_lines(split_lines(block)[1:])), self._max_headers)
+            fields = join_headers(pairs)
         if status >= 200:
-            self._frame(head)
-        return head
+            self._frame(status, version, fields)
+        return ResponseHead(status, reason or b"", version, fields, pairs)
 
-    def _frame(self, head: ResponseHead) -> None:
-        headers = head.headers
-        names = [name for name, _ in headers]
-        self._reusable = head.http_version >= b"1.1" and (
-            b"connection" not in names or b"close" not in comma_values(headers, b"connection")
+    def _frame(self, status: int, version: bytes, fields: LowerCaseHeaders) -> None:
+        connection = fields.get("connection")
+        self._reusable = version >= b"1.1" and (
+            connection is None
+            or "close" not in [item.strip(" \t") for item in connection.lower().split(",")]
         )
-        length = headers[names.index(b"content-length")][1] if b"content-length" in names else None
-        if head.status in (204, 304):
+        length = fields.get("content-length")
+        if status in (204, 304):
             self._state = _DONE
-        elif b"transfer-encoding" in names:
+        elif "transfer-encoding" in fields:
             self._state, self._remaining = _CHUNK_SIZE, 0
             if length is not None:
                 self._reusable = False  # both framings: read as chunked, never reuse

@@ -57,7 +57,6 @@ from trio_webhook.transport._base import (
 from trio_webhook.transport._codec import END_OF_MESSAGE, NEED_DATA, ClosedEarly, ProtocolError
 from trio_webhook.transport._codec import ResponseHead as _Head
 from trio_webhook.transport._deadlines import Deadline, DeadlinePassed, deadline_error
-from trio_webhook.transport._fields import join_headers
 from trio_webhook.transport._multipart import multipart_body
 from trio_webhook.transport._pool import (
     DEFAULT_KEEPALIVE_EXPIRY,
@@ -389,5 +388,4 @@ class H11Transport:
                 route=route,
             ) from None
         assert head is not None  # END_OF_MESSAGE comes only after the head
-        headers = join_headers(head.headers)
-        return HTTPResponse(status=head.status, headers=headers, body=b"".join(chunks))
+        return HTTPResponse(status=head.status, headers=head.fields, body=b"".join(chunks))

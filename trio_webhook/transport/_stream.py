@@ -10,7 +10,8 @@ does the same syscalls with trio's I/O waits only where the kernel says "not yet
   buffer is full;
 - :meth:`Stream.receive_some` with ``first`` (the first read after a request) waits for
   readability before the ``recv`` (the answer cannot be there yet; trying would fail with
-  ``EAGAIN``), later ones try first;
+  ``EAGAIN``); so does a read after one that emptied the socket (it got fewer bytes than
+  it asked for: the rest of the answer comes in a later segment); others try first;
 - TLS is an ``ssl.SSLObject`` over two ``ssl.MemoryBIO``, as ``SSLStream`` does, with
   its ``https_compatible=True`` rules: no ``close_notify`` sent, and a peer's EOF without
   one read as an EOF (the HTTP framing says whether the answer was complete).
@@ -38,10 +39,11 @@ RECEIVE_SIZE: Final = 64 * 1024
 class Stream(trio.abc.AsyncResource):
     """A connected TCP socket, owned by one exchange at a time (plain bytes)."""
 
-    __slots__ = ("_sock",)
+    __slots__ = ("_drained", "_sock")
 
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
+        self._drained = False
 
     def forget(self) -> None:
         """Close the socket of a finished trio run (no task of this run waits on it)."""
@@ -82,13 +84,19 @@ class Stream(trio.abc.AsyncResource):
     async def _receive_raw(self, *, first: bool) -> bytes:
         sock = self._sock
         try:
-            if first:
+            if first or self._drained:
                 await trio.lowlevel.wait_readable(sock)
             while True:
                 try:
-                    return sock.recv(RECEIVE_SIZE)
+                    data = sock.recv(RECEIVE_SIZE)
                 except BlockingIOError:
                     pass
+                else:
+                    # A read shorter than asked for emptied the socket: the next bytes
+                    # come in a later segment, so the next read waits first instead of
+                    # failing with EAGAIN (two of a W3 answer's three reads did).
+                    self._drained = len(data) < RECEIVE_SIZE
+                    return data
                 # Outside the except block: see _send_raw.
                 await trio.lowlevel.wait_readable(sock)
         except OSError as exc:

@@ -28,6 +28,7 @@ from trio_webhook.transport._codec import (
     ResponseHead,
     ResponseParser,
 )
+from trio_webhook.transport._fields import join_headers
 
 __all__ = ["Codec", "H11Wire", "LeanWire", "RequestWriter", "Wire", "content_length"]
 
@@ -209,11 +210,13 @@ class H11Wire:
                 if kind is h11.Data:
                     return bytes(event.data)  # type: ignore[union-attr]
                 if kind is h11.Response:
+                    pairs = list(event.headers)  # type: ignore[union-attr]
                     return ResponseHead(
                         event.status_code,  # type: ignore[union-attr]
                         event.reason,  # type: ignore[union-attr]
                         event.http_version,  # type: ignore[union-attr]
-                        list(event.headers),  # type: ignore[union-attr]
+                        join_headers(pairs),
+                        pairs,
                     )
                 if kind is h11.EndOfMessage:
                     return END_OF_MESSAGE
