@@ -5,8 +5,8 @@ to the close, 1xx first, ``Connection: close``, HTTP/1.0, odd casing and whitesp
 folded lines, bare LF line ends) and feeds the same bytes, in the same pieces, to
 ``_codec.ResponseParser`` and to ``h11.Connection``. Both must give the same status,
 reason, version, headers (as h11 normalises them, and as the transport joins them), body
-and keep-alive decision, or both refuse. Mutated responses (a byte replaced, dropped or added) check that what h11
-refuses, we refuse, and the reverse.
+and keep-alive decision, or both refuse. Mutated responses (a byte replaced, dropped or
+added) check that what h11 refuses, we refuse, and the reverse.
 
 One difference is on purpose (``_codec``'s docstring): an answer with both
 ``Content-Length`` and ``Transfer-Encoding`` is read as h11 reads it, but its connection
