@@ -229,6 +229,17 @@ def test_nothing_but_testing_and_the_cli_imports_the_fake() -> None:
     assert not {m: found for m, found in offenders.items() if found}
 
 
+def test_nothing_but_testing_and_the_cli_imports_trio_testing() -> None:
+    # trio.testing costs about 70 ms to import (its RaisesGroup), for every program
+    # that imports the package.
+    offenders = {
+        module: sorted(m for m in _imports_anywhere(module) if _is_under(m, "trio.testing"))
+        for module in MODULES
+        if not _is_under(module, "trio_webhook.testing", "trio_webhook.cli")
+    }
+    assert not {m: found for m, found in offenders.items() if found}
+
+
 FACADES = {"trio_webhook.sync", "trio_webhook.asyncio", "trio_webhook._background"}
 
 

@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from trio_webhook import Message, SenderConfig, open_webhook_sender
-from trio_webhook._precise_wait import _BUDGET, EARLY, SpinBudget, sleep_precisely
+from trio_webhook._precise_wait import _BUDGET, _SYSTEM_CLOCK, EARLY, SpinBudget, sleep_precisely
 from trio_webhook.ratelimit import RateLimitTracker
 from trio_webhook.testing import FakeDiscord, serve_fake_discord
 
@@ -60,6 +60,11 @@ def test_a_thousand_waits_at_once_spend_the_budget_then_sleep_plainly() -> None:
     # 0.1 s, the whole burst after 0.5 s.
     assert budget.early_by(10.05) == 0.0
     assert budget.early_by(10.5) == EARLY
+
+
+async def test_trios_own_clock_is_recognised() -> None:
+    # Otherwise every wait would quietly be a plain sleep again, a millisecond late.
+    assert type(trio.lowlevel.current_clock()) is _SYSTEM_CLOCK
 
 
 async def test_a_precise_wait_never_ends_before_its_deadline() -> None:
