@@ -678,6 +678,37 @@ async def test_a_closed_sender_is_freed_by_reference_counting(
     assert ours == []
 
 
+async def test_held_receipts_keep_discords_answers_as_text_until_read(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # A service that keeps its receipts (W3 keeps a thousand) must not keep a dozen
+    # parsed JSON containers each for the garbage collector to walk on every full
+    # collection: the answer is kept as the text Discord sent, read when asked for.
+    fake = FakeDiscord(seed=0)
+    hook = fake.create_webhook()
+    async with open_sender(fake, hook) as sender:
+        receipts = [
+            sender.send_nowait(Message(content=f"#{i}", embeds=[Embed(title=f"t{i}")]))
+            for i in range(200)
+        ]
+        deliveries = [await r.wait() for r in receipts]
+    ids = [d.id for d in deliveries]
+    gc.collect()
+    held = len(gc.get_objects())
+    del receipts, deliveries  # what the held receipts kept alive goes (the fake keeps its own)
+    gc.collect()
+    per_message = (held - len(gc.get_objects())) / 200
+    # The receipt and its delivery (the message was freed once it was sent); the parsed
+    # answer would add a dict and five lists.
+    assert per_message <= 2.5
+    # Read when asked: the same message Discord shows.
+    assert ids == [m["id"] for m in fake.history(hook.channel_id)]
+    async with open_sender(fake, hook) as sender:
+        delivery = await sender.send_nowait(Message(content="#7", embeds=[Embed(title="t")])).wait()
+    assert (delivery.messages[0].content, delivery.messages[0].embeds[0].title) == ("#7", "t")
+    assert delivery.id == delivery.messages[0].id == fake.history(hook.channel_id)[-1]["id"]
+
+
 # --- Receipts: every waiter wakes, a cancelled one leaves no trace ------------------------------
 
 

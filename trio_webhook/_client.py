@@ -199,7 +199,8 @@ class WebhookClient(WebhookOperations):
                 if creates_thread:
                     progress.thread_id = channel_id
                 if wait:
-                    progress.answers.append(answer)
+                    # Its text, not the parsed object: see Delivery.from_answers.
+                    progress.answers.append(response.body)
             if journal is not None:
                 await journal.delivered(index, discord_id=message_id, thread_id=progress.thread_id)
             if logger.isEnabledFor(logging.DEBUG):

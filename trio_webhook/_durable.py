@@ -36,6 +36,7 @@ import trio
 
 from trio_webhook._models import Message
 from trio_webhook._progress import PlanProgress
+from trio_webhook._received import answer_object
 from trio_webhook.outbox import (
     Outbox,
     OutboxError,
@@ -298,7 +299,7 @@ class Durable:
             await self.outbox.settle_delivered(entry)
             return
         progress = self.progress.pop(entry, None)
-        sent = list(progress.answers) if progress is not None else []
+        sent = [answer_object(a) for a in progress.answers] if progress is not None else []
         await self.shared.settle_delivered(entry, sent=sent)
 
     async def settle_dead(self, entry: int, record: DeadLetter) -> None:

@@ -36,15 +36,15 @@ class PlanProgress:
     Attributes:
         delivered: Requests of the plan delivered, in plan order (a resumed plan starts
             after them).
-        answers: What Discord returned (JSON objects) for each delivered request sent
-            with ``wait``; :meth:`~trio_webhook.Delivery.from_answers` reads them when
-            asked.
+        answers: What Discord returned for each delivered request sent with ``wait``:
+            the answer's JSON text (a message object), or the object parsed;
+            :meth:`~trio_webhook.Delivery.from_answers` reads them when asked.
         thread_id: The forum thread the plan's first request created (``thread_name``),
             where the rest of the plan goes.
     """
 
     delivered: int = 0
-    answers: list[Mapping[str, Any]] = attrs.field(factory=list)
+    answers: list[bytes | Mapping[str, Any]] = attrs.field(factory=list)
     thread_id: str | None = None
     maybe_posted: bool = False
     """Whether the request after ``delivered`` may already be posted: it is on its way

@@ -22,6 +22,7 @@ import cattrs
 
 from trio_webhook._embeds import Embed
 from trio_webhook._limit_values import ATTACHMENT_IS_SPOILER
+from trio_webhook.transport._values import parse_json
 
 __all__ = ["Delivery", "ReceivedAttachment", "ReceivedMessage", "WebhookInfo", "answer_ids"]
 
@@ -152,6 +153,10 @@ class WebhookInfo:
         return _structure(data, cls)
 
 
+Answer = bytes | Mapping[str, Any]
+"""Discord's answer to one request: its JSON text, or that text parsed (a message object)."""
+
+
 class Delivery:
     """The outcome of delivering one :class:`~trio_webhook.Message`: Discord's ``messages``."""
 
@@ -159,11 +164,17 @@ class Delivery:
 
     def __init__(self, messages: Iterable[ReceivedMessage] = ()) -> None:
         self._messages: tuple[ReceivedMessage, ...] | None = tuple(messages)
-        self._answers: tuple[Mapping[str, Any], ...] = ()
+        self._answers: tuple[Answer, ...] = ()
 
     @classmethod
-    def from_answers(cls, answers: Iterable[Mapping[str, Any]]) -> Delivery:
-        """The delivery of Discord's answers (JSON objects), read into messages when asked."""
+    def from_answers(cls, answers: Iterable[Answer]) -> Delivery:
+        """The delivery of Discord's answers, read into messages when asked.
+
+        Each answer is a message object: as the JSON text Discord sent (the sender keeps
+        the body, already read once for its ids: bytes are one object the garbage
+        collector never visits, where the parsed object is a dozen it would walk for as
+        long as the receipt is held), or parsed.
+        """
         delivery = cls()
         delivery._answers = tuple(answers)
         delivery._messages = None
@@ -177,7 +188,9 @@ class Delivery:
         it is asked for: a producer that never looks pays nothing for it.
         """
         if self._messages is None:
-            self._messages = tuple([ReceivedMessage.from_json(a) for a in self._answers])
+            self._messages = tuple(
+                [ReceivedMessage.from_json(answer_object(a)) for a in self._answers]
+            )
             self._answers = ()
         return self._messages
 
@@ -185,7 +198,7 @@ class Delivery:
     def id(self) -> str | None:
         """The first message's id, or ``None`` when the message was not waited for."""
         if self._messages is None:
-            return answer_ids(self._answers[0])[0] if self._answers else None
+            return answer_ids(answer_object(self._answers[0]))[0] if self._answers else None
         return self._messages[0].id if self._messages else None
 
     def __eq__(self, other: object) -> bool:
@@ -202,6 +215,14 @@ class Delivery:
 
 def _structure(data: Mapping[str, Any], cls: type[_T]) -> _T:
     return _READER.structure(data, cls)
+
+
+def answer_object(answer: Answer) -> Mapping[str, Any]:
+    """The message object of an answer (an answer's text was checked to hold one)."""
+    if isinstance(answer, bytes):
+        data = parse_json(answer)
+        return data if isinstance(data, dict) else {}
+    return answer
 
 
 def answer_ids(data: Mapping[str, Any]) -> tuple[str, str]:

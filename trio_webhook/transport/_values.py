@@ -123,14 +123,17 @@ class HTTPResponse:
         cache = self.__dict__
         if "_parsed" in cache:
             return cache["_parsed"]
-        body = self.body
-        data = None
-        if not json_too_deep(body):
-            try:
-                # Decoded first: JSON on the wire is UTF-8 (RFC 8259), and the text path
-                # skips json's guess at the encoding (about a tenth of the parse).
-                data = json.loads(body.decode("utf-8-sig"))
-            except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
-                data = None
-        cache["_parsed"] = data
+        data = cache["_parsed"] = parse_json(self.body)
         return data
+
+
+def parse_json(body: bytes) -> Any:
+    """``body`` parsed as JSON, or ``None`` when it is not readable JSON (see ``parsed``)."""
+    if json_too_deep(body):
+        return None
+    try:
+        # Decoded first: JSON on the wire is UTF-8 (RFC 8259), and the text path skips
+        # json's guess at the encoding (about a tenth of the parse).
+        return json.loads(body.decode("utf-8-sig"))
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        return None
