@@ -8,6 +8,7 @@ ASGI app in front of the fake that answers what it is told and records the raw h
 from __future__ import annotations
 
 import gzip
+import json
 import random
 import re
 from collections.abc import AsyncIterator, MutableMapping
@@ -29,7 +30,7 @@ from trio_webhook.errors import Forbidden, PayloadTooLarge
 from trio_webhook.testing import FakeDiscord, FakeWebhook, FaultKind
 from trio_webhook.transport import DEFAULT_USER_AGENT, HttpxTransport
 from trio_webhook.transport._multipart import multipart_body
-from trio_webhook.transport._values import HTTPRequest, MultipartFile
+from trio_webhook.transport._values import HTTPRequest, HTTPResponse, MultipartFile, parse_json
 
 
 @attrs.frozen
@@ -350,3 +351,27 @@ async def test_connection_refused_is_a_safe_connect_error() -> None:
             )
     assert info.value.kind == "connect"
     assert not info.value.ambiguous
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(_JSON, st.booleans())
+def test_an_answer_is_read_as_utf8_json_with_or_without_a_byte_order_mark(
+    value: Any, bom: bool
+) -> None:
+    body = (b"\xef\xbb\xbf" if bom else b"") + json.dumps(value, ensure_ascii=False).encode()
+    assert HTTPResponse(200, {}, body).parsed == value
+
+
+@given(st.binary(max_size=64))
+def test_any_body_parses_as_utf8_sig_json_would_or_is_none(body: bytes) -> None:
+    try:
+        expected = json.loads(body.decode("utf-8-sig"))
+    except ValueError:
+        expected = None
+    assert repr(parse_json(body)) == repr(expected)  # repr: "NaN" parses to a nan
