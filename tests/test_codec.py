@@ -72,6 +72,32 @@ def lean(pieces: list[bytes], eof: bool) -> Outcome:
     return ("incomplete",)
 
 
+def lean_read(pieces: list[bytes], eof: bool) -> Outcome:
+    """The transport's way: one ``read`` a piece, the answer taken whole at the end."""
+    parser = ResponseParser()
+    try:
+        for piece in [*pieces, b""] if eof else pieces:
+            parser.feed(piece)
+            if parser.read():
+                head = parser.head
+                assert head is not None
+                body = b"".join(parser.body)
+                assert parser.body_size == len(body)
+                return (
+                    "answer",
+                    head.status,
+                    head.reason,
+                    head.http_version,
+                    head.headers,
+                    body,
+                    parser.reusable,
+                    dict(head.fields),
+                )
+    except ProtocolError:
+        return ("refused",)
+    return ("incomplete",)
+
+
 def oracle(pieces: list[bytes], eof: bool) -> Outcome:
     """h11's reading, as the transport used it, with its keep-alive decision."""
     http = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD_BYTES)
@@ -228,6 +254,7 @@ def split(data: bytes, cuts: list[int]) -> list[bytes]:
 def agree(pieces: list[bytes], eof: bool) -> Outcome:
     ours, theirs = lean(pieces, eof), oracle(pieces, eof)
     assert ours == theirs, (pieces, eof)
+    assert lean_read(pieces, eof) == theirs, (pieces, eof)
     return ours
 
 

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import functools
 import ssl
-from typing import Final, cast
+from typing import Final
 from urllib.parse import urlsplit
 
 import attrs
@@ -54,8 +54,7 @@ from trio_webhook.transport._base import (
     check_timeouts,
     too_large_error,
 )
-from trio_webhook.transport._codec import END_OF_MESSAGE, NEED_DATA, ClosedEarly, ProtocolError
-from trio_webhook.transport._codec import ResponseHead as _Head
+from trio_webhook.transport._codec import ClosedEarly, ProtocolError
 from trio_webhook.transport._deadlines import Deadline, DeadlinePassed, deadline_error
 from trio_webhook.transport._multipart import multipart_body
 from trio_webhook.transport._pool import (
@@ -341,9 +340,6 @@ class H11Transport:
         http = connection.http
         stream = connection.stream
         limit = self._max_response_bytes
-        head: _Head | None = None
-        chunks: list[bytes] = []
-        size = 0
         try:
             # The answer's first bytes: waited for (after a request nothing is there yet).
             data = await stream.receive_some(first=True)
@@ -351,19 +347,13 @@ class H11Transport:
                 raise _Broken("the kept-alive connection was closed by the server")
             stale = False
             http.feed(data)
-            while True:
-                event = http.next_event()
-                if event is NEED_DATA:
-                    http.feed(await stream.receive_some())
-                elif type(event) is bytes:
-                    size += len(event)
-                    if size > limit:
-                        raise too_large_error(head.status if head else 0, limit, route)
-                    chunks.append(event)
-                elif event is END_OF_MESSAGE:
-                    break
-                else:
-                    head = cast(_Head, event)
+            # Each read parses all the socket gave; the body is bounded as it grows.
+            while not http.read():
+                if http.body_size > limit:
+                    raise too_large_error(http.head.status if http.head else 0, limit, route)
+                http.feed(await stream.receive_some())
+            if http.body_size > limit:
+                raise too_large_error(http.head.status if http.head else 0, limit, route)
         except ClosedEarly:
             raise TransportError(
                 "protocol",
@@ -387,5 +377,6 @@ class H11Transport:
                 ambiguous=True,
                 route=route,
             ) from None
-        assert head is not None  # END_OF_MESSAGE comes only after the head
-        return HTTPResponse(status=head.status, headers=head.fields, body=b"".join(chunks))
+        head = http.head
+        assert head is not None  # an answer is complete only after its head
+        return HTTPResponse(status=head.status, headers=head.fields, body=b"".join(http.body))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Final, Literal, Protocol
+from typing import Final, Literal, Protocol, cast
 from urllib.parse import urlencode
 
 import h11
@@ -134,6 +134,32 @@ class Wire(Protocol):
         """
         ...
 
+    def read(self) -> bool:
+        """Read what was fed; whether the answer is complete.
+
+        The final answer's :class:`ResponseHead` is in ``head`` once read, and the body's
+        pieces so far in ``body`` (``body_size`` bytes).
+
+        Raises:
+            ProtocolError: As :meth:`next_event`.
+        """
+        ...
+
+    @property
+    def head(self) -> ResponseHead | None:
+        """The final answer's head, once :meth:`read` has read it."""
+        ...
+
+    @property
+    def body(self) -> list[bytes]:
+        """The body's pieces :meth:`read` has read so far."""
+        ...
+
+    @property
+    def body_size(self) -> int:
+        """The length of :attr:`body`."""
+        ...
+
     def next_cycle(self) -> bool:
         """After the answer: whether the connection may carry another request (made ready)."""
         ...
@@ -147,6 +173,22 @@ class LeanWire:
         self._parser = ResponseParser()
         self.feed = self._parser.feed
         self.next_event = self._parser.next_event
+        self.read = self._parser.read
+
+    @property
+    def head(self) -> ResponseHead | None:
+        """See :meth:`Wire.head`."""
+        return self._parser.head
+
+    @property
+    def body(self) -> list[bytes]:
+        """See :meth:`Wire.body`."""
+        return self._parser.body
+
+    @property
+    def body_size(self) -> int:
+        """See :meth:`Wire.body_size`."""
+        return self._parser.body_size
 
     def request(
         self, method: str, path: str, query: Query, content_type: bytes | None, body: list[bytes]
@@ -169,6 +211,9 @@ class H11Wire:
     def __init__(self, writer: RequestWriter) -> None:
         self._writer = writer
         self._http = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD_BYTES)
+        self.head: ResponseHead | None = None
+        self.body: list[bytes] = []
+        self.body_size = 0
 
     def request(
         self, method: str, path: str, query: Query, content_type: bytes | None, body: list[bytes]
@@ -226,10 +271,25 @@ class H11Wire:
         except h11.RemoteProtocolError as exc:
             raise ProtocolError(str(exc)) from None
 
+    def read(self) -> bool:
+        """See :meth:`Wire.read`: :meth:`next_event` until it wants more or the answer ends."""
+        while True:
+            event = self.next_event()
+            if event is NEED_DATA:
+                return False
+            if event is END_OF_MESSAGE:
+                return True
+            if type(event) is bytes:
+                self.body.append(event)
+                self.body_size += len(event)
+            else:
+                self.head = cast(ResponseHead, event)
+
     def next_cycle(self) -> bool:
         """See :meth:`Wire.next_cycle`."""
         http = self._http
         if http.our_state is h11.DONE and http.their_state is h11.DONE:
             http.start_next_cycle()
+            self.head, self.body, self.body_size = None, [], 0
             return True
         return False
