@@ -30,7 +30,13 @@ from trio_webhook.errors import Forbidden, PayloadTooLarge
 from trio_webhook.testing import FakeDiscord, FakeWebhook, FaultKind
 from trio_webhook.transport import DEFAULT_USER_AGENT, HttpxTransport
 from trio_webhook.transport._multipart import multipart_body
-from trio_webhook.transport._values import HTTPRequest, HTTPResponse, MultipartFile, parse_json
+from trio_webhook.transport._values import (
+    HTTPRequest,
+    HTTPResponse,
+    MultipartFile,
+    parse_json,
+    top_level_fields,
+)
 
 
 @attrs.frozen
@@ -375,3 +381,55 @@ def test_any_body_parses_as_utf8_sig_json_would_or_is_none(body: bytes) -> None:
     except ValueError:
         expected = None
     assert repr(parse_json(body)) == repr(expected)  # repr: "NaN" parses to a nan
+
+
+_KEYS = st.sampled_from(["id", "channel_id", "type", "author", "embeds", "x"])
+
+
+@given(
+    st.dictionaries(_KEYS | st.text(max_size=3), _JSON, max_size=6),
+    st.sets(_KEYS, max_size=3),
+    st.sampled_from([None, 2]),
+    st.booleans(),
+)
+def test_the_members_read_of_an_answer_are_json_loads_members(
+    obj: dict[str, Any], keys: set[str], indent: int | None, bom: bool
+) -> None:
+    # Only as far as the keys, but the same values json.loads reads, whatever the spacing.
+    body = (b"\xef\xbb\xbf" if bom else b"") + json.dumps(obj, indent=indent).encode()
+    assert top_level_fields(body, keys) == {k: obj[k] for k in keys if k in obj}
+
+
+@given(st.binary(max_size=80) | _JSON.map(lambda v: json.dumps(v).encode()), st.sets(_KEYS))
+def test_a_body_that_is_no_closed_object_reads_as_none_and_nothing_raises(
+    body: bytes, keys: set[str]
+) -> None:
+    found = top_level_fields(body, keys)
+    stripped = body.strip(b" \t\n\r")
+    if not (stripped.startswith(b"{") and stripped.endswith(b"}")):
+        assert found is None
+    whole = parse_json(body)
+    if isinstance(whole, dict) and not _repeats_a_key(body):
+        assert found == {k: whole[k] for k in keys if k in whole}
+
+
+def _repeats_a_key(body: bytes) -> bool:
+    # Where an object repeats a key, json.loads keeps the last and the walk the first.
+    repeats = False
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        nonlocal repeats
+        repeats = repeats or len({k for k, _ in items}) < len(items)
+        return dict(items)
+
+    json.loads(body.decode("utf-8-sig"), object_pairs_hook=pairs)
+    return repeats
+
+
+def test_a_cut_or_broken_answer_is_not_taken_for_a_message() -> None:
+    assert top_level_fields(b'{"id": "12', {"id"}) is None
+    assert top_level_fields(b'{"id" "1"}', {"id"}) is None
+    assert top_level_fields(b"<html>{}</html>", {"id"}) is None
+    assert top_level_fields(b'["id"]', ()) is None
+    assert top_level_fields(b"{" * 100 + b"}" * 100, {"id"}) is None  # too deep to read
+    assert top_level_fields(b' {"a": [1, {"id": 2}], "id" : "9"} ', {"id"}) == {"id": "9"}

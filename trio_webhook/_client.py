@@ -17,13 +17,13 @@ from typing import Final
 import attrs
 
 from trio_webhook._encoding import encode_execute
-from trio_webhook._exchange import ClientCounters, response_json
+from trio_webhook._exchange import ClientCounters, answer_fields
 from trio_webhook._limit_values import DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_UPLOAD_BYTES
 from trio_webhook._models import Delivery, Message, PlannedRequest
 from trio_webhook._operations import WebhookOperations
 from trio_webhook._planning import plan_requests
 from trio_webhook._progress import Journal, PlanProgress
-from trio_webhook._received import answer_ids
+from trio_webhook._received import MESSAGE_IDS, answer_ids
 from trio_webhook._retry import RetryPolicy
 from trio_webhook._url import parse_webhook_url
 from trio_webhook.ratelimit import AdaptiveStrategy, RateLimitTracker
@@ -193,9 +193,13 @@ class WebhookClient(WebhookOperations):
             progress.maybe_posted = False
             message_id = None
             if must_wait:
-                # Only the two ids are read now; the whole message when the user asks.
-                answer = response_json(response, request.route)
-                message_id, channel_id = answer_ids(answer)
+                # Only the ids are read now, and only where they are used; the whole
+                # message when the user asks for it.
+                needs_ids = (
+                    journal is not None or creates_thread or logger.isEnabledFor(logging.DEBUG)
+                )
+                fields = answer_fields(response, request.route, MESSAGE_IDS if needs_ids else ())
+                message_id, channel_id = answer_ids(fields)
                 if creates_thread:
                     progress.thread_id = channel_id
                 if wait:

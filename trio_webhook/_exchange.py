@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
@@ -33,12 +33,12 @@ from trio_webhook._url import WebhookURL, redact
 from trio_webhook.ratelimit import RateLimitTracker
 from trio_webhook.ratelimit._keys import route_key
 from trio_webhook.transport._base import Transport
-from trio_webhook.transport._values import HTTPRequest, HTTPResponse
+from trio_webhook.transport._values import HTTPRequest, HTTPResponse, top_level_fields
 
 if TYPE_CHECKING:
     from trio_webhook._progress import PlanProgress
 
-__all__ = ["ClientCounters", "Exchange", "response_json"]
+__all__ = ["ClientCounters", "Exchange", "answer_fields", "response_json"]
 
 logger: Final = logging.getLogger("trio_webhook")
 
@@ -74,6 +74,23 @@ def response_json(response: HTTPResponse, route: str) -> Mapping[str, Any]:
             route=route,
         )
     return data
+
+
+def answer_fields(response: HTTPResponse, route: str, keys: Collection[str]) -> Mapping[str, Any]:
+    """The members ``keys`` of a 2xx answer that must be a JSON object, read as far as they are.
+
+    What :func:`response_json` checks, for the part of the answer read
+    (:func:`~trio_webhook.transport._values.top_level_fields`); no keys reads only that
+    it opens an object.
+
+    Raises:
+        TransportError: ``protocol`` (ambiguous) when the body is not a JSON object.
+    """
+    found = top_level_fields(response.body, keys)
+    if found is not None:
+        return found
+    data = response_json(response, route)  # raises, saying what the body is not
+    return {key: data[key] for key in keys if key in data}
 
 
 class Exchange:

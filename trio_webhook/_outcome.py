@@ -39,7 +39,7 @@ from trio_webhook._errors import (
 )
 from trio_webhook._url import redact
 from trio_webhook.ratelimit._headers import DEFAULT_RETRY_AFTER, RateLimitInfo, parse_rate_limit
-from trio_webhook.transport._values import HTTPResponse
+from trio_webhook.transport._values import HTTPResponse, top_level_fields
 
 __all__ = [
     "Outcome",
@@ -176,9 +176,13 @@ def _channel_of(response: HTTPResponse) -> str | None:
     # Only a message answer (wait=true) names the channel.
     if response.status != 200 or not response.body.startswith(b"{"):
         return None
-    data = response.parsed
-    channel = data.get("channel_id") if isinstance(data, dict) else None
+    # Read no further than the member (see top_level_fields); the rest when asked for.
+    found = top_level_fields(response.body, _CHANNEL)
+    channel = found.get("channel_id") if found is not None else None
     return str(channel) if channel is not None else None
+
+
+_CHANNEL: Final = frozenset({"channel_id"})
 
 
 def _not_found(code: int, route: str) -> tuple[type[DiscordHTTPError], bool]:

@@ -22,9 +22,16 @@ import cattrs
 
 from trio_webhook._embeds import Embed
 from trio_webhook._limit_values import ATTACHMENT_IS_SPOILER
-from trio_webhook.transport._values import parse_json
+from trio_webhook.transport._values import parse_json, top_level_fields
 
-__all__ = ["Delivery", "ReceivedAttachment", "ReceivedMessage", "WebhookInfo", "answer_ids"]
+__all__ = [
+    "MESSAGE_IDS",
+    "Delivery",
+    "ReceivedAttachment",
+    "ReceivedMessage",
+    "WebhookInfo",
+    "answer_ids",
+]
 
 _T = TypeVar("_T")
 # Both hold the webhook's secret; a caller that needs them already has the URL.
@@ -198,7 +205,12 @@ class Delivery:
     def id(self) -> str | None:
         """The first message's id, or ``None`` when the message was not waited for."""
         if self._messages is None:
-            return answer_ids(answer_object(self._answers[0]))[0] if self._answers else None
+            if not self._answers:
+                return None
+            first = self._answers[0]
+            if isinstance(first, bytes):
+                return answer_ids(top_level_fields(first, _ID) or {})[0]
+            return answer_ids(first)[0]
         return self._messages[0].id if self._messages else None
 
     def __eq__(self, other: object) -> bool:
@@ -218,11 +230,20 @@ def _structure(data: Mapping[str, Any], cls: type[_T]) -> _T:
 
 
 def answer_object(answer: Answer) -> Mapping[str, Any]:
-    """The message object of an answer (an answer's text was checked to hold one)."""
+    """The message object of an answer.
+
+    An answer's text was read only as far as its ids (``top_level_fields``): should the
+    rest not be JSON, the message is what was read, its ids.
+    """
     if isinstance(answer, bytes):
         data = parse_json(answer)
-        return data if isinstance(data, dict) else {}
+        return data if isinstance(data, dict) else top_level_fields(answer, MESSAGE_IDS) or {}
     return answer
+
+
+_ID: Final = frozenset({"id"})
+MESSAGE_IDS: Final = frozenset({"id", "channel_id"})
+"""The members of a message answer the sender reads at once, when it needs them."""
 
 
 def answer_ids(data: Mapping[str, Any]) -> tuple[str, str]:

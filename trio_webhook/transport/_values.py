@@ -8,13 +8,14 @@ but attrs and the standard library, so the pure core may import it.
 from __future__ import annotations
 
 import json
+import json.decoder
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any, Final
 
 import attrs
 
-__all__ = ["HTTPRequest", "HTTPResponse", "MultipartFile"]
+__all__ = ["HTTPRequest", "HTTPResponse", "MultipartFile", "parse_json", "top_level_fields"]
 
 
 @attrs.frozen
@@ -59,6 +60,80 @@ def json_too_deep(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
         else:
             depth -= 1
     return False
+
+
+# json's own C scanner and string reader: a value, or a key, at a position.
+_DECODER: Final[Any] = json.JSONDecoder()  # typeshed does not name its scanner
+_scan_value: Final[Callable[[str, int], tuple[Any, int]]] = _DECODER.scan_once
+_scan_string: Final[Callable[[str, int], tuple[str, int]]] = json.decoder.scanstring  # type: ignore[attr-defined]
+_SPACE: Final = re.compile(r"[ \t\n\r]*")
+_SPACE_CHARS: Final = " \t\n\r"
+
+
+def top_level_fields(body: bytes, keys: Collection[str]) -> dict[str, Any] | None:
+    """The members named ``keys`` of the JSON object ``body``, read no further than they are.
+
+    A ``wait=true`` answer is Discord's whole message, but the sender needs one or two of
+    its members (``channel_id`` for the rate limiter; ``id`` for an outbox): parsing the
+    rest cost more than anything else the library does with an answer. This walks the
+    top-level members in order with json's C scanner and stops once every key was met;
+    the rest is parsed when someone asks for the message.
+
+    Returns:
+        The members found (a key absent from the object is absent here), or ``None`` when
+        ``body`` does not open and close a JSON object (``{...}``) or what was read of it
+        is not JSON. A key the
+        object repeats is read at its first place (``json.loads`` keeps the last; Discord
+        repeats none). Bounded as :attr:`HTTPResponse.parsed` is: a body nested deeper
+        than :data:`MAX_JSON_DEPTH` is not read.
+    """
+    if body.startswith(_BOM):
+        body = body[3:]
+    try:
+        text = body.decode()
+        pos = _SPACE.match(text).end()  # type: ignore[union-attr]
+        # An object, closed: what is not read is taken on trust, but an answer cut short
+        # (the commonest broken body) or one that is no object is refused at once.
+        if text[pos] != "{" or not text.rstrip(_SPACE_CHARS).endswith("}") or json_too_deep(body):
+            return None
+        return _members(text, pos + 1, keys) if keys else {}
+    except (IndexError, StopIteration, ValueError, RecursionError):
+        # Past the end, no value where one must be, a bad string or number; decoding.
+        return None
+
+
+def _members(text: str, pos: int, keys: Collection[str]) -> dict[str, Any] | None:
+    """The object's members from ``pos`` (after its ``{``) until every key was met."""
+    found: dict[str, Any] = {}
+    if text[pos] in _SPACE_CHARS:
+        pos = _SPACE.match(text, pos).end()  # type: ignore[union-attr]
+    if text[pos] == "}":
+        return found
+    while True:
+        if text[pos] != '"':
+            return None
+        key, pos = _scan_string(text, pos + 1)
+        if text[pos] in _SPACE_CHARS:
+            pos = _SPACE.match(text, pos).end()  # type: ignore[union-attr]
+        if text[pos] != ":":
+            return None
+        pos += 1
+        if text[pos] in _SPACE_CHARS:
+            pos = _SPACE.match(text, pos).end()  # type: ignore[union-attr]
+        value, pos = _scan_value(text, pos)
+        if key in keys and key not in found:
+            found[key] = value
+            if len(found) == len(keys):
+                return found
+        if text[pos] in _SPACE_CHARS:
+            pos = _SPACE.match(text, pos).end()  # type: ignore[union-attr]
+        if text[pos] == "}":
+            return found
+        if text[pos] != ",":
+            return None
+        pos += 1
+        if text[pos] in _SPACE_CHARS:
+            pos = _SPACE.match(text, pos).end()  # type: ignore[union-attr]
 
 
 class LowerCaseHeaders(dict[str, str]):
