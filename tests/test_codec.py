@@ -42,6 +42,20 @@ from trio_webhook.transport._wire import H11Wire, LeanWire, RequestWriter
 Outcome = tuple[Any, ...]
 
 
+def answer(head: ResponseHead, body: bytes, reusable: bool) -> Outcome:
+    """The lean codec's reading of a whole answer, as ``Outcome`` holds it."""
+    return (
+        "answer",
+        head.status,
+        head.reason,
+        head.http_version,
+        head.headers,
+        body,
+        reusable,
+        dict(head.fields),
+    )
+
+
 def lean(pieces: list[bytes], eof: bool) -> Outcome:
     parser = ResponseParser()
     head: ResponseHead | None = None
@@ -52,16 +66,7 @@ def lean(pieces: list[bytes], eof: bool) -> Outcome:
             while (event := parser.next_event()) is not NEED_DATA:
                 if event is END_OF_MESSAGE:
                     assert head is not None
-                    return (
-                        "answer",
-                        head.status,
-                        head.reason,
-                        head.http_version,
-                        head.headers,
-                        body,
-                        parser.reusable,
-                        dict(head.fields),
-                    )
+                    return answer(head, body, parser.reusable)
                 if isinstance(event, bytes):
                     body += event
                 else:
@@ -83,16 +88,7 @@ def lean_read(pieces: list[bytes], eof: bool) -> Outcome:
                 assert head is not None
                 body = b"".join(parser.body)
                 assert parser.body_size == len(body)
-                return (
-                    "answer",
-                    head.status,
-                    head.reason,
-                    head.http_version,
-                    head.headers,
-                    body,
-                    parser.reusable,
-                    dict(head.fields),
-                )
+                return answer(head, body, parser.reusable)
     except ProtocolError:
         return ("refused",)
     return ("incomplete",)
