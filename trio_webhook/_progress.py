@@ -9,10 +9,12 @@ the client so that the exchange below it can name them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import attrs
+
+if TYPE_CHECKING:
+    from trio_webhook._received import Answer
 
 __all__ = ["Journal", "PlanProgress"]
 
@@ -44,7 +46,7 @@ class PlanProgress:
     """
 
     delivered: int = 0
-    answers: list[bytes | Mapping[str, Any]] = attrs.field(factory=list)
+    answers: list[Answer] = attrs.field(factory=list)
     thread_id: str | None = None
     maybe_posted: bool = False
     """Whether the request after ``delivered`` may already be posted: it is on its way

@@ -82,10 +82,9 @@ def top_level_fields(body: bytes, keys: Collection[str]) -> dict[str, Any] | Non
     Returns:
         The members found (a key absent from the object is absent here), or ``None`` when
         ``body`` does not open and close a JSON object (``{...}``) or what was read of it
-        is not JSON. A key the
-        object repeats is read at its first place (``json.loads`` keeps the last; Discord
-        repeats none). Bounded as :attr:`HTTPResponse.parsed` is: a body nested deeper
-        than :data:`MAX_JSON_DEPTH` is not read.
+        is not JSON. A key the object repeats is read at its first place (``json.loads``
+        keeps the last; Discord repeats none). Bounded as :attr:`HTTPResponse.parsed` is:
+        a body nested deeper than :data:`MAX_JSON_DEPTH` is not read.
     """
     if body.startswith(_BOM):
         body = body[3:]
