@@ -502,6 +502,22 @@ def test_the_plain_path_writes_what_the_general_path_writes(message: Message) ->
         assert body.json == dumps(_message_payload(request, {}))
 
 
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@given(_JSON_VALUES)
+def test_dumps_writes_what_json_dumps_writes(value: Any) -> None:
+    # dumps keeps json's C encoder between calls; the bytes must be json.dumps's own.
+    expected = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    assert dumps(value) == expected
+
+
 def test_the_plain_path_takes_flags_as_an_int() -> None:
     [request] = plan_requests(
         Message(content="hi", flags=MessageFlags.SUPPRESS_EMBEDS, applied_tags=None)

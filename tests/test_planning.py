@@ -22,7 +22,7 @@ from trio_webhook._attachments import ATTACHMENT_SCHEME, file_names
 from trio_webhook._content_split import split_content
 from trio_webhook._limit_values import DEFAULT_MAX_UPLOAD_BYTES
 from trio_webhook._limits import validate_request
-from trio_webhook._models import PlannedRequest
+from trio_webhook._models import PlannedRequest, request_fields, whole_request
 from trio_webhook._planning import chunk_embeds, embed_length, plan_requests
 from trio_webhook.testing.strategies import embeds, messages
 
@@ -280,6 +280,14 @@ def test_a_file_over_the_budget_is_a_violation() -> None:
         plan_requests(Message(attachments=[png("big.png", 101)]), max_upload_bytes=100)
     (violation,) = info.value.violations
     assert (violation.path, violation.limit, violation.actual) == ("attachments[0]", 100, 101)
+
+
+@given(messages())
+def test_the_whole_request_is_the_request_the_fields_make(message: Message) -> None:
+    # whole_request passes the fields by position: a field added to PlannedRequest, or
+    # two swapped, must not shift them.
+    expected = PlannedRequest(index=0, embeds=message.embeds, **request_fields(message))
+    assert whole_request(message) == expected
 
 
 def test_planned_requests_are_frozen_and_evolvable() -> None:

@@ -183,6 +183,8 @@ def _channel_of(response: HTTPResponse) -> str | None:
 
 
 _CHANNEL: Final = frozenset({"channel_id"})
+# Discord's two success statuses, made once (frozen, so shared).
+_SUCCESSES: Final = {200: Success(200), 204: Success(204)}
 
 
 def _not_found(code: int, route: str) -> tuple[type[DiscordHTTPError], bool]:
@@ -238,7 +240,8 @@ def interpret(answer: HTTPResponse | TransportError, route: str = "") -> Outcome
     status = answer.status
     info = parse_rate_limit(answer)
     if 200 <= status < 300:
-        return Outcome(Success(status), rate_limit=info, channel_id=_channel_of(answer))
+        success = _SUCCESSES.get(status) or Success(status)
+        return Outcome(success, info, None, _channel_of(answer))
     code, text, errors = parse_discord_error(answer.body)
     if not text and answer.body:
         text = answer.body[:ERROR_EXCERPT].decode("utf-8", "replace")

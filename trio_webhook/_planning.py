@@ -45,7 +45,14 @@ from trio_webhook._limit_values import (
     FILES_PER_REQUEST,
 )
 from trio_webhook._limits import check, embed_length
-from trio_webhook._models import Embed, FilePart, Message, PlannedRequest, request_fields
+from trio_webhook._models import (
+    Embed,
+    FilePart,
+    Message,
+    PlannedRequest,
+    request_fields,
+    whole_request,
+)
 
 __all__ = ["chunk_embeds", "embed_length", "plan_checked", "plan_requests"]
 
@@ -238,7 +245,7 @@ def plan_checked(
     ):
         # The common message: one request, nothing to place. Built directly, since
         # the general path below costs about three times as much.
-        return (PlannedRequest(index=0, embeds=embeds, **request_fields(message)),)
+        return (whole_request(message),)
     files = message.attachments
     sizes = [f.size() for f in files]
     refs, first_needs = _references(embeds, files, message.components)

@@ -309,11 +309,11 @@ class RateLimitTracker:
             if scope == "user":
                 self._best_trip = 0.0
         # The random draws the store may need (a store draws nothing), and the lead.
-        jitter = Jitter(
-            reset=self.rng.uniform(0.0, self.strategy.reset_jitter),
-            rate_limited=self.rng.uniform(0.0, RATE_LIMITED_JITTER),
-            shared=self._async,
-            lead=0.0 if sent_at is None else self._lead(now - sent_at),
+        jitter = Jitter(  # by position (reset, rate_limited, shared, lead): one an answer
+            self.rng.uniform(0.0, self.strategy.reset_jitter),
+            self.rng.uniform(0.0, RATE_LIMITED_JITTER),
+            self._async,
+            0.0 if sent_at is None else self._lead(now - sent_at),
         )
         return self.store.update(
             route,
