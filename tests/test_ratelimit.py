@@ -206,6 +206,20 @@ def test_observe_learns_from_the_outcome_the_client_parsed_once() -> None:
     assert (snapshot.limit, snapshot.remaining, snapshot.in_flight) == (5, 0, 0)
 
 
+def test_a_message_answer_is_walked_once_for_the_members_asked_for() -> None:
+    # The client asks for the ids where it needs them; the channel is read in any case
+    # (the tracker paces by it), and an answer that is no message has no members.
+    body = b'{"id": "11", "type": 0, "channel_id": 22, "content": "x"}'
+    answer = HTTPResponse(200, {"content-type": "application/json"}, body)
+    plain = interpret(answer, ROUTE)
+    assert (plain.channel_id, plain.members) == ("22", {"channel_id": 22})
+    both = interpret(answer, ROUTE, read=frozenset({"id", "channel_id"}))
+    assert both.members == {"id": "11", "channel_id": 22}
+    assert interpret(answer, ROUTE, read=frozenset({"id"})).members == both.members
+    assert interpret(HTTPResponse(204, {}), ROUTE).members is None
+    assert interpret(HTTPResponse(200, {}, b"not json"), ROUTE).members is None
+
+
 def test_an_edge_ban_parsed_elsewhere_is_logged_with_its_cause(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

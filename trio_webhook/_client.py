@@ -21,6 +21,7 @@ from trio_webhook._exchange import ClientCounters, answer_fields
 from trio_webhook._limit_values import DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_UPLOAD_BYTES
 from trio_webhook._models import Delivery, Message, PlannedRequest
 from trio_webhook._operations import WebhookOperations
+from trio_webhook._outcome import CHANNEL
 from trio_webhook._planning import plan_requests
 from trio_webhook._progress import Journal, PlanProgress
 from trio_webhook._received import MESSAGE_IDS, answer_ids
@@ -188,17 +189,18 @@ class WebhookClient(WebhookOperations):
             )
             if journal is not None:
                 await journal.sending(index)
-            response = await self.send_with_retry(request, progress)
+            # Only the ids are read now, and only where they are used; the whole message
+            # when the user asks for it.
+            needs_ids = journal is not None or creates_thread or logger.isEnabledFor(logging.DEBUG)
+            read = MESSAGE_IDS if needs_ids else CHANNEL
+            response, outcome = await self.send_answered(request, progress, read=read)
             progress.delivered += 1
             progress.maybe_posted = False
             message_id = None
             if must_wait:
-                # Only the ids are read now, and only where they are used; the whole
-                # message when the user asks for it.
-                needs_ids = (
-                    journal is not None or creates_thread or logger.isEnabledFor(logging.DEBUG)
-                )
-                fields = answer_fields(response, request.route, MESSAGE_IDS if needs_ids else ())
+                fields = outcome.members
+                if fields is None:  # no JSON object: says so (and raises)
+                    fields = answer_fields(response, request.route, read)
                 message_id, channel_id = answer_ids(fields)
                 if creates_thread:
                     progress.thread_id = channel_id

@@ -20,6 +20,7 @@ import trio
 from trio_webhook._encoding import EncodedBody
 from trio_webhook._errors import DeliveryFailed, DiscordHTTPError, TransportError
 from trio_webhook._outcome import (
+    CHANNEL,
     ERROR_EXCERPT,
     Outcome,
     RateLimitedOutcome,
@@ -182,6 +183,17 @@ class Exchange:
     async def send_with_retry(
         self, request: HTTPRequest, progress: PlanProgress | None = None
     ) -> HTTPResponse:
+        """:meth:`send_answered`, for the answer alone."""
+        answer, _ = await self.send_answered(request, progress)
+        return answer
+
+    async def send_answered(
+        self,
+        request: HTTPRequest,
+        progress: PlanProgress | None = None,
+        *,
+        read: frozenset[str] = CHANNEL,
+    ) -> tuple[HTTPResponse, Outcome]:
         """Send ``request`` through the limiter, retrying as the policy allows.
 
         Each answer is interpreted once (:func:`~trio_webhook._outcome.interpret`); the
@@ -192,9 +204,11 @@ class Exchange:
             progress: Where to record whether the request may already be posted
                 (``maybe_posted``), for a caller that must tell ``shutdown`` from
                 ``ambiguous`` when it is interrupted.
+            read: The members of a message answer the caller needs, read as the answer
+                is interpreted (``Outcome.members``), so that it is walked once.
 
         Returns:
-            The successful (2xx) answer.
+            The successful (2xx) answer, and what it means.
 
         Raises:
             DiscordHTTPError: A permanent error (a dead webhook is remembered).
@@ -214,12 +228,12 @@ class Exchange:
                 progress.maybe_posted = True
             sent_at = trio.current_time()
             answer = await self._send_reserved(request)
-            outcome = interpret(answer, request.route)
+            outcome = interpret(answer, request.route, read=read)
             await self._observe(request.route, outcome, sent_at)
             verdict = outcome.verdict
             if isinstance(verdict, Success):
                 assert isinstance(answer, HTTPResponse)
-                return answer
+                return answer, outcome
             self._count_and_log(verdict, answer, outcome, request.route)
             if state is None:
                 state = RetryState(self._retry)

@@ -42,6 +42,7 @@ from trio_webhook.ratelimit._headers import DEFAULT_RETRY_AFTER, RateLimitInfo, 
 from trio_webhook.transport._values import HTTPResponse, top_level_fields
 
 __all__ = [
+    "CHANNEL",
     "Outcome",
     "Permanent",
     "RateLimitedOutcome",
@@ -120,12 +121,16 @@ class Outcome:
             for a success).
         channel_id: The channel a message landed in (a ``wait=true`` answer), so the
             tracker can pace webhooks that share a channel.
+        members: The top-level members of a message answer that :func:`interpret` was
+            asked to read (``channel_id`` always), or ``None`` when the answer is no
+            message (a 204, an error) or not a JSON object.
     """
 
     verdict: Verdict
     rate_limit: RateLimitInfo | None = None
     error: DiscordHTTPError | TransportError | None = None
     channel_id: str | None = None
+    members: Mapping[str, Any] | None = None
 
     @property
     def dead_webhook(self) -> bool:
@@ -172,17 +177,16 @@ def _interpret_error(error: TransportError) -> Outcome:
     return Outcome(Transient(ambiguous=error.ambiguous and not safe, detail=detail), error=error)
 
 
-def _channel_of(response: HTTPResponse) -> str | None:
-    # Only a message answer (wait=true) names the channel.
+def _message_members(response: HTTPResponse, read: frozenset[str]) -> Mapping[str, Any] | None:
+    # Only a message answer (wait=true) names the channel. Read no further than the
+    # members (see top_level_fields); the rest when someone asks for the message.
     if response.status != 200 or not response.body.startswith(b"{"):
         return None
-    # Read no further than the member (see top_level_fields); the rest when asked for.
-    found = top_level_fields(response.body, _CHANNEL)
-    channel = found.get("channel_id") if found is not None else None
-    return str(channel) if channel is not None else None
+    return top_level_fields(response.body, read if "channel_id" in read else read | CHANNEL)
 
 
-_CHANNEL: Final = frozenset({"channel_id"})
+CHANNEL: Final = frozenset({"channel_id"})
+"""What :func:`interpret` reads of a message answer unless asked for more."""
 # Discord's two success statuses, made once (frozen, so shared).
 _SUCCESSES: Final = {200: Success(200), 204: Success(204)}
 
@@ -212,13 +216,17 @@ def _rate_limited(info: RateLimitInfo, code: int, text: str, route: str) -> Outc
     return Outcome(verdict, rate_limit=info, error=error)
 
 
-def interpret(answer: HTTPResponse | TransportError, route: str = "") -> Outcome:
+def interpret(
+    answer: HTTPResponse | TransportError, route: str = "", *, read: frozenset[str] = CHANNEL
+) -> Outcome:
     """What one attempt's answer means: the single place that decides it.
 
     Args:
         answer: Discord's answer, or the transport's error.
         route: The redacted route of the request (``POST /webhooks/123/***``); it names
             the error and tells a missing message from a missing webhook.
+        read: The top-level members of a message answer to read now (``channel_id``,
+            which the tracker needs, is read in any case), into ``Outcome.members``.
 
     Returns:
         - 2xx: :class:`Success`, with the channel a ``wait=true`` message landed in.
@@ -241,7 +249,9 @@ def interpret(answer: HTTPResponse | TransportError, route: str = "") -> Outcome
     info = parse_rate_limit(answer)
     if 200 <= status < 300:
         success = _SUCCESSES.get(status) or Success(status)
-        return Outcome(success, info, None, _channel_of(answer))
+        members = _message_members(answer, read)
+        channel = members.get("channel_id") if members is not None else None
+        return Outcome(success, info, None, None if channel is None else str(channel), members)
     code, text, errors = parse_discord_error(answer.body)
     if not text and answer.body:
         text = answer.body[:ERROR_EXCERPT].decode("utf-8", "replace")
