@@ -14,6 +14,8 @@ from typing import Any
 
 import attrs
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from trio_webhook import (
     AllowedMentions,
@@ -25,6 +27,7 @@ from trio_webhook import (
     FilePart,
     Message,
 )
+from trio_webhook._validators import CHECK
 
 # The smallest valid arguments of each model; every field is then set to a wrong type.
 BASE: dict[type, dict[str, Any]] = {
@@ -226,3 +229,55 @@ def test_filepart_path_accepts_str_and_pathlike(tmp_path: Path) -> None:
 def test_filepart_content_type_must_be_a_str() -> None:
     with pytest.raises(TypeError, match=r"^FilePart\.content_type must be str, got NoneType$"):
         FilePart("a.txt", data=b"", content_type=None)  # type: ignore[arg-type]
+
+
+# Values of every kind a caller might pass, right and wrong, for the checks below.
+class _Text(str):
+    pass
+
+
+_ODD: list[Any] = [None, "", "x", _Text("x"), b"x", 0, 1, True, False, 1.5, (), [], ["x"], {}]
+_ODD += [object(), Embed(title="t"), [Embed()], [Embed(), Embed()], 0x1000000]
+
+
+def _by_the_field_validators(cls: type, fields: dict[str, Any]) -> str:
+    # What attrs' own per-field validators would say, in field order: the reference.
+    with attrs.validators.disabled():
+        made = cls(**fields)
+    for attribute in attrs.fields(cls):
+        try:
+            attribute.metadata[CHECK](made, attribute, getattr(made, attribute.name))
+        except (TypeError, ValueError) as exc:
+            return f"{type(exc).__name__}: {exc}"
+    return "ok"
+
+
+def _built(cls: type, fields: dict[str, Any]) -> str:
+    try:
+        cls(**fields)
+    except (TypeError, ValueError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return "ok"
+
+
+@pytest.mark.parametrize(
+    ("cls", "name"), [(c, a.name) for c in (Message, Embed) for a in attrs.fields(c)]
+)
+@pytest.mark.parametrize("value", _ODD, ids=lambda v: type(v).__name__)
+def test_the_one_test_of_the_common_shape_accepts_only_what_the_validators_accept(
+    cls: type, name: str, value: object
+) -> None:
+    # Message and Embed check their commonest shape in one expression and run the field
+    # validators otherwise: the outcome must be the validators', error text included.
+    assert _built(cls, {name: value}) == _by_the_field_validators(cls, {name: value})
+
+
+@pytest.mark.parametrize("cls", [Message, Embed])
+@given(data=st.data())
+def test_two_fields_off_the_common_shape_are_judged_as_the_validators_judge(
+    cls: type, data: st.DataObject
+) -> None:
+    names = [a.name for a in attrs.fields(cls)]
+    chosen = data.draw(st.lists(st.sampled_from(names), unique=True, min_size=2, max_size=2))
+    fields = {name: data.draw(st.sampled_from(_ODD), label=name) for name in chosen}
+    assert _built(cls, fields) == _by_the_field_validators(cls, fields)

@@ -22,8 +22,10 @@ from typing import Any, Final, TypeVar, cast
 import attrs
 
 __all__ = [
+    "CHECK",
     "V_SNOWFLAKES",
     "as_tuple",
+    "checked",
     "guess_content_type",
     "opt_bytes",
     "opt_path",
@@ -43,9 +45,41 @@ __all__ = [
     "v_optional",
     "v_str",
     "v_tuple_of",
+    "validate_fields",
 ]
 
 _T = TypeVar("_T")
+
+
+CHECK: Final = "trio_webhook.check"
+"""The metadata key of a field's validator where the class runs them itself (below)."""
+
+
+def checked(
+    validator: Callable[[Any, attrs.Attribute[Any], Any], None], **metadata: object
+) -> dict[str, object]:
+    """Field metadata holding ``validator``, for a class that runs :func:`validate_fields`.
+
+    The two models built for every message (``Message``, ``Embed``) check their
+    commonest shape in one expression in ``__attrs_post_init__``, and run the field
+    validators only when it does not hold: attrs calling a validator a field cost a
+    third of building them.
+    """
+    return {CHECK: validator, **metadata}
+
+
+def validate_fields(inst: attrs.AttrsInstance) -> None:
+    """Run each field's :func:`checked` validator in field order, as attrs would.
+
+    The first wrong field raises, with the same error as a field validator. Nothing runs
+    while ``attrs.validators.set_disabled(True)`` is in force, as with attrs' own.
+    """
+    if attrs.validators.get_disabled():
+        return
+    for attribute in attrs.fields(type(inst)):
+        validator = attribute.metadata.get(CHECK)
+        if validator is not None:
+            validator(inst, attribute, getattr(inst, attribute.name))
 
 
 def _type_error(

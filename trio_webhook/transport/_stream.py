@@ -138,15 +138,16 @@ class TLSStream(Stream):
             except ssl.SSLError as exc:
                 raise trio.BrokenResourceError("TLS handshake failed") from exc
             await self._flush()
-            await self._fill(first=True)
+            self._feed(await self._receive_raw(first=True))
         await self._flush()
 
     async def _flush(self) -> None:
         if self._outgoing.pending:
             await self._send_raw(self._outgoing.read())
 
-    async def _fill(self, *, first: bool) -> None:
-        data = await self._receive_raw(first=first)
+    def _feed(self, data: bytes) -> None:
+        # Not a coroutine around _receive_raw: every frame between the reader and the
+        # wait is passed through twice on each of an answer's reads.
         if data:
             self._incoming.write(data)
         else:
@@ -168,7 +169,7 @@ class TLSStream(Stream):
         if not incoming.pending and not tls.pending():
             # Nothing to decrypt: read the socket first rather than raise SSLWantReadError
             # (an exception costs more than the check).
-            await self._fill(first=first)
+            self._feed(await self._receive_raw(first=first))
         while True:
             try:
                 data = tls.read(RECEIVE_SIZE)
@@ -181,7 +182,7 @@ class TLSStream(Stream):
             if data is None:
                 # Waited for outside the except block (see Stream._send_raw).
                 await self._flush()  # a post-handshake message may want an answer
-                await self._fill(first=False)
+                self._feed(await self._receive_raw(first=False))
                 continue
             if self._outgoing.pending:
                 await self._flush()
