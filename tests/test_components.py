@@ -15,9 +15,10 @@ from hypothesis import given, settings
 
 from trio_webhook import Embed, FilePart, Message, ValidationError
 from trio_webhook._attachments import SHED_NOTE, strip_component_refs
+from trio_webhook._converter import to_json_dict
 from trio_webhook._encoding import encode_edit
 from trio_webhook._limits import validate, validate_edit, validate_request
-from trio_webhook._models import PlannedRequest, to_json_dict
+from trio_webhook._models import PlannedRequest
 from trio_webhook._planning import plan_requests
 from trio_webhook._records import decode_message, encode_message
 from trio_webhook._shed import strip_attachments as _strip_attachments

@@ -16,10 +16,10 @@ from hypothesis import given, settings
 
 from trio_webhook import Message
 from trio_webhook._component_tree import map_media
+from trio_webhook._converter import to_json_dict
 from trio_webhook._encoding import encode_execute
 from trio_webhook._limit_values import COMPONENT_ID_MAX
 from trio_webhook._limits import validate
-from trio_webhook._models import to_json_dict
 from trio_webhook._planning import plan_requests
 from trio_webhook.components import (
     ActionRow,

@@ -13,8 +13,8 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from trio_webhook import Message, ValidationError, _from_json, _models
+from trio_webhook._converter import to_json_dict
 from trio_webhook._from_json import read_json
-from trio_webhook._models import to_json_dict
 from trio_webhook.errors import JSONMessageError
 from trio_webhook.testing.strategies import messages
 

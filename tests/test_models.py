@@ -9,7 +9,8 @@ from cattrs.gen import make_dict_unstructure_fn, override
 from hypothesis import given
 
 from trio_webhook import AllowedMentions, Embed, EmbedField, EmbedFooter, FilePart, Message
-from trio_webhook._models import Delivery, SentMessage, converter, to_json_dict
+from trio_webhook._converter import converter, to_json_dict
+from trio_webhook._models import Delivery, SentMessage
 from trio_webhook.testing.strategies import embeds
 
 

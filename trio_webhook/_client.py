@@ -111,6 +111,7 @@ class WebhookClient(WebhookOperations):
             )
         )
         self._dead = None
+        self._fixed = {}
         self.counters = ClientCounters()
 
     async def __aenter__(self) -> WebhookClient:
@@ -189,8 +190,7 @@ class WebhookClient(WebhookOperations):
             )
             if journal is not None:
                 await journal.sending(index)
-            # Only the ids are read now, and only where they are used; the whole message
-            # when the user asks for it.
+            # The ids are read now only where used; the whole message when asked for.
             needs_ids = journal is not None or creates_thread or logger.isEnabledFor(logging.DEBUG)
             read = MESSAGE_IDS if needs_ids else CHANNEL
             response, outcome = await self.send_answered(request, progress, read=read)

@@ -17,6 +17,8 @@ import attrs
 from trio_webhook._attachments import ATTACHMENT_SCHEME, file_names, sanitize_filename
 from trio_webhook._component_tree import effective_flags, map_media
 from trio_webhook._components import Component
+from trio_webhook._converter import converter as _converter
+from trio_webhook._converter import to_json_dict as _to_json_dict
 from trio_webhook._edits import UNSET, KeepAttachment, MessageEdit
 from trio_webhook._models import (
     AllowedMentions,
@@ -29,8 +31,6 @@ from trio_webhook._models import (
     PlannedRequest,
     request_fields,
 )
-from trio_webhook._models import converter as _converter
-from trio_webhook._models import to_json_dict as _to_json_dict
 from trio_webhook.transport._values import MultipartFile
 
 __all__ = ["EncodedBody", "dumps", "encode_edit", "encode_execute", "plain_payload"]

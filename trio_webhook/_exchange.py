@@ -107,6 +107,9 @@ class Exchange:
     _tracker: RateLimitTracker
     _transport: Transport
     _dead: DiscordHTTPError | None
+    # (method, template) -> (path, route) of requests that name no message: the same two
+    # strings for every message a client sends.
+    _fixed: dict[tuple[str, str], tuple[str, str]]
     counters: ClientCounters
 
     def __repr__(self) -> str:
@@ -146,16 +149,26 @@ class Exchange:
         query: Sequence[tuple[str, str]] = (),
         thread_id: int | str | None = None,
     ) -> HTTPRequest:
-        suffix = (
-            template if message_id is None else template.replace("{message_id}", str(message_id))
-        )
+        fixed = self._fixed.get((method, template)) if message_id is None else None
+        if fixed is None:
+            suffix = (
+                template
+                if message_id is None
+                else template.replace("{message_id}", str(message_id))
+            )
+            fixed = (
+                self._url.path(suffix),
+                route_key(method, self._url.webhook_id, self._url.token, template),
+            )
+            if message_id is None:
+                self._fixed[(method, template)] = fixed
         params = list(query)
         if thread_id is not None:
             params.append(("thread_id", str(thread_id)))
         return HTTPRequest(
             method=method,
-            path=self._url.path(suffix),
-            route=route_key(method, self._url.webhook_id, self._url.token, template),
+            path=fixed[0],
+            route=fixed[1],
             query=tuple(params),
             json=None if body is None else body.json,
             payload_json=None if body is None else body.payload_json,

@@ -3,7 +3,7 @@
 Each builds one request (the body from :mod:`trio_webhook._encoding` or
 :mod:`trio_webhook._webhook_update`), sends it through
 :meth:`~trio_webhook._exchange.Exchange.send_with_retry` and reads the answer with the
-one converter (:mod:`trio_webhook._models`).
+one converter (:mod:`trio_webhook._converter`).
 """
 
 from __future__ import annotations

@@ -109,7 +109,8 @@ class Permanent:
 Verdict = Success | RateLimitedOutcome | Transient | Permanent
 
 
-@attrs.frozen
+# No slots: one for every answer (see PlannedRequest, trio_webhook._models).
+@attrs.frozen(slots=False)
 class Outcome:
     """Everything one answer means, computed once by :func:`interpret`.
 

@@ -239,7 +239,7 @@ class DeadLetter:
 
 
 def _make_converter() -> cattrs.Converter:
-    # A converter for this record format only; Discord's wire JSON is _models.to_json_dict.
+    # A converter for this record format only; Discord's wire JSON is _converter.to_json_dict.
     conv = cattrs.Converter()
     conv.register_unstructure_hook(datetime, lambda dt: dt.isoformat())
     conv.register_structure_hook(datetime, lambda v, _: datetime.fromisoformat(v))

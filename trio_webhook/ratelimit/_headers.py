@@ -40,7 +40,8 @@ _LOG_1000: Final = math.log(1000.0)
 DEFAULT_RETRY_AFTER: Final = 1.0
 
 
-@attrs.frozen
+# No slots: one for every answer (see PlannedRequest, trio_webhook._models).
+@attrs.frozen(slots=False)
 class RateLimitInfo:
     """What one answer says about rate limits. Unknown fields are ``None``.
 

@@ -199,7 +199,8 @@ class GlobalPacing:
     period: float = 1.0
 
 
-@attrs.frozen
+# No slots: one for every answer (see PlannedRequest, trio_webhook._models).
+@attrs.frozen(slots=False)
 class Jitter:
     """What the tracker hands the store beside the answer, so a store stays pure.
 

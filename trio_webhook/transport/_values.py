@@ -147,7 +147,9 @@ def _lower_headers(headers: Mapping[str, str]) -> Mapping[str, str]:
     return {k.lower(): v for k, v in headers.items()}
 
 
-@attrs.frozen
+# No slots: one for every request, and a frozen slotted class sets each field through
+# object.__setattr__ (see PlannedRequest).
+@attrs.frozen(slots=False)
 class HTTPRequest:
     """A request to Discord's API, relative to ``/api/v10``.
 
