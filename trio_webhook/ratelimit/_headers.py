@@ -189,10 +189,15 @@ def parse_rate_limit(response: HTTPResponse, *, epoch_now: float | None = None) 
         are never negative.
     """
     headers = response.headers
-    scope = (headers.get("x-ratelimit-scope") or "").strip().lower()[:32] or None
+    get = headers.get
+    # Most answers have no scope and no global header: nothing to strip then.
+    raw_scope = get("x-ratelimit-scope")
+    scope = (raw_scope.strip().lower()[:32] or None) if raw_scope else None
+    raw_global = get("x-ratelimit-global")
     is_global = scope == "global" or (
-        (headers.get("x-ratelimit-global") or "").strip().lower() == "true"
+        raw_global is not None and raw_global.strip().lower() == "true"
     )
+    raw_bucket = get("x-ratelimit-bucket")
     retry_after: float | None = None
     code: int | None = None
     edge_ban_cause = ""
@@ -203,10 +208,10 @@ def parse_rate_limit(response: HTTPResponse, *, epoch_now: float | None = None) 
     # cost a third of parsing it.
     return RateLimitInfo(
         response.status,
-        _count(headers.get("x-ratelimit-limit")),
-        _count(headers.get("x-ratelimit-remaining")),
+        _count(get("x-ratelimit-limit")),
+        _count(get("x-ratelimit-remaining")),
         _reset_after(headers, epoch_now),
-        (headers.get("x-ratelimit-bucket") or "").strip()[:128] or None,
+        (raw_bucket.strip()[:128] or None) if raw_bucket else None,
         is_global,
         scope,
         retry_after,

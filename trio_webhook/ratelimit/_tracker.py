@@ -309,9 +309,12 @@ class RateLimitTracker:
             if scope == "user":
                 self._best_trip = 0.0
         # The random draws the store may need (a store draws nothing), and the lead.
-        jitter = Jitter(  # by position (reset, rate_limited, shared, lead): one an answer
-            self.rng.uniform(0.0, self.strategy.reset_jitter),
-            self.rng.uniform(0.0, RATE_LIMITED_JITTER),
+        # By position (reset, rate_limited, shared, lead): one an answer. x * random() is
+        # uniform(0, x) to the bit, the same draw without random.py's frame around it.
+        random = self.rng.random
+        jitter = Jitter(
+            self.strategy.reset_jitter * random(),
+            RATE_LIMITED_JITTER * random(),
             self._async,
             0.0 if sent_at is None else self._lead(now - sent_at),
         )
