@@ -108,6 +108,7 @@ MODULES = _all_modules()
 # The pure core (docs/architecture.md, "The parts"): decisions, values, protocols.
 CORE = [
     "trio_webhook._models",
+    "trio_webhook._converter",
     "trio_webhook._from_json",
     "trio_webhook._json_hooks",
     "trio_webhook._received",
