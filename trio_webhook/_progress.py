@@ -2,7 +2,7 @@
 
 :class:`PlanProgress` is written by :meth:`WebhookClient.execute_plan
 <trio_webhook.WebhookClient.execute_plan>` and by one exchange
-(:meth:`~trio_webhook._exchange.Exchange.send_with_retry`), and read by the sender, the
+(:meth:`~trio_webhook._exchange.Exchange.send_answered`), and read by the sender, the
 receipts and replay; :class:`Journal` is what the outbox hears. They live apart from
 the client so that the exchange below it can name them.
 """
