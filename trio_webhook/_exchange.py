@@ -107,8 +107,8 @@ class Exchange:
     _tracker: RateLimitTracker
     _transport: Transport
     _dead: DiscordHTTPError | None
-    # (method, template) -> (path, route) of requests that name no message: the same two
-    # strings for every message a client sends.
+    # (method, template) -> (path with the template as it is, route): the same two strings
+    # for every message a client sends.
     _fixed: dict[tuple[str, str], tuple[str, str]]
     counters: ClientCounters
 
@@ -149,26 +149,22 @@ class Exchange:
         query: Sequence[tuple[str, str]] = (),
         thread_id: int | str | None = None,
     ) -> HTTPRequest:
-        fixed = self._fixed.get((method, template)) if message_id is None else None
+        fixed = self._fixed.get((method, template))
         if fixed is None:
-            suffix = (
-                template
-                if message_id is None
-                else template.replace("{message_id}", str(message_id))
-            )
-            fixed = (
-                self._url.path(suffix),
+            fixed = self._fixed[(method, template)] = (
+                self._url.path(template),
                 route_key(method, self._url.webhook_id, self._url.token, template),
             )
-            if message_id is None:
-                self._fixed[(method, template)] = fixed
+        path, route = fixed
+        if message_id is not None:
+            path = self._url.path(template.replace("{message_id}", str(message_id)))
         params = list(query)
         if thread_id is not None:
             params.append(("thread_id", str(thread_id)))
         return HTTPRequest(
             method=method,
-            path=fixed[0],
-            route=fixed[1],
+            path=path,
+            route=route,
             query=tuple(params),
             json=None if body is None else body.json,
             payload_json=None if body is None else body.payload_json,

@@ -7,7 +7,6 @@ and the embed parts (written in :mod:`trio_webhook._embeds`, the file in
 :mod:`trio_webhook._files`, components and polls in :mod:`trio_webhook._components` and
 :mod:`trio_webhook._polls`). The field validators and converters are in
 :mod:`trio_webhook._validators`.
-
 """
 
 from __future__ import annotations
@@ -347,8 +346,8 @@ def request_fields(source: Message | PlannedRequest, *, first: bool = True) -> R
 def whole_request(message: Message) -> PlannedRequest:
     """The one request of a message that needs one: :func:`request_fields` and every embed.
 
-    The commonest plan. Built by position, not by keyword: thirteen keyword arguments cost
-    as much as the rest of building it; a test holds it equal to
+    The commonest plan, built by position from the message, without the dict of
+    :func:`request_fields` and its unpacking into keywords; a test holds it equal to
     ``PlannedRequest(index=0, embeds=message.embeds, **request_fields(message))``.
     """
     return PlannedRequest(

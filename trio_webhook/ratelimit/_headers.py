@@ -204,8 +204,7 @@ def parse_rate_limit(response: HTTPResponse, *, epoch_now: float | None = None) 
     if response.status == 429:
         retry_after, code, body_global, edge_ban_cause = _read_429(response)
         is_global = is_global or body_global
-    # By position, in the field order: one per answer, and eleven keyword arguments
-    # cost a third of parsing it.
+    # By position, in the field order (one per answer).
     return RateLimitInfo(
         response.status,
         _count(get("x-ratelimit-limit")),
