@@ -191,8 +191,8 @@ class WebhookClient(WebhookOperations):
             if journal is not None:
                 await journal.sending(index)
             # The ids are read now only where used; the whole message when asked for.
-            needs_ids = journal is not None or creates_thread or logger.isEnabledFor(logging.DEBUG)
-            read = MESSAGE_IDS if needs_ids else CHANNEL
+            debug = logger.isEnabledFor(logging.DEBUG)
+            read = MESSAGE_IDS if journal is not None or creates_thread or debug else CHANNEL
             response, outcome = await self.send_answered(request, progress, read=read)
             progress.delivered += 1
             progress.maybe_posted = False
@@ -209,7 +209,7 @@ class WebhookClient(WebhookOperations):
                     progress.answers.append(response.body)
             if journal is not None:
                 await journal.delivered(index, discord_id=message_id, thread_id=progress.thread_id)
-            if logger.isEnabledFor(logging.DEBUG):
+            if debug:
                 logger.debug(
                     "delivered request %d of %d to webhook %s: message id %s",
                     progress.delivered,

@@ -171,13 +171,21 @@ class Exchange:
             files=() if body is None else body.files,
         )
 
-    async def _wait_for_slot(self, route: str) -> None:
+    async def _wait_for_slot(self, route: str) -> float:
+        """Wait until the tracker reserves a slot on ``route``; when the request leaves.
+
+        That is the clock reading the slot was granted at, for a synchronous store (the
+        request goes out at once); an asynchronous store's reply took a round trip, so
+        the clock is read again.
+        """
         tracker = self._tracker
-        while (
-            delay := await tracker.aacquire(route, now=trio.current_time())
-            if tracker.is_async
-            else tracker.acquire(route, now=trio.current_time())
-        ) > 0:
+        while True:
+            now = trio.current_time()
+            if tracker.is_async:
+                if (delay := await tracker.aacquire(route, now=now)) <= 0:
+                    return trio.current_time()
+            elif (delay := tracker.acquire(route, now=now)) <= 0:
+                return now
             self.counters.waits += 1
             self.counters.wait_seconds += delay
             logger.debug(
@@ -231,11 +239,10 @@ class Exchange:
         while True:
             if self._dead is not None:
                 raise self._dead
-            await self._wait_for_slot(request.route)
+            sent_at = await self._wait_for_slot(request.route)
             self.counters.requests += 1
             if progress is not None:
                 progress.maybe_posted = True
-            sent_at = trio.current_time()
             answer = await self._send_reserved(request)
             outcome = interpret(answer, request.route, read=read)
             await self._observe(request.route, outcome, sent_at)

@@ -93,16 +93,17 @@ class AllowedMentions:
         return cls(parse=())
 
 
+# A tuple (a default, or a plan's slice) is kept without calling as_tuple.
 def _embeds(embeds: Iterable[Embed]) -> tuple[Embed, ...]:
-    return as_tuple(embeds)
+    return embeds if type(embeds) is tuple else as_tuple(embeds)
 
 
 def _files(files: Iterable[FilePart]) -> tuple[FilePart, ...]:
-    return as_tuple(files)
+    return files if type(files) is tuple else as_tuple(files)
 
 
 def _components(components: Iterable[Component]) -> tuple[Component, ...]:
-    return as_tuple(components)
+    return components if type(components) is tuple else as_tuple(components)
 
 
 @attrs.frozen
@@ -268,8 +269,9 @@ class PlannedRequest:
 
     index: int
     content: str | None = None
-    embeds: tuple[Embed, ...] = attrs.field(default=(), converter=_embeds)
-    files: tuple[FilePart, ...] = attrs.field(default=(), converter=_files)
+    # No converters: a plan is made of a checked message's tuples (the planner's own).
+    embeds: tuple[Embed, ...] = ()
+    files: tuple[FilePart, ...] = ()
     username: str | None = None
     avatar_url: str | None = None
     tts: bool | None = None
@@ -278,7 +280,7 @@ class PlannedRequest:
     thread_id: str | None = None
     thread_name: str | None = None
     applied_tags: tuple[str, ...] | None = None
-    components: tuple[Component, ...] = attrs.field(default=(), converter=_components)
+    components: tuple[Component, ...] = ()
     poll: Poll | None = None
     application_owned: bool = False
 

@@ -259,7 +259,7 @@ def plan_checked(
         PlannedRequest(
             index=n,
             embeds=embeds[start:end],
-            files=[files[i] for i in placed[n]],
+            files=tuple([files[i] for i in placed[n]]),
             **request_fields(message, first=n == 0),
         )
         for n, (start, end) in enumerate(ranges)
@@ -268,7 +268,7 @@ def plan_checked(
         requests.append(
             PlannedRequest(
                 index=len(requests),
-                files=[files[i] for i in extra],
+                files=tuple([files[i] for i in extra]),
                 **request_fields(message, first=False),
             )
         )

@@ -38,6 +38,8 @@ class _Route:
     bucket: str
     channel: str | None = None
     last_used: float = 0.0
+    # The bucket hash ``bucket`` was keyed by: the same hash again needs no new key.
+    hash: str | None = None
 
 
 @attrs.define
@@ -72,6 +74,10 @@ class MemoryStore:
         return len(self._routes)
 
     def _route(self, route: str, now: float) -> _Route:
+        """The route's entry, used at ``now``, after a sweep if one is due."""
+        last = self._last_sweep
+        if last is None or now - last >= self.sweep_interval:
+            self._sweep(now)
         entry = self._routes.get(route)
         if entry is None:
             entry = self._routes[route] = _Route(bucket_key(route, None))
@@ -108,11 +114,18 @@ class MemoryStore:
         budget: InvalidRequestBudget = DEFAULT_BUDGET,
     ) -> Reservation:
         """See :meth:`RateLimitStore.reserve`."""
-        self._sweep(now)
         entry = self._route(route, now)
-        channel = self._state(entry.channel) if entry.channel is not None else None
+        # The states looked up in place: _state is a call each, and this runs a request.
+        bucket = self._buckets.get(entry.bucket)
+        if bucket is None:
+            bucket = self._state(entry.bucket)
+        channel = None
+        if entry.channel is not None:
+            channel = self._buckets.get(entry.channel)
+            if channel is None:
+                channel = self._state(entry.channel)
         return reserve_slot(
-            self._state(entry.bucket),
+            bucket,
             channel,
             self._global,
             now,
@@ -135,11 +148,13 @@ class MemoryStore:
         edge_ban_floor: float = EDGE_BAN_FLOOR,
     ) -> Observed:
         """See :meth:`RateLimitStore.update`."""
-        self._sweep(now)
         entry = self._route(route, now)
-        bucket = self._state(entry.bucket)
-        if info is not None and info.bucket is not None:
+        bucket = self._buckets.get(entry.bucket)
+        if bucket is None:
+            bucket = self._state(entry.bucket)
+        if info is not None and info.bucket is not None and info.bucket != entry.hash:
             key = bucket_key(route, info.bucket)
+            entry.hash = info.bucket
             if key != entry.bucket:
                 bucket = self._remap(entry, key)
         if channel_id is not None and entry.channel != _CHANNEL_PREFIX + channel_id:
@@ -149,7 +164,11 @@ class MemoryStore:
             if fresh:
                 # The route's past requests went to this channel too: they count.
                 join_channel(bucket, channel_state)
-        channel = self._state(entry.channel) if entry.channel is not None else None
+        channel = None
+        if entry.channel is not None:
+            channel = self._buckets.get(entry.channel)
+            if channel is None:
+                channel = self._state(entry.channel)
         return apply_observation(
             bucket,
             channel,

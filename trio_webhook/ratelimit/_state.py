@@ -75,7 +75,7 @@ from trio_webhook.ratelimit._records import (
     Observed,
     Reservation,
 )
-from trio_webhook.ratelimit._strategies import Strategy, scaled_reset_jitter
+from trio_webhook.ratelimit._strategies import OPEN_DELAY_IS_BLOCK, Strategy, scaled_reset_jitter
 
 __all__ = [
     "EDGE_BAN_FLOOR",
@@ -113,9 +113,10 @@ def reserve_slot(
         The reservation: ``delay == 0.0`` when a slot was taken; ``refused`` set when the
         invalid-request budget forbids sending at all.
     """
-    if (
-        fast_open(bucket, channel, glob, now, pacing)
-        and strategy.delay(bucket, now) == 0.0
+    if fast_open(bucket, channel, glob, now, pacing) and (
+        (bucket.blocked_until <= now and (channel is None or channel.blocked_until <= now))
+        if type(strategy) in OPEN_DELAY_IS_BLOCK
+        else strategy.delay(bucket, now) == 0.0
         and (channel is None or strategy.delay(channel, now) == 0.0)
     ):
         # The fast path (most requests): it decides as the full path below would, without

@@ -266,3 +266,11 @@ class AdaptiveStrategy:
         # The window was long enough: others share the limit. Tighten, never below one;
         # the evidence still expires.
         return max(1, min(limit, old.limit - 1)), max(old.window, 1e-3), True
+
+
+# The strategies whose delay on a bucket the fast path found open (slots left, its reset
+# ahead, nothing learned, nothing in flight lapsed) is what every strategy obeys there, a
+# 429's ``blocked_until``: the fast path then reads that field rather than asking them
+# (a test holds each to it). Not ProactiveStrategy, which spaces the window's last
+# requests; nor a strategy of the user's, or a subclass: those are always asked.
+OPEN_DELAY_IS_BLOCK: Final = frozenset({ReactiveStrategy, AdaptiveStrategy})

@@ -2,13 +2,8 @@
 
 Nothing here sleeps, reads a clock or draws from the module-level ``random``: every
 operation takes ``now`` (seconds on the caller's monotonic clock, ``trio.current_time()``
-in the shell) and randomness comes from an injected ``random.Random``. The shell does::
-
-    while (delay := tracker.acquire(route, now=trio.current_time())) > 0:
-        await trio.sleep(delay)
-    ...send, then parse the answer once: info = parse_rate_limit(response)...
-    tracker.observe(route, info_or_None, now=trio.current_time(), channel_id=...)
-
+in the shell) and randomness comes from an injected ``random.Random``. The shell's loop
+is :class:`RateLimitTracker`'s example; the answer is parsed once, for ``observe``.
 ``acquire`` returning ``0.0`` means a slot is *reserved*: the request counts against the
 bucket's ``remaining`` until ``observe`` releases it (``None`` for a transport failure), or
 until the reservation expires, so a cancelled request never leaks a slot.
@@ -270,8 +265,14 @@ class RateLimitTracker:
         """
         if self._async:
             self._sync_store()  # raises
-        observed = self._update(route, info, now, channel_id, sent_at)
-        self._observed(route, info, now, cast("Observed", observed), epoch_now)
+        # A synchronous store's update is the Observed itself (not cast: typing.cast is
+        # a call, and this runs once an answer).
+        observed: Observed = self._update(  # type: ignore[assignment]
+            route, info, now, channel_id, sent_at
+        )
+        if observed.edge_ban_started and info is not None:
+            self._edge_bans += 1
+            log_edge_ban(route, info, now, observed.edge_ban_until, epoch_now)
 
     async def aobserve(
         self,
@@ -291,7 +292,9 @@ class RateLimitTracker:
             return
         update = self._update(route, info, now, channel_id, sent_at)
         observed = await cast("Awaitable[Observed]", update)
-        self._observed(route, info, now, observed, epoch_now)
+        if observed.edge_ban_started and info is not None:
+            self._edge_bans += 1
+            log_edge_ban(route, info, now, observed.edge_ban_until, epoch_now)
 
     def _update(
         self,
@@ -312,11 +315,21 @@ class RateLimitTracker:
         # By position (reset, rate_limited, shared, lead): one an answer. x * random() is
         # uniform(0, x) to the bit, the same draw without random.py's frame around it.
         random = self.rng.random
+        lead = 0.0
+        if sent_at is not None:
+            # Half the shortest round trip seen, once LEAD_TRIPS were (see observe).
+            trip = now - sent_at
+            if trip >= 0.0:
+                self._trips += 1
+                if trip < self._best_trip:
+                    self._best_trip = trip
+            if self._trips >= LEAD_TRIPS:
+                lead = self._best_trip / 2
         jitter = Jitter(
             self.strategy.reset_jitter * random(),
             RATE_LIMITED_JITTER * random(),
             self._async,
-            0.0 if sent_at is None else self._lead(now - sent_at),
+            lead,
         )
         return self.store.update(
             route,
@@ -328,25 +341,6 @@ class RateLimitTracker:
             budget=self.budget,
             edge_ban_floor=self.edge_ban_floor,
         )
-
-    def _lead(self, trip: float) -> float:
-        # Half the shortest round trip seen, once LEAD_TRIPS were (see observe).
-        if trip >= 0.0:
-            self._trips += 1
-            self._best_trip = min(self._best_trip, trip)
-        return 0.0 if self._trips < LEAD_TRIPS else self._best_trip / 2
-
-    def _observed(
-        self,
-        route: str,
-        info: RateLimitInfo | None,
-        now: float,
-        observed: Observed,
-        epoch_now: float | None,
-    ) -> None:
-        if observed.edge_ban_started and info is not None:
-            self._edge_bans += 1
-            log_edge_ban(route, info, now, observed.edge_ban_until, epoch_now)
 
     def release(self, route: str, now: float) -> None:
         """Give back a reservation without an answer (the request was never sent)."""

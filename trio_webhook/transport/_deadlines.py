@@ -22,6 +22,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import deque
+from collections.abc import Callable
 from typing import Final, Literal, Protocol
 
 import trio
@@ -58,11 +59,23 @@ class DeadlinePassed(Exception):
 class Deadline:
     """One request's deadline: when, how far it got, and the stream to abort at ``at``."""
 
-    __slots__ = ("_queue", "_task", "aborted", "at", "expired", "granted", "key", "phase", "stream")
+    __slots__ = (
+        "_now",
+        "_queue",
+        "_task",
+        "aborted",
+        "at",
+        "expired",
+        "granted",
+        "key",
+        "phase",
+        "stream",
+    )
 
-    def __init__(self, at: float, key: int) -> None:
+    def __init__(self, at: float, key: int, now: Callable[[], float] = trio.current_time) -> None:
         self.at: Final = at
         self.key: Final = key
+        self._now = now
         self.phase: Phase = "pool"
         self.stream: _Abortable | None = None
         """The stream the request is waiting on now (``None``: between waits)."""
@@ -99,7 +112,7 @@ class Deadline:
 
     def check(self) -> None:
         """Raise :class:`DeadlinePassed` if the deadline passed (call before each wait)."""
-        if self.expired or trio.current_time() >= self.at:
+        if self.expired or self._now() >= self.at:
             self.expired = True
             raise DeadlinePassed
 
@@ -122,7 +135,10 @@ class DeadlineKeeper:
     int each, which the garbage collector does not track).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, now: Callable[[], float] = trio.current_time) -> None:
+        # The run's clock: ``trio.current_time()`` itself, read without its two wrappers
+        # (the pool passes ``current_clock().current_time``, fixed for a run).
+        self._now = now
         self._live: dict[int, Deadline] = {}
         self._queues: dict[float, deque[tuple[float, int]]] = {}
         self._keys = itertools.count()
@@ -138,7 +154,7 @@ class DeadlineKeeper:
     def begin(self, timeout: float) -> Deadline:
         """Start a deadline ``timeout`` seconds from now; :meth:`end` it when done."""
         key = next(self._keys)
-        deadline = Deadline(trio.current_time() + timeout, key)
+        deadline = Deadline(self._now() + timeout, key, self._now)
         self._live[key] = deadline
         queue = self._queues.get(timeout)
         if queue is None:
@@ -159,7 +175,7 @@ class DeadlineKeeper:
     async def _keep(self) -> None:
         try:
             while True:
-                soonest = self._expire_due(trio.current_time())
+                soonest = self._expire_due(self._now())
                 if soonest == math.inf:
                     return
                 self._wake_at = soonest

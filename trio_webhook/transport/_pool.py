@@ -112,6 +112,12 @@ class ConnectionPool:
         # The run the connections belong to, weakly: a shared pool is found by its run's
         # token in a weak mapping, which a strong reference here would keep forever.
         self._run: weakref.ref[trio.lowlevel.TrioToken] | None = None
+        # A shared pool is made in its run and found by its token (shared_pool): it
+        # never sees another, so begin need not ask which run it is in.
+        self._pinned = False
+        # The run's clock, read directly (trio.current_time() goes through two more
+        # calls to the same method); set with the run.
+        self._now: Callable[[], float] = trio.current_time
         self._generation = 0
         self._reaping = False
         self.closed = False
@@ -124,10 +130,16 @@ class ConnectionPool:
         Its own slot wait and connect honour it; the waits on the connection are aborted
         by the pool's keeper when it passes (see ``_deadlines``).
         """
-        run = trio.lowlevel.current_trio_token()
-        if self._run is None or self._run() is not run:
-            self._adopt(run)
+        if not self._pinned:
+            run = trio.lowlevel.current_trio_token()
+            if self._run is None or self._run() is not run:
+                self._adopt(run)
         return self._deadlines.begin(timeout)
+
+    def pin(self, run: trio.lowlevel.TrioToken) -> None:
+        """Belong to ``run`` for good (a shared pool, found by its run's token)."""
+        self._adopt(run)
+        self._pinned = True
 
     def end(self, deadline: Deadline) -> None:
         """The request of ``deadline`` ended."""
@@ -167,7 +179,8 @@ class ConnectionPool:
         self._idle = []
         self._free = self._max_connections
         self._waiting = deque()
-        self._deadlines = DeadlineKeeper()
+        self._now = trio.lowlevel.current_clock().current_time
+        self._deadlines = DeadlineKeeper(self._now)
         self._reaping = False
         self._generation += 1
         self._run = weakref.ref(run)
@@ -194,7 +207,7 @@ class ConnectionPool:
         idle = self._idle
         while idle:
             since, connection = idle.pop()
-            idle_for = trio.current_time() - since
+            idle_for = self._now() - since
             if idle_for < self._expiry and (
                 idle_for < POLL_AFTER_IDLE or not connection.stream.is_readable()
             ):
@@ -216,7 +229,7 @@ class ConnectionPool:
             and connection.http.next_cycle()
         )
         if keep:
-            self._idle.append((trio.current_time(), connection))
+            self._idle.append((self._now(), connection))
             if not self._reaping:
                 self._reaping = True
                 trio.lowlevel.spawn_system_task(self._reap, self._generation)
@@ -370,4 +383,5 @@ def shared_pool(key: Hashable, make: Callable[[], ConnectionPool]) -> Connection
     pool = runs.get(run)
     if pool is None:
         pool = runs[run] = make()
+        pool.pin(run)
     return pool
