@@ -50,6 +50,27 @@ def test_embed_length_counts_every_counted_part_trimmed() -> None:
     assert embed_length(embed) == 2 + 3 + 1 + 2 + 1 + 1 + 2 + 1
 
 
+def _counted_parts(embed: Embed) -> int:
+    parts = [embed.title, embed.description]
+    parts += [text for f in embed.fields for text in (f.name, f.value)]
+    parts.append(None if embed.footer is None else embed.footer.text)
+    parts.append(None if embed.author is None else embed.author.name)
+    return sum(len(p.strip()) for p in parts if p is not None)
+
+
+@given(
+    embeds()
+    | st.builds(
+        Embed,
+        title=st.none() | st.text(max_size=20),
+        description=st.none() | st.text(max_size=20),
+    )
+)
+def test_embed_length_is_the_sum_of_every_counted_part(embed: Embed) -> None:
+    """The shortcut for a title and a description counts as the general sum."""
+    assert embed_length(embed) == _counted_parts(embed)
+
+
 def test_embed_length_of_empty_embed_is_zero() -> None:
     assert embed_length(Embed(color=0xFF0000)) == 0
 

@@ -29,7 +29,13 @@ def embed_length(embed: Embed) -> int:
     Discord sums the title, description, field names and values, footer text and author
     name, each with leading and trailing whitespace trimmed.
     """
-    parts: list[str | None] = [embed.title, embed.description]
+    title, description = embed.title, embed.description
+    if not embed.fields and embed.footer is None and embed.author is None:
+        # The commonest embed (a title, a description): no list, no generator.
+        return (0 if title is None else len(title.strip())) + (
+            0 if description is None else len(description.strip())
+        )
+    parts: list[str | None] = [title, description]
     for f in embed.fields:
         parts.append(f.name)
         parts.append(f.value)

@@ -241,7 +241,7 @@ def plan_checked(
     if (
         not message.attachments
         and len(embeds) <= EMBEDS_PER_REQUEST
-        and sum(embed_length(e) for e in embeds) <= EMBED_TOTAL_CHARS
+        and sum(map(embed_length, embeds)) <= EMBED_TOTAL_CHARS
     ):
         # The common message: one request, nothing to place. Built directly, since
         # the general path below costs about three times as much.

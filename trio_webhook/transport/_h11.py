@@ -63,6 +63,7 @@ from trio_webhook.transport._pool import (
     ConnectionPool,
     check_pool_settings,
     describe_break,
+    run_pool_var,
     shared_pool,
 )
 from trio_webhook.transport._tls import default_ssl_context
@@ -183,6 +184,7 @@ class H11Transport:
         self._make_pool = make_pool
         self._pool_key = (api_base.rstrip("/"), user_agent, codec, context)
         self._own_pool = None if shared else make_pool()
+        self._run_pool = run_pool_var(self._pool_key)
         self._closed = False
         self._connect_timeout = connect_timeout
         self._total_timeout = total_timeout
@@ -207,7 +209,11 @@ class H11Transport:
     def _pool(self) -> ConnectionPool:
         """Its own pool, or the shared one of the trio run it is called in."""
         pool = self._own_pool
-        return pool if pool is not None else shared_pool(self._pool_key, self._make_pool)
+        if pool is None:
+            pool = self._run_pool.get(None)
+            if pool is None:
+                pool = shared_pool(self._pool_key, self._make_pool)
+        return pool
 
     @property
     def connections_opened(self) -> int:

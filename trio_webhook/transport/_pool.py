@@ -39,6 +39,7 @@ __all__ = [
     "ConnectionPool",
     "check_pool_settings",
     "describe_break",
+    "run_pool_var",
     "shared_pool",
 ]
 
@@ -363,9 +364,20 @@ async def _close_all(idle: list[tuple[float, Connection]]) -> None:
             await trio.aclose_forcefully(connection.stream)
 
 
-_SHARED: Final[
-    dict[Hashable, weakref.WeakKeyDictionary[trio.lowlevel.TrioToken, ConnectionPool]]
-] = {}
+# A pool a key a run: trio keeps a RunVar's values in the run, so a run's pools go with it.
+_SHARED: Final[dict[Hashable, trio.lowlevel.RunVar[ConnectionPool]]] = {}
+
+
+def run_pool_var(key: Hashable) -> trio.lowlevel.RunVar[ConnectionPool]:
+    """Where each trio run keeps its shared pool for ``key`` (see :func:`shared_pool`).
+
+    A transport keeps it, to find its run's pool with one lookup (``get(None)``) and call
+    :func:`shared_pool` only when there is none yet.
+    """
+    var = _SHARED.get(key)
+    if var is None:
+        var = _SHARED[key] = trio.lowlevel.RunVar("trio_webhook.shared_pool")
+    return var
 
 
 def shared_pool(key: Hashable, make: Callable[[], ConnectionPool]) -> ConnectionPool:
@@ -376,12 +388,10 @@ def shared_pool(key: Hashable, make: Callable[[], ConnectionPool]) -> Connection
     the run. It is never closed: its connections close on keep-alive expiry and when
     the run ends.
     """
-    runs = _SHARED.get(key)
-    if runs is None:
-        runs = _SHARED[key] = weakref.WeakKeyDictionary()
-    run = trio.lowlevel.current_trio_token()
-    pool = runs.get(run)
+    var = run_pool_var(key)
+    pool = var.get(None)
     if pool is None:
-        pool = runs[run] = make()
-        pool.pin(run)
+        pool = make()
+        pool.pin(trio.lowlevel.current_trio_token())
+        var.set(pool)
     return pool
