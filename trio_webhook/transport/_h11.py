@@ -210,7 +210,7 @@ class H11Transport:
         """Its own pool, or the shared one of the trio run it is called in."""
         pool = self._own_pool
         if pool is None:
-            pool = self._run_pool.get(None)
+            pool = self._run_pool.get()
             if pool is None:
                 pool = shared_pool(self._pool_key, self._make_pool)
         return pool

@@ -365,18 +365,18 @@ async def _close_all(idle: list[tuple[float, Connection]]) -> None:
 
 
 # A pool a key a run: trio keeps a RunVar's values in the run, so a run's pools go with it.
-_SHARED: Final[dict[Hashable, trio.lowlevel.RunVar[ConnectionPool]]] = {}
+_SHARED: Final[dict[Hashable, trio.lowlevel.RunVar[ConnectionPool | None]]] = {}
 
 
-def run_pool_var(key: Hashable) -> trio.lowlevel.RunVar[ConnectionPool]:
+def run_pool_var(key: Hashable) -> trio.lowlevel.RunVar[ConnectionPool | None]:
     """Where each trio run keeps its shared pool for ``key`` (see :func:`shared_pool`).
 
-    A transport keeps it, to find its run's pool with one lookup (``get(None)``) and call
+    A transport keeps it, to find its run's pool with one lookup (``get()``) and call
     :func:`shared_pool` only when there is none yet.
     """
     var = _SHARED.get(key)
     if var is None:
-        var = _SHARED[key] = trio.lowlevel.RunVar("trio_webhook.shared_pool")
+        var = _SHARED[key] = trio.lowlevel.RunVar("trio_webhook.shared_pool", default=None)
     return var
 
 
@@ -389,7 +389,7 @@ def shared_pool(key: Hashable, make: Callable[[], ConnectionPool]) -> Connection
     the run ends.
     """
     var = run_pool_var(key)
-    pool = var.get(None)
+    pool = var.get()
     if pool is None:
         pool = make()
         pool.pin(trio.lowlevel.current_trio_token())
