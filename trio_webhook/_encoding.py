@@ -57,7 +57,8 @@ def dumps(obj: Any) -> bytes:
     return "".join(_ENCODE_CHUNKS(obj, 0)).encode()
 
 
-@attrs.frozen
+# No slots: one a request, read once (see PlannedRequest).
+@attrs.frozen(slots=False)
 class EncodedBody:
     """The body of one request, ready for the transport.
 

@@ -213,8 +213,7 @@ class Exchange:
     ) -> tuple[HTTPResponse, Outcome]:
         """Send ``request`` through the limiter, retrying as the policy allows.
 
-        Each answer is interpreted once (:func:`~trio_webhook._outcome.interpret`); the
-        tracker, the retry policy and the error raised all read that one outcome.
+        Each answer is interpreted once: the tracker, retries and errors read that outcome.
 
         Args:
             request: The request.
@@ -245,7 +244,10 @@ class Exchange:
                 progress.maybe_posted = True
             answer = await self._send_reserved(request)
             outcome = interpret(answer, request.route, read=read)
-            await self._observe(request.route, outcome, sent_at)
+            if self._tracker.is_async:
+                await self._observe_shared(request.route, outcome, sent_at)
+            else:
+                self._observe(request.route, outcome, sent_at)
             verdict = outcome.verdict
             if isinstance(verdict, Success):
                 assert isinstance(answer, HTTPResponse)
@@ -263,24 +265,28 @@ class Exchange:
             self._count_retry(verdict, request.route, state, answer)
             await trio.sleep(state.delay or 0.0)
 
-    async def _observe(self, route: str, outcome: Outcome, sent_at: float) -> None:
+    def _observe(self, route: str, outcome: Outcome, sent_at: float) -> None:
         """Teach the tracker what the answer said (and release the slot).
 
-        ``sent_at`` dates the answer's reset back towards when Discord handled it.
+        ``sent_at`` dates the answer's reset back towards when Discord handled it. Not a
+        coroutine: a synchronous store's observation awaits nothing.
         """
-        if self._tracker.is_async:
-            # Shielded (the store bounds its own calls): what the answer taught, and
-            # the slot's release, are shared with every other process.
-            with trio.CancelScope(shield=True):
-                await self._tracker.aobserve(
-                    route,
-                    outcome.rate_limit,
-                    now=trio.current_time(),
-                    channel_id=outcome.channel_id,
-                    sent_at=sent_at,
-                )
-        else:
-            self._tracker.observe(
+        self._tracker.observe(
+            route,
+            outcome.rate_limit,
+            now=trio.current_time(),
+            channel_id=outcome.channel_id,
+            sent_at=sent_at,
+        )
+
+    async def _observe_shared(self, route: str, outcome: Outcome, sent_at: float) -> None:
+        """:meth:`_observe` through an asynchronous store.
+
+        Shielded (the store bounds its own calls): what the answer taught, and the
+        slot's release, are shared with every other process.
+        """
+        with trio.CancelScope(shield=True):
+            await self._tracker.aobserve(
                 route,
                 outcome.rate_limit,
                 now=trio.current_time(),

@@ -40,10 +40,9 @@ from __future__ import annotations
 
 import functools
 import ssl
-from typing import Final
+from typing import Final, NamedTuple
 from urllib.parse import urlsplit
 
-import attrs
 import trio
 
 from trio_webhook._errors import TransportError
@@ -77,8 +76,9 @@ __all__ = ["H11Transport"]
 _WRITE_CHUNK: Final = 64 * 1024
 
 
-@attrs.frozen
-class _RequestParts:
+# A tuple, not an attrs class: one a request, read twice (a frozen attrs class set each
+# field through object.__setattr__).
+class _RequestParts(NamedTuple):
     """A request as the codec writes it: the request, its content type and body pieces."""
 
     request: HTTPRequest
