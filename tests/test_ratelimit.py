@@ -125,6 +125,30 @@ def test_parsing_garbage_never_raises_and_never_gives_negative_waits(
     assert info.remaining is None or info.remaining >= 0
 
 
+def _count_by_float(text: str) -> int | None:
+    """A count read the general way (float, then int), as before the digits' shortcut."""
+    try:
+        value = float(text)
+    except (ValueError, OverflowError):
+        return None
+    if not math.isfinite(value) or value < 0 or value > 1e9:
+        return None
+    return int(value)
+
+
+@given(
+    st.one_of(
+        st.integers(0, 10**12).map(str),
+        st.text(alphabet="0123456789 .e+-_\u00b2\u0663", max_size=12),
+        st.text(max_size=12),
+    )
+)
+def test_a_count_header_reads_as_float_then_int_would(text: str) -> None:
+    """The shortcut for plain digits changes no count (nor any garbage's None)."""
+    info = parse_rate_limit(HTTPResponse(200, {"X-RateLimit-Remaining": text}))
+    assert info.remaining == _count_by_float(text)
+
+
 def test_parse_prefers_reset_after_and_falls_back_to_reset() -> None:
     both = HTTPResponse(200, {"X-RateLimit-Reset": "1000.5", "X-RateLimit-Reset-After": "0.25"})
     assert parse_rate_limit(both, epoch_now=999.0).reset_after == 0.25

@@ -105,6 +105,10 @@ def _float(text: object) -> float | None:
 
 
 def _count(text: str | None) -> int | None:
+    # Plain ASCII digits (every count Discord sends) read as int() reads them, which is
+    # what float() then int() would give; anything else the general way.
+    if type(text) is str and len(text) < 10 and text.isascii() and text.isdigit():
+        return int(text)
     value = _float(text)
     if value is None or value < 0 or value > 1e9:
         return None

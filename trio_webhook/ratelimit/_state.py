@@ -257,7 +257,7 @@ def apply_observation(
     if counts_as_invalid(info):
         glob.invalid.add(now, budget)
     _fold_headers(bucket, info, now, strategy, jitter)
-    if info.is_rate_limited:
+    if info.status == 429:  # is_rate_limited, without the property's call
         _block(bucket, channel, glob, info, now, strategy, jitter)
     return NOTHING_OBSERVED
 

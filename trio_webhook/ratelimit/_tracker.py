@@ -306,7 +306,7 @@ class RateLimitTracker:
     ) -> Observed | Awaitable[Observed]:
         # The store's update, for either kind of store (an async one returns a coroutine).
         self._now = now
-        if info is not None and info.is_rate_limited:
+        if info is not None and info.status == 429:  # is_rate_limited, read in place
             scope = info.counted_scope
             self._rate_limited[scope] = self._rate_limited.get(scope, 0) + 1
             if scope == "user":
