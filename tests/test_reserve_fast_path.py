@@ -71,6 +71,14 @@ def _built(kind: type[Strategy]) -> st.SearchStrategy[Strategy]:
 skipped = st.sampled_from([ReactiveStrategy, AdaptiveStrategy]).flatmap(_built)
 
 
+# A skipped strategy, a bucket and maybe a channel: what reserve_slot is given.
+any_states = given(
+    strategy=skipped,
+    bucket=bucket_states("bucket:h:webhooks/1"),
+    channel=st.none() | bucket_states("channel:2"),
+)
+
+
 def test_the_default_strategies_are_the_ones_skipped() -> None:
     """Proactive spaces the window's last requests: it must be asked."""
     assert {ReactiveStrategy, AdaptiveStrategy} == OPEN_DELAY_IS_BLOCK
@@ -86,11 +94,7 @@ def test_proactive_would_wait_on_an_open_bucket() -> None:
     assert ProactiveStrategy().delay(bucket, NOW) == 0.5
 
 
-@given(
-    strategy=skipped,
-    bucket=bucket_states("bucket:h:webhooks/1"),
-    channel=st.none() | bucket_states("channel:2"),
-)
+@any_states
 def test_on_an_open_bucket_a_built_in_strategy_waits_for_the_429_alone(
     strategy: Strategy, bucket: BucketState, channel: BucketState | None
 ) -> None:
@@ -101,11 +105,7 @@ def test_on_an_open_bucket_a_built_in_strategy_waits_for_the_429_alone(
         assert strategy.delay(channel, NOW) == max(0.0, channel.blocked_until - NOW)
 
 
-@given(
-    strategy=skipped,
-    bucket=bucket_states("bucket:h:webhooks/1"),
-    channel=st.none() | bucket_states("channel:2"),
-)
+@any_states
 def test_the_fast_path_grants_what_asking_the_strategy_grants(
     strategy: Strategy, bucket: BucketState, channel: BucketState | None
 ) -> None:
