@@ -110,11 +110,11 @@ class ConnectionPool:
         self._deadlines = DeadlineKeeper()
         # (idle since, connection), oldest first: reuse takes the newest, expiry the oldest.
         self._idle: list[tuple[float, Connection]] = []
-        # The run the connections belong to, weakly: a shared pool is found by its run's
-        # token in a weak mapping, which a strong reference here would keep forever.
+        # The run the connections belong to, weakly: a transport's own pool may outlive
+        # its run, and must not keep the finished run's token alive.
         self._run: weakref.ref[trio.lowlevel.TrioToken] | None = None
-        # A shared pool is made in its run and found by its token (shared_pool): it
-        # never sees another, so begin need not ask which run it is in.
+        # A shared pool is made in its run and kept in that run's RunVar (shared_pool):
+        # it never sees another, so begin need not ask which run it is in.
         self._pinned = False
         # The run's clock, read directly (trio.current_time() goes through two more
         # calls to the same method); set with the run.
@@ -138,7 +138,7 @@ class ConnectionPool:
         return self._deadlines.begin(timeout)
 
     def pin(self, run: trio.lowlevel.TrioToken) -> None:
-        """Belong to ``run`` for good (a shared pool, found by its run's token)."""
+        """Belong to ``run`` for good (a shared pool, kept in that run's ``RunVar``)."""
         self._adopt(run)
         self._pinned = True
 
