@@ -426,6 +426,49 @@ def _repeats_a_key(body: bytes) -> bool:
     return repeats
 
 
+# Keys and strings that look like a wanted member's "key": without being one.
+_TRICKY_TEXT = st.sampled_from(
+    ['"channel_id":', '\\"channel_id\\":', "{", "}", "[", "\\", '\\"', '"id": 1', ""]
+)
+_TRICKY_KEYS = _KEYS | st.sampled_from(['a"channel_id', 'channel_id"', "\\", '\\"id', "{"])
+_TRICKY_JSON = st.recursive(
+    st.none() | st.integers() | _TRICKY_TEXT | st.text(max_size=4),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_TRICKY_KEYS, inner, max_size=3),
+    max_leaves=6,
+)
+
+
+@given(
+    st.dictionaries(_TRICKY_KEYS, _TRICKY_JSON, max_size=6),
+    st.sets(_KEYS, max_size=3),
+    st.sampled_from([(",", ":"), (", ", ": "), (",", " : ")]),
+)
+def test_members_found_before_any_nesting_are_the_top_level_ones(
+    obj: dict[str, Any], keys: set[str], separators: tuple[str, str]
+) -> None:
+    """The shortcut by ``"key":`` never takes a nested or quoted look-alike for the member."""
+    body = json.dumps(obj, separators=separators).encode()
+    assert top_level_fields(body, keys) == {k: obj[k] for k in keys if k in obj}
+
+
+def test_an_escaped_quote_before_a_key_name_is_no_member() -> None:
+    lookalike = json.dumps({'a"channel_id': "x", "channel_id": "7"}).encode()
+    assert lookalike.startswith(b'{"a\\"channel_id": "x"')
+    assert top_level_fields(lookalike, {"channel_id"}) == {"channel_id": "7"}
+    assert top_level_fields(b'{"a\\"channel_id": "x"}', {"channel_id"}) == {}
+    quoted = json.dumps({"content": '"channel_id": "9"', "channel_id": "7"}).encode()
+    assert top_level_fields(quoted, {"channel_id"}) == {"channel_id": "7"}
+
+
+def test_a_deep_answer_gives_its_leading_plain_members_only() -> None:
+    deep = b"[" * 100 + b"]" * 100
+    body = b'{"channel_id": "7", "id": "1", "embeds": ' + deep + b"}"
+    assert top_level_fields(body, {"channel_id", "id"}) == {"channel_id": "7", "id": "1"}
+    assert top_level_fields(body, {"channel_id", "embeds"}) is None  # too deep to walk
+    nested_first = b'{"embeds": [' + deep + b'], "channel_id": "7"}'
+    assert top_level_fields(nested_first, {"channel_id"}) is None
+
+
 def test_a_cut_or_broken_answer_is_not_taken_for_a_message() -> None:
     assert top_level_fields(b'{"id": "12', {"id"}) is None
     assert top_level_fields(b'{"id" "1"}', {"id"}) is None

@@ -84,7 +84,9 @@ def top_level_fields(body: bytes, keys: Collection[str]) -> dict[str, Any] | Non
         ``body`` does not open and close a JSON object (``{...}``) or what was read of it
         is not JSON. A key the object repeats is read at its first place (``json.loads``
         keeps the last; Discord repeats none). Bounded as :attr:`HTTPResponse.parsed` is:
-        a body nested deeper than :data:`MAX_JSON_DEPTH` is not read.
+        a body nested deeper than :data:`MAX_JSON_DEPTH` is not walked (only members
+        that come before anything nests, and are no array or object, are read from it:
+        they cannot recurse).
     """
     if body.startswith(_BOM):
         body = body[3:]
@@ -93,12 +95,46 @@ def top_level_fields(body: bytes, keys: Collection[str]) -> dict[str, Any] | Non
         pos = _SPACE.match(text).end()  # type: ignore[union-attr]
         # An object, closed: what is not read is taken on trust, but an answer cut short
         # (the commonest broken body) or one that is no object is refused at once.
-        if text[pos] != "{" or not text.rstrip(_SPACE_CHARS).endswith("}") or json_too_deep(body):
+        if text[pos] != "{" or not text.rstrip(_SPACE_CHARS).endswith("}"):
             return None
-        return _members(text, pos + 1, keys) if keys else {}
+        if not keys:
+            return {}
+        found = _ahead_of_nesting(text, pos + 1, keys)
+        if found is not None:
+            return found
+        return None if json_too_deep(body) else _members(text, pos + 1, keys)
     except (IndexError, StopIteration, ValueError, RecursionError):
         # Past the end, no value where one must be, a bad string or number; decoding.
         return None
+
+
+# A bracket or brace: a nested value, or the object's end (or one inside a string).
+_BRACKETS: Final = re.compile(r"[\[\]{}]")
+
+
+def _ahead_of_nesting(text: str, pos: int, keys: Collection[str]) -> dict[str, Any] | None:
+    """Each key's member found by its ``"key":``, before anything nests; else ``None``.
+
+    A match is the key itself when no bracket or brace comes between the object's ``{``
+    and it (so nothing nested has opened: the match is a top-level member) and no
+    backslash before it (its quote is no string's escaped quote). Inside a string a
+    quote is escaped, and after a string that is a value comes a comma or the object's
+    end, never a colon. Discord's answers name their ids and channel before the first
+    nested member; ``None`` (a key not met so, met late, or holding an array or object)
+    leaves the walk to decide.
+    """
+    found: dict[str, Any] = {}
+    for key in keys:
+        at = text.find(f'"{key}":', pos)
+        if at < 0 or text[at - 1] == "\\" or _BRACKETS.search(text, pos, at) is not None:
+            return None
+        at += len(key) + 3
+        if text[at] in _SPACE_CHARS:
+            at = _SPACE.match(text, at).end()  # type: ignore[union-attr]
+        if text[at] in "[{":
+            return None  # a nested value: the walk reads it, after the depth check
+        found[key] = _scan_value(text, at)[0]
+    return found
 
 
 def _members(text: str, pos: int, keys: Collection[str]) -> dict[str, Any] | None:
