@@ -81,7 +81,7 @@ def _embed_chars(embed: Embed) -> int:
     if not (
         _text(title, EMBED_TITLE_MAX)
         and _text(description, EMBED_DESCRIPTION_MAX)
-        and _text(embed.url, URL_MAX)
+        and (embed.url is None or _text(embed.url, URL_MAX))  # mostly None: no call
     ):
         return -1
     color = embed.color
@@ -192,7 +192,7 @@ def plainly_valid(message: Message, per_file: int, *, split_content: bool) -> bo
         for word in USERNAME_FORBIDDEN:
             if word in lowered:
                 return False
-    if not _text(message.avatar_url, URL_MAX):
+    if message.avatar_url is not None and not _text(message.avatar_url, URL_MAX):
         return False
     thread_id, mentions = message.thread_id, message.allowed_mentions
     if thread_id is not None and not (type(thread_id) is str and SNOWFLAKE.fullmatch(thread_id)):

@@ -272,57 +272,44 @@ class H11Transport:
     async def _send(
         self, pool: ConnectionPool, parts: _RequestParts, route: str, deadline: Deadline
     ) -> HTTPResponse:
+        """The request and its answer on a pooled connection, which is kept or closed after.
+
+        A kept-alive connection that turns out dead (before any byte of answer) is tried
+        once more on a fresh one. One coroutine for both tries: each frame between the
+        reader and the socket's wait is passed through on every read of the answer.
+        """
         await pool.acquire_slot(deadline)
         try:
             connection = await pool.take_idle()
             reused = connection is not None
-            if connection is None:
-                deadline.phase = "connect"
-                connection = await pool.connect(route, self._connect_timeout, deadline)
-            try:
-                return await self._exchange(pool, connection, parts, route, deadline, reused=reused)
-            except _Broken as exc:
-                if not reused or deadline.aborted:
-                    raise TransportError(
-                        "protocol", exc.detail, ambiguous=False, route=route
-                    ) from None
-            # A kept-alive connection was dead: once more on a fresh one.
-            deadline.phase = "connect"
-            connection = await pool.connect(route, self._connect_timeout, deadline)
-            try:
-                return await self._exchange(pool, connection, parts, route, deadline, reused=False)
-            except _Broken as exc:
-                raise TransportError("protocol", exc.detail, ambiguous=False, route=route) from None
+            while True:
+                if connection is None:
+                    deadline.phase = "connect"
+                    connection = await pool.connect(route, self._connect_timeout, deadline)
+                keep = False
+                try:
+                    deadline.phase = "write"
+                    deadline.check()
+                    deadline.stream = connection.stream
+                    await self._write(connection, parts)
+                    deadline.phase = "read"
+                    response = await self._read(connection, route, stale=reused)
+                    keep = pool.keep(connection)
+                    return response
+                except _Broken as exc:
+                    if not reused or deadline.aborted:
+                        raise TransportError(
+                            "protocol", exc.detail, ambiguous=False, route=route
+                        ) from None
+                finally:
+                    # Past here the request waits on nothing of this connection's: the
+                    # keeper must not take a failure's clean-up for a deadline.
+                    deadline.stream = None
+                    if not keep:
+                        await trio.aclose_forcefully(connection.stream)
+                connection, reused = None, False
         finally:
             pool.release_slot()
-
-    async def _exchange(
-        self,
-        pool: ConnectionPool,
-        connection: Connection,
-        parts: _RequestParts,
-        route: str,
-        deadline: Deadline,
-        *,
-        reused: bool,
-    ) -> HTTPResponse:
-        """One request and its answer on ``connection``, which is pooled or closed after."""
-        keep = False
-        try:
-            deadline.phase = "write"
-            deadline.check()
-            deadline.stream = connection.stream
-            await self._write(connection, parts)
-            deadline.phase = "read"
-            response = await self._read(connection, route, stale=reused)
-            keep = pool.keep(connection)
-            return response
-        finally:
-            # Past here the request waits on nothing of this connection's: the keeper
-            # must not take a failure's clean-up for a deadline.
-            deadline.stream = None
-            if not keep:
-                await trio.aclose_forcefully(connection.stream)
 
     async def _write(self, connection: Connection, parts: _RequestParts) -> None:
         request = parts.request
