@@ -127,6 +127,9 @@ _STATUS_LINE_RE: Final = re.compile(
     rb"HTTP/(?P<version>[0-9]\.[0-9]) (?P<status>[0-9]{3})(?: (?P<reason>[^\x00\n\r\f\v]*))?"
 )
 _CHUNK_HEADER_RE: Final = re.compile(rb"(?P<size>[0-9A-Fa-f]{1,20})(?:;.*)?[ \t]*\r\n")
+# A size line with no extension and no spaces, as most servers write it (a subset of the
+# above, read the same): when its data and CRLF are all there, one step takes them.
+_PLAIN_CHUNK_RE: Final = re.compile(rb"([0-9A-Fa-f]{1,20})\r\n")
 _BLANK_LINE_RE: Final = re.compile(rb"\n\r?\n")
 
 # Framing of the body being read.
@@ -348,6 +351,16 @@ class ResponseParser:
                         break
                     state = _CHUNK_SIZE
                 elif state == _CHUNK_SIZE:
+                    plain = _PLAIN_CHUNK_RE.match(buffer, pos)
+                    if plain is not None:
+                        start = plain.end()
+                        stop = start + int(plain[1], 16)
+                        if stop > start and buffer[stop : stop + 2] == b"\r\n":
+                            data = bytes(buffer[start:stop])
+                            self.body.append(data)
+                            self.body_size += len(data)
+                            pos = stop + 2
+                            continue
                     index = buffer.find(b"\r\n", pos)
                     if index < 0:
                         break
