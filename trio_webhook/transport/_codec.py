@@ -35,6 +35,7 @@ from typing import Final
 from trio_webhook.transport._fields import (
     ClosedEarly,
     ProtocolError,
+    ResponseHead,
     check_lines,
     fast_fields,
     join_headers,
@@ -76,49 +77,6 @@ NEED_DATA: Final = _Sentinel("NEED_DATA")
 """Returned by :meth:`ResponseParser.next_event` until more bytes (or the EOF) come."""
 END_OF_MESSAGE: Final = _Sentinel("END_OF_MESSAGE")
 """Returned once the final answer's body is complete."""
-
-
-class ResponseHead:
-    """The final answer's status line and headers, normalised as h11 normalises them.
-
-    Attributes:
-        status: The status code.
-        reason: The reason phrase (may be empty).
-        http_version: ``b"1.1"`` or ``b"1.0"``.
-        fields: The headers as the transport hands them on: a lower-case name to its
-            text value, repeats joined with ``", "`` (:func:`~._fields.join_headers`).
-        headers: The header lines as h11 gives them, (lower-case name, value) pairs in
-            order; made from ``fields`` when first read, unless the parser had them.
-    """
-
-    __slots__ = ("_pairs", "fields", "http_version", "reason", "status")
-
-    def __init__(
-        self,
-        status: int,
-        reason: bytes,
-        http_version: bytes,
-        fields: LowerCaseHeaders,
-        pairs: list[tuple[bytes, bytes]] | None = None,
-    ) -> None:
-        self.status = status
-        self.reason = reason
-        self.http_version = http_version
-        self.fields = fields
-        self._pairs = pairs
-
-    @property
-    def headers(self) -> list[tuple[bytes, bytes]]:
-        """See the class docstring (``fields`` holds no repeat where this is made)."""
-        if self._pairs is None:
-            self._pairs = [
-                (name.encode("latin-1"), value.encode("latin-1"))
-                for name, value in self.fields.items()
-            ]
-        return self._pairs
-
-    def __repr__(self) -> str:
-        return f"ResponseHead(status={self.status}, headers={len(self.fields)})"
 
 
 Event = ResponseHead | bytes | _Sentinel
@@ -351,25 +309,10 @@ class ResponseParser:
                         break
                     state = _CHUNK_SIZE
                 elif state == _CHUNK_SIZE:
-                    plain = _PLAIN_CHUNK_RE.match(buffer, pos)
-                    if plain is not None:
-                        start = plain.end()
-                        stop = start + int(plain[1], 16)
-                        if stop > start and buffer[stop : stop + 2] == b"\r\n":
-                            data = bytes(buffer[start:stop])
-                            self.body.append(data)
-                            self.body_size += len(data)
-                            pos = stop + 2
-                            continue
-                    index = buffer.find(b"\r\n", pos)
-                    if index < 0:
+                    step = self._size_line(pos)
+                    if step is None:
                         break
-                    match = _CHUNK_HEADER_RE.fullmatch(buffer, pos, index + 2)
-                    if match is None:
-                        raise ProtocolError("illegal chunk header")
-                    size = int(match["size"], 16)
-                    pos = index + 2
-                    state, remaining = (_CHUNK_DATA, size) if size else (_TRAILER, 0)
+                    pos, state, remaining = step
                 else:
                     del buffer[:pos]
                     pos = 0
@@ -382,6 +325,30 @@ class ResponseParser:
                 del buffer[:pos]
             self._state, self._remaining = state, remaining
         return complete
+
+    def _size_line(self, pos: int) -> tuple[int, int, int] | None:
+        """The size line at ``pos``: (next pos, state, remaining), or None until it is all in.
+
+        A plain line whose chunk and CRLF are all buffered is taken with them, in one step.
+        """
+        buffer = self._buffer
+        plain = _PLAIN_CHUNK_RE.match(buffer, pos)
+        if plain is not None:
+            start = plain.end()
+            stop = start + int(plain[1], 16)
+            if stop > start and buffer[stop : stop + 2] == b"\r\n":
+                data = bytes(buffer[start:stop])
+                self.body.append(data)
+                self.body_size += len(data)
+                return stop + 2, _CHUNK_SIZE, 0
+        index = buffer.find(b"\r\n", pos)
+        if index < 0:
+            return None
+        match = _CHUNK_HEADER_RE.fullmatch(buffer, pos, index + 2)
+        if match is None:
+            raise ProtocolError("illegal chunk header")
+        size = int(match["size"], 16)
+        return (index + 2, _CHUNK_DATA, size) if size else (index + 2, _TRAILER, 0)
 
     def _read_trailer(self) -> bool:
         """The trailer (checked and dropped) at the buffer's start; whether it is all there."""

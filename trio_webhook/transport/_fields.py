@@ -1,4 +1,4 @@
-"""Header lines as h11 reads them: the grammar, folded lines, the framing headers' rules.
+"""Header lines as h11 reads them (grammar, folded lines, framing rules) and the head.
 
 Split from ``_codec`` (the parser's states). Every function takes lines or bytes and
 returns values or raises :class:`ProtocolError`; nothing here keeps state.
@@ -14,6 +14,7 @@ from trio_webhook.transport._values import LowerCaseHeaders
 __all__ = [
     "ClosedEarly",
     "ProtocolError",
+    "ResponseHead",
     "check_lines",
     "fast_fields",
     "join_headers",
@@ -29,6 +30,49 @@ class ProtocolError(Exception):
 
 class ClosedEarly(ProtocolError):
     """The server closed the connection before the answer was complete."""
+
+
+class ResponseHead:
+    """The final answer's status line and headers, normalised as h11 normalises them.
+
+    Attributes:
+        status: The status code.
+        reason: The reason phrase (may be empty).
+        http_version: ``b"1.1"`` or ``b"1.0"``.
+        fields: The headers as the transport hands them on: a lower-case name to its
+            text value, repeats joined with ``", "`` (:func:`join_headers`).
+        headers: The header lines as h11 gives them, (lower-case name, value) pairs in
+            order; made from ``fields`` when first read, unless the parser had them.
+    """
+
+    __slots__ = ("_pairs", "fields", "http_version", "reason", "status")
+
+    def __init__(
+        self,
+        status: int,
+        reason: bytes,
+        http_version: bytes,
+        fields: LowerCaseHeaders,
+        pairs: list[tuple[bytes, bytes]] | None = None,
+    ) -> None:
+        self.status = status
+        self.reason = reason
+        self.http_version = http_version
+        self.fields = fields
+        self._pairs = pairs
+
+    @property
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        """See the class docstring (``fields`` holds no repeat where this is made)."""
+        if self._pairs is None:
+            self._pairs = [
+                (name.encode("latin-1"), value.encode("latin-1"))
+                for name, value in self.fields.items()
+            ]
+        return self._pairs
+
+    def __repr__(self) -> str:
+        return f"ResponseHead(status={self.status}, headers={len(self.fields)})"
 
 
 # The grammar of RFC 9110/9112, as h11 spells it (h11/_abnf.py), so both accept the same.
